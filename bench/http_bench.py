@@ -1,0 +1,100 @@
+"""Enqueue over HTTP: `POST /jobs/ping` on our service vs a bare FastAPI 202 endpoint.
+
+Both run as `python -m uvicorn APP --port P --workers 1 --no-access-log` subprocesses; load
+comes from one httpx.AsyncClient with a fixed number of concurrent connections and a fixed
+request count (the load generator shares this machine's cores with the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.procs import ROOT, Workers
+from bench.redis_server import free_port
+from bench.stats import summarize
+
+APPS = {"ours": "service.main:app", "bare_fastapi": "bench.workers.bare_app:app"}
+PING_BODY: dict[str, Any] = {"message": "bench"}
+
+
+async def wait_up(client: httpx.AsyncClient, url: str, server: Workers, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await client.get(url)
+            return
+        except httpx.TransportError:
+            if not server.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"server at {url} did not come up") from None
+            await asyncio.sleep(0.1)
+
+
+async def load(client: httpx.AsyncClient, url: str, total: int, conc: int) -> dict[str, Any]:
+    todo = iter(range(total))
+    lat_ms: list[float] = []
+    codes: Counter[int] = Counter()
+
+    async def user() -> None:
+        for _ in todo:
+            t0 = time.perf_counter()
+            r = await client.post(url, json=PING_BODY)
+            lat_ms.append((time.perf_counter() - t0) * 1000)
+            codes[r.status_code] += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(user() for _ in range(conc)))
+    elapsed = time.perf_counter() - t0
+    return {"requests": total, "concurrency": conc, "req_per_s": total / elapsed,
+            **summarize(lat_ms), "status": {str(k): v for k, v in codes.items()}}
+
+
+async def bench_app(name: str, redis_url: str, total: int, conc: int,
+                    log_dir: Path) -> dict[str, Any]:
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", APPS[name], "--port", str(port),
+            "--workers", "1", "--no-access-log"]
+    server = Workers(argv, {"REDIS_URL": redis_url}, 1, log_dir, f"http-{name}")
+    server.start()
+    base = f"http://127.0.0.1:{port}"
+    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
+    try:
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+            await wait_up(client, base + "/", server, 30)
+            await load(client, base + "/jobs/ping", min(500, total), conc)  # warm-up
+            result = await load(client, base + "/jobs/ping", total, conc)
+            server.sample_rss()
+            result["server_rss_mb"] = server.peak_rss[0] / 2**20
+            return result
+    finally:
+        server.stop()
+
+
+async def run(redis_url: str, total: int, conc: int, log_dir: Path) -> dict[str, Any]:
+    import redis.asyncio as aioredis
+
+    out: dict[str, Any] = {}
+    r = aioredis.Redis.from_url(redis_url)
+    try:
+        for name in APPS:
+            await r.flushdb()
+            try:
+                out[name] = await bench_app(name, redis_url, total, conc, log_dir)
+            except Exception as exc:  # reported, the rest of the bench goes on
+                out[name] = {"error": repr(exc)}
+        await r.flushdb()
+    finally:
+        await r.aclose()
+    return out
+
+
+if __name__ == "__main__":
+    url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    print(asyncio.run(run(url, 2000, 32, ROOT / "bench" / "results" / "logs")))

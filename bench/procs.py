@@ -1,0 +1,74 @@
+"""Worker processes: spawn as real subprocesses, sample their RSS, stop them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Workers:
+    """`count` worker processes of one system, each in its own process group."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], count: int, log_dir: Path,
+                 tag: str) -> None:
+        self.argv, self.env, self.count = argv, env, count
+        self.log_dir, self.tag = log_dir, tag
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.peak_rss: list[int] = [0] * count
+        self.started_at = 0.0
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        self.started_at = time.time()
+        for i in range(self.count):
+            log = open(self.log_dir / f"{self.tag}-w{i}.log", "wb")  # noqa: SIM115
+            self.procs.append(subprocess.Popen(
+                self.argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True))
+            log.close()
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.procs)
+
+    def sample_rss(self) -> None:
+        """Add up the RSS of each worker's process tree; keep the peak per worker."""
+        for i, proc in enumerate(self.procs):
+            try:
+                root = psutil.Process(proc.pid)
+                tree = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            total = 0
+            for p in tree:
+                try:
+                    total += p.memory_info().rss
+                except psutil.NoSuchProcess:
+                    pass
+            self.peak_rss[i] = max(self.peak_rss[i], total)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for p in self.procs:
+            # Anything left in the group we created (e.g. taskiq's worker child) goes too.
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if p.poll() is None:
+                p.wait()

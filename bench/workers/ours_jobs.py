@@ -1,0 +1,23 @@
+"""Bench-only job for our worker, loaded with `JOB_MODULES=bench.workers.ours_jobs`."""
+
+from pydantic import BaseModel
+
+from bench import tally
+from jobs.context import JobContext
+from jobs.registry import job
+
+
+class NoopInput(BaseModel):
+    idx: int
+    key: str
+    stamp: bool
+
+
+class NoopOutput(BaseModel):
+    pass
+
+
+@job(name="bench_noop", description="Benchmark no-op: records that it ran.")
+async def bench_noop(ctx: JobContext, payload: NoopInput) -> NoopOutput:
+    await tally.record(payload.idx, payload.key, payload.stamp)
+    return NoopOutput()

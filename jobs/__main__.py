@@ -1,0 +1,34 @@
+"""`python -m jobs`: run a worker (the Procfile's `worker` process)."""
+
+import argparse
+import asyncio
+
+from jobs.logs import setup_logging
+from jobs.worker import Worker
+from settings import Settings, get_settings
+
+
+async def serve(settings: Settings, *, burst: bool = False) -> None:
+    worker = Worker(settings, burst=burst)
+    try:
+        await worker.main()
+    finally:
+        await worker.pool.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m jobs", description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    args = parser.parse_args()
+    settings = get_settings()
+    setup_logging(settings)
+    try:
+        import uvloop
+
+        uvloop.run(serve(settings, burst=args.burst))
+    except ImportError:
+        asyncio.run(serve(settings, burst=args.burst))
+
+
+if __name__ == "__main__":
+    main()

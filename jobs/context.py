@@ -1,0 +1,50 @@
+"""What a running job gets as its first argument."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from arq.connections import ArqRedis
+
+from jobs import keys
+
+logger = logging.getLogger("jobs")
+
+
+@dataclass(slots=True)
+class JobContext:
+    job_id: str
+    name: str
+    try_: int
+    """This try, from 1."""
+    max_tries: int
+    enqueued_at: datetime | None
+    redis: ArqRedis
+    worker_id: str
+    extras: dict[str, Any] = field(default_factory=dict)
+    """What the worker's `on_startup` put in ARQ's ctx (shared clients and the like)."""
+
+    @classmethod
+    def from_arq(cls, ctx: dict[str, Any], name: str, max_tries: int) -> "JobContext":
+        """Build from ARQ's ctx dict, so that stock `arq` workers run our jobs too."""
+        return cls(
+            job_id=ctx.get("job_id", ""),
+            name=name,
+            try_=int(ctx.get("job_try", 1)),
+            max_tries=max_tries,
+            enqueued_at=ctx.get("enqueue_time"),
+            redis=ctx["redis"],
+            worker_id=str(ctx.get("worker_id", "arq")),
+            extras=ctx,
+        )
+
+    async def progress(self, fraction: float, message: str = "") -> None:
+        """Record how far the job is (0..1) and tell watchers; visible in the JobView at once."""
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        value = orjson.dumps({"fraction": fraction, "message": message})
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.STATE + self.job_id, "progress", value)
+            pipe.publish(keys.EVENTS, f"progress {self.job_id}")
+            await pipe.execute()

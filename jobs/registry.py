@@ -1,0 +1,157 @@
+"""`@job`: declare a job with typed input and output; the catalog both worker and API read.
+
+    @job(max_tries=5, timeout=30, retry_on=(SMTPException, OSError))
+    async def send_email(ctx: JobContext, payload: SendEmail) -> EmailSent: ...
+
+The input model is validated at enqueue time by the API and again by the worker; the output
+model's JSON is the stored result.
+"""
+
+import importlib
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, get_type_hints
+
+from arq.worker import Function, func
+from pydantic import BaseModel
+
+from jobs.context import JobContext
+from jobs.errors import PERMANENT
+from settings import Settings
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+JobFunction = Callable[[JobContext, In], Awaitable[Out]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """What `@job(...)` was given; `None` means "the settings' default"."""
+
+    max_tries: int | None = None
+    timeout_s: float | None = None
+    queue: str | None = None
+    backoff_base_s: float | None = None
+    backoff_max_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobDeclaration:
+    name: str
+    function: Callable[[JobContext, Any], Awaitable[BaseModel]]
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    description: str
+    retry_on: tuple[type[BaseException], ...]
+    options: JobOptions
+
+    def resolve(self, settings: Settings) -> "JobSpec":
+        o = self.options
+        return JobSpec(
+            name=self.name,
+            function=self.function,
+            input_model=self.input_model,
+            output_model=self.output_model,
+            description=self.description,
+            retry_on=self.retry_on,
+            max_tries=o.max_tries or settings.default_max_tries,
+            timeout_s=o.timeout_s or settings.job_timeout_s,
+            queue=o.queue or settings.queue_name,
+            backoff_base_s=settings.backoff_base_s if o.backoff_base_s is None else o.backoff_base_s,
+            backoff_max_s=settings.backoff_max_s if o.backoff_max_s is None else o.backoff_max_s,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A declared job with every option settled: what the worker and the API use."""
+
+    name: str
+    function: Callable[[JobContext, Any], Awaitable[BaseModel]]
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    description: str
+    retry_on: tuple[type[BaseException], ...]
+    max_tries: int
+    timeout_s: float
+    queue: str
+    backoff_base_s: float
+    backoff_max_s: float
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.retry_on) and not isinstance(exc, PERMANENT)
+
+    def parse_input(self, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> BaseModel:
+        """Accept `(payload,)` as we enqueue it, or `payload=` / plain kwargs from stock ARQ."""
+        if args:
+            raw = args[0]
+        elif "payload" in kwargs:
+            raw = kwargs["payload"]
+        else:
+            raw = kwargs
+        return self.input_model.model_validate(raw)
+
+    async def run(self, ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """ARQ-shaped entry point: `(ctx, *args, **kwargs)` in, the output model's JSON out."""
+        payload = self.parse_input(args, kwargs)
+        context = JobContext.from_arq(ctx, self.name, self.max_tries)
+        result = await self.function(context, payload)
+        return self.output_model.model_validate(result).model_dump(mode="json")
+
+    def arq_function(self) -> Function:
+        """The same job as a stock ARQ `Function`, for `arq jobs.worker.WorkerSettings`."""
+        return func(self.run, name=self.name, max_tries=self.max_tries, timeout=self.timeout_s)
+
+
+DECLARED: dict[str, JobDeclaration] = {}
+"""Every declared job by name, filled as the task modules are imported."""
+
+
+def job(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    max_tries: int | None = None,
+    timeout: float | None = None,
+    queue: str | None = None,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    backoff_base: float | None = None,
+    backoff_max: float | None = None,
+) -> Callable[[JobFunction[In, Out]], JobFunction[In, Out]]:
+    """Declare a job. Options left `None` take the settings' defaults."""
+
+    def register(function: JobFunction[In, Out]) -> JobFunction[In, Out]:
+        if not inspect.iscoroutinefunction(function):
+            raise TypeError(f"{function.__qualname__}: a job must be an async def")
+        hints = get_type_hints(function)
+        params = list(inspect.signature(function).parameters)
+        if len(params) != 2:
+            raise TypeError(f"{function.__qualname__}: a job takes (ctx, payload)")
+        input_model, output_model = hints.get(params[1]), hints.get("return")
+        for model in (input_model, output_model):
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise TypeError(f"{function.__qualname__}: annotate payload and return models")
+        job_name = name or function.__name__
+        if job_name in DECLARED and DECLARED[job_name].function is not function:
+            raise ValueError(f"job {job_name!r} is declared twice")
+        DECLARED[job_name] = JobDeclaration(
+            name=job_name,
+            function=function,  # type: ignore[arg-type]
+            input_model=input_model,  # type: ignore[arg-type]
+            output_model=output_model,  # type: ignore[arg-type]
+            description=description or inspect.getdoc(function) or "",
+            retry_on=retry_on,
+            options=JobOptions(max_tries, timeout, queue, backoff_base, backoff_max),
+        )
+        return function
+
+    return register
+
+
+def load_catalog(settings: Settings) -> dict[str, JobSpec]:
+    """Import the shipped task modules and any `JOB_MODULES`; return the settled catalog."""
+    importlib.import_module("jobs.tasks")
+    for module in settings.job_modules:
+        importlib.import_module(module)
+    return {name: declared.resolve(settings) for name, declared in DECLARED.items()}

@@ -1,0 +1,63 @@
+"""Runs the cron schedules in a worker; safe with any number of workers."""
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from arq.connections import ArqRedis
+from redis.exceptions import RedisError
+
+from jobs import keys
+from jobs.cron import Schedule
+from jobs.enqueue import enqueue
+from jobs.registry import JobSpec
+from settings import Settings
+
+logger = logging.getLogger("jobs.cron")
+
+TICK_CLAIM_TTL_MS = 7 * 24 * 3600 * 1000  # longer than any clock skew or retry of a tick
+
+
+async def claim_and_enqueue(
+    redis: ArqRedis, schedule: Schedule, spec: JobSpec, tick: datetime, settings: Settings
+) -> bool:
+    """Enqueue `schedule`'s job for `tick` unless another worker did; True if this one did."""
+    tick_ms = int(tick.timestamp() * 1000)
+    claimed = await redis.set(
+        f"{keys.CRON_TICK}{schedule.job}:{tick_ms}", "1", nx=True, px=TICK_CLAIM_TTL_MS
+    )
+    if not claimed:
+        return False
+    await enqueue(
+        redis,
+        spec,
+        schedule.payload,
+        job_id=f"cron:{schedule.job}:{tick_ms}",
+        defer_until=tick,
+        settings=settings,
+    )
+    logger.info("cron tick enqueued", extra={"job": schedule.job, "tick": tick.isoformat()})
+    return True
+
+
+async def run_schedules(
+    redis: ArqRedis, schedules: list[Schedule], catalog: dict[str, JobSpec], settings: Settings
+) -> None:
+    """Forever: sleep to the next tick of any schedule, then claim it."""
+    now = datetime.now(UTC)
+    upcoming = {s: s.next_after(now) for s in schedules}
+    while upcoming:
+        schedule, tick = min(upcoming.items(), key=lambda item: item[1])
+        delay = (tick - datetime.now(UTC)).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        try:
+            await claim_and_enqueue(redis, schedule, catalog[schedule.job], tick, settings)
+        except RedisError as exc:
+            logger.warning("cron tick %s of %s skipped: %s", tick, schedule.job, exc)
+        upcoming[schedule] = schedule.next_after(tick + timedelta(microseconds=1))
+
+
+def next_runs(schedules: list[Schedule]) -> dict[str, datetime]:
+    now = datetime.now(UTC)
+    return {s.job: s.next_after(now) for s in schedules}

@@ -1,0 +1,33 @@
+"""JSON on the wire and in Redis, never pickle.
+
+These are ARQ's `job_serializer` / `job_deserializer`. Exceptions (which stock ARQ would
+pickle into a failed result) become `{"type", "message", "retryable"}`.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from jobs.errors import error_info
+
+
+def _default(value: object) -> object:
+    if isinstance(value, BaseException):
+        return error_info(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def serialize(obj: Any) -> bytes:
+    return orjson.dumps(obj, default=_default)
+
+
+def deserialize(data: bytes | str) -> Any:
+    return orjson.loads(data)

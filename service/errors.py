@@ -1,0 +1,117 @@
+"""One error base for the API, mapped to HTTP once; every error body is
+`{"error": {"code", "message", "details"}}`. Nothing a client sends can cause a 500."""
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException
+
+logger = logging.getLogger("service")
+
+REDIS_RETRY_AFTER_S = 5
+
+
+class ServiceError(Exception):
+    status_code: ClassVar[int] = status.HTTP_400_BAD_REQUEST
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str, details: Any = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+class JobNotFound(ServiceError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "job_not_found"
+
+
+class JobTypeNotFound(ServiceError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "job_type_not_found"
+
+
+class IdempotencyConflict(ServiceError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "idempotency_conflict"
+
+
+class JobStateConflict(ServiceError):
+    status_code = status.HTTP_409_CONFLICT
+    code = "job_state_conflict"
+
+
+class InvalidRequest(ServiceError):
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    code = "invalid_request"
+
+
+class Unauthorized(ServiceError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    code = "unauthorized"
+
+
+class RedisUnavailable(ServiceError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "redis_unavailable"
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _json(status_code: int, code: str, message: str, details: Any = None, headers: Any = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message, details), status_code, headers=headers)
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return _json(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_input", "the request is invalid", details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = {
+        status.HTTP_404_NOT_FOUND: "not_found",
+        status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+        status.HTTP_413_CONTENT_TOO_LARGE: "payload_too_large",
+    }.get(exc.status_code, "http_error")
+    return _json(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+
+async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("redis unavailable: %s", exc)
+    return _json(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        RedisUnavailable.code,
+        "the job store is unreachable; try again shortly",
+        headers={"Retry-After": str(REDIS_RETRY_AFTER_S)},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _json(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RedisError, _redis_error)
+    app.add_exception_handler(OSError, _redis_error)  # connection refused before redis-py wraps it
+    app.add_exception_handler(Exception, _unexpected)

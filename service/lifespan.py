@@ -1,0 +1,23 @@
+"""The lifespan owns the Redis client and the event hub; nothing connects at import time."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from jobs.connection import create_redis
+from service.events import EventHub
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    redis = create_redis(app.state.settings)
+    hub = EventHub(redis)
+    app.state.redis = redis
+    app.state.hub = hub
+    await hub.start()
+    try:
+        yield
+    finally:
+        await hub.stop()
+        await redis.aclose()

@@ -1,0 +1,42 @@
+"""`create_app(settings)`: the web process. `service.main:app` for uvicorn."""
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from jobs.logs import setup_logging
+from jobs.registry import load_catalog
+from service.errors import install_error_handlers
+from service.lifespan import lifespan
+from service.routes import health, job_types, jobs, queues
+from settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    catalog = load_catalog(settings)
+    app = FastAPI(
+        title="Job service",
+        version="1.0",
+        description="Enqueue background jobs, follow them, read their results.",
+        lifespan=lifespan,
+        max_body_size=settings.max_request_bytes,
+    )
+    app.state.settings = settings
+    app.state.catalog = catalog
+    install_error_handlers(app)
+    app.include_router(jobs.enqueue_router(catalog))
+    app.include_router(jobs.router)
+    app.include_router(job_types.router)
+    app.include_router(queues.router)
+    app.include_router(health.router)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `uvicorn service.main:app` looks `app` up here; built on demand, never at import.
+    if name == "app":
+        settings = get_settings()
+        setup_logging(settings)
+        return create_app(settings)
+    raise AttributeError(name)

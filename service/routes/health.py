@@ -1,0 +1,36 @@
+"""Liveness and readiness for the platform and load balancers."""
+
+from fastapi import APIRouter, Response, status
+from redis.exceptions import RedisError
+
+from jobs import heartbeat
+from service.deps import ArqDep
+from service.schemas import Health, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health() -> Health:
+    """Liveness: the process answers. Does not touch Redis."""
+    return Health(status="ok")
+
+
+@router.get("/ready", responses={503: {"model": Readiness}})
+async def ready(redis: ArqDep, response: Response) -> Readiness:
+    """Readiness: Redis answers and at least one worker's heartbeat is fresh; else 503."""
+    try:
+        await redis.ping()
+        workers = await heartbeat.live_workers(redis)
+    except (RedisError, OSError):
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Readiness(status="unavailable", redis=False, workers=0, freshest_heartbeat_s=None)
+    freshest = min(workers.values()) if workers else None
+    if not workers:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Readiness(
+        status="ready" if workers else "no_workers",
+        redis=True,
+        workers=len(workers),
+        freshest_heartbeat_s=freshest,
+    )

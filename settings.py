@@ -1,0 +1,83 @@
+"""All configuration, from the environment, Heroku-style (`REDIS_URL`, `PORT`, ...).
+
+Nothing else in the code base reads `os.environ`. Read settings through `get_settings()`, so
+that importing a module never freezes configuration and tests can build their own `Settings`.
+"""
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # --- Redis -----------------------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """`redis://` or `rediss://`. `make run` points it at an embedded server when unset."""
+    redis_tls_ca_file: str | None = None
+    """Verify a `rediss://` server against this CA. Unset: accept the self-signed certificates
+    that Heroku Redis presents (Heroku documents `ssl_cert_reqs=none` for them)."""
+    redis_sentinels: Annotated[list[str], NoDecode] = []
+    """`host:port,host:port`: connect through Redis Sentinel instead of `redis_url`'s host."""
+    redis_sentinel_master: str = "mymaster"
+
+    # --- web -------------------------------------------------------------------------------
+    port: int = 8000
+    web_concurrency: int = 1
+    max_request_bytes: int = 1_048_576
+    api_keys: Annotated[list[str], NoDecode] = []
+    """Comma-separated bearer tokens. Empty: no authentication (local runs)."""
+    max_wait_s: float = 60.0
+
+    # --- jobs ------------------------------------------------------------------------------
+    queue_name: str = "arq:queue"
+    job_timeout_s: float = 300.0
+    result_ttl_s: int = 24 * 3600
+    """How long results of successful jobs are kept."""
+    failed_ttl_s: int = 7 * 24 * 3600
+    """Failed and aborted jobs are kept longer: someone has to look at them."""
+    default_max_tries: int = 5
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+
+    # --- worker ----------------------------------------------------------------------------
+    worker_concurrency: int = Field(default=100, ge=1)
+    """Jobs run at once per worker process (they are coroutines: I/O-bound work)."""
+    claim_batch: int = Field(default=50, ge=1)
+    """Ready jobs claimed per Redis round trip."""
+    poll_fallback_s: float = 1.0
+    """Longest idle wait; wake-ups on enqueue normally come much sooner."""
+    lease_s: float = Field(default=30.0, gt=0)
+    """A running job's lease; renewed every third of it; a dead worker's job reruns after it."""
+    shutdown_grace_s: float = 25.0
+    """On SIGTERM, running jobs get this long to finish (Heroku kills at 30 s)."""
+    heartbeat_s: float = 5.0
+    job_modules: Annotated[list[str], NoDecode] = []
+    """Extra modules whose `@job`s join the catalog (e.g. benchmark no-ops)."""
+
+    # --- SMTP (send_email) -----------------------------------------------------------------
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_sender: str = "jobs@localhost"
+
+    # --- logs ------------------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("api_keys", "redis_sentinels", "job_modules", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
