@@ -40,6 +40,10 @@ class Finisher:
         self._idle.clear()
         self._ready.set()
 
+    @property
+    def busy(self) -> bool:
+        return not self._idle.is_set()
+
     async def flushed(self) -> None:
         """Wait until everything submitted so far is in Redis."""
         await self._idle.wait()

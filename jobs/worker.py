@@ -172,7 +172,10 @@ class Worker(ArqWorker):  # type: ignore[misc]
                 continue
             if next_due_ms is None:
                 continue  # claimed something: look for more straight away
-            if self.burst and await self._burst_done():
+            if self.burst and self._burst_done(next_due_ms):
+                if self._finisher.busy:
+                    await self._finisher.flushed()  # a retry may be about to come due
+                    continue
                 return
             wait_s = self.settings.poll_fallback_s
             if next_due_ms:
@@ -227,8 +230,11 @@ class Worker(ArqWorker):  # type: ignore[misc]
             for f in (waiter, stopping):
                 f.cancel()
 
-    async def _burst_done(self) -> bool:
-        return not self._running and await self.pool.zcard(self.queue_name) == 0
+    def _burst_done(self, next_due_ms: int) -> bool:
+        """Burst mode ends when nothing runs and nothing comes due within the poll fallback."""
+        if self._running:
+            return False
+        return not next_due_ms or next_due_ms - _ms() > self.settings.poll_fallback_s * 1000
 
     # --- running one try -------------------------------------------------------------------
 

@@ -56,6 +56,11 @@ class Unauthorized(ServiceError):
     code = "unauthorized"
 
 
+class PayloadTooLarge(ServiceError):
+    status_code = status.HTTP_413_CONTENT_TOO_LARGE
+    code = "payload_too_large"
+
+
 class RedisUnavailable(ServiceError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "redis_unavailable"

@@ -6,8 +6,10 @@ from fastapi import FastAPI
 
 from jobs.logs import setup_logging
 from jobs.registry import load_catalog
+from service.auth import ApiKeyMiddleware
 from service.errors import install_error_handlers
 from service.lifespan import lifespan
+from service.limits import BodySizeLimit
 from service.routes import health, job_types, jobs, queues
 from settings import Settings, get_settings
 
@@ -20,11 +22,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0",
         description="Enqueue background jobs, follow them, read their results.",
         lifespan=lifespan,
-        max_body_size=settings.max_request_bytes,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.state.settings = settings
     app.state.catalog = catalog
     install_error_handlers(app)
+    app.add_middleware(ApiKeyMiddleware, api_keys=settings.api_keys)
     app.include_router(jobs.enqueue_router(catalog))
     app.include_router(jobs.router)
     app.include_router(job_types.router)

@@ -1,0 +1,158 @@
+"""The HTTP contract of the foundation: enqueue, look up, errors, catalog, interop with ARQ."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+from arq.connections import ArqRedis
+from arq.jobs import Job, JobStatus as ArqStatus
+
+from jobs import keys
+from jobs.serialization import deserialize
+from tests.conftest import RunWorker
+
+
+async def test_enqueue_answers_202_with_location_and_job_view(client: httpx.AsyncClient) -> None:
+    response = await client.post("/jobs/ping", json={"message": "hi"})
+    assert response.status_code == 202
+    view = response.json()
+    assert response.headers["location"] == f"/jobs/{view['id']}"
+    assert view["status"] == "queued" and view["name"] == "ping" and view["tries"] == 0
+    assert view["input"] == {"message": "hi", "sleep_s": 0.0, "fail_times": 0}
+
+
+async def test_job_runs_and_wait_returns_the_result(client: httpx.AsyncClient, run_worker: RunWorker) -> None:
+    job_id = (await client.post("/jobs/ping", json={"message": "hello"})).json()["id"]
+    await run_worker()
+    view = (await client.get(f"/jobs/{job_id}", params={"wait": 5})).json()
+    assert view["status"] == "complete"
+    assert view["result"]["message"] == "hello" and view["result"]["tries"] == 1
+    assert view["finished_at"] is not None and view["error"] is None
+
+
+async def test_long_poll_returns_when_a_worker_finishes(client: httpx.AsyncClient, background_worker: object) -> None:
+    job_id = (await client.post("/jobs/ping", json={"sleep_s": 0.2})).json()["id"]
+    view = (await client.get(f"/jobs/{job_id}", params={"wait": 10})).json()
+    assert view["status"] == "complete"
+
+
+async def test_body_without_fields_uses_the_input_defaults(client: httpx.AsyncClient) -> None:
+    response = await client.post("/jobs/ping")
+    assert response.status_code == 202 and response.json()["input"]["message"] == "ping"
+
+
+async def test_invalid_input_is_422_and_nothing_is_queued(client: httpx.AsyncClient, redis: ArqRedis) -> None:
+    response = await client.post("/jobs/ping", json={"sleep_s": "x"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input" and error["details"][0]["loc"] == ["body", "sleep_s"]
+    assert await redis.zcard("arq:queue") == 0
+
+
+async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post("/jobs/ping", content=b"{not json", headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "error" in response.json()
+
+
+async def test_unknown_job_type_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.post("/jobs/nope", json={})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "job_type_not_found"
+
+
+async def test_unknown_job_id_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/jobs/does-not-exist")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "job_not_found"
+
+
+async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, redis: ArqRedis) -> None:
+    body = orjson.dumps({"message": "x" * 2_000_000})
+    response = await client.post("/jobs/ping", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+    assert await redis.zcard("arq:queue") == 0
+
+
+async def test_defer_by_keeps_the_job_deferred_until_due(client: httpx.AsyncClient, run_worker: RunWorker, redis: ArqRedis) -> None:
+    view = (await client.post("/jobs/ping", params={"defer_by": 3600})).json()
+    assert view["status"] == "deferred"
+    due = datetime.fromisoformat(view["scheduled_for"])
+    assert timedelta(minutes=59) < due - datetime.now(UTC) <= timedelta(hours=1)
+    await redis.zadd("arq:queue", {view["id"]: 0}, xx=True)  # bring it due instead of waiting
+    await run_worker()
+    assert (await client.get(f"/jobs/{view['id']}")).json()["status"] == "complete"
+
+
+async def test_defer_until_accepts_rfc3339(client: httpx.AsyncClient) -> None:
+    when = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    view = (await client.post("/jobs/ping", params={"defer_until": when})).json()
+    assert view["status"] == "deferred"
+    assert abs(datetime.fromisoformat(view["scheduled_for"]) - datetime.fromisoformat(when)) < timedelta(seconds=1)
+
+
+async def test_bad_defer_values_are_422(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/jobs/ping", params={"defer_by": -1})).status_code == 422
+    assert (await client.post("/jobs/ping", params={"defer_until": "tomorrow"})).status_code == 422
+    both = await client.post("/jobs/ping", params={"defer_by": 1, "defer_until": "2030-01-01T00:00:00Z"})
+    assert both.status_code == 422
+
+
+async def test_job_types_show_each_jobs_schemas(client: httpx.AsyncClient) -> None:
+    types = {t["name"]: t for t in (await client.get("/job-types")).json()}
+    assert {"ping", "send_email", "generate_report", "process_batch"} <= types.keys()
+    ping = types["ping"]
+    assert set(ping["input_schema"]["properties"]) == {"message", "sleep_s", "fail_times"}
+    assert set(ping["output_schema"]["properties"]) == {"message", "tries", "worker"}
+    assert ping["max_tries"] == 25 and ping["timeout_s"] > 0
+
+
+async def test_openapi_shows_each_jobs_own_input_schema(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    body = spec["paths"]["/jobs/send_email"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("/SendEmail")
+    assert "to" in spec["components"]["schemas"]["SendEmail"]["properties"]
+
+
+async def test_health_is_ok_and_ready_needs_a_worker(client: httpx.AsyncClient, background_worker: object) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    ready = await client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["workers"] >= 1
+
+
+async def test_ready_is_503_without_workers(client: httpx.AsyncClient) -> None:
+    ready = await client.get("/ready")
+    assert ready.status_code == 503 and ready.json()["status"] == "no_workers"
+
+
+async def test_stock_arq_producer_job_shows_up_in_the_api(client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker) -> None:
+    job = await redis.enqueue_job("ping", {"message": "from arq"})
+    assert job is not None
+    assert (await client.get(f"/jobs/{job.job_id}")).json()["status"] == "queued"
+    await run_worker()
+    view = (await client.get(f"/jobs/{job.job_id}")).json()
+    assert view["status"] == "complete" and view["result"]["message"] == "from arq"
+
+
+async def test_arq_job_reads_jobs_the_service_enqueued(client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker) -> None:
+    job_id = (await client.post("/jobs/ping", json={"message": "m"})).json()["id"]
+    job = Job(job_id, redis, _deserializer=deserialize)
+    assert await job.status() == ArqStatus.queued
+    await run_worker()
+    assert await job.status() == ArqStatus.complete
+    result = await job.result_info()
+    assert result is not None and result.success and result.result["message"] == "m"
+
+
+async def test_every_stored_value_is_json_never_pickle(client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker) -> None:
+    await client.post("/jobs/ping", json={"fail_times": 1})
+    await client.post("/jobs/ping", params={"defer_by": 600})
+    await client.post("/jobs/always_permanent", json={})
+    await run_worker()
+    checked = 0
+    for prefix in (keys.JOB, keys.RESULT):
+        async for key in redis.scan_iter(match=prefix + "*"):
+            raw = await redis.get(key)
+            assert not raw.startswith(b"\x80"), f"{key!r} holds a pickle"
+            orjson.loads(raw)
+            checked += 1
+    assert checked == 3
