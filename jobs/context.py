@@ -9,6 +9,7 @@ import orjson
 from arq.connections import ArqRedis
 
 from jobs import keys
+from settings import Settings, get_settings
 
 logger = logging.getLogger("jobs")
 
@@ -39,6 +40,12 @@ class JobContext:
             worker_id=str(ctx.get("worker_id", "arq")),
             extras=ctx,
         )
+
+    @property
+    def settings(self) -> Settings:
+        """The worker's settings (stock ARQ workers: the environment's)."""
+        settings = self.extras.get("settings")
+        return settings if isinstance(settings, Settings) else get_settings()
 
     async def progress(self, fraction: float, message: str = "") -> None:
         """Record how far the job is (0..1) and tell watchers; visible in the JobView at once."""

@@ -9,7 +9,6 @@ from pydantic import BaseModel, EmailStr, Field
 
 from jobs.context import JobContext
 from jobs.registry import job
-from settings import get_settings
 
 
 class SendEmail(BaseModel):
@@ -25,7 +24,7 @@ class EmailSent(BaseModel):
 @job(max_tries=5, timeout=30, retry_on=(SMTPException, aiosmtplib.SMTPException, OSError))
 async def send_email(ctx: JobContext, payload: SendEmail) -> EmailSent:
     """Send a plain-text email. Retried on SMTP and network errors."""
-    settings = get_settings()
+    settings = ctx.settings
     message = EmailMessage()
     message["From"] = settings.smtp_sender
     message["To"] = payload.to

@@ -7,7 +7,6 @@ from pydantic import BaseModel
 from jobs import heartbeat, keys
 from jobs.context import JobContext
 from jobs.registry import job
-from settings import get_settings
 
 
 class Nothing(BaseModel):
@@ -23,7 +22,7 @@ class Cleaned(BaseModel):
 @job(max_tries=3)
 async def cleanup_job_records(ctx: JobContext, payload: Nothing) -> Cleaned:
     """Drop listing entries of jobs whose records have expired, and stale abort requests."""
-    settings = get_settings()
+    settings = ctx.settings
     now_ms = int(time.time() * 1000)
     keep_ms = max(settings.result_ttl_s, settings.failed_ttl_s) * 1000
     async with ctx.redis.pipeline(transaction=False) as pipe:
@@ -45,5 +44,5 @@ class HeartbeatReport(BaseModel):
 async def heartbeat_report(ctx: JobContext, payload: Nothing) -> HeartbeatReport:
     """A once-a-minute record of live workers and queue depth (proves cron runs)."""
     workers = await heartbeat.live_workers(ctx.redis)
-    queued = await ctx.redis.zcard(get_settings().queue_name)
+    queued = await ctx.redis.zcard(ctx.settings.queue_name)
     return HeartbeatReport(workers=len(workers), queued=queued)
