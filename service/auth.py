@@ -1,0 +1,86 @@
+"""API keys: with `API_KEYS` set, every path but `/health` and `/ready` needs a key.
+
+A small ASGI middleware rather than a route dependency, so nothing can slip through: static
+files, `/docs`, `/openapi.json` and routes added later are covered without opting in.
+
+The key comes as `Authorization: Bearer <key>` (API clients) or as the password of HTTP Basic
+auth (the browser's prompt, for the dashboard). A 401 for the dashboard, or for a request the
+dashboard's page made (its `Referer`), carries a Basic challenge: the browser then prompts once
+and re-sends the cached credentials to the API calls on its own.
+"""
+
+import base64
+import binascii
+import hmac
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.errors import Unauthorized, error_body
+
+OPEN_PATHS = frozenset({"/health", "/ready"})
+DASHBOARD_PREFIX = "/dashboard"
+REALM = 'Basic realm="jobs"'
+
+
+def presented_key(authorization: str | None) -> str | None:
+    """The key in an `Authorization` header: a Bearer token or a Basic password."""
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    scheme, value = scheme.lower(), value.strip()
+    if scheme == "bearer":
+        return value or None
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return None
+
+
+def key_matches(key: str | None, allowed: list[str]) -> bool:
+    """Constant-time comparison against every allowed key (no early exit)."""
+    if key is None:
+        return False
+    given = key.encode()
+    matched = False
+    for candidate in allowed:
+        matched |= hmac.compare_digest(given, candidate.encode())
+    return matched
+
+
+def _from_dashboard(path: str, headers: Headers) -> bool:
+    if path.startswith(DASHBOARD_PREFIX):
+        return True
+    referer: str = headers.get("referer", "")
+    return urlsplit(referer).path.startswith(DASHBOARD_PREFIX)
+
+
+class ApiKeyMiddleware:
+    """Answers 401 (the service's JSON error) to requests without a valid key."""
+
+    def __init__(self, app: ASGIApp, api_keys: list[str]) -> None:
+        self.app = app
+        self.api_keys = list(api_keys)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        if scope["type"] != "http" or not self.api_keys or path in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if key_matches(presented_key(headers.get("authorization")), self.api_keys):
+            await self.app(scope, receive, send)
+            return
+        error = Unauthorized("a valid API key is required: Authorization: Bearer <key>")
+        challenge = {"WWW-Authenticate": REALM} if _from_dashboard(path, headers) else {}
+        response = JSONResponse(
+            error_body(error.code, error.message, error.details),
+            status_code=error.status_code,
+            headers=challenge or {"WWW-Authenticate": "Bearer"},
+        )
+        await response(scope, receive, send)

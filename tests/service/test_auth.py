@@ -1,0 +1,95 @@
+"""API keys: every route but /health and /ready needs one, whichever route is added later."""
+
+import base64
+import re
+from collections.abc import AsyncIterator, Sequence
+
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from fastapi import FastAPI
+from starlette.routing import BaseRoute, Mount
+
+from service.main import create_app
+from settings import Settings
+
+KEY = "s3cret-key"
+OPEN = {"/health", "/ready"}
+
+
+def _requests(routes: Sequence[BaseRoute], prefix: str = "") -> list[tuple[str, str]]:
+    """(method, concrete path) for every route the app serves, path parameters filled in;
+    included routers are walked too, so a route added anywhere is in the list."""
+    found: list[tuple[str, str]] = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            context_prefix = getattr(getattr(route, "include_context", None), "prefix", "")
+            found += _requests(included.routes, prefix + context_prefix)
+            continue
+        path = prefix + re.sub(r"\{[^}]+\}", "x", getattr(route, "path", ""))
+        if isinstance(route, Mount):
+            found.append(("GET", path + "/index.html"))
+            continue
+        methods: set[str] = getattr(route, "methods", None) or {"GET"}
+        found += [(m, path) for m in sorted(methods) if m != "HEAD"]
+    return found
+
+
+@pytest.fixture
+async def keyed_app(settings: Settings, redis: ArqRedis) -> AsyncIterator[FastAPI]:
+    app = create_app(settings.model_copy(update={"api_keys": ["other", KEY]}))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def _client(app: FastAPI, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
+    )
+
+
+async def test_every_route_but_health_needs_a_key(keyed_app: FastAPI) -> None:
+    routes = [(m, p) for m, p in _requests(keyed_app.routes) if p not in OPEN]
+    assert ("GET", "/jobs") in routes and len(routes) > 8
+    async with (
+        _client(keyed_app) as anonymous,
+        _client(keyed_app, {"Authorization": f"Bearer {KEY}"}) as keyed,
+    ):
+        for method, path in routes:
+            denied = await anonymous.request(method, path, json={})
+            assert denied.status_code == 401, (method, path)
+            assert denied.json()["error"]["code"] == "unauthorized"
+            allowed = await keyed.request(method, path, json={}, params={"wait": 0})
+            assert allowed.status_code != 401, (method, path)
+
+
+async def test_health_and_ready_need_no_key(keyed_app: FastAPI) -> None:
+    async with _client(keyed_app) as anonymous:
+        assert (await anonymous.get("/health")).status_code == 200
+        assert (await anonymous.get("/ready")).status_code != 401
+
+
+async def test_wrong_key_is_refused(keyed_app: FastAPI) -> None:
+    async with _client(keyed_app, {"Authorization": "Bearer nope"}) as client:
+        response = await client.get("/queues")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_dashboard_challenges_the_browser_and_takes_a_basic_password(
+    keyed_app: FastAPI,
+) -> None:
+    basic = base64.b64encode(f"anyone:{KEY}".encode()).decode()
+    async with _client(keyed_app) as anonymous:
+        denied = await anonymous.get("/dashboard")
+        from_page = await anonymous.get("/queues", headers={"Referer": "http://test/dashboard/"})
+        allowed = await anonymous.get("/queues", headers={"Authorization": f"Basic {basic}"})
+    assert denied.status_code == 401
+    assert denied.headers["www-authenticate"] == 'Basic realm="jobs"'
+    assert from_page.headers["www-authenticate"] == 'Basic realm="jobs"'
+    assert allowed.status_code == 200
+
+
+async def test_without_keys_configured_nothing_is_asked(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/queues")).status_code == 200
