@@ -12,6 +12,7 @@
 """
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -33,6 +34,7 @@ from jobs.results import FinalStatus, result_data
 from jobs.retry import backoff_s
 from jobs.scheduler import run_schedules
 from jobs.serialization import deserialize, serialize
+from jobs.stats import JobStats
 from settings import Settings, get_settings
 
 logger = logging.getLogger("jobs.worker")
@@ -56,7 +58,7 @@ def _ms() -> int:
     return int(time.time() * 1000)
 
 
-class Worker(ArqWorker):  # type: ignore[misc]
+class Worker(ArqWorker):
     def __init__(
         self,
         settings: Settings | None = None,
@@ -93,6 +95,7 @@ class Worker(ArqWorker):  # type: ignore[misc]
         self._finisher = Finisher(self.pool, self.queue_name)
         self._lease_ms = int(settings.lease_s * 1000)
         self.counts = {"complete": 0, "failed": 0, "retried": 0, "aborted": 0, "requeued": 0}
+        self.stats = JobStats()  # for /metrics: see jobs/stats.py
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -112,13 +115,17 @@ class Worker(ArqWorker):  # type: ignore[misc]
             await self.on_startup(self.ctx)
         logger.info(
             "worker %s started: queue %s, %d jobs, concurrency %d",
-            self.worker_id, self.queue_name, len(self.catalog), self.max_jobs,
+            self.worker_id,
+            self.queue_name,
+            len(self.catalog),
+            self.max_jobs,
         )
         background = [
             asyncio.create_task(self._finisher.run(), name="finisher"),
             asyncio.create_task(self._every(self.settings.lease_s / 3, self._renew_leases)),
             asyncio.create_task(self._every(0.2, self._watch_aborts)),
             asyncio.create_task(self._every(self.settings.heartbeat_s, self._heartbeat)),
+            asyncio.create_task(self._every(1.0, self._flush_stats)),
         ]
         schedules = schedules_for(self.catalog)
         if schedules and not self.burst:
@@ -136,10 +143,10 @@ class Worker(ArqWorker):  # type: ignore[misc]
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            try:
+            with contextlib.suppress(RedisError):
+                await self._flush_stats()
+            with contextlib.suppress(RedisError):
                 await heartbeat.leave(self.pool, self.worker_id)
-            except RedisError:
-                pass
             if self.on_shutdown:
                 await self.on_shutdown(self.ctx)
             logger.info("worker %s stopped: %s", self.worker_id, self.counts)
@@ -191,8 +198,16 @@ class Worker(ArqWorker):  # type: ignore[misc]
         reply = await lua.script("claim")(
             self.pool,
             [self.queue_name],
-            [_ms(), self._lease_ms, limit, self.worker_id,
-             keys.JOB, keys.IN_PROGRESS, keys.STATE, keys.EVENTS],
+            [
+                _ms(),
+                self._lease_ms,
+                limit,
+                self.worker_id,
+                keys.JOB,
+                keys.IN_PROGRESS,
+                keys.STATE,
+                keys.EVENTS,
+            ],
         )
         if len(reply) == 1:
             return int(float(reply[0])) if reply[0] else 0
@@ -209,13 +224,14 @@ class Worker(ArqWorker):  # type: ignore[misc]
                 started_ms=now,
             )
             self._running[job_id] = claimed
+            self.stats.picked_up(claimed.tries, (claimed.definition or {}).get("et"), now)
             claimed.task = asyncio.create_task(self._run(claimed))
         return None
 
     async def _wake_on_enqueue(self, timeout_s: float) -> None:
         """Block until a producer pushes a wake token or `timeout_s` passes."""
         try:
-            await self.pool.blpop([keys.wake(self.queue_name)], timeout=timeout_s)
+            await self.pool.blpop([keys.wake(self.queue_name)], timeout=timeout_s)  # type: ignore[arg-type,misc]
         except RedisError as exc:
             logger.warning("waiting for work failed: %s", exc)
             await asyncio.sleep(min(timeout_s, 1.0))
@@ -239,6 +255,7 @@ class Worker(ArqWorker):  # type: ignore[misc]
     # --- running one try -------------------------------------------------------------------
 
     async def _run(self, claimed: Claimed) -> None:
+        settle: Settle | None
         try:
             settle = await self._attempt(claimed)
         except asyncio.CancelledError:
@@ -256,10 +273,14 @@ class Worker(ArqWorker):  # type: ignore[misc]
     async def _attempt(self, claimed: Claimed) -> Settle:
         d = claimed.definition
         if d is None:
-            return self._final(claimed, None, "failed", _error("JobExpired", "job definition expired"))
+            return self._final(
+                claimed, None, "failed", _error("JobExpired", "job definition expired")
+            )
         spec = self.catalog.get(d["f"])
         if spec is None:
-            return self._final(claimed, None, "failed", _error("UnknownJob", f"no job named {d['f']!r}"))
+            return self._final(
+                claimed, None, "failed", _error("UnknownJob", f"no job named {d['f']!r}")
+            )
         if claimed.tries > spec.max_tries:
             message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
             return self._final(claimed, spec, "failed", _error("MaxTriesExceeded", message))
@@ -282,6 +303,7 @@ class Worker(ArqWorker):  # type: ignore[misc]
         except Exception as e:
             return self._failed_try(claimed, spec, e)
         self.counts["complete"] += 1
+        self.stats.outcome(spec.name, "complete", claimed.started_ms)
         if log:
             logger.info("job complete", extra=_log_fields(claimed, spec, duration=True))
         return self._final(claimed, spec, "complete", output)
@@ -298,10 +320,12 @@ class Worker(ArqWorker):  # type: ignore[misc]
                     backoff_s(claimed.tries, spec.backoff_base_s, spec.backoff_max_s) * 1000
                 )
             self.counts["retried"] += 1
+            self.stats.outcome(spec.name, "retried", claimed.started_ms)
             self._wake_later(delay_ms / 1000)
             logger.info("job retrying", extra={**fields, "retry_in_s": delay_ms / 1000})
             return Settle("retry", claimed.job_id, _ms() + delay_ms, serialize(info))
         self.counts["failed"] += 1
+        self.stats.outcome(spec.name, "failed", claimed.started_ms)
         logger.warning("job failed", extra=fields)
         return self._final(claimed, spec, "failed", info)
 
@@ -310,10 +334,9 @@ class Worker(ArqWorker):  # type: ignore[misc]
         spec = self.catalog.get((claimed.definition or {}).get("f", ""))
         if reason == "abort":
             self.counts["aborted"] += 1
+            self.stats.outcome(spec.name if spec else "?", "aborted", claimed.started_ms)
             logger.info("job aborted", extra=_log_fields(claimed, spec, duration=True))
-            return self._final(
-                claimed, spec, "aborted", error_info(Aborted("aborted on request"))
-            )
+            return self._final(claimed, spec, "aborted", error_info(Aborted("aborted on request")))
         if reason == "shutdown":
             self.counts["requeued"] += 1
             logger.info("job re-queued at shutdown", extra=_log_fields(claimed, spec))
@@ -365,7 +388,7 @@ class Worker(ArqWorker):  # type: ignore[misc]
             asyncio.get_running_loop().call_later(delay_s, self._push_wake)
 
     def _push_wake(self) -> None:
-        task = asyncio.ensure_future(self.pool.lpush(keys.wake(self.queue_name), "1"))
+        task = asyncio.ensure_future(self.pool.lpush(keys.wake(self.queue_name), "1"))  # type: ignore[arg-type]
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def _cancel(self, job_id: str, reason: str) -> None:
@@ -376,7 +399,14 @@ class Worker(ArqWorker):  # type: ignore[misc]
 
     async def _heartbeat(self) -> None:
         info = {"running": len(self._running), **self.counts, "stopping": self._stopping.is_set()}
-        await heartbeat.beat(self.pool, self.worker_id, self.queue_name, self.settings.heartbeat_s, info)
+        # For /metrics' jobsvc_oldest_running_seconds: when the longest-running try started.
+        info["oldest_started_ms"] = min((c.started_ms for c in self._running.values()), default=0)
+        await heartbeat.beat(
+            self.pool, self.worker_id, self.queue_name, self.settings.heartbeat_s, info
+        )
+
+    async def _flush_stats(self) -> None:
+        await self.stats.flush(self.pool)
 
     async def _drain(self) -> None:
         """After the claim loop: let running tries finish within the grace, then re-queue."""

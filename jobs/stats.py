@@ -1,0 +1,129 @@
+"""Job statistics the workers publish for `/metrics`: outcomes, durations, pickup latency.
+
+Each worker counts in memory (no I/O per job) and adds its counts to one Redis hash with one
+`HINCRBY` pipeline per flush (about once a second), so the web process can read totals that are
+right with any number of workers. Histograms are stored as per-bucket counts (not cumulative);
+readers accumulate them.
+
+Hash fields: `outcome:{job}:{complete|failed|aborted|retried}`, `duration_bucket:{job}:{le}`,
+`duration_count:{job}`, `duration_sum_ms:{job}`, `pickup_bucket:{le}`, `pickup_count`,
+`pickup_sum_ms`.
+"""
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from arq.connections import ArqRedis
+from redis.exceptions import RedisError
+
+STATS = "jobsvc:stats"
+OUTCOMES = ("complete", "failed", "aborted", "retried")
+DURATION_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, math.inf)
+PICKUP_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, math.inf)
+
+
+def le_label(bound: float) -> str:
+    """Prometheus' spelling of a bucket bound: `0.25`, `1.0`, `+Inf`."""
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
+
+
+def _bucket(value_s: float, bounds: tuple[float, ...]) -> str:
+    return le_label(next(b for b in bounds if value_s <= b))
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+class JobStats:
+    """A worker's counts since its last flush."""
+
+    def __init__(self) -> None:
+        self._pending: Counter[str] = Counter()
+
+    def outcome(self, job: str, outcome: str, started_ms: int) -> None:
+        """A try ended (`complete`, `failed`, `aborted`, or `retried`): count it and its time."""
+        duration_ms = max(_ms() - started_ms, 0)
+        pending = self._pending
+        pending[f"outcome:{job}:{outcome}"] += 1
+        pending[f"duration_bucket:{job}:{_bucket(duration_ms / 1000, DURATION_BUCKETS_S)}"] += 1
+        pending[f"duration_count:{job}"] += 1
+        pending[f"duration_sum_ms:{job}"] += duration_ms
+
+    def picked_up(self, tries: int, enqueued_ms: int | None, started_ms: int) -> None:
+        """A first try started: enqueue-to-start latency (retries are not pickups)."""
+        if tries != 1 or not enqueued_ms:
+            return
+        latency_ms = max(started_ms - int(enqueued_ms), 0)
+        self._pending[f"pickup_bucket:{_bucket(latency_ms / 1000, PICKUP_BUCKETS_S)}"] += 1
+        self._pending["pickup_count"] += 1
+        self._pending["pickup_sum_ms"] += latency_ms
+
+    async def flush(self, redis: ArqRedis) -> None:
+        """Add the pending counts to the shared hash; on a Redis error keep them for next time."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, Counter()
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                for name, amount in pending.items():
+                    pipe.hincrby(STATS, name, amount)
+                await pipe.execute()
+        except RedisError:
+            self._pending.update(pending)
+            raise
+
+
+@dataclass
+class Histogram:
+    buckets: dict[str, int] = field(default_factory=dict)
+    """Per-bucket (not cumulative) counts by `le` label."""
+    count: int = 0
+    sum_s: float = 0.0
+
+    def cumulative(self, bounds: tuple[float, ...]) -> list[tuple[str, int]]:
+        total, out = 0, []
+        for bound in bounds:
+            label = le_label(bound)
+            total += self.buckets.get(label, 0)
+            out.append((label, total))
+        return out
+
+
+@dataclass
+class Snapshot:
+    """All workers' totals, as read from Redis."""
+
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
+    durations: dict[str, Histogram] = field(default_factory=dict)
+    pickup: Histogram = field(default_factory=Histogram)
+
+
+def parse(raw: dict[str, int]) -> Snapshot:
+    snap = Snapshot()
+    for name, value in raw.items():
+        kind, _, rest = name.partition(":")
+        if kind == "outcome":
+            job, _, outcome = rest.rpartition(":")
+            snap.outcomes[(job, outcome)] = value
+        elif kind == "duration_bucket":
+            job, _, le = rest.rpartition(":")
+            snap.durations.setdefault(job, Histogram()).buckets[le] = value
+        elif kind == "duration_count":
+            snap.durations.setdefault(rest, Histogram()).count = value
+        elif kind == "duration_sum_ms":
+            snap.durations.setdefault(rest, Histogram()).sum_s = value / 1000
+        elif kind == "pickup_bucket":
+            snap.pickup.buckets[rest] = value
+        elif kind == "pickup_count":
+            snap.pickup.count = value
+        elif kind == "pickup_sum_ms":
+            snap.pickup.sum_s = value / 1000
+    return snap
+
+
+async def read(redis: ArqRedis) -> Snapshot:
+    raw: dict[bytes, bytes] = await redis.hgetall(STATS)  # type: ignore[misc]
+    return parse({k.decode(): int(v) for k, v in raw.items()})
