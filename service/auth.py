@@ -68,7 +68,7 @@ class ApiKeyMiddleware:
         self.api_keys = list(api_keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope["path"]
+        path: str = scope.get("path", "")
         if scope["type"] != "http" or not self.api_keys or path in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
