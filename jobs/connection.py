@@ -36,7 +36,7 @@ def create_redis(settings: Settings, **options: Any) -> ArqRedis:
     }
     if settings.redis_sentinels:
         url = urlparse(settings.redis_url)
-        sentinel = Sentinel(
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
             [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in settings.redis_sentinels],
             password=url.password,
             **common,

@@ -52,6 +52,6 @@ class JobContext:
         fraction = min(max(float(fraction), 0.0), 1.0)
         value = orjson.dumps({"fraction": fraction, "message": message})
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(keys.STATE + self.job_id, "progress", value)
+            pipe.hset(keys.STATE + self.job_id, "progress", value)  # type: ignore[arg-type]
             pipe.publish(keys.EVENTS, f"progress {self.job_id}")
             await pipe.execute()

@@ -91,4 +91,4 @@ async def enqueue(
     if outcome == "existing":
         existing_id, _, existing_fingerprint = value.partition(" ")
         return Enqueued(existing_id, "existing", existing_fingerprint == fingerprint)
-    return Enqueued(value, outcome)  # type: ignore[arg-type]
+    return Enqueued(value, "created" if outcome == "created" else "duplicate")

@@ -2,8 +2,8 @@
 
 import os
 import socket
-import uuid
 import time
+import uuid
 from typing import Any
 
 from arq.connections import ArqRedis
@@ -14,13 +14,19 @@ from jobs.serialization import deserialize, serialize
 STALE_AFTER_S = 30.0
 
 
-async def beat(redis: ArqRedis, worker_id: str, queue: str, interval_s: float, info: dict[str, Any]) -> None:
+async def beat(
+    redis: ArqRedis, worker_id: str, queue: str, interval_s: float, info: dict[str, Any]
+) -> None:
     now_ms = int(time.time() * 1000)
     ttl_ms = int(max(interval_s * 3, 10) * 1000)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zadd(keys.WORKERS, {worker_id: now_ms})
         pipe.zremrangebyscore(keys.WORKERS, 0, now_ms - STALE_AFTER_S * 1000 * 10)
-        pipe.set(keys.WORKER + worker_id, serialize({**info, "id": worker_id, "queue": queue, "at": now_ms}), px=ttl_ms)
+        pipe.set(
+            keys.WORKER + worker_id,
+            serialize({**info, "id": worker_id, "queue": queue, "at": now_ms}),
+            px=ttl_ms,
+        )
         # ARQ's sentinel, so that `arq --check jobs.worker.WorkerSettings` works.
         pipe.set(keys.health_check(queue), f"worker={worker_id} {info}", px=ttl_ms)
         await pipe.execute()

@@ -58,7 +58,9 @@ class JobDeclaration:
             max_tries=o.max_tries or settings.default_max_tries,
             timeout_s=o.timeout_s or settings.job_timeout_s,
             queue=o.queue or settings.queue_name,
-            backoff_base_s=settings.backoff_base_s if o.backoff_base_s is None else o.backoff_base_s,
+            backoff_base_s=settings.backoff_base_s
+            if o.backoff_base_s is None
+            else o.backoff_base_s,
             backoff_max_s=settings.backoff_max_s if o.backoff_max_s is None else o.backoff_max_s,
         )
 
@@ -137,7 +139,7 @@ def job(
             raise ValueError(f"job {job_name!r} is declared twice")
         DECLARED[job_name] = JobDeclaration(
             name=job_name,
-            function=function,  # type: ignore[arg-type]
+            function=function,
             input_model=input_model,  # type: ignore[arg-type]
             output_model=output_model,  # type: ignore[arg-type]
             description=description or inspect.getdoc(function) or "",

@@ -8,6 +8,6 @@ import random
 
 
 def backoff_s(tries: int, base_s: float, max_s: float) -> float:
-    """Delay before the try after `tries` failed ones: uniform in [0, min(max, base*2**(tries-1))]."""
+    """Delay after `tries` failed tries: uniform in [0, min(max, base * 2**(tries-1))]."""
     ceiling = min(max_s, base_s * 2 ** max(tries - 1, 0))
     return random.uniform(0, ceiling)

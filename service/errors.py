@@ -70,7 +70,9 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def _json(status_code: int, code: str, message: str, details: Any = None, headers: Any = None) -> JSONResponse:
+def _json(
+    status_code: int, code: str, message: str, details: Any = None, headers: Any = None
+) -> JSONResponse:
     return JSONResponse(error_body(code, message, details), status_code, headers=headers)
 
 
@@ -85,7 +87,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
         for e in exc.errors()
     ]
-    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_input", "the request is invalid", details)
+    return _json(
+        status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_input", "the request is invalid", details
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -76,6 +76,6 @@ class EventHub:
                 logger.warning("event listener lost Redis, reconnecting: %s", exc)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -7,7 +7,7 @@ from service.errors import PayloadTooLarge, error_body
 
 
 class BodySizeLimit:
-    """Refuse bodies over `max_bytes`: by Content-Length up front, or while a chunked body streams."""
+    """Refuse bodies over `max_bytes`: by Content-Length, or while a chunked body streams."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app

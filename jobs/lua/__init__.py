@@ -15,7 +15,7 @@ class Script:
     source: str
     sha: str
 
-    async def __call__(self, redis: "Redis[Any]", keys: list[str], args: list[Any]) -> Any:
+    async def __call__(self, redis: Redis, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA; on a server that has not seen the script yet (or restarted), EVAL once."""
         try:
             return await redis.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]

@@ -32,4 +32,3 @@ async def list_job_types(catalog: CatalogDep) -> list[JobType]:
         )
         for spec in sorted(catalog.values(), key=lambda s: s.name)
     ]
-

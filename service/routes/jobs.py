@@ -1,6 +1,7 @@
 """Enqueue, follow, abort, retry and list jobs."""
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,7 +13,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
 from jobs import keys, lua
-from jobs.enqueue import enqueue, input_fingerprint
+from jobs.enqueue import enqueue
 from jobs.errors import Aborted, error_info
 from jobs.registry import JobSpec
 from jobs.results import result_data
@@ -39,7 +40,9 @@ def _max_tries(catalog: dict[str, JobSpec]) -> dict[str, int]:
     return {name: spec.max_tries for name, spec in catalog.items()}
 
 
-async def _view(redis: ArqDep, catalog: dict[str, JobSpec], settings: Settings, job_id: str) -> JobView:
+async def _view(
+    redis: ArqDep, catalog: dict[str, JobSpec], settings: Settings, job_id: str
+) -> JobView:
     record = await load_job(redis, job_id, settings.queue_name, _max_tries(catalog))
     if record is None:
         raise JobNotFound(f"no job {job_id!r} (unknown or expired)")
@@ -92,7 +95,10 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
         settings: SettingsDep,
         catalog: CatalogDep,
         defer_by: Annotated[
-            float | None, Query(ge=0, le=MAX_DEFER_S, description="Run no sooner than this many seconds from now.")
+            float | None,
+            Query(
+                ge=0, le=MAX_DEFER_S, description="Run no sooner than this many seconds from now."
+            ),
         ] = None,
         defer_until: Annotated[
             datetime | None, Query(description="Run no sooner than this time (RFC 3339).")
@@ -105,7 +111,15 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
         if payload is None:
             payload = spec.input_model()
         return await _submit(
-            spec, payload, response, redis, settings, catalog, defer_by, defer_until, idempotency_key
+            spec,
+            payload,
+            response,
+            redis,
+            settings,
+            catalog,
+            defer_by,
+            defer_until,
+            idempotency_key,
         )
 
     signature = inspect.signature(endpoint)
@@ -165,10 +179,8 @@ async def get_job(
             # A deferred job's due time is a change nobody publishes: wake up for it too.
             if view.scheduled_for is not None:
                 remaining = min(remaining, max(view.scheduled_for.timestamp() - time.time(), 0.05))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)
-            except TimeoutError:
-                pass
             changed.clear()
             view = await _view(redis, catalog, settings, job_id)
     return view
@@ -195,7 +207,9 @@ async def job_events(
         while True:
             key = (view.status, view.tries, view.progress)
             if key != last:
-                yield ServerSentEvent(data=view.model_dump(mode="json"), event="job", id=str(view.tries))
+                yield ServerSentEvent(
+                    data=view.model_dump(mode="json"), event="job", id=str(view.tries)
+                )
                 last = key
             if view.status.is_final:
                 return
@@ -203,10 +217,8 @@ async def job_events(
             timeout = None
             if view.scheduled_for is not None:
                 timeout = max(view.scheduled_for.timestamp() - time.time(), 0.05)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout)
-            except TimeoutError:
-                pass
             changed.clear()
             try:
                 view = await _view(redis, catalog, settings, view.id)
@@ -215,25 +227,43 @@ async def job_events(
 
 
 @router.delete("/jobs/{job_id}", status_code=status.HTTP_202_ACCEPTED)
-async def abort_job(job_id: JobId, redis: ArqDep, catalog: CatalogDep, settings: SettingsDep) -> JobView:
+async def abort_job(
+    job_id: JobId, redis: ArqDep, catalog: CatalogDep, settings: SettingsDep
+) -> JobView:
     """Abort: a queued or deferred job never starts; a running one is cancelled. 409 if final."""
     view = await _view(redis, catalog, settings, job_id)
     if view.status.is_final:
         raise JobStateConflict(f"job {job_id} is already {view.status}")
     now_ms = int(time.time() * 1000)
     raw = await redis.get(keys.JOB + job_id)
-    d = deserialize(raw) if raw else {"f": view.name, "a": [view.input], "k": {}, "et": 0}
+    d: dict[str, Any] = deserialize(raw) if raw else {"f": view.name, "a": [view.input]}
     aborted = result_data(
-        job_id=job_id, name=d["f"], args=d.get("a", []), kwargs=d.get("k", {}), tries=view.tries,
-        enqueued_ms=d.get("et", 0), status="aborted",
+        job_id=job_id,
+        name=d["f"],
+        args=d.get("a", []),
+        kwargs=d.get("k", {}),
+        tries=view.tries,
+        enqueued_ms=d.get("et", 0),
+        status="aborted",
         result=error_info(Aborted("aborted on request")),
-        started_ms=now_ms, finished_ms=now_ms, queue=settings.queue_name,
+        started_ms=now_ms,
+        finished_ms=now_ms,
+        queue=settings.queue_name,
     )
     outcome = await lua.script("abort")(
         redis,
         [settings.queue_name, keys.ABORT, keys.FAILED],
-        [job_id, now_ms, aborted, settings.failed_ttl_s * 1000,
-         keys.JOB, keys.RESULT, keys.IN_PROGRESS, keys.STATE, keys.EVENTS],
+        [
+            job_id,
+            now_ms,
+            aborted,
+            settings.failed_ttl_s * 1000,
+            keys.JOB,
+            keys.RESULT,
+            keys.IN_PROGRESS,
+            keys.STATE,
+            keys.EVENTS,
+        ],
     )
     if outcome == b"final":
         raise JobStateConflict(f"job {job_id} finished meanwhile")
@@ -249,7 +279,9 @@ async def retry_job(
     """Run a failed or aborted job again: a new job with the same input."""
     view = await _view(redis, catalog, settings, job_id)
     if view.status not in (JobStatus.failed, JobStatus.aborted):
-        raise JobStateConflict(f"only failed or aborted jobs can be retried; this one is {view.status}")
+        raise JobStateConflict(
+            f"only failed or aborted jobs can be retried; this one is {view.status}"
+        )
     spec = catalog.get(view.name)
     if spec is None:
         raise JobTypeNotFound(f"job type {view.name!r} no longer exists")
@@ -267,7 +299,9 @@ async def list_jobs(
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     name: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(pattern=r"^\d+(:\d+)?$", description="From the previous page.")] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^\d+(:\d+)?$", description="From the previous page.")
+    ] = None,
 ) -> JobPage:
     """Jobs, newest first, optionally filtered by status and name."""
     source = keys.FAILED if status_ in (JobStatus.failed, JobStatus.aborted) else keys.INDEX
@@ -282,9 +316,16 @@ async def list_jobs(
     max_tries = _max_tries(catalog)
     while len(found) < limit and scanned < budget:
         rows = await redis.zrevrangebyscore(
-            source, "+inf" if score is None else score, "-inf", start=count, num=chunk, withscores=True
+            source,
+            "+inf" if score is None else score,
+            "-inf",
+            start=count,
+            num=chunk,
+            withscores=True,
         )
-        records = await load_jobs(redis, [m.decode() for m, _ in rows], settings.queue_name, max_tries)
+        records = await load_jobs(
+            redis, [m.decode() for m, _ in rows], settings.queue_name, max_tries
+        )
         used = 0
         for (_, row_score), record in zip(rows, records, strict=True):
             used += 1

@@ -37,7 +37,9 @@ def stack(redis_url: str) -> Iterator[str]:
         "HEARTBEAT_S": "1",
     }
     processes = [
-        subprocess.Popen(["bash", "-c", f"exec {command.strip()}"], cwd=ROOT, env=env, start_new_session=True)
+        subprocess.Popen(
+            ["bash", "-c", f"exec {command.strip()}"], cwd=ROOT, env=env, start_new_session=True
+        )
         for command in procfile().values()
     ]
     try:

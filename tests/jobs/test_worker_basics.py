@@ -12,7 +12,9 @@ from tests.conftest import RunWorker
 MAX = {"ping": 25, "always_permanent": 3, "too_slow": 2, "not_retried_value_error": 3}
 
 
-async def test_ping_runs_and_result_is_json(redis: ArqRedis, run_worker: RunWorker, settings: Settings) -> None:
+async def test_ping_runs_and_result_is_json(
+    redis: ArqRedis, run_worker: RunWorker, settings: Settings
+) -> None:
     enqueued = await enqueue(redis, "ping", {"message": "hello"}, settings=settings)
     raw_job = await redis.get(keys.JOB + enqueued.job_id)
     assert orjson.loads(raw_job)["a"] == [{"message": "hello"}]
@@ -25,7 +27,9 @@ async def test_ping_runs_and_result_is_json(redis: ArqRedis, run_worker: RunWork
     assert record is not None and record.status is JobStatus.complete
 
 
-async def test_failing_ping_is_retried_until_it_succeeds(redis: ArqRedis, run_worker: RunWorker, settings: Settings) -> None:
+async def test_failing_ping_is_retried_until_it_succeeds(
+    redis: ArqRedis, run_worker: RunWorker, settings: Settings
+) -> None:
     enqueued = await enqueue(redis, "ping", {"fail_times": 3}, settings=settings)
     worker = await run_worker()
     record = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
@@ -34,15 +38,21 @@ async def test_failing_ping_is_retried_until_it_succeeds(redis: ArqRedis, run_wo
     assert worker.counts["retried"] == 3
 
 
-async def test_permanent_error_is_not_retried(redis: ArqRedis, run_worker: RunWorker, settings: Settings) -> None:
+async def test_permanent_error_is_not_retried(
+    redis: ArqRedis, run_worker: RunWorker, settings: Settings
+) -> None:
     enqueued = await enqueue(redis, "always_permanent", {}, settings=settings)
     await run_worker()
     record = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
     assert record is not None and record.status is JobStatus.failed and record.tries == 1
-    assert record.error is not None and record.error.type == "JobFailed" and not record.error.retryable
+    assert (
+        record.error is not None and record.error.type == "JobFailed" and not record.error.retryable
+    )
 
 
-async def test_exception_outside_retry_on_fails_at_once(redis: ArqRedis, run_worker: RunWorker, settings: Settings) -> None:
+async def test_exception_outside_retry_on_fails_at_once(
+    redis: ArqRedis, run_worker: RunWorker, settings: Settings
+) -> None:
     enqueued = await enqueue(redis, "not_retried_value_error", {}, settings=settings)
     await run_worker()
     record = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
@@ -50,7 +60,9 @@ async def test_exception_outside_retry_on_fails_at_once(redis: ArqRedis, run_wor
     assert record.error is not None and record.error.type == "ValueError"
 
 
-async def test_timed_out_try_is_retried_then_fails(redis: ArqRedis, run_worker: RunWorker, settings: Settings) -> None:
+async def test_timed_out_try_is_retried_then_fails(
+    redis: ArqRedis, run_worker: RunWorker, settings: Settings
+) -> None:
     enqueued = await enqueue(redis, "too_slow", {"seconds": 5}, settings=settings)
     await run_worker()
     record = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
@@ -61,7 +73,9 @@ async def test_timed_out_try_is_retried_then_fails(redis: ArqRedis, run_worker: 
     assert await redis.zscore(keys.FAILED, enqueued.job_id) is not None
 
 
-async def test_invalid_input_from_a_stock_producer_fails_permanently(redis: ArqRedis, run_worker: RunWorker, settings: Settings) -> None:
+async def test_invalid_input_from_a_stock_producer_fails_permanently(
+    redis: ArqRedis, run_worker: RunWorker, settings: Settings
+) -> None:
     job = await redis.enqueue_job("ping", {"sleep_s": "not a number"})
     assert job is not None
     await run_worker()

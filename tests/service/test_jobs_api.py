@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 from arq.connections import ArqRedis
-from arq.jobs import Job, JobStatus as ArqStatus
+from arq.jobs import Job
+from arq.jobs import JobStatus as ArqStatus
 
 from jobs import keys
 from jobs.serialization import deserialize
@@ -21,7 +22,9 @@ async def test_enqueue_answers_202_with_location_and_job_view(client: httpx.Asyn
     assert view["input"] == {"message": "hi", "sleep_s": 0.0, "fail_times": 0}
 
 
-async def test_job_runs_and_wait_returns_the_result(client: httpx.AsyncClient, run_worker: RunWorker) -> None:
+async def test_job_runs_and_wait_returns_the_result(
+    client: httpx.AsyncClient, run_worker: RunWorker
+) -> None:
     job_id = (await client.post("/jobs/ping", json={"message": "hello"})).json()["id"]
     await run_worker()
     view = (await client.get(f"/jobs/{job_id}", params={"wait": 5})).json()
@@ -30,7 +33,9 @@ async def test_job_runs_and_wait_returns_the_result(client: httpx.AsyncClient, r
     assert view["finished_at"] is not None and view["error"] is None
 
 
-async def test_long_poll_returns_when_a_worker_finishes(client: httpx.AsyncClient, background_worker: object) -> None:
+async def test_long_poll_returns_when_a_worker_finishes(
+    client: httpx.AsyncClient, background_worker: object
+) -> None:
     job_id = (await client.post("/jobs/ping", json={"sleep_s": 0.2})).json()["id"]
     view = (await client.get(f"/jobs/{job_id}", params={"wait": 10})).json()
     assert view["status"] == "complete"
@@ -41,7 +46,9 @@ async def test_body_without_fields_uses_the_input_defaults(client: httpx.AsyncCl
     assert response.status_code == 202 and response.json()["input"]["message"] == "ping"
 
 
-async def test_invalid_input_is_422_and_nothing_is_queued(client: httpx.AsyncClient, redis: ArqRedis) -> None:
+async def test_invalid_input_is_422_and_nothing_is_queued(
+    client: httpx.AsyncClient, redis: ArqRedis
+) -> None:
     response = await client.post("/jobs/ping", json={"sleep_s": "x"})
     assert response.status_code == 422
     error = response.json()["error"]
@@ -50,7 +57,9 @@ async def test_invalid_input_is_422_and_nothing_is_queued(client: httpx.AsyncCli
 
 
 async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.post("/jobs/ping", content=b"{not json", headers={"content-type": "application/json"})
+    response = await client.post(
+        "/jobs/ping", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422 and "error" in response.json()
 
 
@@ -67,13 +76,17 @@ async def test_unknown_job_id_is_404(client: httpx.AsyncClient) -> None:
 
 async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, redis: ArqRedis) -> None:
     body = orjson.dumps({"message": "x" * 2_000_000})
-    response = await client.post("/jobs/ping", content=body, headers={"content-type": "application/json"})
+    response = await client.post(
+        "/jobs/ping", content=body, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
     assert await redis.zcard("arq:queue") == 0
 
 
-async def test_defer_by_keeps_the_job_deferred_until_due(client: httpx.AsyncClient, run_worker: RunWorker, redis: ArqRedis) -> None:
+async def test_defer_by_keeps_the_job_deferred_until_due(
+    client: httpx.AsyncClient, run_worker: RunWorker, redis: ArqRedis
+) -> None:
     view = (await client.post("/jobs/ping", params={"defer_by": 3600})).json()
     assert view["status"] == "deferred"
     due = datetime.fromisoformat(view["scheduled_for"])
@@ -87,13 +100,17 @@ async def test_defer_until_accepts_rfc3339(client: httpx.AsyncClient) -> None:
     when = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     view = (await client.post("/jobs/ping", params={"defer_until": when})).json()
     assert view["status"] == "deferred"
-    assert abs(datetime.fromisoformat(view["scheduled_for"]) - datetime.fromisoformat(when)) < timedelta(seconds=1)
+    assert abs(
+        datetime.fromisoformat(view["scheduled_for"]) - datetime.fromisoformat(when)
+    ) < timedelta(seconds=1)
 
 
 async def test_bad_defer_values_are_422(client: httpx.AsyncClient) -> None:
     assert (await client.post("/jobs/ping", params={"defer_by": -1})).status_code == 422
     assert (await client.post("/jobs/ping", params={"defer_until": "tomorrow"})).status_code == 422
-    both = await client.post("/jobs/ping", params={"defer_by": 1, "defer_until": "2030-01-01T00:00:00Z"})
+    both = await client.post(
+        "/jobs/ping", params={"defer_by": 1, "defer_until": "2030-01-01T00:00:00Z"}
+    )
     assert both.status_code == 422
 
 
@@ -108,12 +125,16 @@ async def test_job_types_show_each_jobs_schemas(client: httpx.AsyncClient) -> No
 
 async def test_openapi_shows_each_jobs_own_input_schema(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
-    body = spec["paths"]["/jobs/send_email"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = spec["paths"]["/jobs/send_email"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     assert body["$ref"].endswith("/SendEmail")
     assert "to" in spec["components"]["schemas"]["SendEmail"]["properties"]
 
 
-async def test_health_is_ok_and_ready_needs_a_worker(client: httpx.AsyncClient, background_worker: object) -> None:
+async def test_health_is_ok_and_ready_needs_a_worker(
+    client: httpx.AsyncClient, background_worker: object
+) -> None:
     assert (await client.get("/health")).json() == {"status": "ok"}
     ready = await client.get("/ready")
     assert ready.status_code == 200 and ready.json()["workers"] >= 1
@@ -124,7 +145,9 @@ async def test_ready_is_503_without_workers(client: httpx.AsyncClient) -> None:
     assert ready.status_code == 503 and ready.json()["status"] == "no_workers"
 
 
-async def test_stock_arq_producer_job_shows_up_in_the_api(client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker) -> None:
+async def test_stock_arq_producer_job_shows_up_in_the_api(
+    client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker
+) -> None:
     job = await redis.enqueue_job("ping", {"message": "from arq"})
     assert job is not None
     assert (await client.get(f"/jobs/{job.job_id}")).json()["status"] == "queued"
@@ -133,7 +156,9 @@ async def test_stock_arq_producer_job_shows_up_in_the_api(client: httpx.AsyncCli
     assert view["status"] == "complete" and view["result"]["message"] == "from arq"
 
 
-async def test_arq_job_reads_jobs_the_service_enqueued(client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker) -> None:
+async def test_arq_job_reads_jobs_the_service_enqueued(
+    client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker
+) -> None:
     job_id = (await client.post("/jobs/ping", json={"message": "m"})).json()["id"]
     job = Job(job_id, redis, _deserializer=deserialize)
     assert await job.status() == ArqStatus.queued
@@ -143,7 +168,9 @@ async def test_arq_job_reads_jobs_the_service_enqueued(client: httpx.AsyncClient
     assert result is not None and result.success and result.result["message"] == "m"
 
 
-async def test_every_stored_value_is_json_never_pickle(client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker) -> None:
+async def test_every_stored_value_is_json_never_pickle(
+    client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker
+) -> None:
     await client.post("/jobs/ping", json={"fail_times": 1})
     await client.post("/jobs/ping", params={"defer_by": 600})
     await client.post("/jobs/always_permanent", json={})
