@@ -33,6 +33,6 @@ class ErrorInfo(TypedDict):
 
 def error_info(exc: BaseException, *, retryable: bool | None = None) -> ErrorInfo:
     if retryable is None:
-        retryable = not isinstance(exc, PERMANENT | asyncio.CancelledError)
+        retryable = not isinstance(exc, (*PERMANENT, asyncio.CancelledError))
     message = str(exc) or exc.__class__.__name__
     return {"type": exc.__class__.__name__, "message": message[:2000], "retryable": retryable}
