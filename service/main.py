@@ -10,7 +10,7 @@ from service.auth import ApiKeyMiddleware
 from service.errors import install_error_handlers
 from service.lifespan import lifespan
 from service.limits import BodySizeLimit
-from service.routes import health, job_types, jobs, queues
+from service.routes import dashboard, health, job_types, jobs, metrics, queues, stats
 from settings import Settings, get_settings
 
 
@@ -33,6 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(job_types.router)
     app.include_router(queues.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(stats.router)
+    app.include_router(dashboard.router)
     return app
 
 

@@ -1,0 +1,39 @@
+"""`GET /dashboard`: the web UI, a static page (no build step) over the JSON API."""
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, status
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+
+from service.errors import ServiceError
+
+router = APIRouter(include_in_schema=False)
+
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+ASSETS = {
+    "app.js": "text/javascript",
+    "style.css": "text/css",
+    "screenshot.png": "image/png",
+}
+
+
+class AssetNotFound(ServiceError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+@router.get("/dashboard")
+@router.get("/dashboard/")
+async def dashboard() -> FileResponse:
+    """The single page; it talks to the API with the browser's credentials."""
+    return FileResponse(DASHBOARD_DIR / "index.html", media_type="text/html")
+
+
+@router.get("/dashboard/{asset}")
+async def dashboard_asset(asset: Annotated[str, PathParam(max_length=50)]) -> FileResponse:
+    """The page's script and style; only the listed files (no path walking)."""
+    if asset not in ASSETS:
+        raise AssetNotFound(f"no dashboard file {asset!r}")
+    return FileResponse(DASHBOARD_DIR / asset, media_type=ASSETS[asset])

@@ -1,0 +1,76 @@
+"""`GET /stats`: the workers and per-job totals as JSON, for the dashboard (what `/metrics`
+reports, in a shape a page can read)."""
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from jobs.stats import OUTCOMES
+from service import metrics
+from service.deps import ArqDep, SettingsDep
+
+router = APIRouter(tags=["operations"])
+
+
+class WorkerInfo(BaseModel):
+    id: str
+    queue: str | None
+    heartbeat_age_s: float
+    running: int
+    complete: int
+    failed: int
+    retried: int
+    aborted: int
+    stopping: bool
+
+
+class JobTypeStats(BaseModel):
+    name: str
+    complete: int
+    failed: int
+    aborted: int
+    retried: int
+    mean_duration_s: float | None
+
+
+class ServiceStats(BaseModel):
+    workers: list[WorkerInfo]
+    jobs: list[JobTypeStats]
+    oldest_running_s: float
+    """The longest-running try's age, from the workers' heartbeats."""
+
+
+@router.get("/stats")
+async def service_stats(redis: ArqDep, settings: SettingsDep) -> ServiceStats:
+    """Live workers and, per job type, finished tries by outcome since the stats began (all
+    workers together). Poll it twice to get throughput and failure rate."""
+    reading = await metrics.read(redis, settings)
+    ages = reading.workers
+    workers = [
+        WorkerInfo(
+            id=str(d.get("id")),
+            queue=d.get("queue"),
+            heartbeat_age_s=round(ages.get(str(d.get("id")), 0.0), 3),
+            running=int(d.get("running", 0)),
+            complete=int(d.get("complete", 0)),
+            failed=int(d.get("failed", 0)),
+            retried=int(d.get("retried", 0)),
+            aborted=int(d.get("aborted", 0)),
+            stopping=bool(d.get("stopping")),
+        )
+        for d in reading.details
+    ]
+    names = sorted({job for job, _ in reading.stats.outcomes} | set(reading.stats.durations))
+    jobs = []
+    for name in names:
+        hist = reading.stats.durations.get(name)
+        counts = {o: reading.stats.outcomes.get((name, o), 0) for o in OUTCOMES}
+        jobs.append(
+            JobTypeStats(
+                name=name,
+                mean_duration_s=hist.sum_s / hist.count if hist and hist.count else None,
+                **counts,
+            )
+        )
+    return ServiceStats(
+        workers=workers, jobs=jobs, oldest_running_s=reading.oldest_running_s(settings.queue_name)
+    )

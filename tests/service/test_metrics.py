@@ -1,0 +1,79 @@
+"""`/metrics` and `/stats` report what the workers did, read from Redis at scrape time."""
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from jobs.worker import Worker
+from tests.conftest import RunWorker, eventually
+
+
+async def _samples(
+    client: httpx.AsyncClient,
+) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
+
+
+def _get(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return samples[(name, frozenset(labels.items()))]
+
+
+async def test_metrics_count_what_the_workers_ran(
+    client: httpx.AsyncClient, run_worker: RunWorker
+) -> None:
+    for i in range(5):
+        assert (await client.post("/jobs/ping", json={"message": f"m{i}"})).status_code == 202
+    await client.post("/jobs/ping", json={"fail_times": 2})
+    await client.post("/jobs/always_permanent", json={})
+    await run_worker()
+
+    samples = await _samples(client)
+    assert _get(samples, "jobsvc_jobs_total", job="ping", outcome="complete") == 6
+    assert _get(samples, "jobsvc_jobs_total", job="ping", outcome="retried") == 2
+    assert _get(samples, "jobsvc_jobs_total", job="always_permanent", outcome="failed") == 1
+    assert _get(samples, "jobsvc_job_duration_seconds_count", job="ping") == 8
+    assert _get(samples, "jobsvc_job_duration_seconds_bucket", job="ping", le="+Inf") == 8
+    assert _get(samples, "jobsvc_pickup_latency_seconds_count") == 7
+    assert _get(samples, "jobsvc_queue_jobs", queue="arq:queue", state="failed") == 1
+    assert _get(samples, "jobsvc_queue_jobs", queue="arq:queue", state="queued") == 0
+
+
+async def test_metrics_show_backlog_and_live_workers(
+    client: httpx.AsyncClient, background_worker: Worker
+) -> None:
+    await client.post("/jobs/ping", params={"defer_by": 3600}, json={})
+
+    async def one_worker_seen() -> bool:
+        return _get(await _samples(client), "jobsvc_workers") == 1
+
+    await eventually(one_worker_seen)
+    samples = await _samples(client)
+    assert _get(samples, "jobsvc_queue_jobs", queue="arq:queue", state="deferred") == 1
+    assert _get(samples, "jobsvc_oldest_running_seconds", queue="arq:queue") == 0
+    worker_ages = [
+        v for (name, _), v in samples.items() if name == "jobsvc_worker_heartbeat_age_seconds"
+    ]
+    assert len(worker_ages) == 1
+
+
+async def test_stats_give_per_job_totals_and_workers(
+    client: httpx.AsyncClient, run_worker: RunWorker
+) -> None:
+    await client.post("/jobs/ping", json={"fail_times": 1})
+    await client.post("/jobs/always_permanent", json={})
+    await run_worker()
+
+    stats = (await client.get("/stats")).json()
+    by_name = {j["name"]: j for j in stats["jobs"]}
+    assert by_name["ping"]["complete"] == 1 and by_name["ping"]["retried"] == 1
+    assert by_name["always_permanent"]["failed"] == 1
+    assert by_name["ping"]["mean_duration_s"] is not None
+    assert stats["workers"] == []  # the burst worker left
