@@ -49,6 +49,9 @@ class EmbeddedRedis:
                 "warning",
             ],
             stdout=subprocess.DEVNULL,
+            # Own session: Ctrl-C reaches the web and worker first, and they still have Redis
+            # while they shut down (re-queueing running jobs); `stop()` ends the server last.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         client = Redis(port=self.port, socket_connect_timeout=0.5)

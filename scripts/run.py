@@ -12,6 +12,9 @@ from scripts.embedded_redis import EmbeddedRedis
 
 def main() -> int:
     port = os.environ.setdefault("PORT", "8000")
+    # The Procfile's commands (uvicorn, python) must be this virtualenv's.
+    bin_dir = os.path.dirname(sys.executable)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     server = None
     if not os.environ.get("REDIS_URL"):
         server = EmbeddedRedis().start()
