@@ -1,0 +1,69 @@
+"""Jobs that let tests hold a try open, count its runs and steer its outcome.
+
+Imported by the tests that use them and loaded by end-to-end worker processes through
+`JOB_MODULES=tests.jobs.probe_jobs`. They keep their bookkeeping under `test:` keys.
+"""
+
+import asyncio
+
+from arq.worker import Retry
+from pydantic import BaseModel
+
+from jobs.context import JobContext
+from jobs.registry import job
+
+
+def runs_key(job_id: str) -> str:
+    """How many times a try of `job_id` started."""
+    return f"test:runs:{job_id}"
+
+
+def cancelled_key(job_id: str) -> str:
+    """How many times a try of `job_id` saw its coroutine cancelled."""
+    return f"test:cancelled:{job_id}"
+
+
+class Gate(BaseModel):
+    gate: str = "test:gate"
+    """The try finishes once this Redis key exists."""
+    fraction: float = 0.5
+    message: str = "halfway"
+
+
+class Opened(BaseModel):
+    tries: int
+    worker: str
+
+
+@job(max_tries=3, timeout=60)
+async def wait_for_gate(ctx: JobContext, payload: Gate) -> Opened:
+    """Count the run, report progress, then wait until the test opens the gate."""
+    await ctx.redis.incr(runs_key(ctx.job_id))
+    await ctx.progress(payload.fraction, payload.message)
+    try:
+        while not await ctx.redis.exists(payload.gate):  # noqa: ASYNC110 (a Redis key, not an Event)
+            await asyncio.sleep(0.02)
+    except asyncio.CancelledError:
+        await ctx.redis.incr(cancelled_key(ctx.job_id))
+        raise
+    return Opened(tries=ctx.try_, worker=ctx.worker_id)
+
+
+class FlakyError(Exception):
+    """A retryable failure on purpose."""
+
+
+class Flaky(BaseModel):
+    fail_times: int = 1
+    retry_defer_s: float | None = None
+    """Fail by raising ARQ's `Retry(defer=...)` instead of `FlakyError`."""
+
+
+@job(max_tries=4, backoff_base=30, backoff_max=40)
+async def flaky(ctx: JobContext, payload: Flaky) -> Opened:
+    """Fail the first `fail_times` tries (long backoff: 30 s, then 40 s), then succeed."""
+    if ctx.try_ <= payload.fail_times:
+        if payload.retry_defer_s is not None:
+            raise Retry(defer=payload.retry_defer_s)
+        raise FlakyError(f"try {ctx.try_} fails on purpose")
+    return Opened(tries=ctx.try_, worker=ctx.worker_id)

@@ -1,0 +1,111 @@
+"""Retries: exponential backoff with full jitter, ARQ's `Retry(defer=...)`, what the view shows."""
+
+import random
+import time
+from datetime import UTC, datetime
+
+import pytest
+from arq.connections import ArqRedis
+
+import jobs.retry
+import tests.jobs.probe_jobs  # noqa: F401  (declares `flaky`)
+from jobs.enqueue import enqueue
+from jobs.retry import backoff_s
+from jobs.store import JobRecord, JobStatus, load_job
+from jobs.worker import Worker
+from settings import Settings
+from tests.conftest import RunWorker, eventually
+
+MAX = {"flaky": 4}
+
+
+class Ceiling(random.Random):
+    """Always draws the top of the jitter window, to read the exponential ceiling off it."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_backoff_ceiling_doubles_per_try_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs.retry, "random", Ceiling())
+    assert [backoff_s(t, 0.5, 5.0) for t in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_backoff_is_full_jitter_over_the_whole_window() -> None:
+    samples = [backoff_s(4, 1.0, 300.0) for _ in range(2000)]  # window [0, 8]
+    assert all(0 <= s <= 8.0 for s in samples)
+    # Full jitter, not "ceiling plus a little": draws reach both ends of the window.
+    assert min(samples) < 0.8 and max(samples) > 7.2
+    assert len(set(samples)) > 1900
+
+
+async def _view_when(redis: ArqRedis, job_id: str, settings: Settings) -> JobRecord:
+    """The job's view once a try has failed (its last error is recorded)."""
+    found: list[JobRecord] = []
+
+    async def retry_pending() -> bool:
+        record = await load_job(redis, job_id, settings.queue_name, MAX)
+        if record is not None and record.error is not None:
+            found.append(record)
+            return True
+        return False
+
+    await eventually(retry_pending)
+    return found[-1]
+
+
+async def test_failed_try_waits_its_backoff_and_the_view_shows_why_and_when(
+    redis: ArqRedis, settings: Settings, background_worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs.retry, "random", Ceiling())  # flaky: base 30 s -> first wait 30 s
+    before = datetime.now(UTC)
+    enqueued = await enqueue(redis, "flaky", {"fail_times": 1}, settings=settings)
+    view = await _view_when(redis, enqueued.job_id, settings)
+    assert view.status is JobStatus.deferred and view.tries == 1 and view.max_tries == 4
+    assert view.error is not None and view.error.type == "FlakyError" and view.error.retryable
+    assert "try 1 fails" in view.error.message
+    assert view.scheduled_for is not None
+    wait_s = (view.scheduled_for - before).total_seconds()
+    assert 29 <= wait_s <= 31 + (datetime.now(UTC) - before).total_seconds()
+    assert background_worker.counts["retried"] == 1 and background_worker.counts["complete"] == 0
+
+
+async def test_arq_retry_with_defer_overrides_the_backoff(
+    redis: ArqRedis, settings: Settings, background_worker: Worker
+) -> None:
+    before = time.time()
+    enqueued = await enqueue(
+        redis, "flaky", {"fail_times": 1, "retry_defer_s": 120}, settings=settings
+    )
+    view = await _view_when(redis, enqueued.job_id, settings)
+    assert view.status is JobStatus.deferred and view.tries == 1
+    assert view.error is not None and view.error.type == "Retry" and view.error.retryable
+    assert view.scheduled_for is not None
+    # Not the job's 30-40 s backoff: the 120 s the job asked for.
+    assert view.scheduled_for.timestamp() - before >= 119
+
+
+async def test_arq_retry_runs_the_job_again_and_it_completes(
+    redis: ArqRedis, settings: Settings, run_worker: RunWorker
+) -> None:
+    enqueued = await enqueue(
+        redis, "flaky", {"fail_times": 2, "retry_defer_s": 0.05}, settings=settings
+    )
+    worker = await run_worker()
+    view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+    assert view is not None and view.status is JobStatus.complete
+    assert view.tries == 3 and view.result["tries"] == 3
+    assert worker.counts["retried"] == 2
+
+
+async def test_job_fails_for_good_after_max_tries(
+    redis: ArqRedis, settings: Settings, run_worker: RunWorker
+) -> None:
+    enqueued = await enqueue(
+        redis, "flaky", {"fail_times": 10, "retry_defer_s": 0.01}, settings=settings
+    )
+    worker = await run_worker()
+    view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+    assert view is not None and view.status is JobStatus.failed and view.tries == 4
+    assert view.error is not None and view.error.type == "Retry"
+    assert worker.counts["retried"] == 3 and worker.counts["failed"] == 1
