@@ -1,0 +1,301 @@
+// The dashboard: plain JavaScript over the JSON API. Lists are polled every 2 s; the open job
+// follows its server-sent events. Authentication is the browser's (HTTP Basic, see auth.py).
+"use strict";
+
+const POLL_MS = 2000;
+const FINAL = new Set(["complete", "failed", "aborted"]);
+const $ = (selector) => document.querySelector(selector);
+
+const state = {
+  jobTypes: [],
+  cursor: null, // the page shown: null is the newest
+  nextCursor: null,
+  detail: null, // the open JobView
+  events: null, // its EventSource
+  lastStats: null, // {at, finished, failed} of the previous poll, for rates
+};
+
+// --- helpers --------------------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("data-")) node.setAttribute(key, value);
+    else node[key] = value;
+  }
+  for (const child of children) node.append(child ?? "");
+  return node;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { "Content-Type": "application/json", ...(options.headers || {}) },
+  });
+  const isJson = (response.headers.get("content-type") || "").includes("json");
+  const body = isJson ? await response.json() : null;
+  if (!response.ok) {
+    const message = body && body.error ? body.error.message : response.statusText;
+    throw new Error(`${response.status}: ${message}`);
+  }
+  return body;
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "–";
+}
+
+function seconds(value) {
+  if (value === null || value === undefined) return "–";
+  if (value < 1) return `${Math.round(value * 1000)} ms`;
+  if (value < 120) return `${value.toFixed(1)} s`;
+  return `${(value / 60).toFixed(1)} min`;
+}
+
+function statusBadge(status) {
+  return el("span", { class: `status status-${status}` }, status);
+}
+
+function progressBar(progress, className = "progress mini") {
+  const bar = el("div");
+  bar.style.width = `${Math.round((progress ? progress.fraction : 0) * 100)}%`;
+  return el("div", { class: className }, bar);
+}
+
+function setRows(tbody, rows) {
+  tbody.replaceChildren(...rows);
+}
+
+// --- overview: queues, workers, rates, job types ----------------------------------------------
+
+async function refreshOverview() {
+  const [queues, stats] = await Promise.all([api("/queues"), api("/stats")]);
+  setRows($("#queues"), queues.map((q) => el("tr", {},
+    el("td", {}, q.name), el("td", {}, q.queued), el("td", {}, q.deferred),
+    el("td", {}, q.in_progress), el("td", {}, q.failed),
+    el("td", {}, seconds(q.oldest_waiting_s)), el("td", {}, q.workers))));
+  setRows($("#workers"), stats.workers.map((w) => el("tr", {},
+    el("td", {}, el("code", {}, w.id)), el("td", {}, `${seconds(w.heartbeat_age_s)} ago`),
+    el("td", {}, w.running), el("td", {}, w.complete), el("td", {}, w.failed),
+    el("td", {}, w.retried))));
+  $("#oldest-running").textContent = seconds(stats.oldest_running_s);
+  showRates(stats.jobs);
+  showJobTypes(stats.jobs);
+}
+
+function showRates(jobs) {
+  const finished = jobs.reduce((n, j) => n + j.complete + j.failed + j.aborted, 0);
+  const failed = jobs.reduce((n, j) => n + j.failed, 0);
+  const now = Date.now();
+  const last = state.lastStats;
+  if (last) {
+    const done = finished - last.finished;
+    $("#throughput").textContent = (done / ((now - last.at) / 1000)).toFixed(2);
+    const sinceLoad = finished - state.firstStats.finished;
+    const failedSinceLoad = failed - state.firstStats.failed;
+    $("#failure-rate").textContent = sinceLoad
+      ? `${((100 * failedSinceLoad) / sinceLoad).toFixed(1)} %` : "–";
+  } else {
+    state.firstStats = { finished, failed };
+  }
+  state.lastStats = { at: now, finished, failed };
+}
+
+function showJobTypes(jobs) {
+  const byName = Object.fromEntries(jobs.map((j) => [j.name, j]));
+  setRows($("#job-types"), state.jobTypes.map((t) => {
+    const s = byName[t.name] || { complete: 0, failed: 0, retried: 0, aborted: 0 };
+    const cron = t.cron.map((c) => `${c.schedule} (${when(c.next_run)})`).join("; ");
+    return el("tr", {}, el("td", {}, t.name), el("td", {}, s.complete), el("td", {}, s.failed),
+      el("td", {}, s.retried), el("td", {}, s.aborted), el("td", {}, seconds(s.mean_duration_s)),
+      el("td", { class: "muted" }, cron || "–"));
+  }));
+}
+
+// --- the job list -------------------------------------------------------------------------------
+
+async function refreshList() {
+  const params = new URLSearchParams({ limit: "25" });
+  const status = $("#filter-status").value;
+  const name = $("#filter-name").value;
+  if (status) params.set("status", status);
+  if (name) params.set("name", name);
+  if (state.cursor) params.set("cursor", state.cursor);
+  const page = await api(`/jobs?${params}`);
+  state.nextCursor = page.next_cursor;
+  $("#older").disabled = !page.next_cursor;
+  $("#newest").disabled = !state.cursor;
+  setRows($("#jobs"), page.jobs.map((job) => {
+    const row = el("tr", { "data-job-id": job.id, "data-status": job.status },
+      el("td", {}, el("code", {}, job.id.slice(0, 12))), el("td", {}, job.name),
+      el("td", {}, statusBadge(job.status)), el("td", {}, `${job.tries}/${job.max_tries ?? "?"}`),
+      el("td", {}, when(job.enqueued_at)), el("td", {}, progressBar(job.progress)));
+    row.addEventListener("click", () => openJob(job.id));
+    return row;
+  }));
+}
+
+function resetList() {
+  state.cursor = null;
+  refreshList().catch(showConnection);
+}
+
+// --- job detail, live over server-sent events ------------------------------------------------
+
+async function openJob(id) {
+  closeJob();
+  showJob(await api(`/jobs/${encodeURIComponent(id)}`));
+  if (FINAL.has(state.detail.status)) return;
+  const events = new EventSource(`/jobs/${encodeURIComponent(id)}/events`);
+  events.addEventListener("job", (event) => {
+    showJob(JSON.parse(event.data));
+    if (FINAL.has(state.detail.status)) events.close(); // else it would reconnect
+  });
+  state.events = events;
+}
+
+function closeJob() {
+  if (state.events) state.events.close();
+  state.events = null;
+  state.detail = null;
+  $("#detail").hidden = true;
+}
+
+function showJob(job) {
+  state.detail = job;
+  $("#detail").hidden = false;
+  $("#detail").dataset.status = job.status;
+  $("#detail-id").textContent = job.id;
+  $("#detail-status").replaceWith(Object.assign(statusBadge(job.status), { id: "detail-status" }));
+  const fraction = job.progress ? job.progress.fraction : 0;
+  $("#detail-progress-bar").style.width = `${Math.round(fraction * 100)}%`;
+  $("#detail-progress-message").textContent = job.progress ? job.progress.message : "";
+  const fields = [
+    ["job", job.name], ["queue", job.queue], ["tries", `${job.tries} of ${job.max_tries ?? "?"}`],
+    ["enqueued", when(job.enqueued_at)], ["scheduled for", when(job.scheduled_for)],
+    ["started", when(job.started_at)], ["finished", when(job.finished_at)],
+    ["worker", job.worker || "–"],
+  ];
+  $("#detail-fields").replaceChildren(...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  $("#detail-input").textContent = JSON.stringify(job.input, null, 2);
+  const failed = job.error !== null && job.error !== undefined;
+  $("#detail-outcome-title").textContent = failed ? "error" : "result";
+  $("#detail-outcome").textContent = JSON.stringify(failed ? job.error : job.result, null, 2);
+  $("#abort").disabled = FINAL.has(job.status);
+  $("#retry").disabled = !["failed", "aborted"].includes(job.status);
+}
+
+async function act(request) {
+  $("#detail-error").textContent = "";
+  try {
+    const job = await request();
+    resetList();
+    if (job && job.id !== state.detail.id) await openJob(job.id);
+    else if (job) showJob(job);
+  } catch (error) {
+    $("#detail-error").textContent = error.message;
+  }
+}
+
+// --- enqueue: a form generated from the job's input JSON Schema -----------------------------------
+
+function fieldFor(name, schema, required) {
+  const title = `${schema.title || name}${required ? " *" : ""}`;
+  const attrs = { name, "data-kind": schema.type || "json", required };
+  let input;
+  if (schema.type === "boolean") {
+    input = el("input", { ...attrs, type: "checkbox", checked: schema.default === true });
+  } else if (schema.type === "integer" || schema.type === "number") {
+    input = el("input", { ...attrs, type: "number", step: schema.type === "integer" ? "1" : "any" });
+    if (schema.default !== undefined) input.placeholder = String(schema.default);
+  } else if (schema.type === "string") {
+    input = el("input", { ...attrs, type: "text" });
+    if (schema.default !== undefined) input.placeholder = schema.default;
+  } else {
+    input = el("textarea", { ...attrs, rows: 3, placeholder: "JSON" });
+    if (schema.default !== undefined) input.placeholder = JSON.stringify(schema.default);
+  }
+  return el("label", {}, title, schema.description ? el("small", { class: "muted" }, ` ${schema.description}`) : "", input);
+}
+
+function showForm() {
+  const type = state.jobTypes.find((t) => t.name === $("#enqueue-type").value);
+  if (!type) return;
+  const schema = type.input_schema;
+  const required = new Set(schema.required || []);
+  $("#enqueue-description").textContent = type.description;
+  $("#enqueue-fields").replaceChildren(...Object.entries(schema.properties || {}).map(
+    ([name, prop]) => fieldFor(name, prop, required.has(name))));
+}
+
+function formPayload() {
+  const payload = {};
+  for (const input of $("#enqueue-fields").querySelectorAll("[name]")) {
+    const kind = input.dataset.kind;
+    if (kind === "boolean") payload[input.name] = input.checked;
+    else if (input.value === "") continue; // the model's default applies
+    else if (kind === "integer" || kind === "number") payload[input.name] = Number(input.value);
+    else if (kind === "string") payload[input.name] = input.value;
+    else payload[input.name] = JSON.parse(input.value);
+  }
+  return payload;
+}
+
+async function enqueue(event) {
+  event.preventDefault();
+  $("#enqueue-error").textContent = "";
+  try {
+    const name = $("#enqueue-type").value;
+    const defer = $("#enqueue-defer").value;
+    const query = defer ? `?defer_by=${encodeURIComponent(defer)}` : "";
+    const body = JSON.stringify(formPayload());
+    const job = await api(`/jobs/${encodeURIComponent(name)}${query}`, { method: "POST", body });
+    resetList();
+    await openJob(job.id);
+  } catch (error) {
+    $("#enqueue-error").textContent = error.message;
+  }
+}
+
+// --- start --------------------------------------------------------------------------------------
+
+function showConnection(error) {
+  $("#connection").textContent = error ? `error: ${error.message}` : `updated ${new Date().toLocaleTimeString()}`;
+}
+
+async function poll() {
+  try {
+    await Promise.all([refreshOverview(), refreshList()]);
+    showConnection(null);
+  } catch (error) {
+    showConnection(error);
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+async function start() {
+  state.jobTypes = await api("/job-types");
+  for (const t of state.jobTypes) {
+    $("#enqueue-type").append(el("option", { value: t.name }, t.name));
+    $("#filter-name").append(el("option", { value: t.name }, t.name));
+  }
+  showForm();
+  $("#enqueue-type").addEventListener("change", showForm);
+  $("#enqueue").addEventListener("submit", enqueue);
+  $("#filter-status").addEventListener("change", resetList);
+  $("#filter-name").addEventListener("change", resetList);
+  $("#newest").addEventListener("click", resetList);
+  $("#older").addEventListener("click", () => {
+    state.cursor = state.nextCursor;
+    refreshList().catch(showConnection);
+  });
+  $("#close-detail").addEventListener("click", closeJob);
+  $("#abort").addEventListener("click", () =>
+    act(() => api(`/jobs/${encodeURIComponent(state.detail.id)}`, { method: "DELETE" })));
+  $("#retry").addEventListener("click", () =>
+    act(() => api(`/jobs/${encodeURIComponent(state.detail.id)}/retry`, { method: "POST" })));
+  poll();
+}
+
+start().catch(showConnection);

@@ -1,0 +1,96 @@
+"""The dashboard in headless Chromium against the real web and worker processes: enqueue
+from the generated form, watch jobs finish live, retry a failed one, abort a running one.
+
+Screenshots go to tests/artifacts/. Without a Chromium binary these tests are skipped.
+"""
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.service.conftest import Stack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="no Chromium at /usr/bin/chromium (apt-get install -y chromium)",
+    ),
+]
+
+
+@pytest.fixture
+def page(live_stack: Stack) -> Iterator[Page]:
+    """A dashboard page, logged in through the browser's Basic-auth prompt (the API key)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(
+            base_url=live_stack.url,
+            http_credentials={"username": "operator", "password": live_stack.api_key},
+            viewport={"width": 1280, "height": 1100},
+        )
+        page = context.new_page()
+        page.goto("/dashboard")
+        expect(page.locator("#connection")).to_contain_text("updated")
+        yield page
+        browser.close()
+
+
+def enqueue(page: Page, job: str, **fields: str) -> str:
+    """Fill the generated form and submit it; the new job opens; returns its id."""
+    page.select_option("#enqueue-type", job)
+    for name, value in fields.items():
+        page.fill(f"#enqueue-fields [name={name}]", value)
+    previous = page.locator("#detail-id").text_content() or ""
+    page.click("#enqueue-submit")
+    expect(page.locator("#detail-id")).not_to_have_text(previous)
+    return page.locator("#detail-id").text_content() or ""
+
+
+def test_job_enqueued_from_the_form_is_seen_completing(page: Page) -> None:
+    job_id = enqueue(page, "ping", message="hello from the browser")
+    expect(page.locator("#detail-status")).to_have_text("complete")
+    expect(page.locator("#detail-outcome")).to_contain_text("hello from the browser")
+    row = page.locator(f'#jobs tr[data-job-id="{job_id}"]')
+    expect(row).to_have_attribute("data-status", "complete")
+    expect(page.locator("#workers tr")).to_have_count(1)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-complete.png"), full_page=True)
+
+
+def test_failed_job_is_retried_with_its_button(page: Page) -> None:
+    failed_id = enqueue(page, "always_permanent")
+    expect(page.locator("#detail-status")).to_have_text("failed")
+    expect(page.locator("#detail-outcome")).to_contain_text("no point retrying")
+    page.click("#retry")
+    expect(page.locator("#detail-id")).not_to_have_text(failed_id)
+    expect(page.locator("#detail-status")).to_have_text("failed")  # it always fails
+    page.select_option("#filter-name", "always_permanent")
+    page.select_option("#filter-status", "failed")
+    expect(page.locator("#jobs tr[data-job-id]")).to_have_count(2)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-retried.png"), full_page=True)
+
+
+def test_running_job_is_aborted_with_its_button(page: Page) -> None:
+    job_id = enqueue(page, "ping", sleep_s="30")
+    expect(page.locator("#detail-status")).to_have_text("in_progress")
+    page.click("#abort")
+    expect(page.locator("#detail-status")).to_have_text("aborted")
+    expect(page.locator(f'#jobs tr[data-job-id="{job_id}"]')).to_have_attribute(
+        "data-status", "aborted"
+    )
+    page.screenshot(path=str(ARTIFACTS / "dashboard-aborted.png"), full_page=True)
