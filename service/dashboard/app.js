@@ -63,19 +63,15 @@ function progressBar(progress, className = "progress mini") {
   return el("div", { class: className }, bar);
 }
 
-function setRows(tbody, rows) {
-  tbody.replaceChildren(...rows);
-}
-
 // --- overview: queues, workers, rates, job types ----------------------------------------------
 
 async function refreshOverview() {
   const [queues, stats] = await Promise.all([api("/queues"), api("/stats")]);
-  setRows($("#queues"), queues.map((q) => el("tr", {},
+  $("#queues").replaceChildren(...queues.map((q) => el("tr", {},
     el("td", {}, q.name), el("td", {}, q.queued), el("td", {}, q.deferred),
     el("td", {}, q.in_progress), el("td", {}, q.failed),
     el("td", {}, seconds(q.oldest_waiting_s)), el("td", {}, q.workers))));
-  setRows($("#workers"), stats.workers.map((w) => el("tr", {},
+  $("#workers").replaceChildren(...stats.workers.map((w) => el("tr", {},
     el("td", {}, el("code", {}, w.id)), el("td", {}, `${seconds(w.heartbeat_age_s)} ago`),
     el("td", {}, w.running), el("td", {}, w.complete), el("td", {}, w.failed),
     el("td", {}, w.retried))));
@@ -104,7 +100,7 @@ function showRates(jobs) {
 
 function showJobTypes(jobs) {
   const byName = Object.fromEntries(jobs.map((j) => [j.name, j]));
-  setRows($("#job-types"), state.jobTypes.map((t) => {
+  $("#job-types").replaceChildren(...state.jobTypes.map((t) => {
     const s = byName[t.name] || { complete: 0, failed: 0, retried: 0, aborted: 0 };
     const cron = t.cron.map((c) => `${c.schedule} (${when(c.next_run)})`).join("; ");
     return el("tr", {}, el("td", {}, t.name), el("td", {}, s.complete), el("td", {}, s.failed),
@@ -126,7 +122,7 @@ async function refreshList() {
   state.nextCursor = page.next_cursor;
   $("#older").disabled = !page.next_cursor;
   $("#newest").disabled = !state.cursor;
-  setRows($("#jobs"), page.jobs.map((job) => {
+  $("#jobs").replaceChildren(...page.jobs.map((job) => {
     const row = el("tr", { "data-job-id": job.id, "data-status": job.status },
       el("td", {}, el("code", {}, job.id.slice(0, 12))), el("td", {}, job.name),
       el("td", {}, statusBadge(job.status)), el("td", {}, `${job.tries}/${job.max_tries ?? "?"}`),
