@@ -195,11 +195,14 @@ class Worker(ArqWorker):
 
     async def _claim(self, limit: int) -> int | None:
         """Start up to `limit` ready jobs. None if any started, else the next due score (or 0)."""
+        # The lease token is "{worker}|{this ms}" in claim.lua: the same ms here, or every
+        # renewal would find a different token and cancel the job as "lost".
+        now = _ms()
         reply = await lua.script("claim")(
             self.pool,
             [self.queue_name],
             [
-                _ms(),
+                now,
                 self._lease_ms,
                 limit,
                 self.worker_id,
@@ -211,7 +214,6 @@ class Worker(ArqWorker):
         )
         if len(reply) == 1:
             return int(float(reply[0])) if reply[0] else 0
-        now = _ms()
         token_prefix = f"{self.worker_id}|"
         for i in range(1, len(reply), 3):
             job_id = reply[i].decode()
