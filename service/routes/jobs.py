@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import inspect
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -31,6 +32,7 @@ from service.schemas import ERROR_RESPONSES, JobPage, JobView
 from settings import Settings
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
+logger = logging.getLogger("service")
 
 JobId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\w:.\-]+$")]
 MAX_DEFER_S = 365 * 24 * 3600
@@ -79,6 +81,8 @@ async def _submit(
     response.status_code = (
         status.HTTP_200_OK if enqueued.outcome == "existing" else status.HTTP_202_ACCEPTED
     )
+    log = {"job_id": enqueued.job_id, "job": spec.name, "outcome": enqueued.outcome}
+    logger.info("job enqueued", extra=log)
     response.headers["Location"] = f"/jobs/{enqueued.job_id}"
     return await _view(redis, catalog, settings, enqueued.job_id)
 
@@ -287,6 +291,9 @@ async def retry_job(
         raise JobTypeNotFound(f"job type {view.name!r} no longer exists")
     payload = spec.input_model.model_validate(view.input)
     enqueued = await enqueue(redis, spec, payload, settings=settings)
+    logger.info(
+        "job enqueued", extra={"job_id": enqueued.job_id, "job": spec.name, "retry_of": job_id}
+    )
     response.headers["Location"] = f"/jobs/{enqueued.job_id}"
     return await _view(redis, catalog, settings, enqueued.job_id)
 
