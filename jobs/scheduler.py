@@ -45,9 +45,11 @@ async def run_schedules(
 ) -> None:
     """Forever: sleep to the next tick of any schedule, then claim it."""
     now = datetime.now(UTC)
-    upcoming = {s: s.next_after(now) for s in schedules}
+    # Keyed by position: a Schedule with a set field (e.g. minute={5, 35}) is unhashable.
+    upcoming = {i: s.next_after(now) for i, s in enumerate(schedules)}
     while upcoming:
-        schedule, tick = min(upcoming.items(), key=lambda item: item[1])
+        i, tick = min(upcoming.items(), key=lambda item: item[1])
+        schedule = schedules[i]
         delay = (tick - datetime.now(UTC)).total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -55,7 +57,7 @@ async def run_schedules(
             await claim_and_enqueue(redis, schedule, catalog[schedule.job], tick, settings)
         except RedisError as exc:
             logger.warning("cron tick %s of %s skipped: %s", tick, schedule.job, exc)
-        upcoming[schedule] = schedule.next_after(tick + timedelta(microseconds=1))
+        upcoming[i] = schedule.next_after(tick + timedelta(microseconds=1))
 
 
 def next_runs(schedules: list[Schedule]) -> dict[str, datetime]:
