@@ -1,0 +1,83 @@
+"""SIGTERM to a real worker process: running jobs finish within the grace, the rest re-queue."""
+
+import pytest
+from arq.connections import ArqRedis
+
+from jobs import keys
+from jobs.enqueue import enqueue
+from jobs.store import JobRecord, JobStatus, load_job
+from settings import Settings
+from tests.conftest import eventually
+from tests.e2e.conftest import Processes, WorkerProcess, exit_code, sigterm
+from tests.jobs.probe_jobs import cancelled_key, runs_key
+
+pytestmark = pytest.mark.e2e
+MAX = {"wait_for_gate": 3, "ping": 25}
+
+
+async def _view(redis: ArqRedis, settings: Settings, job_id: str) -> JobRecord:
+    view = await load_job(redis, job_id, settings.queue_name, MAX)
+    assert view is not None
+    return view
+
+
+async def _running_on(
+    redis: ArqRedis, settings: Settings, job_id: str, worker: WorkerProcess
+) -> None:
+    async def running() -> bool:
+        view = await _view(redis, settings, job_id)
+        return view.status is JobStatus.in_progress and view.progress is not None
+
+    await eventually(running)
+    assert (await _view(redis, settings, job_id)).worker == worker.worker_id
+
+
+async def test_sigterm_lets_the_running_job_finish_and_takes_no_new_one(
+    processes: Processes, redis: ArqRedis, settings: Settings
+) -> None:
+    worker = await processes.worker(SHUTDOWN_GRACE_S="20")
+    gate = {"gate": "test:gate:finish"}
+    running = await enqueue(redis, "wait_for_gate", gate, settings=settings)
+    await _running_on(redis, settings, running.job_id, worker)
+    sigterm(worker.process)
+
+    async def stopping() -> bool:
+        return (await processes.heartbeat(worker)).get("stopping") is True
+
+    await eventually(stopping)
+    later = await enqueue(redis, "ping", {}, settings=settings)
+    await redis.set("test:gate:finish", "1")
+    assert await exit_code(worker.process, timeout_s=15) == 0
+    finished = await _view(redis, settings, running.job_id)
+    assert finished.status is JobStatus.complete and finished.tries == 1
+    assert finished.result["worker"] == worker.worker_id
+    assert await redis.get(cancelled_key(running.job_id)) is None
+    untouched = await _view(redis, settings, later.job_id)
+    assert untouched.status is JobStatus.queued and untouched.tries == 0
+
+
+async def test_job_longer_than_the_grace_is_requeued_without_using_a_try(
+    processes: Processes, redis: ArqRedis, settings: Settings
+) -> None:
+    first = await processes.worker(SHUTDOWN_GRACE_S="1")
+    gate = {"gate": "test:gate:requeue"}
+    enqueued = await enqueue(redis, "wait_for_gate", gate, settings=settings)
+    await _running_on(redis, settings, enqueued.job_id, first)
+    sigterm(first.process)
+    assert await exit_code(first.process) == 0
+    requeued = await _view(redis, settings, enqueued.job_id)
+    assert requeued.status is JobStatus.queued and requeued.tries == 0
+    assert requeued.error is None
+    assert await redis.get(cancelled_key(enqueued.job_id)) == b"1"
+    assert await redis.exists(keys.IN_PROGRESS + enqueued.job_id) == 0
+
+    await redis.set("test:gate:requeue", "1")
+    second = await processes.worker()
+
+    async def complete() -> bool:
+        return (await _view(redis, settings, enqueued.job_id)).status is JobStatus.complete
+
+    await eventually(complete)
+    done = await _view(redis, settings, enqueued.job_id)
+    assert done.tries == 1 and done.result == {"tries": 1, "worker": second.worker_id}
+    assert await redis.get(runs_key(enqueued.job_id)) == b"2"

@@ -1,0 +1,42 @@
+"""Leases: the worker renews the lease of a running job and keeps running it."""
+
+from arq.connections import ArqRedis
+
+import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
+from jobs import keys
+from jobs.enqueue import enqueue
+from jobs.store import JobStatus, load_job
+from jobs.worker import Worker
+from settings import Settings
+from tests.conftest import eventually
+from tests.jobs.probe_jobs import cancelled_key
+
+MAX = {"wait_for_gate": 3}
+
+
+async def test_renewing_the_lease_keeps_the_job_running(
+    redis: ArqRedis, settings: Settings, background_worker: Worker
+) -> None:
+    gate = {"gate": "test:gate:lease"}
+    enqueued = await enqueue(redis, "wait_for_gate", gate, settings=settings)
+    lease_key = keys.IN_PROGRESS + enqueued.job_id
+
+    async def running() -> bool:
+        return enqueued.job_id in background_worker._running and await redis.exists(lease_key)
+
+    await eventually(running)
+    held = background_worker._running[enqueued.job_id]
+    assert await redis.get(lease_key) == held.token.encode()  # the token the worker renews with
+    await redis.pexpire(lease_key, 1000)
+    await background_worker._renew_leases()
+    assert await redis.pttl(lease_key) > 1000  # renewed to the full lease
+    assert held.cancel_reason is None
+    await redis.set("test:gate:lease", "1")
+
+    async def complete() -> bool:
+        view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+        return view is not None and view.status is JobStatus.complete
+
+    await eventually(complete)
+    assert await redis.get(cancelled_key(enqueued.job_id)) is None
+    assert background_worker.counts["complete"] == 1
