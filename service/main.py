@@ -10,7 +10,7 @@ from service.auth import ApiKeyMiddleware
 from service.errors import install_error_handlers
 from service.lifespan import lifespan
 from service.limits import BodySizeLimit
-from service.routes import dashboard, health, job_types, jobs, metrics, queues, stats
+from service.routes import dashboard, enqueue, health, job_types, jobs, metrics, queues, stats
 from settings import Settings, get_settings
 
 
@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     install_error_handlers(app)
     app.add_middleware(ApiKeyMiddleware, api_keys=settings.api_keys)
-    app.include_router(jobs.enqueue_router(catalog))
+    app.include_router(enqueue.enqueue_router(catalog))
     app.include_router(jobs.router)
     app.include_router(job_types.router)
     app.include_router(queues.router)

@@ -1,162 +1,30 @@
-"""Enqueue, follow, abort, retry and list jobs."""
+"""Follow, abort, retry and list jobs (enqueueing is in `enqueue.py`)."""
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel
 
 from jobs import keys, lua
 from jobs.enqueue import enqueue
 from jobs.errors import Aborted, error_info
-from jobs.registry import JobSpec
 from jobs.results import result_data
 from jobs.serialization import deserialize
-from jobs.store import JobRecord, JobStatus, load_job, load_jobs
+from jobs.store import JobRecord, JobStatus, load_jobs
 from service.deps import ArqDep, CatalogDep, HubDep, SettingsDep
-from service.errors import (
-    IdempotencyConflict,
-    InvalidRequest,
-    JobNotFound,
-    JobStateConflict,
-    JobTypeNotFound,
-)
+from service.errors import JobNotFound, JobStateConflict, JobTypeNotFound
 from service.schemas import ERROR_RESPONSES, JobPage, JobView
-from settings import Settings
+from service.views import load_view, max_tries_by_name
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
 logger = logging.getLogger("service")
 
 JobId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\w:.\-]+$")]
-MAX_DEFER_S = 365 * 24 * 3600
-
-
-def _max_tries(catalog: dict[str, JobSpec]) -> dict[str, int]:
-    return {name: spec.max_tries for name, spec in catalog.items()}
-
-
-async def _view(
-    redis: ArqDep, catalog: dict[str, JobSpec], settings: Settings, job_id: str
-) -> JobView:
-    record = await load_job(redis, job_id, settings.queue_name, _max_tries(catalog))
-    if record is None:
-        raise JobNotFound(f"no job {job_id!r} (unknown or expired)")
-    return record
-
-
-async def _submit(
-    spec: JobSpec,
-    payload: BaseModel,
-    response: Response,
-    redis: ArqDep,
-    settings: Settings,
-    catalog: dict[str, JobSpec],
-    defer_by: float | None,
-    defer_until: datetime | None,
-    idempotency_key: str | None,
-) -> JobView:
-    if defer_by is not None and defer_until is not None:
-        raise InvalidRequest("give defer_by or defer_until, not both")
-    enqueued = await enqueue(
-        redis,
-        spec,
-        payload,
-        defer_by=defer_by,
-        defer_until=defer_until,
-        idempotency_key=idempotency_key,
-        settings=settings,
-    )
-    if enqueued.outcome == "existing" and not enqueued.same_input:
-        raise IdempotencyConflict(
-            "this Idempotency-Key was used with a different input",
-            details={"job_id": enqueued.job_id},
-        )
-    response.status_code = (
-        status.HTTP_200_OK if enqueued.outcome == "existing" else status.HTTP_202_ACCEPTED
-    )
-    log = {"job_id": enqueued.job_id, "job": spec.name, "outcome": enqueued.outcome}
-    logger.info("job enqueued", extra=log)
-    response.headers["Location"] = f"/jobs/{enqueued.job_id}"
-    return await _view(redis, catalog, settings, enqueued.job_id)
-
-
-def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
-    """A `POST /jobs/{name}` handler whose body is `spec`'s own input model (so /docs shows it)."""
-    optional_body = all(not f.is_required() for f in spec.input_model.model_fields.values())
-
-    async def endpoint(
-        *,
-        payload: Any = None,
-        response: Response,
-        redis: ArqDep,
-        settings: SettingsDep,
-        catalog: CatalogDep,
-        defer_by: Annotated[
-            float | None,
-            Query(
-                ge=0, le=MAX_DEFER_S, description="Run no sooner than this many seconds from now."
-            ),
-        ] = None,
-        defer_until: Annotated[
-            datetime | None, Query(description="Run no sooner than this time (RFC 3339).")
-        ] = None,
-        idempotency_key: Annotated[
-            str | None,
-            Header(max_length=200, description="Same key and input: the existing job (200)."),
-        ] = None,
-    ) -> JobView:
-        if payload is None:
-            payload = spec.input_model()
-        return await _submit(
-            spec,
-            payload,
-            response,
-            redis,
-            settings,
-            catalog,
-            defer_by,
-            defer_until,
-            idempotency_key,
-        )
-
-    signature = inspect.signature(endpoint)
-    model = spec.input_model | None if optional_body else spec.input_model
-    typed_payload = signature.parameters["payload"].replace(
-        annotation=Annotated[model, Body()],
-        default=None if optional_body else inspect.Parameter.empty,
-    )
-    params = [typed_payload if p.name == "payload" else p for p in signature.parameters.values()]
-    endpoint.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    endpoint.__name__ = f"enqueue_{spec.name}"
-    endpoint.__doc__ = f"Enqueue `{spec.name}`: {spec.description}"
-    return endpoint
-
-
-def enqueue_router(catalog: dict[str, JobSpec]) -> APIRouter:
-    """One typed `POST /jobs/{name}` per job, then a catch-all that answers 404."""
-    enqueue_routes = APIRouter(tags=["enqueue"], responses=ERROR_RESPONSES)
-    for spec in sorted(catalog.values(), key=lambda s: s.name):
-        enqueue_routes.add_api_route(
-            f"/jobs/{spec.name}",
-            _enqueue_endpoint(spec),
-            methods=["POST"],
-            status_code=status.HTTP_202_ACCEPTED,
-            summary=f"Enqueue {spec.name}",
-            response_model=JobView,
-        )
-
-    @enqueue_routes.post("/jobs/{name}", include_in_schema=False)
-    async def enqueue_unknown(name: str) -> JobView:
-        raise JobTypeNotFound(f"no job type {name!r}", details={"known": sorted(catalog)})
-
-    return enqueue_routes
 
 
 @router.get("/jobs/{job_id}")
@@ -171,7 +39,7 @@ async def get_job(
     ] = 0,
 ) -> JobView:
     """A job's status, tries, progress, input and result or error."""
-    view = await _view(redis, catalog, settings, job_id)
+    view = await load_view(redis, catalog, settings, job_id)
     if view.status.is_final or wait <= 0:
         return view
     deadline = time.monotonic() + min(wait, settings.max_wait_s)
@@ -186,14 +54,14 @@ async def get_job(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)
             changed.clear()
-            view = await _view(redis, catalog, settings, job_id)
+            view = await load_view(redis, catalog, settings, job_id)
     return view
 
 
 async def _existing_job(
     job_id: JobId, redis: ArqDep, catalog: CatalogDep, settings: SettingsDep
 ) -> JobView:
-    return await _view(redis, catalog, settings, job_id)
+    return await load_view(redis, catalog, settings, job_id)
 
 
 @router.get("/jobs/{job_id}/events", response_class=EventSourceResponse)
@@ -225,7 +93,7 @@ async def job_events(
                 await asyncio.wait_for(changed.wait(), timeout)
             changed.clear()
             try:
-                view = await _view(redis, catalog, settings, view.id)
+                view = await load_view(redis, catalog, settings, view.id)
             except JobNotFound:
                 return
 
@@ -235,7 +103,7 @@ async def abort_job(
     job_id: JobId, redis: ArqDep, catalog: CatalogDep, settings: SettingsDep
 ) -> JobView:
     """Abort: a queued or deferred job never starts; a running one is cancelled. 409 if final."""
-    view = await _view(redis, catalog, settings, job_id)
+    view = await load_view(redis, catalog, settings, job_id)
     if view.status.is_final:
         raise JobStateConflict(f"job {job_id} is already {view.status}")
     now_ms = int(time.time() * 1000)
@@ -273,7 +141,7 @@ async def abort_job(
         raise JobStateConflict(f"job {job_id} finished meanwhile")
     if outcome == b"missing":
         raise JobNotFound(f"no job {job_id!r} (unknown or expired)")
-    return await _view(redis, catalog, settings, job_id)
+    return await load_view(redis, catalog, settings, job_id)
 
 
 @router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
@@ -281,7 +149,7 @@ async def retry_job(
     job_id: JobId, response: Response, redis: ArqDep, catalog: CatalogDep, settings: SettingsDep
 ) -> JobView:
     """Run a failed or aborted job again: a new job with the same input."""
-    view = await _view(redis, catalog, settings, job_id)
+    view = await load_view(redis, catalog, settings, job_id)
     if view.status not in (JobStatus.failed, JobStatus.aborted):
         raise JobStateConflict(
             f"only failed or aborted jobs can be retried; this one is {view.status}"
@@ -295,7 +163,7 @@ async def retry_job(
         "job enqueued", extra={"job_id": enqueued.job_id, "job": spec.name, "retry_of": job_id}
     )
     response.headers["Location"] = f"/jobs/{enqueued.job_id}"
-    return await _view(redis, catalog, settings, enqueued.job_id)
+    return await load_view(redis, catalog, settings, enqueued.job_id)
 
 
 @router.get("/jobs")
@@ -320,7 +188,7 @@ async def list_jobs(
     found: list[JobRecord] = []
     scanned, budget, chunk = 0, max(limit * 20, 1000), max(limit, 100)
     exhausted = False
-    max_tries = _max_tries(catalog)
+    max_tries = max_tries_by_name(catalog)
     while len(found) < limit and scanned < budget:
         rows = await redis.zrevrangebyscore(
             source,
