@@ -16,42 +16,25 @@ import contextlib
 import logging
 import signal
 import time
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from arq.connections import ArqRedis
-from arq.worker import Retry
 from arq.worker import Worker as ArqWorker
 from redis.exceptions import RedisError
 
 from jobs import heartbeat, keys, lua
-from jobs.connection import arq_redis_settings, create_redis
+from jobs.attempt import Attempts, Claimed
+from jobs.connection import create_redis
 from jobs.cron import schedules_for
-from jobs.errors import Aborted, JobTimeout, error_info
 from jobs.finisher import Finisher, Settle
-from jobs.registry import JobSpec, load_catalog
-from jobs.results import FinalStatus, result_data
-from jobs.retry import backoff_s
+from jobs.registry import load_catalog
 from jobs.scheduler import run_schedules
 from jobs.serialization import deserialize, serialize
 from jobs.stats import JobStats
+from jobs.stock import stock_worker_settings
 from settings import Settings, get_settings
 
 logger = logging.getLogger("jobs.worker")
-
-
-@dataclass(slots=True)
-class Claimed:
-    """A try this worker holds the lease on."""
-
-    job_id: str
-    definition: dict[str, Any] | None
-    tries: int
-    token: str
-    task: "asyncio.Task[None] | None" = None
-    cancel_reason: str | None = None
-    """Why the worker cancelled it: "abort", "shutdown" or "lost" (lease)."""
-    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
 
 def _ms() -> int:
@@ -94,8 +77,11 @@ class Worker(ArqWorker):
         self._slot_free = asyncio.Event()
         self._finisher = Finisher(self.pool, self.queue_name)
         self._lease_ms = int(settings.lease_s * 1000)
-        self.counts = {"complete": 0, "failed": 0, "retried": 0, "aborted": 0, "requeued": 0}
         self.stats = JobStats()  # for /metrics: see jobs/stats.py
+        self._attempts = Attempts(
+            settings, self.catalog, self.queue_name, self.ctx, self.stats, self._wake_later
+        )
+        self.counts = self._attempts.counts
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -259,112 +245,18 @@ class Worker(ArqWorker):
     async def _run(self, claimed: Claimed) -> None:
         settle: Settle | None
         try:
-            settle = await self._attempt(claimed)
+            settle = await self._attempts.run(claimed)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if claimed.cancel_reason is None or task is None:
                 raise
             task.uncancel()
-            settle = self._cancelled(claimed)
+            settle = self._attempts.cancelled(claimed)
         finally:
             self._running.pop(claimed.job_id, None)
             self._slot_free.set()
         if settle is not None:
             self._finisher.submit(settle)
-
-    async def _attempt(self, claimed: Claimed) -> Settle:
-        d = claimed.definition
-        if d is None:
-            return self._final(
-                claimed, None, "failed", _error("JobExpired", "job definition expired")
-            )
-        spec = self.catalog.get(d["f"])
-        if spec is None:
-            return self._final(
-                claimed, None, "failed", _error("UnknownJob", f"no job named {d['f']!r}")
-            )
-        if claimed.tries > spec.max_tries:
-            message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
-            return self._final(claimed, spec, "failed", _error("MaxTriesExceeded", message))
-        ctx = {
-            **self.ctx,
-            "job_id": claimed.job_id,
-            "job_try": claimed.tries,
-            "enqueue_time": d.get("et"),
-            "score": claimed.started_ms,
-        }
-        log = logger.isEnabledFor(logging.INFO)
-        if log:
-            logger.info("job started", extra=_log_fields(claimed, spec))
-        try:
-            async with asyncio.timeout(spec.timeout_s):
-                output = await spec.run(ctx, *d.get("a", ()), **d.get("k", {}))
-        except TimeoutError:
-            exc: Exception = JobTimeout(f"timed out after {spec.timeout_s:g} s")
-            return self._failed_try(claimed, spec, exc)
-        except Exception as e:
-            return self._failed_try(claimed, spec, e)
-        self.counts["complete"] += 1
-        self.stats.outcome(spec.name, "complete", claimed.started_ms)
-        if log:
-            logger.info("job complete", extra=_log_fields(claimed, spec, duration=True))
-        return self._final(claimed, spec, "complete", output)
-
-    def _failed_try(self, claimed: Claimed, spec: JobSpec, exc: Exception) -> Settle:
-        retryable = isinstance(exc, Retry) or spec.is_retryable(exc)
-        info = error_info(exc, retryable=retryable)
-        fields = _log_fields(claimed, spec, duration=True, error=info)
-        if retryable and claimed.tries < spec.max_tries:
-            if isinstance(exc, Retry) and exc.defer_score is not None:
-                delay_ms = int(exc.defer_score)
-            else:
-                delay_ms = int(
-                    backoff_s(claimed.tries, spec.backoff_base_s, spec.backoff_max_s) * 1000
-                )
-            self.counts["retried"] += 1
-            self.stats.outcome(spec.name, "retried", claimed.started_ms)
-            self._wake_later(delay_ms / 1000)
-            logger.info("job retrying", extra={**fields, "retry_in_s": delay_ms / 1000})
-            return Settle("retry", claimed.job_id, _ms() + delay_ms, serialize(info))
-        self.counts["failed"] += 1
-        self.stats.outcome(spec.name, "failed", claimed.started_ms)
-        logger.warning("job failed", extra=fields)
-        return self._final(claimed, spec, "failed", info)
-
-    def _cancelled(self, claimed: Claimed) -> Settle | None:
-        reason = claimed.cancel_reason
-        spec = self.catalog.get((claimed.definition or {}).get("f", ""))
-        if reason == "abort":
-            self.counts["aborted"] += 1
-            self.stats.outcome(spec.name if spec else "?", "aborted", claimed.started_ms)
-            logger.info("job aborted", extra=_log_fields(claimed, spec, duration=True))
-            return self._final(claimed, spec, "aborted", error_info(Aborted("aborted on request")))
-        if reason == "shutdown":
-            self.counts["requeued"] += 1
-            logger.info("job re-queued at shutdown", extra=_log_fields(claimed, spec))
-            return Settle("requeue", claimed.job_id, _ms())
-        return None  # lease lost: another worker owns the job now; write nothing
-
-    def _final(
-        self, claimed: Claimed, spec: JobSpec | None, status: FinalStatus, result: Any
-    ) -> Settle:
-        d = claimed.definition or {}
-        ttl_s = self.settings.result_ttl_s if status == "complete" else self.settings.failed_ttl_s
-        finished = _ms()
-        data = result_data(
-            job_id=claimed.job_id,
-            name=d.get("f", "?"),
-            args=d.get("a", []),
-            kwargs=d.get("k", {}),
-            tries=claimed.tries,
-            enqueued_ms=d.get("et", 0),
-            status=status,
-            result=result,
-            started_ms=claimed.started_ms,
-            finished_ms=finished,
-            queue=self.queue_name,
-        )
-        return Settle(status, claimed.job_id, data, ttl_s * 1000, finished)
 
     # --- background duties -----------------------------------------------------------------
 
@@ -423,54 +315,8 @@ class Worker(ArqWorker):
             await asyncio.wait(pending)
 
 
-def _error(kind: str, message: str) -> dict[str, Any]:
-    return {"type": kind, "message": message, "retryable": False}
-
-
-def _log_fields(
-    claimed: Claimed,
-    spec: JobSpec | None,
-    *,
-    duration: bool = False,
-    error: Any = None,
-) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "job_id": claimed.job_id,
-        "job": spec.name if spec else None,
-        "try": claimed.tries,
-    }
-    if duration:
-        fields["duration_s"] = round((_ms() - claimed.started_ms) / 1000, 3)
-    if error is not None:
-        fields["error"] = error
-    return fields
-
-
-def _stock_worker_settings() -> type:
-    settings = get_settings()
-
-    class WorkerSettings:
-        """For stock ARQ: `arq jobs.worker.WorkerSettings` and `arq --check ...`.
-
-        Our own entry point (`python -m jobs`) runs `Worker` instead, with every extra.
-        """
-
-        functions: ClassVar[list[Any]] = [
-            spec.arq_function() for spec in load_catalog(settings).values()
-        ]
-        redis_settings = arq_redis_settings(settings)
-        queue_name = settings.queue_name
-        job_serializer = staticmethod(serialize)
-        job_deserializer = staticmethod(deserialize)
-        keep_result = settings.result_ttl_s
-        max_tries = settings.default_max_tries
-        health_check_key = keys.health_check(settings.queue_name)
-
-    return WorkerSettings
-
-
 def __getattr__(name: str) -> Any:
     # Built on first access, not at import: settings are read lazily (`arq` imports us).
     if name == "WorkerSettings":
-        return _stock_worker_settings()
+        return stock_worker_settings()
     raise AttributeError(name)

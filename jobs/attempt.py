@@ -1,0 +1,182 @@
+"""One try of a claimed job, and how it settles: complete, retry later, fail, abort, re-queue.
+
+The worker (`jobs/worker.py`) owns claiming, leases and concurrency; this module owns what
+happens between "this worker holds the lease" and "this is what to write back".
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from arq.worker import Retry
+
+from jobs.errors import Aborted, JobTimeout, error_info
+from jobs.finisher import Settle
+from jobs.registry import JobSpec
+from jobs.results import FinalStatus, result_data
+from jobs.retry import backoff_s
+from jobs.serialization import serialize
+from jobs.stats import JobStats
+from settings import Settings
+
+logger = logging.getLogger("jobs.worker")
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A try this worker holds the lease on."""
+
+    job_id: str
+    definition: dict[str, Any] | None
+    tries: int
+    token: str
+    task: "asyncio.Task[None] | None" = None
+    cancel_reason: str | None = None
+    """Why the worker cancelled it: "abort", "shutdown" or "lost" (lease)."""
+    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+
+class Attempts:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: dict[str, JobSpec],
+        queue: str,
+        ctx: dict[str, Any],
+        stats: JobStats,
+        wake_later: Callable[[float], None],
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.queue = queue
+        self.ctx = ctx
+        """ARQ's ctx: shared clients from `on_startup`; each try gets a copy plus its own keys."""
+        self.stats = stats
+        self._wake_later = wake_later
+        self.counts = {"complete": 0, "failed": 0, "retried": 0, "aborted": 0, "requeued": 0}
+
+    async def run(self, claimed: Claimed) -> Settle:
+        """Run one try; never raises but CancelledError (abort, shutdown, lost lease)."""
+        d = claimed.definition
+        if d is None:
+            return self._final(
+                claimed, None, "failed", _error("JobExpired", "job definition expired")
+            )
+        spec = self.catalog.get(d["f"])
+        if spec is None:
+            return self._final(
+                claimed, None, "failed", _error("UnknownJob", f"no job named {d['f']!r}")
+            )
+        if claimed.tries > spec.max_tries:
+            message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
+            return self._final(claimed, spec, "failed", _error("MaxTriesExceeded", message))
+        ctx = {
+            **self.ctx,
+            "job_id": claimed.job_id,
+            "job_try": claimed.tries,
+            "enqueue_time": d.get("et"),
+            "score": claimed.started_ms,
+        }
+        log = logger.isEnabledFor(logging.INFO)
+        if log:
+            logger.info("job started", extra=_log_fields(claimed, spec))
+        try:
+            async with asyncio.timeout(spec.timeout_s):
+                output = await spec.run(ctx, *d.get("a", ()), **d.get("k", {}))
+        except TimeoutError:
+            exc: Exception = JobTimeout(f"timed out after {spec.timeout_s:g} s")
+            return self._failed_try(claimed, spec, exc)
+        except Exception as e:
+            return self._failed_try(claimed, spec, e)
+        self.counts["complete"] += 1
+        self.stats.outcome(spec.name, "complete", claimed.started_ms)
+        if log:
+            logger.info("job complete", extra=_log_fields(claimed, spec, duration=True))
+        return self._final(claimed, spec, "complete", output)
+
+    def _failed_try(self, claimed: Claimed, spec: JobSpec, exc: Exception) -> Settle:
+        retryable = isinstance(exc, Retry) or spec.is_retryable(exc)
+        info = error_info(exc, retryable=retryable)
+        fields = _log_fields(claimed, spec, duration=True, error=info)
+        if retryable and claimed.tries < spec.max_tries:
+            if isinstance(exc, Retry) and exc.defer_score is not None:
+                delay_ms = int(exc.defer_score)
+            else:
+                delay_ms = int(
+                    backoff_s(claimed.tries, spec.backoff_base_s, spec.backoff_max_s) * 1000
+                )
+            self.counts["retried"] += 1
+            self.stats.outcome(spec.name, "retried", claimed.started_ms)
+            self._wake_later(delay_ms / 1000)
+            logger.info("job retrying", extra={**fields, "retry_in_s": delay_ms / 1000})
+            return Settle("retry", claimed.job_id, _ms() + delay_ms, serialize(info))
+        self.counts["failed"] += 1
+        self.stats.outcome(spec.name, "failed", claimed.started_ms)
+        logger.warning("job failed", extra=fields)
+        return self._final(claimed, spec, "failed", info)
+
+    def cancelled(self, claimed: Claimed) -> Settle | None:
+        """How a try the worker cancelled settles."""
+        reason = claimed.cancel_reason
+        spec = self.catalog.get((claimed.definition or {}).get("f", ""))
+        if reason == "abort":
+            self.counts["aborted"] += 1
+            self.stats.outcome(spec.name if spec else "?", "aborted", claimed.started_ms)
+            logger.info("job aborted", extra=_log_fields(claimed, spec, duration=True))
+            return self._final(claimed, spec, "aborted", error_info(Aborted("aborted on request")))
+        if reason == "shutdown":
+            self.counts["requeued"] += 1
+            logger.info("job re-queued at shutdown", extra=_log_fields(claimed, spec))
+            return Settle("requeue", claimed.job_id, _ms())
+        return None  # lease lost: another worker owns the job now; write nothing
+
+    def _final(
+        self, claimed: Claimed, spec: JobSpec | None, status: FinalStatus, result: Any
+    ) -> Settle:
+        d = claimed.definition or {}
+        ttl_s = self.settings.result_ttl_s if status == "complete" else self.settings.failed_ttl_s
+        finished = _ms()
+        data = result_data(
+            job_id=claimed.job_id,
+            name=d.get("f", "?"),
+            args=d.get("a", []),
+            kwargs=d.get("k", {}),
+            tries=claimed.tries,
+            enqueued_ms=d.get("et", 0),
+            status=status,
+            result=result,
+            started_ms=claimed.started_ms,
+            finished_ms=finished,
+            queue=self.queue,
+        )
+        return Settle(status, claimed.job_id, data, ttl_s * 1000, finished)
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"type": kind, "message": message, "retryable": False}
+
+
+def _log_fields(
+    claimed: Claimed,
+    spec: JobSpec | None,
+    *,
+    duration: bool = False,
+    error: Any = None,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "job_id": claimed.job_id,
+        "job": spec.name if spec else None,
+        "try": claimed.tries,
+    }
+    if duration:
+        fields["duration_s"] = round((_ms() - claimed.started_ms) / 1000, 3)
+    if error is not None:
+        fields["error"] = error
+    return fields
