@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = 25.0
     """On SIGTERM, running jobs get this long to finish (Heroku kills at 30 s)."""
     heartbeat_s: float = 5.0
+    cron_enabled: bool = True
+    """Run cron schedules in this worker (each tick still runs once across all workers)."""
     job_modules: Annotated[list[str], NoDecode] = []
     """Extra modules whose `@job`s join the catalog (e.g. benchmark no-ops)."""
 

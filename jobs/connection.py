@@ -42,7 +42,10 @@ def create_redis(settings: Settings, **options: Any) -> ArqRedis:
             **common,
         )
         client: ArqRedis = sentinel.master_for(
-            settings.redis_sentinel_master, redis_class=ArqRedis, password=url.password
+            settings.redis_sentinel_master,
+            redis_class=ArqRedis,
+            password=url.password,
+            db=int(url.path.lstrip("/") or 0),
         )
         for name, value in arq_options.items():
             setattr(client, name, value)

@@ -30,6 +30,9 @@ class Enqueued:
     """`existing`: the idempotency key was seen before (see `same_input`);
     `duplicate`: a job with this id exists already."""
     same_input: bool = True
+    enqueued_ms: int = 0
+    scheduled_ms: int = 0
+    payload: dict[str, Any] | None = None
 
 
 def input_fingerprint(payload: dict[str, Any]) -> str:
@@ -91,4 +94,6 @@ async def enqueue(
     if outcome == "existing":
         existing_id, _, existing_fingerprint = value.partition(" ")
         return Enqueued(existing_id, "existing", existing_fingerprint == fingerprint)
-    return Enqueued(value, "created" if outcome == "created" else "duplicate")
+    if outcome == "duplicate":
+        return Enqueued(value, "duplicate")
+    return Enqueued(value, "created", True, now_ms, score, data)

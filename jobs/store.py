@@ -175,6 +175,29 @@ def _live(
     )
 
 
+def new_job_record(
+    job_id: str,
+    name: str,
+    queue: str,
+    max_tries: int,
+    enqueued_ms: int,
+    scheduled_ms: int,
+    payload: Any,
+) -> JobRecord:
+    """The record of a job just enqueued: known without asking Redis again."""
+    return JobRecord(
+        id=job_id,
+        name=name,
+        queue=queue,
+        status=JobStatus.deferred if scheduled_ms > enqueued_ms else JobStatus.queued,
+        tries=0,
+        max_tries=max_tries,
+        enqueued_at=_dt(enqueued_ms),
+        scheduled_for=_dt(scheduled_ms),
+        input=payload,
+    )
+
+
 async def load_job(
     redis: ArqRedis, job_id: str, queue: str, max_tries: dict[str, int]
 ) -> JobRecord | None:

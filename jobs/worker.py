@@ -114,7 +114,7 @@ class Worker(ArqWorker):
             asyncio.create_task(self._every(1.0, self._flush_stats)),
         ]
         schedules = schedules_for(self.catalog)
-        if schedules and not self.burst:
+        if schedules and self.settings.cron_enabled and not self.burst:
             background.append(
                 asyncio.create_task(
                     run_schedules(self.pool, schedules, self.catalog, self.settings)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from jobs.enqueue import enqueue
 from jobs.registry import JobSpec
+from jobs.store import new_job_record
 from service.deps import ArqDep, CatalogDep, SettingsDep
 from service.errors import IdempotencyConflict, InvalidRequest, JobTypeNotFound
 from service.schemas import ERROR_RESPONSES, JobView
@@ -55,6 +56,16 @@ async def _submit(
     log = {"job_id": enqueued.job_id, "job": spec.name, "outcome": enqueued.outcome}
     logger.info("job enqueued", extra=log)
     response.headers["Location"] = f"/jobs/{enqueued.job_id}"
+    if enqueued.outcome == "created":
+        return new_job_record(
+            enqueued.job_id,
+            spec.name,
+            spec.queue,
+            spec.max_tries,
+            enqueued.enqueued_ms,
+            enqueued.scheduled_ms,
+            enqueued.payload,
+        )
     return await load_view(redis, catalog, settings, enqueued.job_id)
 
 
