@@ -155,6 +155,7 @@ class Attempts:
             started_ms=claimed.started_ms,
             finished_ms=finished,
             queue=self.queue,
+            worker=self.ctx.get("worker_id"),
         )
         return Settle(status, claimed.job_id, data, ttl_s * 1000, finished)
 

@@ -20,8 +20,10 @@ def result_data(
     started_ms: int,
     finished_ms: int,
     queue: str,
+    worker: str | None = None,
 ) -> bytes:
-    """ARQ's keys (`t f a k et s r st ft q id`) plus `status`, which ARQ cannot express."""
+    """ARQ's keys (`t f a k et s r st ft q id`) plus `status`, which ARQ cannot express, and
+    the `worker` that ran the last try."""
     return serialize(
         {
             "t": tries,
@@ -36,5 +38,6 @@ def result_data(
             "q": queue,
             "id": job_id,
             "status": status,
+            "worker": worker,
         }
     )

@@ -97,6 +97,7 @@ def _from_result(job_id: str, raw: bytes, max_tries: dict[str, int]) -> JobRecor
         input=_first_arg(d),
         result=r if success else None,
         error=None if success else JobError.model_validate(_as_error(r)),
+        worker=d.get("worker"),
     )
 
 
