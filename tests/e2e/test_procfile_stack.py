@@ -1,7 +1,6 @@
 """End to end: the Procfile's real `web` and `worker` processes, driven over HTTP."""
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from scripts.embedded_redis import free_port
-from tests.conftest import eventually
+from tests.processes import stop_all, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -45,26 +44,12 @@ def stack(redis_url: str) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_all(processes)
 
 
 async def test_procfile_processes_run_a_job_end_to_end(stack: str) -> None:
+    await wait_ready(stack)
     async with httpx.AsyncClient(base_url=stack, timeout=10) as client:
-
-        async def ready() -> bool:
-            try:
-                return (await client.get("/ready")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(ready, timeout_s=30, interval_s=0.1)
         created = await client.post("/jobs/ping", json={"message": "e2e", "fail_times": 1})
         assert created.status_code == 202
         view = (await client.get(created.headers["location"], params={"wait": 10})).json()

@@ -3,19 +3,17 @@ worker (`python -m jobs`), both subprocesses against the test Redis."""
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import redis as sync_redis
 
 from scripts.embedded_redis import free_port
-from tests.conftest import eventually
+from tests.processes import stop_all, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,17 +22,6 @@ ROOT = Path(__file__).resolve().parents[2]
 class Stack:
     url: str
     api_key: str
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +54,8 @@ def live_stack(redis_url: str) -> Iterator[Stack]:
     ]
     url = f"http://127.0.0.1:{port}"
 
-    async def ready() -> bool:
-        try:
-            async with httpx.AsyncClient(base_url=url) as client:
-                return (await client.get("/ready")).status_code == 200
-        except httpx.TransportError:
-            return False
-
     try:
-        asyncio.run(eventually(ready, timeout_s=30, interval_s=0.1))
+        asyncio.run(wait_ready(url))
         yield Stack(url=url, api_key=key)
     finally:
-        _stop(processes)
+        stop_all(processes)
