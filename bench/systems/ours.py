@@ -26,10 +26,9 @@ class Ours(System):
         return [self.python(), "-m", "jobs"]
 
     def worker_env(self) -> dict[str, str]:
-        # The driver sets BENCH_REDIS_URL; our worker reads REDIS_URL.
         import os
 
-        return {"REDIS_URL": os.environ.get("BENCH_REDIS_URL", ""), "JOB_MODULES": JOB_MODULE,
+        return {"REDIS_URL": self.redis_url, "JOB_MODULES": JOB_MODULE,
                 "LOG_LEVEL": os.environ.get("BENCH_OURS_LOG_LEVEL", "INFO")}
 
     def config(self) -> dict[str, Any]:
