@@ -47,14 +47,29 @@ def measure(name: str, redis_url: str, tally_url: str) -> dict[str, Any]:
         return {"system": name, "skipped": why}
     out = LOGS / f"{name}.json"
     out.unlink(missing_ok=True)
-    argv = [python_for(name), "-m", "bench.measure", "--system", name, "--redis", redis_url,
-            "--tally", tally_url, "--out", str(out), "--n", os.environ.get("BENCH_N", "5000"),
-            "--lat-count", os.environ.get("BENCH_LAT_COUNT", "200")]
+    argv = [
+        python_for(name),
+        "-m",
+        "bench.measure",
+        "--system",
+        name,
+        "--redis",
+        redis_url,
+        "--tally",
+        tally_url,
+        "--out",
+        str(out),
+        "--n",
+        os.environ.get("BENCH_N", "5000"),
+        "--lat-count",
+        os.environ.get("BENCH_LAT_COUNT", "200"),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_REDIS_URL": redis_url}
     t0 = time.monotonic()
     with open(LOGS / f"{name}-driver.log", "wb") as log:
-        proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              timeout=300, check=False)
+        proc = subprocess.run(
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=300, check=False
+        )
     if proc.returncode != 0 or not out.exists():
         tail = (LOGS / f"{name}-driver.log").read_text(errors="replace")[-1500:]
         return {"system": name, "errors": [f"driver exit {proc.returncode}: {tail}"]}
@@ -76,17 +91,25 @@ def main() -> None:
         if not tally_url:
             servers.append(EmbeddedServer("tally", LOGS))
             tally_url = servers[-1].start()
-        results: dict[str, Any] = {"machine": machine.describe(redis_url), "systems": {},
-                                   "n": int(os.environ.get("BENCH_N", "5000"))}
+        results: dict[str, Any] = {
+            "machine": machine.describe(redis_url),
+            "systems": {},
+            "n": int(os.environ.get("BENCH_N", "5000")),
+        }
         for name in names:
             print(f"[bench] {name} ...", flush=True)
             results["systems"][name] = measure(name, redis_url, tally_url)
             print(f"[bench] {name}: {report.one_line(results['systems'][name])}", flush=True)
         if "ours" in names and not ours_missing():
             print("[bench] HTTP enqueue ...", flush=True)
-            results["http"] = asyncio.run(http_bench.run(
-                redis_url, int(os.environ.get("BENCH_HTTP_REQUESTS", "5000")),
-                int(os.environ.get("BENCH_HTTP_CONCURRENCY", "32")), LOGS))
+            results["http"] = asyncio.run(
+                http_bench.run(
+                    redis_url,
+                    int(os.environ.get("BENCH_HTTP_REQUESTS", "5000")),
+                    int(os.environ.get("BENCH_HTTP_CONCURRENCY", "32")),
+                    LOGS,
+                )
+            )
     finally:
         for server in servers:
             server.stop()

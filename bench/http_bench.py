@@ -55,15 +55,30 @@ async def load(clients: list[httpx.AsyncClient], url: str, total: int) -> dict[s
     t0 = time.perf_counter()
     await asyncio.gather(*(user(c) for c in clients))
     elapsed = time.perf_counter() - t0
-    return {"requests": total, "concurrency": len(clients), "req_per_s": total / elapsed,
-            **summarize(lat_ms), "status": {str(k): v for k, v in codes.items()}}
+    return {
+        "requests": total,
+        "concurrency": len(clients),
+        "req_per_s": total / elapsed,
+        **summarize(lat_ms),
+        "status": {str(k): v for k, v in codes.items()},
+    }
 
 
-async def bench_app(name: str, redis_url: str, total: int, conc: int,
-                    log_dir: Path) -> dict[str, Any]:
+async def bench_app(
+    name: str, redis_url: str, total: int, conc: int, log_dir: Path
+) -> dict[str, Any]:
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", APPS[name], "--port", str(port),
-            "--workers", "1", "--no-access-log"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        APPS[name],
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-access-log",
+    ]
     server = Workers(argv, {"REDIS_URL": redis_url}, 1, log_dir, f"http-{name}")
     server.start()
     base = f"http://127.0.0.1:{port}"

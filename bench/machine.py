@@ -28,6 +28,11 @@ def describe(redis_url: str) -> dict[str, Any]:
     server = f"redis {info.get('redis_version')}"
     if "valkey_version" in info:
         server = f"valkey {info['valkey_version']}"
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "os": f"{platform.system()} {platform.release()}", "server": server,
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "server": server,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }

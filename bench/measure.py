@@ -36,10 +36,14 @@ class Bench:
         self.log_dir = Path(args.log_dir)
 
     def workers(self, count: int, tag: str) -> Workers:
-        env = {"BENCH_REDIS_URL": self.args.redis, "BENCH_TALLY_URL": self.args.tally,
-               **self.system.worker_env()}
-        return Workers(self.system.worker_argv(), env, count, self.log_dir,
-                       f"{self.args.system}-{tag}")
+        env = {
+            "BENCH_REDIS_URL": self.args.redis,
+            "BENCH_TALLY_URL": self.args.tally,
+            **self.system.worker_env(),
+        }
+        return Workers(
+            self.system.worker_argv(), env, count, self.log_dir, f"{self.args.system}-{tag}"
+        )
 
     async def reset(self) -> None:
         await self.r.flushdb()
@@ -88,8 +92,12 @@ class Bench:
         if not keep or crashed:
             workers.stop()
         starts = sorted(float(v) for v in (await self.tally.hvals(f"{key}:start")))
-        result: dict[str, Any] = {"workers": count, "enqueue_jobs_per_s": enqueue_rate,
-                                  **await self.check(key, n), "crashed": crashed}
+        result: dict[str, Any] = {
+            "workers": count,
+            "enqueue_jobs_per_s": enqueue_rate,
+            **await self.check(key, n),
+            "crashed": crashed,
+        }
         if len(starts) > 1:
             span = starts[-1] - starts[0]
             result["jobs_per_s"] = (len(starts) - 1) / span if span > 0 else None
@@ -115,15 +123,22 @@ class Bench:
             enqueued.append(time.time())
             await self.system.enqueue(i, key, True)
         deadline = time.monotonic() + 15
-        while int(await self.tally.hlen(f"{key}:seen")) < count and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if int(await self.tally.hlen(f"{key}:seen")) >= count:
+                break
             await asyncio.sleep(0.05)
         started = {int(k): float(v) for k, v in (await self.tally.hgetall(f"{key}:start")).items()}
         lat_ms = [(started[i] - enqueued[i]) * 1000 for i in range(count) if i in started]
         return {**summarize(lat_ms), **await self.check(key, count), "gap_ms": gap * 1000}
 
     async def run(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"system": self.args.system, "label": self.system.label,
-                               "config": self.system.config(), "drains": {}, "errors": []}
+        out: dict[str, Any] = {
+            "system": self.args.system,
+            "label": self.system.label,
+            "config": self.system.config(),
+            "drains": {},
+            "errors": [],
+        }
         await self.system.open(self.args.redis)
         try:
             for count in self.args.workers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 class Workers:
     """`count` worker processes of one system, each in its own process group."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], count: int, log_dir: Path,
-                 tag: str) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], count: int, log_dir: Path, tag: str
+    ) -> None:
         self.argv, self.env, self.count = argv, env, count
         self.log_dir, self.tag = log_dir, tag
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -30,9 +32,16 @@ class Workers:
         self.started_at = time.time()
         for i in range(self.count):
             log = open(self.log_dir / f"{self.tag}-w{i}.log", "wb")  # noqa: SIM115
-            self.procs.append(subprocess.Popen(
-                self.argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True))
+            self.procs.append(
+                subprocess.Popen(
+                    self.argv,
+                    env=env,
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
             log.close()
 
     def alive(self) -> bool:
@@ -48,10 +57,8 @@ class Workers:
                 continue
             total = 0
             for p in tree:
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     total += p.memory_info().rss
-                except psutil.NoSuchProcess:
-                    pass
             self.peak_rss[i] = max(self.peak_rss[i], total)
 
     def stop(self, timeout_s: float = 15.0) -> None:
@@ -60,15 +67,11 @@ class Workers:
                 p.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
         for p in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         for p in self.procs:
             # Anything left in the group we created (e.g. taskiq's worker child) goes too.
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             if p.poll() is None:
                 p.wait()

@@ -38,8 +38,19 @@ class EmbeddedServer:
         self.port = free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"valkey-{self.name}.log", "wb")  # noqa: SIM115
-        argv = [exe, "--port", str(self.port), "--save", "", "--appendonly", "no",
-                "--bind", "127.0.0.1", "--maxclients", "2000"]
+        argv = [
+            exe,
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--bind",
+            "127.0.0.1",
+            "--maxclients",
+            "2000",
+        ]
         self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         client = redis.Redis.from_url(self.url)

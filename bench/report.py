@@ -9,16 +9,24 @@ from typing import Any
 from bench.systems import BASELINE, PEERS
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-LABELS = {"ours": "ours", "arq_default": "ARQ defaults", "arq_tuned": "ARQ tuned",
-          "saq": "SAQ", "taskiq": "taskiq"}
+LABELS = {
+    "ours": "ours",
+    "arq_default": "ARQ defaults",
+    "arq_tuned": "ARQ tuned",
+    "saq": "SAQ",
+    "taskiq": "taskiq",
+}
 # metric -> (label, getter, higher is better)
 METRICS: dict[str, tuple[str, Any, bool]] = {
     "drain1": ("drain, 1 worker (jobs/s)", lambda r: _drain(r, "1", "jobs_per_s"), True),
     "drain2": ("drain, 2 workers (jobs/s)", lambda r: _drain(r, "2", "jobs_per_s"), True),
     "p50": ("pickup p50 (ms)", lambda r: r.get("latency", {}).get("p50_ms"), False),
     "p99": ("pickup p99 (ms)", lambda r: r.get("latency", {}).get("p99_ms"), False),
-    "enqueue": ("enqueue from Python (jobs/s)", lambda r: _drain(r, "1", "enqueue_jobs_per_s"),
-                True),
+    "enqueue": (
+        "enqueue from Python (jobs/s)",
+        lambda r: _drain(r, "1", "enqueue_jobs_per_s"),
+        True,
+    ),
     "rss": ("worker peak RSS (MB)", lambda r: _drain(r, "1", "peak_rss_mb"), False),
     "cmds": ("Redis commands/job", lambda r: _drain(r, "1", "commands_per_job"), False),
 }
@@ -35,8 +43,11 @@ def exactly_once(r: dict[str, Any]) -> bool:
     parts = [*r.get("drains", {}).values()]
     if "latency" in r:
         parts.append(r["latency"])
-    return bool(parts) and not r.get("errors") and all(
-        p.get("done") == p.get("expected") and p.get("duplicates") == 0 for p in parts)
+    return (
+        bool(parts)
+        and not r.get("errors")
+        and all(p.get("done") == p.get("expected") and p.get("duplicates") == 0 for p in parts)
+    )
 
 
 def one_line(r: dict[str, Any]) -> str:
@@ -58,8 +69,11 @@ def _check(r: dict[str, Any]) -> str:
     if exactly_once(r):
         return "✓"
     d = r.get("drains", {})
-    bad = [f"{k}w: {v.get('done')}/{v.get('expected')} done, {v.get('duplicates')} dup"
-           for k, v in d.items() if v.get("done") != v.get("expected") or v.get("duplicates")]
+    bad = [
+        f"{k}w: {v.get('done')}/{v.get('expected')} done, {v.get('duplicates')} dup"
+        for k, v in d.items()
+        if v.get("done") != v.get("expected") or v.get("duplicates")
+    ]
     return "✗ " + "; ".join(bad or ["error, see latest.json"])
 
 
@@ -72,53 +86,82 @@ def _ratio(ours: float | None, other: float | None) -> str:
 def table(results: dict[str, Any]) -> str:
     systems = results["systems"]
     keys = list(METRICS)
-    lines = ["| system | " + " | ".join(METRICS[k][0] for k in keys) + " | exactly once |",
-             "|---" * (len(keys) + 2) + "|"]
+    lines = [
+        "| system | " + " | ".join(METRICS[k][0] for k in keys) + " | exactly once |",
+        "|---" * (len(keys) + 2) + "|",
+    ]
     for name, r in systems.items():
         if "skipped" in r:
-            lines.append(f"| {LABELS.get(name, name)} | " + " | ".join("—" for _ in keys)
-                         + f" | skipped: {r['skipped']} |")
+            lines.append(
+                f"| {LABELS.get(name, name)} | "
+                + " | ".join("—" for _ in keys)
+                + f" | skipped: {r['skipped']} |"
+            )
             continue
         cells = [_fmt(METRICS[k][1](r)) for k in keys]
         lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + f" | {_check(r)} |")
     ours = systems.get("ours")
     if ours and "skipped" not in ours:
-        lines += ["", "Ratios, ours ÷ other (throughput: higher is better; latency, RSS, "
-                  "commands: lower is better):", "",
-                  "| metric | vs ARQ tuned | vs best of SAQ/taskiq |", "|---|---|---|"]
+        lines += [
+            "",
+            "Ratios, ours ÷ other (throughput: higher is better; latency, RSS, "
+            "commands: lower is better):",
+            "",
+            "| metric | vs ARQ tuned | vs best of SAQ/taskiq |",
+            "|---|---|---|",
+        ]
         for key in keys:
             label, get, higher = METRICS[key]
             peers = [(get(systems[p]), p) for p in PEERS if p in systems and get(systems[p])]
             best = (max if higher else min)(peers) if peers else (None, "")
             base = get(systems[BASELINE]) if BASELINE in systems else None
-            peer_cell = f"{_ratio(get(ours), best[0])} ({LABELS.get(best[1], best[1])})" \
-                if best[0] else "—"
+            peer_cell = (
+                f"{_ratio(get(ours), best[0])} ({LABELS.get(best[1], best[1])})" if best[0] else "—"
+            )
             lines.append(f"| {label} | {_ratio(get(ours), base)} | {peer_cell} |")
     return "\n".join(lines)
 
 
 def http_table(http: dict[str, Any]) -> str:
-    lines = ["| endpoint | requests/s | p50 (ms) | p99 (ms) | server CPU ms/request | statuses "
-             "| server RSS (MB) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| endpoint | requests/s | p50 (ms) | p99 (ms) | server CPU ms/request | statuses "
+        "| server RSS (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, h in http.items():
         if "error" in h:
             lines.append(f"| {name} | error: {h['error']} | | | | | |")
             continue
-        lines.append(f"| {name} | {_fmt(h['req_per_s'])} | {_fmt(h['p50_ms'])} | "
-                     f"{_fmt(h['p99_ms'])} | {_fmt(h.get('server_cpu_ms_per_req'))} | {h['status']} | {_fmt(h.get('server_rss_mb'))} |")
+        lines.append(
+            f"| {name} | {_fmt(h['req_per_s'])} | {_fmt(h['p50_ms'])} | "
+            f"{_fmt(h['p99_ms'])} | {_fmt(h.get('server_cpu_ms_per_req'))} | {h['status']} | "
+            f"{_fmt(h.get('server_rss_mb'))} |"
+        )
     return "\n".join(lines)
 
 
 def section(results: dict[str, Any]) -> str:
     m = results["machine"]
-    parts = [f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
-             f"{m['server']}, {m['os']}. N = {results['n']} no-op jobs per drain.", "",
-             table(results), "", "![chart](results/chart.png)"]
+    parts = [
+        f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
+        f"{m['server']}, {m['os']}. N = {results['n']} no-op jobs per drain.",
+        "",
+        table(results),
+        "",
+        "![chart](results/chart.png)",
+    ]
     if results.get("http"):
-        parts += ["", "Enqueue over HTTP (`POST /jobs/ping`, one uvicorn worker):", "",
-                  http_table(results["http"])]
-    errors = [f"- {n}: {e.splitlines()[-1] if e.strip() else e}"
-              for n, r in results["systems"].items() for e in r.get("errors", [])]
+        parts += [
+            "",
+            "Enqueue over HTTP (`POST /jobs/ping`, one uvicorn worker):",
+            "",
+            http_table(results["http"]),
+        ]
+    errors = [
+        f"- {n}: {e.splitlines()[-1] if e.strip() else e}"
+        for n, r in results["systems"].items()
+        for e in r.get("errors", [])
+    ]
     if errors:
         parts += ["", "Errors (full text in results/latest.json):", "", *errors]
     return "\n".join(parts)
@@ -129,8 +172,9 @@ def write_readme(results: dict[str, Any], readme: Path) -> None:
     if START not in text:
         text += f"\n## Results\n\n{START}\n{END}\n"
     body = f"{START}\n{section(results)}\n{END}"
-    readme.write_text(re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: body, text,
-                             flags=re.S))
+    readme.write_text(
+        re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: body, text, flags=re.S)
+    )
 
 
 def chart(results: dict[str, Any], path: Path) -> None:
@@ -152,7 +196,9 @@ def chart(results: dict[str, Any], path: Path) -> None:
     ax1.set_ylabel("jobs/s")
     ax1.set_title(f"Drain throughput, {results['n']} no-op jobs")
     ax1.legend()
-    for off, (q, color) in zip((-0.2, 0.2), (("p50", "tab:green"), ("p99", "tab:red")), strict=True):
+    for off, (q, color) in zip(
+        (-0.2, 0.2), (("p50", "tab:green"), ("p99", "tab:red")), strict=True
+    ):
         vals = [r.get("latency", {}).get(f"{q}_ms") or 0 for r in rs]
         bars = ax2.bar([x + off for x in xs], vals, 0.4, label=q, color=color)
         ax2.bar_label(bars, fmt="%.1f", fontsize=7)
@@ -162,8 +208,9 @@ def chart(results: dict[str, Any], path: Path) -> None:
     ax2.set_title("Pickup latency, idle worker")
     ax2.legend()
     m = results["machine"]
-    fig.suptitle(f"{m['cpu']} · {m['cores']} cores · Python {m['python']} · {m['server']}",
-                 fontsize=9)
+    fig.suptitle(
+        f"{m['cpu']} · {m['cores']} cores · Python {m['python']} · {m['server']}", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -179,6 +226,7 @@ if __name__ == "__main__":
     import sys
 
     here = Path(__file__).resolve().parent
-    data = json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else here / "results/latest.json")
-                      .read_text())
+    data = json.loads(
+        Path(sys.argv[1] if len(sys.argv) > 1 else here / "results/latest.json").read_text()
+    )
     write(data, here / "results" / "chart.png", here / "README.md")

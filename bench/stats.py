@@ -18,5 +18,11 @@ def summarize(values_ms: list[float]) -> dict[str, Any]:
     v = sorted(values_ms)
     if not v:
         return {"n": 0}
-    return {"n": len(v), "p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99),
-            "mean_ms": sum(v) / len(v), "max_ms": v[-1], "min_ms": v[0]}
+    return {
+        "n": len(v),
+        "p50_ms": percentile(v, 50),
+        "p99_ms": percentile(v, 99),
+        "mean_ms": sum(v) / len(v),
+        "max_ms": v[-1],
+        "min_ms": v[0],
+    }

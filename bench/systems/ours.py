@@ -28,15 +28,22 @@ class Ours(System):
     def worker_env(self) -> dict[str, str]:
         import os
 
-        return {"REDIS_URL": self.redis_url, "JOB_MODULES": JOB_MODULE,
-                "LOG_LEVEL": os.environ.get("BENCH_OURS_LOG_LEVEL", "INFO")}
+        return {
+            "REDIS_URL": self.redis_url,
+            "JOB_MODULES": JOB_MODULE,
+            "LOG_LEVEL": os.environ.get("BENCH_OURS_LOG_LEVEL", "INFO"),
+        }
 
     def config(self) -> dict[str, Any]:
         from settings import Settings
 
         s = Settings()
-        return {"jobservice": version("jobservice"), "arq": version("arq"),
-                "worker_concurrency": s.worker_concurrency, "claim_batch": s.claim_batch}
+        return {
+            "jobservice": version("jobservice"),
+            "arq": version("arq"),
+            "worker_concurrency": s.worker_concurrency,
+            "claim_batch": s.claim_batch,
+        }
 
     async def open(self, redis_url: str) -> None:
         from jobs.connection import create_redis
@@ -49,8 +56,12 @@ class Ours(System):
     async def enqueue(self, idx: int, key: str, stamp: bool) -> None:
         from jobs.enqueue import enqueue
 
-        done = await enqueue(self.redis, "bench_noop", {"idx": idx, "key": key, "stamp": stamp},
-                             settings=self.settings)
+        done = await enqueue(
+            self.redis,
+            "bench_noop",
+            {"idx": idx, "key": key, "stamp": stamp},
+            settings=self.settings,
+        )
         assert done.outcome == "created", done
 
     async def close(self) -> None:

@@ -43,7 +43,8 @@ class Saq(System):
         await self.queue.connect()
 
     async def enqueue(self, idx: int, key: str, stamp: bool) -> None:
-        job = await self.queue.enqueue("noop", idx=idx, bucket=key, stamp=stamp)  # SAQ: `key` is a Job field
+        # `key` is a field of SAQ's Job (its id): the bucket goes by another name.
+        job = await self.queue.enqueue("noop", idx=idx, bucket=key, stamp=stamp)
         assert job is not None
 
     async def close(self) -> None:

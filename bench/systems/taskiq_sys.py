@@ -22,12 +22,25 @@ class Taskiq(System):
         self.task: Any = None
 
     def worker_argv(self) -> list[str]:
-        return [self.python(), "-m", "taskiq", "worker",
-                "bench.workers.taskiq_worker:broker", "--workers", "1", "--log-level", "WARNING"]
+        return [
+            self.python(),
+            "-m",
+            "taskiq",
+            "worker",
+            "bench.workers.taskiq_worker:broker",
+            "--workers",
+            "1",
+            "--log-level",
+            "WARNING",
+        ]
 
     def config(self) -> dict[str, Any]:
-        return {"taskiq": version("taskiq"), "taskiq-redis": version("taskiq-redis"),
-                "broker": "ListQueueBroker", "max_async_tasks": 100}
+        return {
+            "taskiq": version("taskiq"),
+            "taskiq-redis": version("taskiq-redis"),
+            "broker": "ListQueueBroker",
+            "max_async_tasks": 100,
+        }
 
     async def open(self, redis_url: str) -> None:
         import os
