@@ -5,6 +5,7 @@ A result is never dropped: when Redis is unreachable the batch is kept and retri
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from arq.connections import ArqRedis
@@ -26,10 +27,18 @@ class Settle:
     c: bytes | str | int = ""
 
 
+LINGER_S = 0.002
+"""How long a small batch waits for company while other tries are still running."""
+LINGER_BELOW = 32
+
+
 class Finisher:
-    def __init__(self, redis: ArqRedis, queue: str) -> None:
+    def __init__(
+        self, redis: ArqRedis, queue: str, more_coming: Callable[[], bool] = lambda: False
+    ) -> None:
         self._redis = redis
         self._queue = queue
+        self._more_coming = more_coming
         self._pending: list[Settle] = []
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
@@ -54,6 +63,10 @@ class Finisher:
         delay = 0.05
         while True:
             await self._ready.wait()
+            if len(self._pending) < LINGER_BELOW and self._more_coming():
+                # Under load, tries end a few at a time: one call for many saves round trips
+                # and server work; an idle worker's lone job is settled at once.
+                await asyncio.sleep(LINGER_S)
             batch, self._pending = self._pending, []
             self._ready.clear()
             args: list[bytes | str | int] = list(prefix)
