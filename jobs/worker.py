@@ -36,8 +36,6 @@ from settings import Settings, get_settings
 
 logger = logging.getLogger("jobs.worker")
 
-CLAIM_LINGER_S = 0.002
-
 
 def _ms() -> int:
     return int(time.time() * 1000)
@@ -78,11 +76,6 @@ class Worker(ArqWorker):
         self._stopping = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._finisher = Finisher(self.pool, self.queue_name, lambda: bool(self._running))
-        # Under a backlog, slots free one at a time; claiming each alone would cost a script
-        # call per job. Wait (briefly) until a quarter batch is free.
-        self._min_claim = max(1, min(settings.claim_batch, self.max_jobs) // 4)
-        self._backlog = False
-        self._linger_until: float | None = None
         self._lease_ms = int(settings.lease_s * 1000)
         self.stats = JobStats()  # for /metrics: see jobs/stats.py
         self._attempts = Attempts(
@@ -162,9 +155,6 @@ class Worker(ArqWorker):
                 self._slot_free.clear()
                 await self._first(self._slot_free.wait(), None)
                 continue
-            if free < self._min_claim and self._backlog and await self._lingered():
-                continue
-            self._linger_until = None
             limit = min(free, self.settings.claim_batch)
             try:
                 next_due_ms = await self._claim(limit)
@@ -175,9 +165,7 @@ class Worker(ArqWorker):
                 await self._first(self._stopping.wait(), min(0.1 * 2**failures, 5.0))
                 continue
             if next_due_ms is None:
-                self._backlog = len(self._running) >= self.max_jobs
                 continue  # claimed something: look for more straight away
-            self._backlog = False
             if self.burst and self._burst_done(next_due_ms):
                 if self._finisher.busy:
                     await self._finisher.flushed()  # a retry may be about to come due
@@ -191,17 +179,6 @@ class Worker(ArqWorker):
                 self._slot_free.clear()
             elif wait_s > 0.005:
                 await self._first(self._wake_on_enqueue(wait_s), None)
-
-    async def _lingered(self) -> bool:
-        """Wait a little for another slot to free up; False once the short wait is over."""
-        now = time.monotonic()
-        if self._linger_until is None:
-            self._linger_until = now + CLAIM_LINGER_S
-        if now >= self._linger_until:
-            return False
-        self._slot_free.clear()
-        await self._first(self._slot_free.wait(), self._linger_until - now)
-        return True
 
     async def _claim(self, limit: int) -> int | None:
         """Start up to `limit` ready jobs. None if any started, else the next due score (or 0)."""
