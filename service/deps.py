@@ -10,22 +10,22 @@ from service.events import EventHub
 from settings import Settings
 
 
-def get_redis(request: Request) -> ArqRedis:
+async def get_redis(request: Request) -> ArqRedis:
     redis: ArqRedis = request.app.state.redis
     return redis
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_catalog(request: Request) -> dict[str, JobSpec]:
+async def get_catalog(request: Request) -> dict[str, JobSpec]:
     catalog: dict[str, JobSpec] = request.app.state.catalog
     return catalog
 
 
-def get_hub(request: Request) -> EventHub:
+async def get_hub(request: Request) -> EventHub:
     hub: EventHub = request.app.state.hub
     return hub
 
