@@ -141,12 +141,18 @@ def http_table(http: dict[str, Any]) -> str:
 
 
 def section(results: dict[str, Any]) -> str:
+    from bench.targets import targets_table  # targets reads METRICS from this module
+
     m = results["machine"]
     parts = [
         f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
         f"{m['server']}, {m['os']}. N = {results['n']} no-op jobs per drain.",
         "",
         table(results),
+        "",
+        "Targets of the fast-worker issue, in this run:",
+        "",
+        targets_table(results),
         "",
         "![chart](results/chart.png)",
     ]

@@ -84,10 +84,6 @@ async def enqueue(
             "1" if score <= now_ms else "0",
             f"{job_id} {fingerprint}" if idempotency_key else "",
             settings.result_ttl_s * 1000 + (score - now_ms),
-            keys.JOB,
-            keys.RESULT,
-            keys.IN_PROGRESS,
-            keys.ABORT,
         ],
     )
     outcome, value = reply[0].decode(), reply[1].decode()

@@ -59,7 +59,6 @@ class Finisher:
 
     async def run(self) -> None:
         script = lua.script("finish")
-        prefix = [keys.JOB, keys.RESULT, keys.IN_PROGRESS, keys.STATE, keys.EVENTS]
         delay = 0.05
         while True:
             await self._ready.wait()
@@ -69,7 +68,7 @@ class Finisher:
                 await asyncio.sleep(LINGER_S)
             batch, self._pending = self._pending, []
             self._ready.clear()
-            args: list[bytes | str | int] = list(prefix)
+            args: list[bytes | str | int] = []
             for s in batch:
                 args += (s.kind, s.job_id, s.a, s.b, s.c)
             try:

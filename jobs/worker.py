@@ -186,18 +186,7 @@ class Worker(ArqWorker):
         # renewal would find a different token and cancel the job as "lost".
         now = _ms()
         reply = await lua.script("claim")(
-            self.pool,
-            [self.queue_name],
-            [
-                now,
-                self._lease_ms,
-                limit,
-                self.worker_id,
-                keys.JOB,
-                keys.IN_PROGRESS,
-                keys.STATE,
-                keys.EVENTS,
-            ],
+            self.pool, [self.queue_name], [now, self._lease_ms, limit, self.worker_id]
         )
         if len(reply) == 1:
             return int(float(reply[0])) if reply[0] else 0

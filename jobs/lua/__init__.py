@@ -9,6 +9,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from jobs import keys
+
 
 @dataclass(frozen=True, slots=True)
 class Script:
@@ -23,7 +25,21 @@ class Script:
             return await redis.eval(self.source, len(keys), *keys, *args)  # type: ignore[misc]
 
 
+# Key prefixes are spelled into the scripts (`'@JOB@' .. id`) rather than passed on every call:
+# fewer arguments to encode per job, and one place (`jobs.keys`) that names them.
+PLACEHOLDERS = {
+    "@JOB@": keys.JOB,
+    "@RESULT@": keys.RESULT,
+    "@IN_PROGRESS@": keys.IN_PROGRESS,
+    "@STATE@": keys.STATE,
+    "@ABORT@": keys.ABORT,
+    "@EVENTS@": keys.EVENTS,
+}
+
+
 @cache
 def script(name: str) -> Script:
     source = files(__package__).joinpath(f"{name}.lua").read_text()
+    for placeholder, value in PLACEHOLDERS.items():
+        source = source.replace(placeholder, value)
     return Script(source, hashlib.sha1(source.encode()).hexdigest())

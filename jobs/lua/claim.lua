@@ -2,8 +2,7 @@
 -- queue score moves to the lease's end, so running jobs leave the ready range and a dead
 -- worker's job becomes ready again exactly when its lease runs out.
 -- KEYS: queue
--- ARGV: now ms, lease ms, limit, worker id, job prefix, in-progress prefix, state prefix,
---       events channel
+-- ARGV: now ms, lease ms, limit, worker id
 -- Returns {next due score or '', id, job data, tries, id, job data, tries, ...}
 local now, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
@@ -11,12 +10,12 @@ local out = {''}
 local claimed = {}
 local token = ARGV[4] .. '|' .. ARGV[1]
 for _, id in ipairs(ids) do
-  local lease_key = ARGV[6] .. id
+  local lease_key = '@IN_PROGRESS@' .. id
   if redis.call('SET', lease_key, token, 'NX', 'PX', lease) then
     redis.call('ZADD', KEYS[1], 'XX', now + lease, id)
     out[#out + 1] = id
-    out[#out + 1] = redis.call('GET', ARGV[5] .. id) or ''
-    out[#out + 1] = redis.call('HINCRBY', ARGV[7] .. id, 'tries', 1)
+    out[#out + 1] = redis.call('GET', '@JOB@' .. id) or ''
+    out[#out + 1] = redis.call('HINCRBY', '@STATE@' .. id, 'tries', 1)
     claimed[#claimed + 1] = id
   else
     -- Held by another worker (e.g. a stock ARQ one): skip it until its lease ends.
@@ -26,7 +25,7 @@ for _, id in ipairs(ids) do
   end
 end
 if #claimed > 0 then
-  redis.call('PUBLISH', ARGV[8], 'started ' .. table.concat(claimed, ' '))
+  redis.call('PUBLISH', '@EVENTS@', 'started ' .. table.concat(claimed, ' '))
 elseif #ids == 0 then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   if first[2] then out[1] = first[2] end
