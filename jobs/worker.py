@@ -178,27 +178,31 @@ class Worker(ArqWorker):
                 await self._first(self._slot_free.wait(), wait_s)
                 self._slot_free.clear()
             elif wait_s > 0.005:
-                await self._first(self._wake_on_enqueue(wait_s), None)
+                await self._first(self._wait_then_claim(wait_s, limit), None)
 
     async def _claim(self, limit: int) -> int | None:
         """Start up to `limit` ready jobs. None if any started, else the next due score (or 0)."""
-        # The lease token is "{worker}|{this ms}" in claim.lua: the same ms here, or every
-        # renewal would find a different token and cancel the job as "lost".
-        now = _ms()
-        reply = await lua.script("claim")(
-            self.pool, [self.queue_name], [now, self._lease_ms, limit, self.worker_id]
-        )
-        if len(reply) == 1:
+        reply = await lua.script("claim")(self.pool, [self.queue_name], self._claim_args(limit))
+        return self._start_claimed(reply)
+
+    def _claim_args(self, limit: int) -> list[Any]:
+        return [self._lease_ms, limit, self.worker_id]
+
+    def _start_claimed(self, reply: list[Any]) -> int | None:
+        if len(reply) == 2:
             return int(float(reply[0])) if reply[0] else 0
-        token_prefix = f"{self.worker_id}|"
-        for i in range(1, len(reply), 3):
+        # claim.lua's lease token is "{worker}|{its now}": the same here, or every renewal
+        # would find a different token and cancel the job as "lost".
+        now = int(reply[1])
+        token = f"{self.worker_id}|{now}"
+        for i in range(2, len(reply), 3):
             job_id = reply[i].decode()
             raw = reply[i + 1]
             claimed = Claimed(
                 job_id=job_id,
                 definition=deserialize(raw) if raw else None,
                 tries=int(reply[i + 2]),
-                token=token_prefix + str(now),
+                token=token,
                 started_ms=now,
             )
             self._running[job_id] = claimed
@@ -206,10 +210,22 @@ class Worker(ArqWorker):
             claimed.task = asyncio.create_task(self._run(claimed))
         return None
 
-    async def _wake_on_enqueue(self, timeout_s: float) -> None:
-        """Block until a producer pushes a wake token or `timeout_s` passes."""
+    async def _wait_then_claim(self, timeout_s: float, limit: int) -> None:
+        """Block until a producer pushes a wake token (or `timeout_s` passes), then claim.
+
+        Both go in one pipeline: Redis runs the claim the moment BLPOP returns, so a job
+        enqueued to an idle worker starts after one round trip, not two.
+        """
+        script = lua.script("claim")
         try:
-            await self.pool.blpop([keys.wake(self.queue_name)], timeout=timeout_s)  # type: ignore[arg-type,misc]
+            async with self.pool.pipeline(transaction=False) as pipe:
+                pipe.blpop([keys.wake(self.queue_name)], timeout=timeout_s)  # type: ignore[arg-type]
+                pipe.evalsha(script.sha, 1, self.queue_name, *self._claim_args(limit))
+                _, reply = await pipe.execute(raise_on_error=False)
+            if isinstance(reply, Exception):  # e.g. NOSCRIPT after a Redis restart
+                await self._claim(limit)
+            else:
+                self._start_claimed(reply)
         except RedisError as exc:
             logger.warning("waiting for work failed: %s", exc)
             await asyncio.sleep(min(timeout_s, 1.0))

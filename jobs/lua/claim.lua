@@ -2,13 +2,17 @@
 -- queue score moves to the lease's end, so running jobs leave the ready range and a dead
 -- worker's job becomes ready again exactly when its lease runs out.
 -- KEYS: queue
--- ARGV: now ms, lease ms, limit, worker id
--- Returns {next due score or '', id, job data, tries, id, job data, tries, ...}
-local now, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {''}
+-- ARGV: lease ms, limit, worker id
+-- Returns {next due score or '', now ms, id, job data, tries, id, job data, tries, ...}
+-- "Now" is the server's clock: a worker may send this script before it blocks (pipelined
+-- behind BLPOP), so a time taken by the worker would be stale by the time it runs.
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local lease = tonumber(ARGV[1])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {'', now}
 local claimed = {}
-local token = ARGV[4] .. '|' .. ARGV[1]
+local token = ARGV[3] .. '|' .. now
 for _, id in ipairs(ids) do
   local lease_key = '@IN_PROGRESS@' .. id
   if redis.call('SET', lease_key, token, 'NX', 'PX', lease) then

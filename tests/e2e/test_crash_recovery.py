@@ -39,8 +39,10 @@ async def test_job_of_a_killed_worker_is_finished_by_another_after_the_lease(
         job_id = enqueued.job_id
 
         async def running() -> bool:
+            # Mid-job: claimed (the lease names the worker) and its body has begun.
             view = await load_job(redis, job_id, settings.queue_name, MAX)
-            return view is not None and view.status is JobStatus.in_progress and bool(view.worker)
+            started = await redis.get(runs_key(job_id)) == b"1"
+            return view is not None and view.status is JobStatus.in_progress and started
 
         await eventually(running)
         view = await load_job(redis, job_id, settings.queue_name, MAX)
