@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -78,6 +79,24 @@ def measure(name: str, redis_url: str, tally_url: str) -> dict[str, Any]:
     return result
 
 
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-figure median over rounds (numbers); everything else from the first round."""
+
+    def merge(values: list[Any]) -> Any:
+        first = values[0]
+        if isinstance(first, dict):
+            return {
+                k: merge([v[k] for v in values if isinstance(v, dict) and k in v]) for k in first
+            }
+        if isinstance(first, int | float) and not isinstance(first, bool):
+            numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+            return statistics.median(numbers)
+        return first
+
+    merged: dict[str, Any] = merge(runs)
+    return merged
+
+
 def main() -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     names = [s for s in os.environ.get("BENCH_SYSTEMS", ",".join(systems.SYSTEMS)).split(",") if s]
@@ -96,10 +115,20 @@ def main() -> None:
             "systems": {},
             "n": int(os.environ.get("BENCH_N", "5000")),
         }
-        for name in names:
-            print(f"[bench] {name} ...", flush=True)
-            results["systems"][name] = measure(name, redis_url, tally_url)
-            print(f"[bench] {name}: {report.one_line(results['systems'][name])}", flush=True)
+        rounds = int(os.environ.get("BENCH_ROUNDS", "2"))
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for round_no in range(1, rounds + 1):  # interleaved, so drift hits every system alike
+            for name in names:
+                print(f"[bench] round {round_no}/{rounds}: {name} ...", flush=True)
+                runs[name].append(measure(name, redis_url, tally_url))
+                print(f"[bench] {name}: {report.one_line(runs[name][-1])}", flush=True)
+        for name, system_runs in runs.items():
+            results["systems"][name] = median_of(system_runs)
+            # Exactly once must hold in every round, not on average.
+            results["systems"][name]["exactly_once_all_rounds"] = all(
+                report.exactly_once(r) for r in system_runs
+            )
+        results["rounds"] = rounds
         if "ours" in names and not ours_missing():
             print("[bench] HTTP enqueue ...", flush=True)
             results["http"] = asyncio.run(
@@ -116,9 +145,16 @@ def main() -> None:
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     report.write(results, RESULTS / "chart.png", HERE / "README.md")
     print(f"[bench] wrote {RESULTS / 'latest.json'}, chart.png, README.md", flush=True)
-    failed = [n for n, r in results["systems"].items() if not report.exactly_once(r)]
+    failed = [
+        n
+        for n, r in results["systems"].items()
+        if not (report.exactly_once(r) and r.get("exactly_once_all_rounds", True))
+    ]
     if failed:
         print(f"[bench] exactly-once check FAILED for: {', '.join(failed)}", flush=True)
+    # A peer that loses or repeats a job is a finding (reported above and in the README);
+    # the harness fails only when ours does.
+    if "ours" in failed:
         sys.exit(1)
 
 
