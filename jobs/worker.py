@@ -90,6 +90,7 @@ class Worker(ArqWorker):
         if not self._stopping.is_set():
             logger.info("stopping: %d jobs running", len(self._running))
             self._stopping.set()
+            self._slot_free.set()  # wakes a claim loop waiting for capacity
 
     async def main(self) -> None:
         if self._install_signals:
@@ -152,8 +153,10 @@ class Worker(ArqWorker):
         while not self._stopping.is_set():
             free = self.max_jobs - len(self._running)
             if free <= 0:
+                # At capacity this wait happens once per finished job: a plain event wait
+                # (stop() sets it too), not `_first`'s two extra futures.
                 self._slot_free.clear()
-                await self._first(self._slot_free.wait(), None)
+                await self._slot_free.wait()
                 continue
             limit = min(free, self.settings.claim_batch)
             try:
