@@ -7,8 +7,19 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from redis.exceptions import RedisError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 logger = logging.getLogger("service")
 
@@ -92,6 +103,21 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """Every method routed on the path a 405 is for. Starlette's `Allow` names only the first
+    route that matched, and FastAPI makes one route per method (`GET` and `DELETE /jobs/{id}`)."""
+    template, methods = None, set()
+    for route in request.app.router.routes:
+        if not isinstance(route, Route) or not route.methods:
+            continue
+        if route.matches(request.scope)[0] is Match.NONE:
+            continue
+        template = template or route.path
+        if route.path == template:
+            methods |= route.methods
+    return ", ".join(sorted(methods)) or None
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = {
@@ -99,10 +125,42 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
         status.HTTP_413_CONTENT_TOO_LARGE: "payload_too_large",
     }.get(exc.status_code, "http_error")
-    return _json(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        allow = _allowed_methods(request)
+        headers = {**(headers or {}), **({"Allow": allow} if allow else {})}
+    return _json(exc.status_code, code, str(exc.detail), headers=headers)
 
 
-async def _redis_error(request: Request, exc: Exception) -> JSONResponse:
+# Replies by which a server says "not now" (loading its dataset, running a long script, cut off
+# from its master, resharding, out of memory): a client may retry. redis-py turns some of them
+# into classes (and strips the word); the others stay a `ResponseError` whose text starts with it.
+_TRY_AGAIN_REPLIES = frozenset({"LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "OOM"})
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    RedisConnectionError,  # includes BusyLoadingError (LOADING)
+    RedisTimeoutError,
+    ConnectionError,  # refused/reset before redis-py wraps it
+    TimeoutError,
+    BusyLoadingError,
+    ReadOnlyError,
+    OutOfMemoryError,
+    ClusterDownError,  # includes MasterDownError
+    TryAgainError,
+)
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the job store cannot answer right now (503, retry later), as opposed
+    to a bug or a broken install (a missing file, a failing script: 500, with a traceback)."""
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    return isinstance(exc, ResponseError) and str(exc).split(" ", 1)[0] in _TRY_AGAIN_REPLIES
+
+
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    if not store_unavailable(exc):
+        logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _json(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
     logger.warning("redis unavailable: %s", exc)
     return _json(
         status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -121,6 +179,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RedisError, _redis_error)
-    app.add_exception_handler(OSError, _redis_error)  # connection refused before redis-py wraps it
+    # Handled here rather than by the `Exception` handler, which re-raises after answering.
+    app.add_exception_handler(RedisError, _store_error)
+    app.add_exception_handler(OSError, _store_error)
     app.add_exception_handler(Exception, _unexpected)
