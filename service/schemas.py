@@ -62,6 +62,10 @@ class Readiness(BaseModel):
     redis: bool
     workers: int
     freshest_heartbeat_s: float | None
+    eviction_policy: str | None = None
+    """The server's `maxmemory-policy` (null if unreadable); only `noeviction` keeps every job."""
+    warnings: list[str] = []
+    """Problems that do not make the service unready but lose work (e.g. an evicting policy)."""
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

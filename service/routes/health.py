@@ -4,6 +4,7 @@ from fastapi import APIRouter, Response, status
 from redis.exceptions import RedisError
 
 from jobs import heartbeat
+from jobs.eviction import eviction_policy, policy_warning
 from service.deps import ArqDep
 from service.schemas import Health, Readiness
 
@@ -18,10 +19,14 @@ async def health() -> Health:
 
 @router.get("/ready", responses={503: {"model": Readiness}})
 async def ready(redis: ArqDep, response: Response) -> Readiness:
-    """Readiness: Redis answers and at least one worker's heartbeat is fresh; else 503."""
+    """Readiness: Redis answers and at least one worker's heartbeat is fresh; else 503.
+
+    Also reports the server's eviction policy, with a warning unless it is `noeviction` (an
+    evicting server drops queued jobs); that alone does not make the service unready."""
     try:
         await redis.ping()
         workers = await heartbeat.live_workers(redis)
+        policy = await eviction_policy(redis)
     except (RedisError, OSError):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Readiness(status="unavailable", redis=False, workers=0, freshest_heartbeat_s=None)
@@ -33,4 +38,6 @@ async def ready(redis: ArqDep, response: Response) -> Readiness:
         redis=True,
         workers=len(workers),
         freshest_heartbeat_s=freshest,
+        eviction_policy=policy,
+        warnings=[warning] if (warning := policy_warning(policy)) else [],
     )
