@@ -1,36 +1,72 @@
 """`make run`: an embedded Valkey when `REDIS_URL` is unset, then the Procfile via honcho.
 
-Ctrl-C stops the web and worker processes, then the embedded server: nothing is left running.
+Ctrl-C (or SIGTERM to this process) stops the web and worker processes first, giving the worker
+its `SHUTDOWN_GRACE_S` to finish running jobs while Redis is still up, then the embedded server:
+nothing is left running.
 """
 
 import os
-import subprocess
+import signal
 import sys
+from pathlib import Path
+from types import FrameType
+
+import honcho.manager
+from honcho.environ import expand_processes, parse_procfile
+from honcho.printer import Printer
 
 from scripts.embedded_redis import EmbeddedRedis
+from settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+KILL_MARGIN_S = 10.0
+"""Beyond the worker's grace, how long honcho waits before it SIGKILLs what is left: time for
+the worker to cancel and re-queue what outlived the grace, and to close its connections."""
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Until honcho takes over the signals: unwind (and stop the server) instead of dying.
+    raise SystemExit(128 + signum)
+
+
+def run_procfile(port: int, kill_wait_s: float) -> int:
+    """Run the Procfile's processes under honcho, in this process, until they have stopped.
+
+    honcho (in its own loop) answers SIGINT/SIGTERM by sending SIGTERM to every child's process
+    group (each child runs in its own session, so a terminal's Ctrl-C reaches only honcho), and
+    SIGKILLs survivors `KILL_WAIT` seconds after the first one exited: 5 s by default, shorter
+    than the worker's grace, hence set here."""
+    honcho.manager.KILL_WAIT = kill_wait_s
+    manager = honcho.manager.Manager(Printer(sys.stdout, colour=sys.stdout.isatty()))
+    procfile = parse_procfile((ROOT / "Procfile").read_text())
+    for process in expand_processes(procfile.processes, port=port):
+        manager.add_process(
+            process.name, process.cmd, quiet=process.quiet, env={**os.environ, **process.env}
+        )
+    manager.loop()
+    return int(manager.returncode or 0)
 
 
 def main() -> int:
-    port = os.environ.setdefault("PORT", "8000")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    settings = get_settings()
     # The Procfile's commands (uvicorn, python) must be this virtualenv's.
-    bin_dir = os.path.dirname(sys.executable)
-    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     server = None
-    if not os.environ.get("REDIS_URL"):
-        server = EmbeddedRedis().start()
-        os.environ["REDIS_URL"] = server.url
-        print(f"embedded Valkey at {server.url}", flush=True)
-    print(f"API: http://127.0.0.1:{port}   docs: http://127.0.0.1:{port}/docs", flush=True)
     try:
-        # honcho exits on Ctrl-C after stopping its children.
-        return subprocess.call(
-            [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-p", port]
-        )
-    except KeyboardInterrupt:
-        return 0
+        if not settings.redis_url or "redis_url" not in settings.model_fields_set:
+            server = EmbeddedRedis().start()
+            os.environ["REDIS_URL"] = server.url
+            print(f"embedded Valkey at {server.url}", flush=True)
+        port = settings.port
+        print(f"API: http://127.0.0.1:{port}   docs: http://127.0.0.1:{port}/docs", flush=True)
+        return run_procfile(port, kill_wait_s=settings.shutdown_grace_s + KILL_MARGIN_S)
+    except KeyboardInterrupt:  # Ctrl-C before honcho took over the signals
+        return 130
     finally:
         if server:
-            server.stop()
+            server.stop()  # last: the worker needed Redis during its grace
 
 
 if __name__ == "__main__":

@@ -1,0 +1,164 @@
+"""`make run` (`python -m scripts.run`): Ctrl-C with a job running stops web and worker first,
+the worker keeps its whole `SHUTDOWN_GRACE_S` (honcho would SIGKILL it after 5 s) while the
+embedded server is still up, then the server stops; nothing is left running."""
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from jobs.connection import create_redis
+from scripts.embedded_redis import free_port
+from settings import Settings
+from tests.conftest import eventually
+from tests.processes import wait_ready
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+GRACE_S = 8
+HONCHO_DEFAULT_KILL_WAIT_S = 5
+HOLD_S = HONCHO_DEFAULT_KILL_WAIT_S + 1
+"""The job still runs this long after Ctrl-C: past honcho's default SIGKILL, within the grace."""
+
+
+@dataclass
+class Launcher:
+    process: "subprocess.Popen[bytes]"
+    url: str
+    output: Path
+    tree: list[psutil.Process] = field(default_factory=list)
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def snapshot(self) -> list[psutil.Process]:
+        """The launcher and everything below it (honcho's children run in their own sessions,
+        the embedded server too: a process group alone would not find them)."""
+        self.tree = [psutil.Process(self.process.pid), *self.tree_below()]
+        return self.tree
+
+    def tree_below(self) -> list[psutil.Process]:
+        try:
+            return list(psutil.Process(self.process.pid).children(recursive=True))
+        except psutil.NoSuchProcess:
+            return []
+
+
+def running(process: psutil.Process) -> bool:
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "PYTHONPATH"}}
+    env.update(
+        PORT=str(port),
+        JOB_MODULES="tests.jobs.probe_jobs",
+        SHUTDOWN_GRACE_S=str(GRACE_S),
+        HEARTBEAT_S="1",
+        API_KEYS="",
+        PYTHONUNBUFFERED="1",
+    )
+    output = tmp_path / "make-run.log"
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the test's "terminal"
+        )
+    started = Launcher(process, f"http://127.0.0.1:{port}", output)
+    try:
+        yield started
+    finally:
+        for leftover in [*started.tree, *started.tree_below()]:
+            if running(leftover):
+                leftover.kill()
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+async def embedded_url(launcher: Launcher) -> str:
+    found: list[str] = []
+
+    async def printed() -> bool:
+        assert launcher.process.poll() is None, launcher.text()
+        found.extend(re.findall(r"embedded Valkey at (redis://\S+)", launcher.text()))
+        return bool(found)
+
+    await eventually(printed, timeout_s=15)
+    return found[0]
+
+
+async def test_ctrl_c_gives_the_worker_its_grace_then_stops_everything(
+    launcher: Launcher,
+) -> None:
+    redis_url = await embedded_url(launcher)
+    await wait_ready(launcher.url)
+    redis = create_redis(Settings(redis_url=redis_url))
+    events = redis.pubsub()
+    try:
+        await events.subscribe("jobsvc:events")
+        async with httpx.AsyncClient(base_url=launcher.url, timeout=10) as client:
+            created = await client.post("/jobs/wait_for_gate", json={"gate": "test:gate"})
+            assert created.status_code == 202, created.text
+            job_id = created.json()["id"]
+
+            async def in_progress() -> bool:
+                view = (await client.get(f"/jobs/{job_id}")).json()
+                return bool(view["status"] == "in_progress")
+
+            await eventually(in_progress, timeout_s=15)
+
+        tree = launcher.snapshot()
+        commands = [" ".join(p.cmdline()) for p in tree]
+        for part in ("valkey-server", "-m jobs", "uvicorn"):
+            assert any(part in command for command in commands), commands
+
+        os.killpg(launcher.process.pid, signal.SIGINT)  # Ctrl-C in the terminal
+        signalled = time.monotonic()
+        # The scenario, not a wait for a condition: the job needs longer than honcho's default
+        # KILL_WAIT after Ctrl-C, and less than the worker's grace.
+        await asyncio.sleep(HOLD_S)
+        await redis.set("test:gate", 1)
+        finished: list[str] = []
+
+        async def settled() -> bool:
+            message = await events.get_message(ignore_subscribe_messages=True, timeout=0.1)
+            if message is not None and isinstance(message["data"], bytes):
+                words = message["data"].decode().split()
+                finished.extend(words[1:] if words[0] == "finished" else [])
+            return job_id in finished
+
+        # The outcome was stored while the embedded server was still up.
+        await eventually(settled, timeout_s=GRACE_S)
+    finally:
+        await events.aclose()  # type: ignore[no-untyped-call]
+        await redis.aclose()
+
+    async def all_exited() -> bool:
+        return launcher.process.poll() is not None and not any(running(p) for p in tree)
+
+    await eventually(all_exited, timeout_s=signalled + GRACE_S + 10 - time.monotonic())
+    output = launcher.text()
+    complete = [line for line in output.splitlines() if "job complete" in line]
+    assert any(f"job_id={job_id}" in line for line in complete), output
+    assert "SIGKILL" not in output, output
