@@ -1,22 +1,27 @@
 """One try of a claimed job, and how it settles: complete, retry later, fail, abort, re-queue.
 
 The worker (`jobs/worker.py`) owns claiming, leases and concurrency; this module owns what
-happens between "this worker holds the lease" and "this is what to write back".
+happens between "this worker holds the lease" and "this is what to write back". A job whose
+definition cannot be decoded, names no known job, or whose input fails its model settles as
+failed at once (`UndecodableJob`, `UnknownJob`, `InvalidInput`): its content never reaches
+the worker's own code paths, and nothing is ever unpickled.
 """
 
 import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from arq.worker import Retry
+from pydantic import ValidationError
 
 from jobs.errors import Aborted, JobTimeout, error_info
-from jobs.finisher import Settle
+from jobs.finisher import FinalKind, Settle
+from jobs.records import JobDefinition, Poison
 from jobs.registry import JobSpec
-from jobs.results import FinalStatus, result_data
+from jobs.results import result_data
 from jobs.retry import backoff_s
 from jobs.serialization import serialize
 from jobs.stats import JobStats
@@ -25,22 +30,24 @@ from settings import Settings
 logger = logging.getLogger("jobs.worker")
 
 
-def _ms() -> int:
-    return int(time.time() * 1000)
-
-
 @dataclass(slots=True)
 class Claimed:
     """A try this worker holds the lease on."""
 
     job_id: str
-    definition: dict[str, Any] | None
+    definition: JobDefinition | Poison | None
+    """None: the definition expired before the try started."""
     tries: int
     token: str
+    started_ms: int
+    """The server's clock when the claim ran."""
     task: "asyncio.Task[None] | None" = None
     cancel_reason: str | None = None
     """Why the worker cancelled it: "abort", "shutdown" or "lost" (lease)."""
-    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    @property
+    def name(self) -> str:
+        return self.definition.function if isinstance(self.definition, JobDefinition) else "?"
 
 
 class Attempts:
@@ -66,22 +73,31 @@ class Attempts:
         """Run one try; never raises but CancelledError (abort, shutdown, lost lease)."""
         d = claimed.definition
         if d is None:
-            return self._final(
-                claimed, None, "failed", _error("JobExpired", "job definition expired")
-            )
-        spec = self.catalog.get(d["f"])
+            return self._rejected(claimed, None, Poison("JobExpired", "job definition expired"))
+        if isinstance(d, Poison):
+            return self._rejected(claimed, None, d)
+        spec = self.catalog.get(d.function)
         if spec is None:
-            return self._final(
-                claimed, None, "failed", _error("UnknownJob", f"no job named {d['f']!r}")
+            return self._rejected(
+                claimed, None, Poison("UnknownJob", f"no job named {d.function!r}")
             )
+        try:
+            payload = spec.parse_input(d.args, d.kwargs)
+        except ValidationError as invalid:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}"
+                for e in invalid.errors(include_url=False)
+            )
+            message = f"input does not match {spec.input_model.__name__}: {problems}"
+            return self._rejected(claimed, spec, Poison("InvalidInput", message))
         if claimed.tries > spec.max_tries:
             message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
-            return self._final(claimed, spec, "failed", _error("MaxTriesExceeded", message))
+            return self._rejected(claimed, spec, Poison("MaxTriesExceeded", message))
         ctx = {
             **self.ctx,
             "job_id": claimed.job_id,
             "job_try": claimed.tries,
-            "enqueue_time": d.get("et"),
+            "enqueue_time": d.enqueued_ms,
             "score": claimed.started_ms,
         }
         log = logger.isEnabledFor(logging.INFO)
@@ -89,7 +105,7 @@ class Attempts:
             logger.info("job started", extra=_log_fields(claimed, spec))
         try:
             async with asyncio.timeout(spec.timeout_s):
-                output = await spec.run(ctx, *d.get("a", ()), **d.get("k", {}))
+                output = await spec.call(ctx, payload)
         except TimeoutError:
             exc: Exception = JobTimeout(f"timed out after {spec.timeout_s:g} s")
             return self._failed_try(claimed, spec, exc)
@@ -99,7 +115,14 @@ class Attempts:
         self.stats.outcome(spec.name, "complete", claimed.started_ms)
         if log:
             logger.info("job complete", extra=_log_fields(claimed, spec, duration=True))
-        return self._final(claimed, spec, "complete", output)
+        return self._final(claimed, "complete", output)
+
+    def _rejected(self, claimed: Claimed, spec: JobSpec | None, poison: Poison) -> Settle:
+        """Settled without running: nothing about this try could ever succeed."""
+        self.counts["failed"] += 1
+        self.stats.outcome(spec.name if spec else claimed.name, "failed", claimed.started_ms)
+        logger.warning("job failed", extra=_log_fields(claimed, spec, error=poison.error()))
+        return self._final(claimed, "failed", poison.error())
 
     def _failed_try(self, claimed: Claimed, spec: JobSpec, exc: Exception) -> Settle:
         retryable = isinstance(exc, Retry) or spec.is_retryable(exc)
@@ -116,52 +139,44 @@ class Attempts:
             self.stats.outcome(spec.name, "retried", claimed.started_ms)
             self._wake_later(delay_ms / 1000)
             logger.info("job retrying", extra={**fields, "retry_in_s": delay_ms / 1000})
-            return Settle("retry", claimed.job_id, _ms() + delay_ms, serialize(info))
+            return Settle.retry(claimed.job_id, claimed.token, delay_ms, serialize(info))
         self.counts["failed"] += 1
         self.stats.outcome(spec.name, "failed", claimed.started_ms)
         logger.warning("job failed", extra=fields)
-        return self._final(claimed, spec, "failed", info)
+        # Final: the stored error says no retry will follow, whatever the exception's kind.
+        return self._final(claimed, "failed", {**info, "retryable": False})
 
     def cancelled(self, claimed: Claimed) -> Settle | None:
         """How a try the worker cancelled settles."""
         reason = claimed.cancel_reason
-        spec = self.catalog.get((claimed.definition or {}).get("f", ""))
         if reason == "abort":
             self.counts["aborted"] += 1
-            self.stats.outcome(spec.name if spec else "?", "aborted", claimed.started_ms)
-            logger.info("job aborted", extra=_log_fields(claimed, spec, duration=True))
-            return self._final(claimed, spec, "aborted", error_info(Aborted("aborted on request")))
+            self.stats.outcome(claimed.name, "aborted", claimed.started_ms)
+            logger.info("job aborted", extra=_log_fields(claimed, None, duration=True))
+            return self._final(claimed, "aborted", error_info(Aborted("aborted on request")))
         if reason == "shutdown":
             self.counts["requeued"] += 1
-            logger.info("job re-queued at shutdown", extra=_log_fields(claimed, spec))
-            return Settle("requeue", claimed.job_id, _ms())
+            logger.info("job re-queued at shutdown", extra=_log_fields(claimed, None))
+            return Settle.requeue(claimed.job_id, claimed.token)
         return None  # lease lost: another worker owns the job now; write nothing
 
-    def _final(
-        self, claimed: Claimed, spec: JobSpec | None, status: FinalStatus, result: Any
-    ) -> Settle:
-        d = claimed.definition or {}
+    def _final(self, claimed: Claimed, status: FinalKind, result: Any) -> Settle:
+        d = claimed.definition if isinstance(claimed.definition, JobDefinition) else None
         ttl_s = self.settings.result_ttl_s if status == "complete" else self.settings.failed_ttl_s
-        finished = _ms()
         data = result_data(
             job_id=claimed.job_id,
-            name=d.get("f", "?"),
-            args=d.get("a", []),
-            kwargs=d.get("k", {}),
+            name=d.function if d else "",
+            args=d.args if d else [],
+            kwargs=d.kwargs if d else {},
             tries=claimed.tries,
-            enqueued_ms=d.get("et", 0),
+            enqueued_ms=d.enqueued_ms if d else 0,
             status=status,
             result=result,
             started_ms=claimed.started_ms,
-            finished_ms=finished,
-            queue=self.queue,
+            queue=(d.queue if d else None) or self.queue,
             worker=self.ctx.get("worker_id"),
         )
-        return Settle(status, claimed.job_id, data, ttl_s * 1000, finished)
-
-
-def _error(kind: str, message: str) -> dict[str, Any]:
-    return {"type": kind, "message": message, "retryable": False}
+        return Settle.final(status, claimed.job_id, claimed.token, data, ttl_s * 1000)
 
 
 def _log_fields(
@@ -173,11 +188,11 @@ def _log_fields(
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "job_id": claimed.job_id,
-        "job": spec.name if spec else None,
+        "job": spec.name if spec else claimed.name,
         "try": claimed.tries,
     }
     if duration:
-        fields["duration_s"] = round((_ms() - claimed.started_ms) / 1000, 3)
+        fields["duration_s"] = round((time.time() * 1000 - claimed.started_ms) / 1000, 3)
     if error is not None:
         fields["error"] = error
     return fields

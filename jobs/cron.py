@@ -1,7 +1,10 @@
 """Cron schedules: declared here, run by every worker, each tick enqueued exactly once.
 
-A tick is claimed with `SET jobsvc:cron:{name}:{tick} NX`; whichever worker wins enqueues
-the job under the id `cron:{name}:{tick}`, so N workers never run a tick twice.
+Every worker runs the scheduler; a tick is enqueued under the id `cron:{schedule}:{tick ms}` by
+one script call that also records the tick (`jobsvc:cron:{schedule}:{tick ms}`), so N workers
+never run a tick twice and a crash cannot claim a tick without enqueueing it. Each schedule has
+a name (its job's name, or `{job}.{n}` for the n-th further schedule of the same job), so two
+schedules of one job firing in the same second are two ticks.
 """
 
 from dataclasses import dataclass, field
@@ -25,6 +28,12 @@ class Schedule:
     minute: CronField = None
     second: CronField = 0
     payload: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+    """Unique among schedules; empty means the job's name."""
+
+    @property
+    def key(self) -> str:
+        return self.name or self.job
 
     def next_after(self, moment: datetime) -> datetime:
         return next_cron(
@@ -50,15 +59,29 @@ def _set(value: int | set[int]) -> set[int]:
 SCHEDULES: list[Schedule] = []
 
 
-def schedule(job: str, **when: Any) -> Schedule:
+def schedule(job: str, *, name: str = "", **when: Any) -> Schedule:
     """Declare a schedule, e.g. `schedule("cleanup_job_records", hour=3, minute=0)`."""
-    entry = Schedule(job, **when)
+    if not name:
+        same_job = sum(1 for s in SCHEDULES if s.job == job)
+        name = job if same_job == 0 else f"{job}.{same_job + 1}"
+    if any(s.key == name for s in SCHEDULES):
+        raise ValueError(f"two cron schedules are named {name!r}")
+    entry = Schedule(job, name=name, **when)
     SCHEDULES.append(entry)
     return entry
 
 
+class UnknownScheduledJob(LookupError):
+    """A cron schedule names a job that is not declared (a typo would otherwise never run)."""
+
+
 def schedules_for(catalog: dict[str, JobSpec]) -> list[Schedule]:
-    return [s for s in SCHEDULES if s.job in catalog]
+    """The declared schedules; one naming an undeclared job stops the process at start."""
+    unknown = [s for s in SCHEDULES if s.job not in catalog]
+    if unknown:
+        names = ", ".join(f"{s.key!r} (job {s.job!r})" for s in unknown)
+        raise UnknownScheduledJob(f"cron schedules name undeclared jobs: {names}")
+    return list(SCHEDULES)
 
 
 # --- the shipped schedules (times in UTC) -------------------------------------------------

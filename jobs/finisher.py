@@ -1,12 +1,19 @@
 """Settles finished tries in batches: one script call for everything that ended meanwhile.
 
-A result is never dropped: when Redis is unreachable the batch is kept and retried.
+Every row carries the lease token of the try it settles; `finish.lua` refuses a row whose
+lease is no longer held by that token (the worker was paused or cut off past its lease and
+another worker may own the job now), so a stale worker never overwrites a result.
+
+A result is never dropped while the worker runs: when Redis is unreachable the batch is kept
+and retried. At shutdown the worker waits for it only so long (`flushed(timeout)`); a try
+left unsettled then runs again once its lease ends.
 """
 
 import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
@@ -15,16 +22,35 @@ from jobs import keys, lua
 
 logger = logging.getLogger("jobs.worker")
 
+FinalKind = Literal["complete", "failed", "aborted"]
+
 
 @dataclass(frozen=True, slots=True)
 class Settle:
-    """One row of `finish.lua`: kind, id and three kind-specific values."""
+    """One row of `finish.lua`; build it with `final`, `retry` or `requeue`."""
 
-    kind: str
+    kind: Literal["complete", "failed", "aborted", "retry", "requeue"]
     job_id: str
+    token: str
     a: bytes | str | int = ""
     b: bytes | str | int = ""
-    c: bytes | str | int = ""
+
+    @classmethod
+    def final(cls, kind: FinalKind, job_id: str, token: str, data: bytes, ttl_ms: int) -> "Settle":
+        return cls(kind, job_id, token, data, ttl_ms)
+
+    @classmethod
+    def retry(cls, job_id: str, token: str, delay_ms: int, error: bytes) -> "Settle":
+        """The next try is due `delay_ms` after the server's now."""
+        return cls("retry", job_id, token, delay_ms, error)
+
+    @classmethod
+    def requeue(cls, job_id: str, token: str) -> "Settle":
+        """Shutdown: ready again at once, and the interrupted try does not count."""
+        return cls("requeue", job_id, token)
+
+    def row(self) -> tuple[str, str, str, bytes | str | int, bytes | str | int]:
+        return (self.kind, self.job_id, self.token, self.a, self.b)
 
 
 LINGER_S = 0.002
@@ -43,6 +69,8 @@ class Finisher:
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self.lost = 0
+        """Rows refused because their lease had gone to another try (since start)."""
 
     def submit(self, settle: Settle) -> None:
         self._pending.append(settle)
@@ -53,13 +81,21 @@ class Finisher:
     def busy(self) -> bool:
         return not self._idle.is_set()
 
-    async def flushed(self) -> None:
-        """Wait until everything submitted so far is in Redis."""
-        await self._idle.wait()
+    @property
+    def unsettled(self) -> int:
+        return len(self._pending)
+
+    async def flushed(self, timeout_s: float | None = None) -> bool:
+        """Wait until everything submitted so far is in Redis; False if `timeout_s` ran out."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     async def run(self) -> None:
         script = lua.script("finish")
-        delay = 0.05
+        delay, resent = 0.05, False
         while True:
             await self._ready.wait()
             if len(self._pending) < LINGER_BELOW and self._more_coming():
@@ -68,18 +104,32 @@ class Finisher:
                 await asyncio.sleep(LINGER_S)
             batch, self._pending = self._pending, []
             self._ready.clear()
-            args: list[bytes | str | int] = []
-            for s in batch:
-                args += (s.kind, s.job_id, s.a, s.b, s.c)
+            args = [value for s in batch for value in s.row()]
             try:
-                await script(self._redis, [self._queue, keys.ABORT, keys.FAILED], args)
+                lost = await script(self._redis, [self._queue, keys.ABORT, keys.FAILED], args)
             except RedisError as exc:
                 logger.warning("could not settle %d jobs, retrying: %s", len(batch), exc)
                 self._pending[:0] = batch
                 self._ready.set()
+                resent = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
-            delay = 0.05
+            self._report_lost([job_id.decode() for job_id in lost], resent)
+            delay, resent = 0.05, False
             if not self._pending:
                 self._idle.set()
+
+    def _report_lost(self, job_ids: list[str], resent: bool) -> None:
+        if resent:
+            # The first attempt may have been applied before its reply was lost: rows it
+            # settled come back as "lost" now, harmlessly.
+            logger.info("settled after reconnecting; %d rows already applied", len(job_ids))
+            return
+        self.lost += len(job_ids)
+        for job_id in job_ids:
+            logger.warning(
+                "lease lost: not storing the outcome of this try (the lease ran out; another "
+                "worker may hold the job now)",
+                extra={"job_id": job_id},
+            )

@@ -96,7 +96,10 @@ class JobSpec:
 
     async def run(self, ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
         """ARQ-shaped entry point: `(ctx, *args, **kwargs)` in, the output model's JSON out."""
-        payload = self.parse_input(args, kwargs)
+        return await self.call(ctx, self.parse_input(args, kwargs))
+
+    async def call(self, ctx: dict[str, Any], payload: BaseModel) -> dict[str, Any]:
+        """Run the job on a validated input; the output model's JSON out."""
         context = JobContext.from_arq(ctx, self.name, self.max_tries)
         result = await self.function(context, payload)
         return self.output_model.model_validate(result).model_dump(mode="json")

@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from jobs.serialization import serialize
+from jobs.records import open_json
 
 FinalStatus = Literal["complete", "failed", "aborted"]
 
@@ -17,14 +17,16 @@ def result_data(
     enqueued_ms: int,
     status: FinalStatus,
     result: Any,
-    started_ms: int,
-    finished_ms: int,
+    started_ms: int | None,
     queue: str,
     worker: str | None = None,
 ) -> bytes:
     """ARQ's keys (`t f a k et s r st ft q id`) plus `status`, which ARQ cannot express, and
-    the `worker` that ran the last try."""
-    return serialize(
+    the `worker` that ran the last try. `started_ms` is None for a job that never started.
+
+    Open JSON (see `jobs.records.open_json`): the script that stores it appends `ft`, the
+    server's time of the settle, so finish times agree with the failed registry's scores."""
+    return open_json(
         {
             "t": tries,
             "f": name,
@@ -34,7 +36,6 @@ def result_data(
             "s": status == "complete",
             "r": result,
             "st": started_ms,
-            "ft": finished_ms,
             "q": queue,
             "id": job_id,
             "status": status,

@@ -15,27 +15,26 @@ from settings import Settings
 
 logger = logging.getLogger("jobs.cron")
 
-TICK_CLAIM_TTL_MS = 7 * 24 * 3600 * 1000  # longer than any clock skew or retry of a tick
-
 
 async def claim_and_enqueue(
     redis: ArqRedis, schedule: Schedule, spec: JobSpec, tick: datetime, settings: Settings
 ) -> bool:
-    """Enqueue `schedule`'s job for `tick` unless another worker did; True if this one did."""
+    """Enqueue `schedule`'s job for `tick` unless another worker did; True if this one did.
+
+    The tick's record and the job are written by one script call (the tick key is the
+    enqueue's idempotency key): a crash between "claimed" and "enqueued" cannot happen."""
     tick_ms = int(tick.timestamp() * 1000)
-    claimed = await redis.set(
-        f"{keys.CRON_TICK}{schedule.job}:{tick_ms}", "1", nx=True, px=TICK_CLAIM_TTL_MS
-    )
-    if not claimed:
-        return False
-    await enqueue(
+    enqueued = await enqueue(
         redis,
         spec,
         schedule.payload,
-        job_id=f"cron:{schedule.job}:{tick_ms}",
+        job_id=f"cron:{schedule.key}:{tick_ms}",
         defer_until=tick,
+        idempotency_redis_key=keys.cron_tick(schedule.key, tick_ms),
         settings=settings,
     )
+    if enqueued.outcome != "created":
+        return False
     logger.info("cron tick enqueued", extra={"job": schedule.job, "tick": tick.isoformat()})
     return True
 
@@ -62,4 +61,4 @@ async def run_schedules(
 
 def next_runs(schedules: list[Schedule]) -> dict[str, datetime]:
     now = datetime.now(UTC)
-    return {s.job: s.next_after(now) for s in schedules}
+    return {s.key: s.next_after(now) for s in schedules}

@@ -1,18 +1,20 @@
-"""Read a job's whole state from Redis in one round trip and name it.
+"""Read a job's whole state from Redis and name it; bytes we did not write read as an error.
 
 A job's status is derived from ARQ's own keys, the same way `arq.jobs.Job.status()` does,
 refined with what ARQ cannot tell (failed vs complete vs aborted, tries, progress, last error).
 """
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from arq.connections import ArqRedis
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from jobs import keys
+from jobs.records import JobDefinition, LeaseToken, Poison
 from jobs.serialization import deserialize
 
 
@@ -43,6 +45,9 @@ class JobError(BaseModel):
     retryable: bool
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 class JobRecord(BaseModel):
     """A job as clients see it (the API's JobView)."""
 
@@ -68,111 +73,175 @@ class JobRecord(BaseModel):
 def _dt(ms: Any) -> datetime | None:
     if ms in (None, b"", ""):
         return None
-    return datetime.fromtimestamp(int(float(ms)) / 1000, tz=UTC)
+    try:
+        return datetime.fromtimestamp(int(float(ms)) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
-def _first_arg(definition: dict[str, Any]) -> Any:
-    args = definition.get("a") or []
-    return args[0] if args else definition.get("k") or None
+def _model(model: type[M], raw: bytes | None) -> M | None:
+    """A small JSON value we wrote (progress, last error); None if absent or not ours."""
+    if not raw:
+        return None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError:
+        return None
 
 
 def _from_result(job_id: str, raw: bytes, max_tries: dict[str, int]) -> JobRecord:
-    d = deserialize(raw)
+    try:
+        d = deserialize(raw)
+    except ValueError:
+        d = None
+    if not isinstance(d, dict):
+        poison = Poison("UndecodableResult", "the stored result is not JSON this service wrote")
+        return _poisoned(job_id, poison, JobStatus.failed, "")
     success = bool(d.get("s"))
     r = d.get("r")
     status = d.get("status") or ("complete" if success else "failed")
     if not success and isinstance(r, dict) and r.get("type") == "CancelledError":
         status = "aborted"  # aborted by a stock ARQ worker
+    name = str(d.get("f") or "")
+    args = d.get("a")
     return JobRecord(
         id=job_id,
-        name=d.get("f", ""),
-        queue=d.get("q", ""),
-        status=JobStatus(status),
-        tries=int(d.get("t") or 0),
-        max_tries=max_tries.get(d.get("f", "")),
+        name=name,
+        queue=str(d.get("q") or ""),
+        status=JobStatus(status) if status in JobStatus.__members__ else JobStatus.failed,
+        tries=_int(d.get("t")),
+        max_tries=max_tries.get(name),
         enqueued_at=_dt(d.get("et")),
         started_at=_dt(d.get("st")),
         finished_at=_dt(d.get("ft")),
         progress=Progress(fraction=1.0) if success else None,
-        input=_first_arg(d),
+        input=args[0] if isinstance(args, list) and args else d.get("k") or None,
         result=r if success else None,
-        error=None if success else JobError.model_validate(_as_error(r)),
-        worker=d.get("worker"),
+        error=None if success else _as_error(r),
+        worker=d.get("worker") if isinstance(d.get("worker"), str) else None,
     )
 
 
-def _as_error(r: Any) -> dict[str, Any]:
-    if isinstance(r, dict) and {"type", "message"} <= r.keys():
-        return {"retryable": False, **r}
-    return {"type": "Error", "message": str(r), "retryable": False}
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _as_error(r: Any) -> JobError:
+    if isinstance(r, dict):
+        try:
+            # Final: whatever the exception was, nothing will retry it any more.
+            return JobError.model_validate({**r, "retryable": False})
+        except ValidationError:
+            pass
+    return JobError(type="Error", message=str(r)[:2000], retryable=False)
+
+
+def _poisoned(job_id: str, poison: Poison, status: JobStatus, queue: str) -> JobRecord:
+    return JobRecord(
+        id=job_id,
+        name="",
+        queue=queue,
+        status=status,
+        tries=0,
+        max_tries=None,
+        enqueued_at=None,
+        error=JobError.model_validate(poison.error()),
+    )
 
 
 async def load_jobs(
-    redis: ArqRedis, job_ids: list[str], queue: str, max_tries: dict[str, int]
+    redis: ArqRedis, job_ids: list[str], default_queue: str, max_tries: dict[str, int]
 ) -> list[JobRecord | None]:
-    """The records of `job_ids` (None where unknown or expired), in one pipeline."""
+    """The records of `job_ids` (None where unknown or expired), in one or two pipelines.
+
+    Per-job keys say almost everything; only a live job that no worker holds needs its queue's
+    score (deferred or queued), read in a second pipeline once its definition names the queue.
+    Jobs a stock ARQ producer enqueued name no queue: they are on `default_queue`.
+    """
     async with redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
             pipe.get(keys.RESULT + job_id)
             pipe.get(keys.JOB + job_id)
             pipe.get(keys.IN_PROGRESS + job_id)
-            pipe.zscore(queue, job_id)
             pipe.hgetall(keys.STATE + job_id)
             pipe.zscore(keys.ABORT, job_id)
         replies = await pipe.execute()
+    rows = [replies[i * 5 : i * 5 + 5] for i in range(len(job_ids))]
+    definitions: list[JobDefinition | Poison | None] = [
+        JobDefinition.load(definition) if result is None and definition is not None else None
+        for result, definition, *_ in rows
+    ]
+    waiting = [
+        (i, d.queue if isinstance(d, JobDefinition) and d.queue else default_queue)
+        for i, d in enumerate(definitions)
+        if d is not None and rows[i][2] is None
+    ]
+    scores: dict[int, float | None] = {}
+    if waiting:
+        async with redis.pipeline(transaction=False) as pipe:
+            for i, queue in waiting:
+                pipe.zscore(queue, job_ids[i])
+            scores = dict(zip((i for i, _ in waiting), await pipe.execute(), strict=True))
     now_ms = time.time() * 1000
     records: list[JobRecord | None] = []
-    for i, job_id in enumerate(job_ids):
-        result, definition, lease, score, state, abort = replies[i * 6 : i * 6 + 6]
+    for i, (job_id, (result, _, lease, state, abort)) in enumerate(zip(job_ids, rows, strict=True)):
+        definition = definitions[i]
         if result is not None:
             records.append(_from_result(job_id, result, max_tries))
         elif definition is None:
             records.append(None)
         else:
-            records.append(
-                _live(job_id, definition, lease, score, state, abort, queue, now_ms, max_tries)
-            )
+            live = Live(lease, scores.get(i), state, abort is not None)
+            records.append(_live(job_id, definition, live, default_queue, now_ms, max_tries))
     return records
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """What Redis holds about a job that is not final yet, besides its definition."""
+
+    lease: bytes | None
+    score: float | None
+    state: dict[bytes, bytes]
+    abort_requested: bool
 
 
 def _live(
     job_id: str,
-    definition: bytes,
-    lease: bytes | None,
-    score: float | None,
-    state: dict[bytes, bytes],
-    abort: float | None,
-    queue: str,
+    definition: JobDefinition | Poison,
+    live: Live,
+    default_queue: str,
     now_ms: float,
     max_tries: dict[str, int],
 ) -> JobRecord:
-    d = deserialize(definition)
-    worker, started_ms = None, None
-    if lease is not None:
-        worker, _, started = lease.decode().rpartition("|")
-        started_ms = started if started.isdigit() else None
+    token = LeaseToken.parse(live.lease) if live.lease is not None else None
+    if live.lease is not None:
         status = JobStatus.in_progress
-    elif score is not None and score > now_ms:
+    elif live.score is not None and live.score > now_ms:
         status = JobStatus.deferred
     else:
         status = JobStatus.queued
-    progress = state.get(b"progress")
-    error = state.get(b"error")
+    if isinstance(definition, Poison):
+        return _poisoned(job_id, definition, status, default_queue)
+    state = live.state
     return JobRecord(
         id=job_id,
-        name=d.get("f", ""),
-        queue=queue,
+        name=definition.function,
+        queue=definition.queue or default_queue,
         status=status,
-        tries=int(state.get(b"tries", 0)),
-        max_tries=max_tries.get(d.get("f", "")),
-        enqueued_at=_dt(d.get("et")),
-        scheduled_for=_dt(score) if status is not JobStatus.in_progress else None,
-        started_at=_dt(started_ms),
-        progress=Progress.model_validate(deserialize(progress)) if progress else None,
-        input=_first_arg(d),
-        error=JobError.model_validate(deserialize(error)) if error else None,
-        worker=worker or None,
-        abort_requested=abort is not None and status is JobStatus.in_progress,
+        tries=_int(state.get(b"tries")),
+        max_tries=max_tries.get(definition.function),
+        enqueued_at=_dt(definition.enqueued_ms),
+        scheduled_for=_dt(live.score) if status is not JobStatus.in_progress else None,
+        started_at=_dt(token.started_ms) if token else None,
+        progress=_model(Progress, state.get(b"progress")),
+        input=definition.payload,
+        error=_model(JobError, state.get(b"error")),
+        worker=token.worker if token else None,
+        abort_requested=live.abort_requested and status is JobStatus.in_progress,
     )
 
 

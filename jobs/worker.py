@@ -26,7 +26,9 @@ from jobs import heartbeat, keys, lua
 from jobs.attempt import Attempts, Claimed
 from jobs.connection import create_redis
 from jobs.cron import schedules_for
+from jobs.eviction import eviction_policy, policy_warning
 from jobs.finisher import Finisher, Settle
+from jobs.records import JobDefinition, LeaseToken
 from jobs.registry import load_catalog
 from jobs.scheduler import run_schedules
 from jobs.serialization import deserialize, serialize
@@ -41,6 +43,11 @@ def _ms() -> int:
     return int(time.time() * 1000)
 
 
+SETTLE_AT_EXIT_S = 3.0
+"""At shutdown, how long to keep trying to store outcomes once the grace is over (Redis may be
+gone: an unsettled try runs again after its lease, so the worker exits rather than hang)."""
+
+
 class Worker(ArqWorker):
     def __init__(
         self,
@@ -51,11 +58,10 @@ class Worker(ArqWorker):
         handle_signals: bool = True,
     ) -> None:
         self.settings = settings = settings or get_settings()
-        self.catalog = {
-            name: spec
-            for name, spec in load_catalog(settings).items()
-            if spec.queue == settings.queue_name
-        }
+        # Every declared job: a job may be enqueued on any queue (a stock ARQ producer, or an
+        # override), and the worker must run it, not fail it as unknown.
+        self.catalog = load_catalog(settings)
+        self.schedules = schedules_for(self.catalog)  # raises on a schedule of an unknown job
         self.worker_id = heartbeat.new_worker_id()
         super().__init__(
             functions=[spec.arq_function() for spec in self.catalog.values()],
@@ -74,23 +80,39 @@ class Worker(ArqWorker):
         self._install_signals = handle_signals
         self._running: dict[str, Claimed] = {}
         self._stopping = asyncio.Event()
+        self._hurry = asyncio.Event()
+        """A second SIGTERM/SIGINT: stop waiting for running jobs."""
         self._slot_free = asyncio.Event()
+        self._claims = 0
+        self._unconfirmed: list[str] = []
+        """Claim calls whose reply never came (the script may have run): see `_recover`."""
+
         self._finisher = Finisher(self.pool, self.queue_name, lambda: bool(self._running))
         self._lease_ms = int(settings.lease_s * 1000)
         self.stats = JobStats()  # for /metrics: see jobs/stats.py
         self._attempts = Attempts(
-            settings, self.catalog, self.queue_name, self.ctx, self.stats, self._wake_later
+            settings,
+            self.catalog,
+            self.queue_name,
+            self.ctx,
+            self.stats,
+            self._wake_later,
         )
         self.counts = self._attempts.counts
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Take no new job; running ones get `shutdown_grace_s` (called on SIGTERM/SIGINT)."""
+        """Take no new job; running ones get `shutdown_grace_s` (called on SIGTERM/SIGINT).
+
+        A second call stops waiting: running jobs are re-queued at once."""
         if not self._stopping.is_set():
             logger.info("stopping: %d jobs running", len(self._running))
             self._stopping.set()
             self._slot_free.set()  # wakes a claim loop waiting for capacity
+        elif not self._hurry.is_set():
+            logger.info("stopping now: re-queueing %d running jobs", len(self._running))
+            self._hurry.set()
 
     async def main(self) -> None:
         if self._install_signals:
@@ -100,6 +122,7 @@ class Worker(ArqWorker):
         self.ctx.update(redis=self.pool, worker_id=self.worker_id, settings=self.settings)
         if self.on_startup:
             await self.on_startup(self.ctx)
+        await self._check_eviction_policy()
         logger.info(
             "worker %s started: queue %s, %d jobs, concurrency %d",
             self.worker_id,
@@ -114,29 +137,49 @@ class Worker(ArqWorker):
             asyncio.create_task(self._every(self.settings.heartbeat_s, self._heartbeat)),
             asyncio.create_task(self._every(1.0, self._flush_stats)),
         ]
-        schedules = schedules_for(self.catalog)
-        if schedules and self.settings.cron_enabled and not self.burst:
+        if self.schedules and self.settings.cron_enabled and not self.burst:
             background.append(
                 asyncio.create_task(
-                    run_schedules(self.pool, schedules, self.catalog, self.settings)
+                    run_schedules(self.pool, self.schedules, self.catalog, self.settings)
                 )
             )
         try:
             await self._heartbeat()
             await self._claim_loop()
             await self._drain()
-            await self._finisher.flushed()
+            await self._settle_remaining()
         finally:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            with contextlib.suppress(RedisError):
-                await self._flush_stats()
-            with contextlib.suppress(RedisError):
-                await heartbeat.leave(self.pool, self.worker_id)
+            # Redis may be gone: each goodbye gets a short bound, so the process always ends.
+            with contextlib.suppress(RedisError, TimeoutError):
+                await asyncio.wait_for(self._flush_stats(), 1.0)
+            with contextlib.suppress(RedisError, TimeoutError):
+                await asyncio.wait_for(heartbeat.leave(self.pool, self.worker_id), 1.0)
             if self.on_shutdown:
                 await self.on_shutdown(self.ctx)
             logger.info("worker %s stopped: %s", self.worker_id, self.counts)
+
+    async def _settle_remaining(self) -> None:
+        """Store the outcomes of the last tries: fully in burst mode, within a bound at stop."""
+        bound = SETTLE_AT_EXIT_S if self._stopping.is_set() else None
+        if not await self._finisher.flushed(bound):
+            logger.warning(
+                "exiting with %d outcomes not stored (Redis unreachable); those jobs run "
+                "again when their leases end",
+                self._finisher.unsettled,
+            )
+
+    async def _check_eviction_policy(self) -> None:
+        """Job definitions carry TTLs: an evicting maxmemory policy would drop queued jobs."""
+        try:
+            warning = policy_warning(await eviction_policy(self.pool))
+        except RedisError as exc:
+            logger.warning("could not read the server's eviction policy: %s", exc)
+            return
+        if warning:
+            logger.warning(warning)
 
     async def _every(self, interval_s: float, action: Any) -> None:
         while True:
@@ -185,31 +228,57 @@ class Worker(ArqWorker):
 
     async def _claim(self, limit: int) -> int | None:
         """Start up to `limit` ready jobs. None if any started, else the next due score (or 0)."""
-        reply = await lua.script("claim")(self.pool, [self.queue_name], self._claim_args(limit))
-        return self._start_claimed(reply)
+        if self._unconfirmed:
+            await self._recover()
+        claim_id = self._new_claim_id()
+        try:
+            reply = await lua.script("claim")(
+                self.pool, self._claim_keys(claim_id), self._claim_args(limit, claim_id)
+            )
+        except RedisError:
+            self._unconfirmed.append(claim_id)
+            raise
+        return self._start_claimed(reply, claim_id)
 
-    def _claim_args(self, limit: int) -> list[Any]:
-        return [self._lease_ms, limit, self.worker_id]
+    def _new_claim_id(self) -> str:
+        self._claims += 1
+        return f"{self.worker_id}:{self._claims}"
 
-    def _start_claimed(self, reply: list[Any]) -> int | None:
+    def _claim_keys(self, claim_id: str) -> list[str]:
+        return [self.queue_name, keys.claim(claim_id)]
+
+    def _claim_args(self, limit: int, claim_id: str) -> list[Any]:
+        return [self._lease_ms, limit, self.worker_id, claim_id]
+
+    async def _recover(self) -> None:
+        """Start what claim calls took when their replies were lost (Redis dropped the
+        connection after running the script): at once, with the try they already counted,
+        instead of after a whole lease with a try burned."""
+        script = lua.script("reclaim")
+        while self._unconfirmed:
+            claim_id = self._unconfirmed[0]
+            reply = await script(self.pool, [keys.claim(claim_id)], [])
+            self._unconfirmed.pop(0)
+            if reply:
+                logger.info("recovered a claim whose reply was lost: %d jobs", len(reply) // 3)
+                self._start_claimed(reply, claim_id)
+
+    def _start_claimed(self, reply: list[Any], claim_id: str) -> int | None:
         if len(reply) == 2:
             return int(float(reply[0])) if reply[0] else 0
-        # claim.lua's lease token is "{worker}|{its now}": the same here, or every renewal
-        # would find a different token and cancel the job as "lost".
         now = int(reply[1])
-        token = f"{self.worker_id}|{now}"
+        # The same token claim.lua wrote, or every renewal and settle would be refused.
+        token = LeaseToken(self.worker_id, now, claim_id).encode()
         for i in range(2, len(reply), 3):
             job_id = reply[i].decode()
             raw = reply[i + 1]
-            claimed = Claimed(
-                job_id=job_id,
-                definition=deserialize(raw) if raw else None,
-                tries=int(reply[i + 2]),
-                token=token,
-                started_ms=now,
-            )
+            definition = JobDefinition.load(raw) if raw else None
+            claimed = Claimed(job_id, definition, int(reply[i + 2]), token, now)
+            if job_id in self._running:
+                continue  # already running (a recovered claim overlapping a live one)
             self._running[job_id] = claimed
-            self.stats.picked_up(claimed.tries, (claimed.definition or {}).get("et"), now)
+            if isinstance(definition, JobDefinition):
+                self.stats.picked_up(claimed.tries, definition.enqueued_ms, now)
             claimed.task = asyncio.create_task(self._run(claimed))
         return None
 
@@ -220,18 +289,28 @@ class Worker(ArqWorker):
         enqueued to an idle worker starts after one round trip, not two.
         """
         script = lua.script("claim")
+        if self._unconfirmed:
+            await self._claim(limit)  # recovers first; a normal claim returns straight away
+            return
+        claim_id = self._new_claim_id()
         try:
             async with self.pool.pipeline(transaction=False) as pipe:
                 pipe.blpop([keys.wake(self.queue_name)], timeout=timeout_s)  # type: ignore[arg-type]
-                pipe.evalsha(script.sha, 1, self.queue_name, *self._claim_args(limit))
+                pipe.evalsha(
+                    script.sha,
+                    2,
+                    *self._claim_keys(claim_id),
+                    *self._claim_args(limit, claim_id),
+                )
                 _, reply = await pipe.execute(raise_on_error=False)
             if isinstance(reply, Exception):  # e.g. NOSCRIPT after a Redis restart
                 await self._claim(limit)
             else:
-                self._start_claimed(reply)
+                self._start_claimed(reply, claim_id)
         except RedisError as exc:
+            self._unconfirmed.append(claim_id)
             logger.warning("waiting for work failed: %s", exc)
-            await asyncio.sleep(min(timeout_s, 1.0))
+            await self._first(self._hurry.wait(), min(timeout_s, 1.0))
 
     async def _first(self, awaitable: Any, timeout_s: float | None) -> None:
         """Wait for `awaitable`, a stop request, or the timeout, whichever comes first."""
@@ -272,7 +351,7 @@ class Worker(ArqWorker):
     async def _renew_leases(self) -> None:
         if not self._running:
             return
-        args: list[Any] = [_ms(), self._lease_ms, keys.IN_PROGRESS]
+        args: list[Any] = [self._lease_ms]
         for claimed in list(self._running.values()):
             args += (claimed.job_id, claimed.token)
         lost = await lua.script("renew")(self.pool, [self.queue_name], args)
@@ -317,9 +396,18 @@ class Worker(ArqWorker):
         if not tasks:
             return
         grace = self.settings.shutdown_grace_s if self._stopping.is_set() else None
-        _, pending = await asyncio.wait(tasks, timeout=grace)
+        # asyncio.wait does not cancel what it waits for: cancelling `finished` leaves the
+        # tries running until they are cancelled below, each with its reason.
+        finished = asyncio.ensure_future(asyncio.wait(tasks))
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        try:
+            await asyncio.wait([finished, hurry], timeout=grace, return_when="FIRST_COMPLETED")
+        finally:
+            finished.cancel()
+            hurry.cancel()
         for job_id in [c.job_id for c in self._running.values()]:
             self._cancel(job_id, "shutdown")
+        pending = [t for t in tasks if not t.done()]
         if pending:
             await asyncio.wait(pending)
 

@@ -14,6 +14,7 @@ import pytest
 from arq.connections import ArqRedis
 from pydantic_settings import BaseSettings
 
+from jobs import keys
 from jobs.connection import create_redis
 from jobs.worker import Worker
 from scripts.embedded_redis import EmbeddedRedis
@@ -88,6 +89,12 @@ async def background_worker(settings: Settings, redis: ArqRedis) -> AsyncIterato
     """A long-running in-process worker (not burst), stopped at the end of the test."""
     worker = Worker(settings, handle_signals=False)
     task = asyncio.create_task(worker.main())
+
+    async def beating() -> bool:
+        assert not task.done(), task
+        return await redis.zscore(keys.WORKERS, worker.worker_id) is not None
+
+    await eventually(beating)
     yield worker
     worker.stop()
     await asyncio.wait_for(task, 10)

@@ -1,11 +1,16 @@
 -- Renew this worker's leases; report the ones it no longer holds.
--- KEYS: queue
--- ARGV: now ms, lease ms, in-progress prefix, then pairs: id, token
-local now, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
+-- KEYS[1] queue
+-- ARGV[1] lease ms, then pairs: job id, lease token
+-- Returns {lost ids...}: leases that ran out or belong to another claim now (that worker
+--         cancels those tries and writes nothing for them).
+-- The new lease end is the server's now + lease, like claim.lua's.
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local lease = tonumber(ARGV[1])
 local lost = {}
-for i = 4, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local lease_key = ARGV[3] .. id
+  local lease_key = '@IN_PROGRESS@' .. id
   if redis.call('GET', lease_key) == token then
     redis.call('PEXPIRE', lease_key, lease)
     redis.call('ZADD', KEYS[1], 'XX', now + lease, id)

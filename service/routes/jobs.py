@@ -5,20 +5,19 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import ValidationError
 
-from jobs import keys, lua
+from jobs import keys
+from jobs.abort import abort
 from jobs.enqueue import enqueue
-from jobs.errors import Aborted, error_info
-from jobs.results import result_data
-from jobs.serialization import deserialize
 from jobs.store import JobRecord, JobStatus, load_jobs
 from service.deps import ArqDep, CatalogDep, HubDep, SettingsDep
 from service.errors import JobNotFound, JobStateConflict, JobTypeNotFound
-from service.schemas import ERROR_RESPONSES, JobPage, JobView
+from service.schemas import ERROR_RESPONSES, ErrorResponse, JobPage, JobView
 from service.views import load_view, max_tries_by_name
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
@@ -98,50 +97,43 @@ async def job_events(
                 return
 
 
-@router.delete("/jobs/{job_id}", status_code=status.HTTP_202_ACCEPTED)
+ABORT_WAIT_S = 5.0
+"""How long `DELETE` waits for the worker holding a running job to cancel it."""
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={status.HTTP_409_CONFLICT: {"model": ErrorResponse}},
+)
 async def abort_job(
-    job_id: JobId, redis: ArqDep, catalog: CatalogDep, settings: SettingsDep
+    job_id: JobId, redis: ArqDep, catalog: CatalogDep, settings: SettingsDep, hub: HubDep
 ) -> JobView:
-    """Abort: a queued or deferred job never starts; a running one is cancelled. 409 if final."""
-    view = await load_view(redis, catalog, settings, job_id)
-    if view.status.is_final:
-        raise JobStateConflict(f"job {job_id} is already {view.status}")
-    now_ms = int(time.time() * 1000)
-    raw = await redis.get(keys.JOB + job_id)
-    d: dict[str, Any] = deserialize(raw) if raw else {"f": view.name, "a": [view.input]}
-    aborted = result_data(
-        job_id=job_id,
-        name=d["f"],
-        args=d.get("a", []),
-        kwargs=d.get("k", {}),
-        tries=view.tries,
-        enqueued_ms=d.get("et", 0),
-        status="aborted",
-        result=error_info(Aborted("aborted on request")),
-        started_ms=now_ms,
-        finished_ms=now_ms,
-        queue=settings.queue_name,
-    )
-    outcome = await lua.script("abort")(
-        redis,
-        [settings.queue_name, keys.ABORT, keys.FAILED],
-        [
-            job_id,
-            now_ms,
-            aborted,
-            settings.failed_ttl_s * 1000,
-            keys.JOB,
-            keys.RESULT,
-            keys.IN_PROGRESS,
-            keys.STATE,
-            keys.EVENTS,
-        ],
-    )
-    if outcome == b"final":
-        raise JobStateConflict(f"job {job_id} finished meanwhile")
-    if outcome == b"missing":
-        raise JobNotFound(f"no job {job_id!r} (unknown or expired)")
-    return await load_view(redis, catalog, settings, job_id)
+    """Abort: a queued or deferred job never starts; a running one is cancelled, and the answer
+    waits (a few seconds at most) until its worker has done so. 409 if the job is final, also
+    when it finished before its worker could cancel it (the details carry its status)."""
+    async with hub.watch(job_id) as changed:
+        outcome = await abort(redis, job_id, settings)
+        if outcome == "final":
+            raise JobStateConflict(f"job {job_id} is already final")
+        if outcome == "missing":
+            raise JobNotFound(f"no job {job_id!r} (unknown or expired)")
+        view = await load_view(redis, catalog, settings, job_id)
+        deadline = time.monotonic() + ABORT_WAIT_S
+        while outcome == "running" and not view.status.is_final:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return view  # still running: abort_requested is true, the worker will act
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+            changed.clear()
+            view = await load_view(redis, catalog, settings, job_id)
+    if view.status is not JobStatus.aborted:
+        raise JobStateConflict(
+            f"job {job_id} ended {view.status} before the abort took effect",
+            details={"status": view.status},
+        )
+    return view
 
 
 @router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
@@ -157,7 +149,13 @@ async def retry_job(
     spec = catalog.get(view.name)
     if spec is None:
         raise JobTypeNotFound(f"job type {view.name!r} no longer exists")
-    payload = spec.input_model.model_validate(view.input)
+    try:
+        payload = spec.input_model.model_validate(view.input)
+    except ValidationError as exc:
+        raise JobStateConflict(
+            f"the stored input no longer matches {spec.name}'s input model",
+            details=exc.errors(include_url=False, include_context=False),
+        ) from None
     enqueued = await enqueue(redis, spec, payload, settings=settings)
     logger.info(
         "job enqueued", extra={"job_id": enqueued.job_id, "job": spec.name, "retry_of": job_id}

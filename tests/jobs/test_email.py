@@ -58,4 +58,6 @@ async def test_unreachable_smtp_server_is_retried(
     await run_worker(smtp_port=free_port(), backoff_base_s=0.001, backoff_max_s=0.002)
     record = await load_job(redis, enqueued.job_id, settings.queue_name, {})
     assert record is not None and record.status is JobStatus.failed and record.tries == 5
-    assert record.error is not None and record.error.retryable
+    # Every try failed with a retryable error; with the tries spent, none will follow.
+    assert record.error is not None and record.error.type == "SMTPConnectError"
+    assert record.error.retryable is False

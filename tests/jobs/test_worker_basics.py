@@ -67,7 +67,9 @@ async def test_timed_out_try_is_retried_then_fails(
     await run_worker()
     record = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
     assert record is not None and record.status is JobStatus.failed and record.tries == 2
-    assert record.error is not None and record.error.type == "JobTimeout" and record.error.retryable
+    # Retried once (timeouts are retryable), then final: no further retry, so not retryable.
+    assert record.error is not None and record.error.type == "JobTimeout"
+    assert record.error.retryable is False
     raw = await redis.get(keys.RESULT + enqueued.job_id)
     assert orjson.loads(raw)["r"]["type"] == "JobTimeout"
     assert await redis.zscore(keys.FAILED, enqueued.job_id) is not None
@@ -81,4 +83,4 @@ async def test_invalid_input_from_a_stock_producer_fails_permanently(
     await run_worker()
     record = await load_job(redis, job.job_id, settings.queue_name, MAX)
     assert record is not None and record.status is JobStatus.failed and record.tries == 1
-    assert record.error is not None and record.error.type == "ValidationError"
+    assert record.error is not None and record.error.type == "InvalidInput"

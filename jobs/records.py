@@ -1,0 +1,128 @@
+"""The values stored in Redis, one codec each: job definitions, lease tokens, event messages.
+
+Keys live in `jobs.keys`; what is written under them is spelled here and nowhere else, so a
+reader never splits a string a writer joined somewhere else. Decoding is total: bytes we did
+not write (stock ARQ's pickle, a truncated value, another program's JSON) come back as a
+`Poison` that says what is wrong, never as an exception out of a worker's claim loop or a 500.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from jobs.serialization import serialize
+
+
+@dataclass(frozen=True, slots=True)
+class Poison:
+    """Why a stored value cannot be used: an error record in the JobView's shape."""
+
+    type: str
+    message: str
+
+    def error(self) -> dict[str, Any]:
+        return {"type": self.type, "message": self.message, "retryable": False}
+
+
+def open_json(fields: dict[str, Any]) -> bytes:
+    """A JSON object without its closing brace: the Lua script that stores it appends the
+    server's time (`,"et":123}` or `,"ft":123}`), so every stored time is the server's."""
+    return serialize(fields)[:-1]
+
+
+@dataclass(frozen=True, slots=True)
+class JobDefinition:
+    """`arq:job:{id}`: ARQ's job layout (`t f a k et`, so stock ARQ reads it) plus the queue.
+
+    `et` (enqueued at) is the server's clock, appended by `enqueue.lua` (see `open_json`).
+    """
+
+    function: str
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    enqueued_ms: int = 0
+    queue: str | None = None
+    """None for jobs a stock ARQ producer enqueued: they are on the default queue."""
+
+    def dump_open(self) -> bytes:
+        """Everything but `et`, for `enqueue.lua` to close with the server's time."""
+        data: dict[str, Any] = {"t": None, "f": self.function, "a": self.args, "k": self.kwargs}
+        if self.queue is not None:
+            data["q"] = self.queue
+        return open_json(data)
+
+    @classmethod
+    def load(cls, raw: bytes | str) -> "JobDefinition | Poison":
+        try:
+            d = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            hint = " (pickled by a stock ARQ producer?)" if _pickled(raw) else ""
+            return Poison("UndecodableJob", f"job definition is not JSON{hint}: {exc}")
+        if not isinstance(d, dict):
+            return Poison("UndecodableJob", f"job definition is a JSON {type(d).__name__}")
+        function, args, kwargs = d.get("f"), d.get("a", []), d.get("k", {})
+        queue, enqueued = d.get("q"), d.get("et") or 0
+        if not isinstance(function, str) or not function:
+            return Poison("UndecodableJob", "job definition names no function ('f')")
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            return Poison("UndecodableJob", "job arguments are not a list ('a') and dict ('k')")
+        if not isinstance(enqueued, int | float) or not (queue is None or isinstance(queue, str)):
+            return Poison("UndecodableJob", "job definition has a malformed 'et' or 'q'")
+        return cls(function, args, kwargs, int(enqueued), queue)
+
+    @property
+    def payload(self) -> Any:
+        """The input as enqueued: our `(payload,)`, or stock ARQ's keyword arguments."""
+        return self.args[0] if self.args else (self.kwargs or None)
+
+
+def _pickled(raw: bytes | str) -> bool:
+    return isinstance(raw, bytes) and raw[:1] == b"\x80"
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseToken:
+    """`arq:in-progress:{id}`: who holds a running try, since when, from which claim call.
+
+    Written by `claim.lua` as `{worker}|{server ms}|{claim id}`; every settle and renewal must
+    present it. The claim id makes tokens unique per claim call, so a claim whose reply was
+    lost can be recognised and picked up again (see `claim.lua`).
+    """
+
+    worker: str
+    started_ms: int
+    claim_id: str
+
+    def encode(self) -> str:
+        return f"{self.worker}|{self.started_ms}|{self.claim_id}"
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> "LeaseToken | None":
+        """None for a lease we did not write (stock ARQ's `b'1'`)."""
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        worker, _, rest = text.partition("|")
+        started, _, claim_id = rest.partition("|")
+        if not worker or not started.isdigit():
+            return None
+        return cls(worker, int(started), claim_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A message on `jobsvc:events`: `{kind} {id} {id} ...`, published by the Lua scripts.
+
+    Kinds: `started` (claimed), `progress`, `requeued` (retry or shutdown), `finished` (final).
+    """
+
+    kind: str
+    job_ids: list[str]
+
+    def encode(self) -> str:
+        return " ".join([self.kind, *self.job_ids])
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> "Event":
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        kind, *job_ids = text.split() or [""]
+        return cls(kind, job_ids)
