@@ -1,6 +1,6 @@
-"""`make run` (`python -m scripts.run`): Ctrl-C with a job running stops web and worker first,
-the worker keeps its whole `SHUTDOWN_GRACE_S` (honcho would SIGKILL it after 5 s) while the
-embedded server is still up, then the server stops; nothing is left running."""
+"""`make run` (`python -m scripts.run`): Ctrl-C (or SIGTERM) with a job running stops web and
+worker first, the worker keeps its whole `SHUTDOWN_GRACE_S` (honcho would SIGKILL it after 5 s)
+while the embedded server is still up, then the server stops; nothing is left running."""
 
 import asyncio
 import os
@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 GRACE_S = 8
 HONCHO_DEFAULT_KILL_WAIT_S = 5
 HOLD_S = HONCHO_DEFAULT_KILL_WAIT_S + 1
-"""The job still runs this long after Ctrl-C: past honcho's default SIGKILL, within the grace."""
+"""The job still runs this long after the signal: past honcho's default SIGKILL, within grace."""
 
 
 @dataclass
@@ -108,8 +108,17 @@ async def embedded_url(launcher: Launcher) -> str:
     return found[0]
 
 
-async def test_ctrl_c_gives_the_worker_its_grace_then_stops_everything(
-    launcher: Launcher,
+def ctrl_c(launcher: "subprocess.Popen[bytes]") -> None:
+    os.killpg(launcher.pid, signal.SIGINT)  # what a terminal sends its foreground group
+
+
+def sigterm(launcher: "subprocess.Popen[bytes]") -> None:
+    launcher.send_signal(signal.SIGTERM)  # e.g. a supervisor stopping `make run`
+
+
+@pytest.mark.parametrize("stop", [ctrl_c, sigterm], ids=["ctrl-c", "sigterm"])
+async def test_stop_gives_the_worker_its_grace_then_stops_everything(
+    launcher: Launcher, stop: Callable[["subprocess.Popen[bytes]"], None]
 ) -> None:
     redis_url = await embedded_url(launcher)
     await wait_ready(launcher.url)
@@ -133,10 +142,10 @@ async def test_ctrl_c_gives_the_worker_its_grace_then_stops_everything(
         for part in ("valkey-server", "-m jobs", "uvicorn"):
             assert any(part in command for command in commands), commands
 
-        os.killpg(launcher.process.pid, signal.SIGINT)  # Ctrl-C in the terminal
+        stop(launcher.process)
         signalled = time.monotonic()
         # The scenario, not a wait for a condition: the job needs longer than honcho's default
-        # KILL_WAIT after Ctrl-C, and less than the worker's grace.
+        # KILL_WAIT after the signal, and less than the worker's grace.
         await asyncio.sleep(HOLD_S)
         await redis.set("test:gate", 1)
         finished: list[str] = []
