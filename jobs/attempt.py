@@ -97,6 +97,7 @@ class Attempts:
             **self.ctx,
             "job_id": claimed.job_id,
             "job_try": claimed.tries,
+            "lease_token": claimed.token,
             "enqueue_time": d.enqueued_ms,
             "score": claimed.started_ms,
         }

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from arq.connections import ArqRedis
 
-from jobs import keys
+from jobs import keys, lua
 from settings import Settings, get_settings
 
 logger = logging.getLogger("jobs")
@@ -26,6 +26,8 @@ class JobContext:
     worker_id: str
     extras: dict[str, Any] = field(default_factory=dict)
     """What the worker's `on_startup` put in ARQ's ctx (shared clients and the like)."""
+    lease_token: str = ""
+    """This try's lease (empty under a stock ARQ worker): progress is fenced by it."""
 
     @classmethod
     def from_arq(cls, ctx: dict[str, Any], name: str, max_tries: int) -> "JobContext":
@@ -39,6 +41,7 @@ class JobContext:
             redis=ctx["redis"],
             worker_id=str(ctx.get("worker_id", "arq")),
             extras=ctx,
+            lease_token=str(ctx.get("lease_token", "")),
         )
 
     @property
@@ -47,11 +50,15 @@ class JobContext:
         settings = self.extras.get("settings")
         return settings if isinstance(settings, Settings) else get_settings()
 
-    async def progress(self, fraction: float, message: str = "") -> None:
-        """Record how far the job is (0..1) and tell watchers; visible in the JobView at once."""
+    async def progress(self, fraction: float, message: str = "") -> bool:
+        """Record how far the job is (0..1) and tell watchers; visible in the JobView at once.
+
+        False if this try no longer holds the job's lease (another worker runs it now)."""
         fraction = min(max(float(fraction), 0.0), 1.0)
         value = orjson.dumps({"fraction": fraction, "message": message})
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(keys.STATE + self.job_id, "progress", value)  # type: ignore[arg-type]
-            pipe.publish(keys.EVENTS, f"progress {self.job_id}")
-            await pipe.execute()
+        recorded = await lua.script("progress")(
+            self.redis,
+            [keys.IN_PROGRESS + self.job_id, keys.STATE + self.job_id],
+            [self.lease_token, value, self.job_id],
+        )
+        return bool(recorded)

@@ -14,6 +14,7 @@ from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
 from jobs import keys
+from jobs.records import Event
 
 logger = logging.getLogger("service.events")
 
@@ -70,7 +71,7 @@ class EventHub:
                 async for message in pubsub.listen():
                     data = message.get("data")
                     if isinstance(data, bytes):
-                        self._notify(data.decode().split()[1:])
+                        self._notify(Event.parse(data).job_ids)
             except (RedisError, OSError) as exc:
                 self.connected.clear()
                 logger.warning("event listener lost Redis, reconnecting: %s", exc)

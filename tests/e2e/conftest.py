@@ -103,6 +103,11 @@ class Processes:
         info: dict[str, object] = deserialize(raw) if raw else {}
         return info
 
+    def log_text(self, name: str) -> str:
+        """Everything the processes called `name` ("worker", "web") have written so far."""
+        logs = sorted(self.logs.glob(f"{name}-*.log"))
+        return "".join(log.read_text(errors="replace") for log in logs)
+
     def kill_all(self) -> None:
         for process in self.started:
             if process.poll() is None:

@@ -1,11 +1,15 @@
 """SIGTERM to a real worker process: running jobs finish within the grace, the rest re-queue."""
 
+from pathlib import Path
+
 import pytest
 from arq.connections import ArqRedis
 
 from jobs import keys
+from jobs.connection import create_redis
 from jobs.enqueue import enqueue
 from jobs.store import JobRecord, JobStatus, load_job
+from scripts.embedded_redis import EmbeddedRedis
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, WorkerProcess, exit_code, sigterm
@@ -81,3 +85,48 @@ async def test_job_longer_than_the_grace_is_requeued_without_using_a_try(
     done = await _view(redis, settings, enqueued.job_id)
     assert done.tries == 1 and done.result == {"tries": 1, "worker": second.worker_id}
     assert await redis.get(runs_key(enqueued.job_id)) == b"2"
+
+
+async def test_sigterm_with_redis_gone_still_ends_the_worker(tmp_path: Path) -> None:
+    """The outcome of the interrupted try cannot be stored: the worker gives up after a short
+    bound instead of retrying forever; the job's lease hands it to another worker later."""
+    with EmbeddedRedis() as server:
+        client = create_redis(Settings(redis_url=server.url))
+        own = Processes(server.url, client, tmp_path)
+        try:
+            worker = await own.worker(SHUTDOWN_GRACE_S="1")
+            gate = {"gate": "test:gate:never"}
+            enqueued = await client.enqueue_job("wait_for_gate", gate)
+            assert enqueued is not None
+
+            async def started() -> bool:
+                return bool(await client.get(runs_key(enqueued.job_id)) == b"1")
+
+            await eventually(started)
+            server.stop()
+            sigterm(worker.process)
+            # Grace (1 s) + the settle bound (3 s) + connection timeouts, well inside 20 s.
+            assert await exit_code(worker.process, timeout_s=20) == 0
+        finally:
+            own.kill_all()
+            await client.aclose()
+    assert "not stored" in own.log_text("worker")
+
+
+async def test_a_second_sigterm_skips_the_grace(
+    processes: Processes, redis: ArqRedis, settings: Settings
+) -> None:
+    worker = await processes.worker(SHUTDOWN_GRACE_S="60")
+    gate = {"gate": "test:gate:hurry"}
+    enqueued = await enqueue(redis, "wait_for_gate", gate, settings=settings)
+    await _running_on(redis, settings, enqueued.job_id, worker)
+    sigterm(worker.process)
+
+    async def stopping() -> bool:
+        return (await processes.heartbeat(worker)).get("stopping") is True
+
+    await eventually(stopping)
+    sigterm(worker.process)
+    assert await exit_code(worker.process, timeout_s=10) == 0  # not after the 60 s grace
+    view = await _view(redis, settings, enqueued.job_id)
+    assert view.status is JobStatus.queued and view.tries == 0  # re-queued, try not counted

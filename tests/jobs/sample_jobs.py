@@ -38,3 +38,9 @@ async def too_slow(ctx: JobContext, payload: Wait) -> Done:
 async def not_retried_value_error(ctx: JobContext, payload: Empty) -> Done:
     """Raises an exception outside its retry_on."""
     raise ValueError("bad value")
+
+
+@job(queue="emails")
+async def on_emails_queue(ctx: JobContext, payload: Empty) -> Done:
+    """Declared on its own queue: only a worker serving `emails` runs it."""
+    return Done()

@@ -4,12 +4,14 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime
 
+import pytest
 from arq.connections import ArqRedis
 
 from jobs import keys
-from jobs.cron import SCHEDULES, Schedule
+from jobs.cron import SCHEDULES, Schedule, UnknownScheduledJob, schedule
 from jobs.registry import load_catalog
 from jobs.scheduler import claim_and_enqueue, run_schedules
+from jobs.worker import Worker
 from settings import Settings
 from tests.conftest import eventually
 
@@ -45,3 +47,33 @@ async def test_scheduler_runs_alongside_the_shipped_schedules(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_two_schedules_of_one_job_in_the_same_second_are_two_ticks(
+    redis: ArqRedis, settings: Settings
+) -> None:
+    catalog = load_catalog(settings)
+    tick = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    first = schedule("ping", minute=None, payload={"message": "a"})
+    second = schedule("ping", minute=None, payload={"message": "b"})
+    try:
+        assert (first.key, second.key) == ("ping", "ping.2")
+        for s in (first, second):
+            assert await claim_and_enqueue(redis, s, catalog["ping"], tick, settings)
+            assert not await claim_and_enqueue(redis, s, catalog["ping"], tick, settings)
+    finally:
+        SCHEDULES.remove(first)
+        SCHEDULES.remove(second)
+    queued = sorted(m.decode() for m in await redis.zrange("arq:queue", 0, -1))
+    assert queued == ["cron:ping.2:1893499200000", "cron:ping:1893499200000"]
+
+
+def test_a_schedule_naming_an_undeclared_job_stops_the_worker_at_start(
+    settings: Settings,
+) -> None:
+    typo = schedule("heartbeat_reprot", second=0)
+    try:
+        with pytest.raises(UnknownScheduledJob, match="heartbeat_reprot"):
+            Worker(settings, burst=True, handle_signals=False)
+    finally:
+        SCHEDULES.remove(typo)

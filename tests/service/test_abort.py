@@ -1,11 +1,15 @@
 """`DELETE /jobs/{id}`: queued and deferred jobs never start, running ones are cancelled."""
 
+import asyncio
+
 import httpx
 from arq.connections import ArqRedis
 
 import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
-from jobs import keys
+from jobs import keys, lua
 from jobs.enqueue import enqueue
+from jobs.records import LeaseToken
+from jobs.results import result_data
 from jobs.worker import Worker
 from settings import Settings
 from tests.conftest import RunWorker, eventually
@@ -37,7 +41,9 @@ async def test_aborted_deferred_job_never_starts(
     job_id = created.json()["id"]
     assert created.json()["status"] == "deferred"
     assert (await client.delete(f"/jobs/{job_id}")).status_code == 202
-    assert await _status(client, job_id) == "aborted"
+    view = (await client.get(f"/jobs/{job_id}")).json()
+    assert view["status"] == "aborted" and view["started_at"] is None  # it never started
+    assert view["finished_at"] is not None and view["tries"] == 0
     assert await redis.zscore("arq:queue", job_id) is None
     assert await redis.exists(keys.JOB + job_id) == 0
 
@@ -52,8 +58,8 @@ async def test_running_job_is_cancelled_and_ends_aborted(
 
     await eventually(running)
     requested = await client.delete(f"/jobs/{job_id}")
-    assert requested.status_code == 202
-    assert requested.json()["status"] in ("in_progress", "aborted")
+    # The answer waits for the worker's cancel (it watches for abort requests).
+    assert requested.status_code == 202 and requested.json()["status"] == "aborted"
 
     async def aborted() -> bool:
         return await _status(client, job_id) == "aborted"
@@ -116,3 +122,49 @@ async def test_job_id_reused_after_an_abort_runs_normally(
     view = (await client.get(f"/jobs/{job_id}")).json()
     assert view["tries"] == 1 and view["result"]["tries"] == 1
     assert await redis.get(runs_key(job_id)) == b"2"  # the aborted run and this one
+
+
+async def test_abort_that_loses_the_race_with_completion_is_409(
+    client: httpx.AsyncClient, redis: ArqRedis, settings: Settings
+) -> None:
+    """The job completes after the abort request but before its worker saw it: the answer
+    says so (409, the final status), not 202 for an abort that never happened."""
+    job_id = (await client.post("/jobs/ping", json={})).json()["id"]
+    # Claimed by a worker that is about to complete it (no worker process needed).
+    claimed = await lua.script("claim")(
+        redis, [settings.queue_name, keys.claim("race")], [60_000, 10, "w", "race"]
+    )
+    assert claimed[2].decode() == job_id
+    token = LeaseToken("w", int(claimed[1]), "race").encode()
+
+    async def complete_once_abort_is_requested() -> None:
+        async def flagged() -> bool:
+            return await redis.zscore(keys.ABORT, job_id) is not None
+
+        await eventually(flagged)
+        data = result_data(
+            job_id=job_id,
+            name="ping",
+            args=[{}],
+            kwargs={},
+            tries=1,
+            enqueued_ms=0,
+            status="complete",
+            result={"message": "ping", "tries": 1, "worker": "w"},
+            started_ms=int(claimed[1]),
+            queue=settings.queue_name,
+        )
+        lost = await lua.script("finish")(
+            redis,
+            [settings.queue_name, keys.ABORT, keys.FAILED],
+            ["complete", job_id, token, data, 60_000],
+        )
+        assert lost == []
+
+    finishing = asyncio.create_task(complete_once_abort_is_requested())
+    response = await client.delete(f"/jobs/{job_id}")
+    await finishing
+    assert response.status_code == 409
+    assert response.json()["error"]["details"] == {"status": "complete"}
+    assert await _status(client, job_id) == "complete"
+    assert await redis.zscore(keys.ABORT, job_id) is None  # the settle used the request up
