@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from jobs.cron import schedules_for
 from jobs.logs import setup_logging
 from jobs.registry import load_catalog
 from service.auth import ApiKeyMiddleware
@@ -17,6 +18,7 @@ from settings import Settings, get_settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     catalog = load_catalog(settings)
+    schedules_for(catalog)  # a cron schedule naming an undeclared job stops the web at start
     app = FastAPI(
         title="Job service",
         version="1.0",
