@@ -67,3 +67,34 @@ async def flaky(ctx: JobContext, payload: Flaky) -> Opened:
             raise Retry(defer=payload.retry_defer_s)
         raise FlakyError(f"try {ctx.try_} fails on purpose")
     return Opened(tries=ctx.try_, worker=ctx.worker_id)
+
+
+def run_log_key(job_id: str) -> str:
+    """The workers that started a try of `job_id`, one list entry per try, in order."""
+    return f"test:run-log:{job_id}"
+
+
+def try_gate(gate: str, try_: int) -> str:
+    """The key that lets try `try_` of a `record_run` job with this `gate` finish."""
+    return f"{gate}:{try_}"
+
+
+class Run(BaseModel):
+    sleep_s: float = 0
+    """Each try sleeps this long first: a timer, no Redis round trip between it and the end."""
+    gate: str | None = None
+    """When set, try n (from `gated_from_try` on) then waits until `try_gate(gate, n)` exists."""
+    gated_from_try: int = 1
+
+
+@job(max_tries=3, timeout=60)
+async def record_run(ctx: JobContext, payload: Run) -> Opened:
+    """Log which worker runs this try, then sleep and/or wait for this try's gate."""
+    await ctx.redis.rpush(run_log_key(ctx.job_id), ctx.worker_id)  # type: ignore[misc]
+    if payload.sleep_s:
+        await asyncio.sleep(payload.sleep_s)
+    if payload.gate is not None and ctx.try_ >= payload.gated_from_try:
+        gate = try_gate(payload.gate, ctx.try_)
+        while not await ctx.redis.exists(gate):  # noqa: ASYNC110 (a Redis key, not an Event)
+            await asyncio.sleep(0.02)
+    return Opened(tries=ctx.try_, worker=ctx.worker_id)

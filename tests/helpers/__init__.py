@@ -1,0 +1,1 @@
+"""Helpers shared by tests (the fixtures stay in conftest files, the tools live here)."""
