@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
@@ -104,10 +105,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> str | None:
-    """Every method routed on the path a 405 is for. Starlette's `Allow` names only the first
-    route that matched, and FastAPI makes one route per method (`GET` and `DELETE /jobs/{id}`)."""
+    """Every method routed on the path a 405 is for: the first route template that matches it
+    names the resource. Starlette's own `Allow` names only the first route that matched, and
+    FastAPI makes one route per method (`GET` and `DELETE /jobs/{id}`)."""
     template, methods = None, set()
-    for route in request.app.router.routes:
+    for context in iter_route_contexts(request.app.routes):
+        route = context.original_route  # its own `matches`: a route class may narrow it
         if not isinstance(route, Route) or not route.methods:
             continue
         if route.matches(request.scope)[0] is Match.NONE:

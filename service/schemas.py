@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any
 
+from fastapi import status
 from pydantic import BaseModel
 
 from jobs.store import JobRecord
@@ -68,6 +69,50 @@ class Readiness(BaseModel):
     """Problems that do not make the service unready but lose work (e.g. an evicting policy)."""
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (401, 404, 409, 413, 422, 503)
+Responses = dict[int | str, dict[str, Any]]
+
+
+def error_response(description: str, **extra: Any) -> dict[str, Any]:
+    """An OpenAPI response entry for an error: `ErrorResponse` JSON."""
+    return {
+        "model": ErrorResponse,
+        "description": description,
+        # JSON whatever the route's own media type: `/jobs/{id}/events` streams
+        # text/event-stream, but its 404 and 422 are JSON like every other error.
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+        **extra,
+    }
+
+
+AUTH_ERRORS: Responses = {
+    status.HTTP_401_UNAUTHORIZED: error_response(
+        "No valid API key (asked only when `API_KEYS` is set)."
+    ),
 }
+STORE_ERRORS: Responses = {
+    status.HTTP_503_SERVICE_UNAVAILABLE: error_response(
+        "The job store is unreachable: try again after `Retry-After` seconds.",
+        headers={
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "required": True,
+                "schema": {"type": "integer"},
+            }
+        },
+    ),
+}
+ERROR_RESPONSES: Responses = {
+    **AUTH_ERRORS,
+    status.HTTP_404_NOT_FOUND: error_response("No such job (or it expired), or no such job type."),
+    status.HTTP_409_CONFLICT: error_response(
+        "The job's state does not allow it, or the `Idempotency-Key` came with another input."
+    ),
+    status.HTTP_413_CONTENT_TOO_LARGE: error_response(
+        "The body is larger than `MAX_REQUEST_BYTES`."
+    ),
+    status.HTTP_422_UNPROCESSABLE_CONTENT: error_response(
+        "The request is invalid; `details` lists each problem."
+    ),
+    **STORE_ERRORS,
+}
+"""What the job routes can answer besides success: every error is `ErrorResponse` JSON."""

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from jobs.cron import schedules_for
 from service.deps import CatalogDep
-from service.schemas import CronInfo, JobType
+from service.schemas import AUTH_ERRORS, CronInfo, JobType
 
-router = APIRouter(tags=["job types"])
+router = APIRouter(tags=["job types"], responses=AUTH_ERRORS)
 
 
 @router.get("/job-types")

@@ -6,8 +6,9 @@ from prometheus_client.registry import CollectorRegistry
 
 from service import metrics
 from service.deps import ArqDep, SettingsDep
+from service.schemas import AUTH_ERRORS, STORE_ERRORS
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses={**AUTH_ERRORS, **STORE_ERRORS})
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

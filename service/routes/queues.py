@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from jobs import heartbeat, keys
 from service.deps import ArqDep, SettingsDep
-from service.schemas import QueueStats
+from service.schemas import AUTH_ERRORS, STORE_ERRORS, QueueStats
 
-router = APIRouter(tags=["queues"])
+router = APIRouter(tags=["queues"], responses={**AUTH_ERRORS, **STORE_ERRORS})
 
 
 @router.get("/queues")

@@ -7,8 +7,9 @@ from pydantic import BaseModel
 from jobs.stats import OUTCOMES
 from service import metrics
 from service.deps import ArqDep, SettingsDep
+from service.schemas import AUTH_ERRORS, STORE_ERRORS
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses={**AUTH_ERRORS, **STORE_ERRORS})
 
 
 class WorkerInfo(BaseModel):
