@@ -2,25 +2,82 @@
 
 import inspect
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ValidationError
+from pydantic_core import ErrorDetails
+from starlette.routing import Match
+from starlette.types import Scope
 
 from jobs.enqueue import enqueue
 from jobs.registry import JobSpec
 from jobs.store import new_job_record
 from service.deps import ArqDep, CatalogDep, SettingsDep
 from service.errors import IdempotencyConflict, InvalidRequest, JobTypeNotFound
-from service.schemas import ERROR_RESPONSES, JobView
+from service.schemas import ERROR_RESPONSES, JobView, error_response
 from service.views import load_view
 from settings import Settings
 
 logger = logging.getLogger("service")
 
 MAX_DEFER_S = 365 * 24 * 3600
+
+# RFC 3339 `date-time` (what `format: date-time` promises), and nothing else pydantic would take:
+# no Unix timestamps, no bare dates, no offset-less times, no space for the `T`.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339_only(value: object) -> object:
+    if isinstance(value, str) and _RFC3339.fullmatch(value):
+        return value
+    raise ValueError("expected an RFC 3339 date-time with an offset, e.g. 2030-01-31T09:00:00Z")
+
+
+Rfc3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+
+_LOCATION = {
+    "Location": {
+        "description": "The job's URL, `/jobs/{id}`.",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+ENQUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_200_OK: {
+        "model": JobView,
+        "description": "This `Idempotency-Key` was used before with the same input: that job.",
+        "headers": _LOCATION,
+    },
+    status.HTTP_202_ACCEPTED: {"description": "Enqueued: the new job.", "headers": _LOCATION},
+    status.HTTP_400_BAD_REQUEST: error_response("The body could not be read (e.g. not UTF-8)."),
+}
+
+
+class _JobTypeRoute(APIRoute):
+    """`/jobs/{a job type's name}` is that type's enqueue resource for every method: a GET or
+    DELETE there answers 405 (with `Allow: POST`) instead of falling through to
+    `/jobs/{job_id}`, as the OpenAPI document says (a concrete path wins over a template)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        return (Match.FULL if match is Match.PARTIAL else match), child_scope
+
+
+class _UnknownJobTypeRoute(APIRoute):
+    """The catch-all `POST /jobs/{name}` (404 for unknown names) stays invisible to other
+    methods, so a 405 on `/jobs/{job_id}` lists that resource's methods, not POST."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        return (Match.NONE, {}) if match is Match.PARTIAL else (match, child_scope)
 
 
 async def _submit(
@@ -69,6 +126,28 @@ async def _submit(
     return await load_view(redis, catalog, settings, enqueued.job_id)
 
 
+def _refuse_coerced_input(spec: JobSpec, body: bytes) -> None:
+    """422 for what FastAPI's lax validation took but the published schema refuses (`false` or
+    `"1.5"` for a number, `1` for a string): the body validated again as JSON in strict mode.
+    Strict mode also refuses `15.0` for an integer, which JSON Schema allows (and so does the
+    lax model that is used): that one error is let through."""
+    try:
+        spec.input_model.model_validate_json(body, strict=True)
+    except ValidationError as exc:
+        errors = [
+            {**error, "loc": ("body", *error["loc"])}
+            for error in exc.errors()
+            if not _integral_float(error)
+        ]
+        if errors:
+            raise RequestValidationError(errors) from None
+
+
+def _integral_float(error: ErrorDetails) -> bool:
+    value = error.get("input")
+    return error["type"] == "int_type" and isinstance(value, float) and value.is_integer()
+
+
 def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
     """A `POST /jobs/{name}` handler whose body is `spec`'s own input model (so /docs shows it)."""
     optional_body = all(not f.is_required() for f in spec.input_model.model_fields.values())
@@ -76,6 +155,7 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
     async def endpoint(
         *,
         payload: Any = None,
+        request: Request,
         response: Response,
         redis: ArqDep,
         settings: SettingsDep,
@@ -83,11 +163,18 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
         defer_by: Annotated[
             float | None,
             Query(
-                ge=0, le=MAX_DEFER_S, description="Run no sooner than this many seconds from now."
+                ge=0,
+                le=MAX_DEFER_S,
+                description="Run no sooner than this many seconds from now (not with "
+                "`defer_until`).",
             ),
         ] = None,
         defer_until: Annotated[
-            datetime | None, Query(description="Run no sooner than this time (RFC 3339).")
+            Rfc3339DateTime | None,
+            Query(
+                description="Run no sooner than this time: RFC 3339 with an offset "
+                "(`2030-01-31T09:00:00Z`); a past time runs now (not with `defer_by`)."
+            ),
         ] = None,
         idempotency_key: Annotated[
             str | None,
@@ -96,6 +183,8 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
     ) -> JobView:
         if payload is None:
             payload = spec.input_model()
+        else:  # FastAPI has read the body already (cached): no second read from the client
+            _refuse_coerced_input(spec, await request.body())
         return await _submit(
             spec,
             payload,
@@ -132,10 +221,18 @@ def enqueue_router(catalog: dict[str, JobSpec]) -> APIRouter:
             status_code=status.HTTP_202_ACCEPTED,
             summary=f"Enqueue {spec.name}",
             response_model=JobView,
+            responses=ENQUEUE_RESPONSES,
+            route_class_override=_JobTypeRoute,
         )
 
-    @enqueue_routes.post("/jobs/{name}", include_in_schema=False)
     async def enqueue_unknown(name: str) -> JobView:
         raise JobTypeNotFound(f"no job type {name!r}", details={"known": sorted(catalog)})
 
+    enqueue_routes.add_api_route(
+        "/jobs/{name}",
+        enqueue_unknown,
+        methods=["POST"],
+        include_in_schema=False,
+        route_class_override=_UnknownJobTypeRoute,
+    )
     return enqueue_routes
