@@ -9,6 +9,7 @@ plugin ends it with the test) against the test Redis. No worker runs: enqueued j
 
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from arq.connections import ArqRedis
@@ -102,3 +103,61 @@ def test_every_operation_answers_as_documented(case: Case[Any]) -> None:
         # description does). The 422 is still checked against the document.
         excluded.append(positive_data_acceptance)
     case.call_and_validate(excluded_checks=excluded, additional_checks=[errors_are_json])
+
+
+# What the fuzzing found, pinned down as plain cases.
+
+
+async def test_a_405_lists_every_method_of_the_resource(client: httpx.AsyncClient) -> None:
+    for method in ("OPTIONS", "PUT", "PATCH"):
+        answer = await client.request(method, "/jobs/some-id")
+        assert answer.status_code == 405 and answer.headers["allow"] == "DELETE, GET"
+        assert answer.json()["error"]["code"] == "method_not_allowed"
+    # A job type's path is its enqueue resource: no fall-through to `GET /jobs/{job_id}`.
+    answer = await client.get("/jobs/ping")
+    assert answer.status_code == 405 and answer.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    "value", ["0", "-1", "2030-01-01", "2030-01-01T00:00:00", "2030-01-01 00:00:00Z", "tomorrow"]
+)
+async def test_defer_until_takes_only_rfc3339_date_times(
+    client: httpx.AsyncClient, value: str
+) -> None:
+    answer = await client.post("/jobs/ping", params={"defer_until": value})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["details"][0]["loc"] == ["query", "defer_until"]
+
+
+async def test_defer_until_in_another_offset_is_the_same_instant(client: httpx.AsyncClient) -> None:
+    view = await client.post("/jobs/ping", params={"defer_until": "2999-01-01t09:00:00+09:00"})
+    assert view.status_code == 202
+    assert view.json()["scheduled_for"] == "2999-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("body", [{"seconds": False}, {"seconds": "1.5"}, {"seconds": [1]}])
+async def test_a_body_the_schema_refuses_is_422_even_if_pydantic_could_coerce_it(
+    client: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    answer = await client.post("/jobs/too_slow", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["details"][0]["loc"] == ["body", "seconds"]
+
+
+async def test_an_integral_float_is_an_integer_as_json_schema_says(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.post("/jobs/ping", json={"fail_times": 2.0})
+    assert answer.status_code == 202 and answer.json()["input"]["fail_times"] == 2
+
+
+async def test_the_document_shows_a_repeated_idempotency_key_and_json_errors(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    enqueue = paths["/jobs/ping"]["post"]["responses"]
+    assert {"200", "202", "400", "401", "404", "409", "413", "422", "503"} <= enqueue.keys()
+    assert "Location" in enqueue["200"]["headers"] and "Location" in enqueue["202"]["headers"]
+    events = paths["/jobs/{job_id}/events"]["get"]["responses"]
+    assert "application/json" in events["404"]["content"]
+    assert "Retry-After" in paths["/queues"]["get"]["responses"]["503"]["headers"]
