@@ -1,10 +1,11 @@
 """Chaos: a worker paused (SIGSTOP) past its lease and then resumed cannot store a result.
 
-Another worker claims the job when the lease runs out. The paused try's body is a timer that
-ran out while the process was stopped, so on SIGCONT it returns before the worker hears
-anything from Redis: its settle races the lease renewal that would tell it the lease is gone.
-The settle is fenced by the lease token: the worker logs "lease lost", touches nothing of the
-new owner (its lease, its state), and the one stored result is the new owner's.
+Another worker claims the job when the lease runs out. The paused try blocks its worker's
+event loop from its first Redis reply to its end, so after SIGCONT it returns before that
+worker hears anything from Redis (such as a renewal saying the lease is gone): it always
+tries to store its outcome. The settle is fenced by the lease token: the worker logs "lease
+lost", touches nothing of the new owner (its lease, its state), and the one stored result is
+the new owner's.
 """
 
 import os
@@ -23,10 +24,9 @@ from tests.jobs.probe_jobs import run_log_key, try_gate
 pytestmark = pytest.mark.e2e
 
 GATE = "test:gate:sigstop"
-RUN = {"sleep_s": 1.5, "gate": GATE, "gated_from_try": 2}
-"""Try 1 ends on a timer: time enough to stop the worker first, and over before the 2 s lease
-runs out (so it is due at SIGCONT). Try 2, the new owner's, then also waits for its gate:
-the test says when it may finish."""
+RUN = {"stall_try_1_s": 1.5, "gate": GATE, "gated_from_try": 2}
+"""Try 1 stalls (time enough to stop its worker in the middle) and ends; try 2, the new
+owner's, waits for its gate: the test says when it may finish."""
 
 
 async def test_worker_paused_past_its_lease_cannot_store_a_result_when_resumed(

@@ -5,6 +5,7 @@ Imported by the tests that use them and loaded by end-to-end worker processes th
 """
 
 import asyncio
+import time
 
 from arq.worker import Retry
 from pydantic import BaseModel
@@ -80,8 +81,11 @@ def try_gate(gate: str, try_: int) -> str:
 
 
 class Run(BaseModel):
+    stall_try_1_s: float = 0
+    """Try 1 first blocks its worker's whole event loop this long (like a long GC pause):
+    between its first Redis reply and its end that worker hears nothing from Redis, lease
+    renewals included."""
     sleep_s: float = 0
-    """Each try sleeps this long first: a timer, no Redis round trip between it and the end."""
     gate: str | None = None
     """When set, try n (from `gated_from_try` on) then waits until `try_gate(gate, n)` exists."""
     gated_from_try: int = 1
@@ -89,8 +93,10 @@ class Run(BaseModel):
 
 @job(max_tries=3, timeout=60)
 async def record_run(ctx: JobContext, payload: Run) -> Opened:
-    """Log which worker runs this try, then sleep and/or wait for this try's gate."""
+    """Log which worker runs this try, then stall, sleep and/or wait for this try's gate."""
     await ctx.redis.rpush(run_log_key(ctx.job_id), ctx.worker_id)  # type: ignore[misc]
+    if ctx.try_ == 1 and payload.stall_try_1_s:
+        time.sleep(payload.stall_try_1_s)  # noqa: ASYNC251 (blocking on purpose)
     if payload.sleep_s:
         await asyncio.sleep(payload.sleep_s)
     if payload.gate is not None and ctx.try_ >= payload.gated_from_try:
