@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     redis_sentinels: Annotated[list[str], NoDecode] = []
     """`host:port,host:port`: connect through Redis Sentinel instead of `redis_url`'s host."""
     redis_sentinel_master: str = "mymaster"
+    redis_cluster_nodes: Annotated[list[str], NoDecode] = []
+    """`host:port,...`: seed nodes of a Redis/Valkey Cluster (credentials and TLS from
+    `redis_url`). Unset: a single server (or Sentinel)."""
 
     # --- web -------------------------------------------------------------------------------
     port: int = 8000
@@ -34,6 +37,16 @@ class Settings(BaseSettings):
 
     # --- jobs ------------------------------------------------------------------------------
     queue_name: str = "arq:queue"
+    """The queue of jobs that declare none (ARQ's default name: stock ARQ producers feed it)."""
+    worker_queues: str = ""
+    """Queues a worker serves: `critical,default,low` (strict order) or `critical:6,default:3`
+    (weighted, no starvation). Empty: `queue_name` alone."""
+    result_grace_s: int = 60
+    """How long the final status of a job that keeps no result (`keep_result=0`) stays readable."""
+    listing_max_jobs: int = Field(default=100_000, ge=1)
+    """Per queue, the listing (`GET /jobs`) keeps at most this many of the newest jobs."""
+    max_bulk: int = Field(default=1000, ge=1)
+    """Most items in one `POST /jobs/{name}/bulk`."""
     job_timeout_s: float = 300.0
     result_ttl_s: int = 24 * 3600
     """How long results of successful jobs are kept."""
@@ -72,7 +85,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
-    @field_validator("api_keys", "redis_sentinels", "job_modules", mode="before")
+    @field_validator(
+        "api_keys", "redis_sentinels", "redis_cluster_nodes", "job_modules", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -55,14 +55,12 @@ class Attempts:
         self,
         settings: Settings,
         catalog: dict[str, JobSpec],
-        queue: str,
         ctx: dict[str, Any],
         stats: JobStats,
-        wake_later: Callable[[float], None],
+        wake_later: Callable[[str, float], None],
     ) -> None:
         self.settings = settings
         self.catalog = catalog
-        self.queue = queue
         self.ctx = ctx
         """ARQ's ctx: shared clients from `on_startup`; each try gets a copy plus its own keys."""
         self.stats = stats
@@ -116,7 +114,7 @@ class Attempts:
         self.stats.outcome(spec.name, "complete", claimed.started_ms)
         if log:
             logger.info("job complete", extra=_log_fields(claimed, spec, duration=True))
-        return self._final(claimed, "complete", output)
+        return self._final(claimed, "complete", output, spec)
 
     def _rejected(self, claimed: Claimed, spec: JobSpec | None, poison: Poison) -> Settle:
         """Settled without running: nothing about this try could ever succeed."""
@@ -138,7 +136,7 @@ class Attempts:
                 )
             self.counts["retried"] += 1
             self.stats.outcome(spec.name, "retried", claimed.started_ms)
-            self._wake_later(delay_ms / 1000)
+            self._wake_later(claimed.job_id, delay_ms / 1000)
             logger.info("job retrying", extra={**fields, "retry_in_s": delay_ms / 1000})
             return Settle.retry(claimed.job_id, claimed.token, delay_ms, serialize(info))
         self.counts["failed"] += 1
@@ -161,11 +159,18 @@ class Attempts:
             return Settle.requeue(claimed.job_id, claimed.token)
         return None  # lease lost: another worker owns the job now; write nothing
 
-    def _final(self, claimed: Claimed, status: FinalKind, result: Any) -> Settle:
+    def _final(
+        self, claimed: Claimed, status: FinalKind, result: Any, spec: JobSpec | None = None
+    ) -> Settle:
         d = claimed.definition if isinstance(claimed.definition, JobDefinition) else None
-        ttl_s = self.settings.result_ttl_s if status == "complete" else self.settings.failed_ttl_s
+        ttl_s: float = self.settings.failed_ttl_s
+        keep_none = False
+        if status == "complete":
+            ttl_s = spec.keep_result_s if spec else self.settings.result_ttl_s
+            keep_none = ttl_s <= 0
+            if keep_none:  # fire and forget: the final status stays readable briefly
+                ttl_s = self.settings.result_grace_s
         data = result_data(
-            job_id=claimed.job_id,
             name=d.function if d else "",
             args=d.args if d else [],
             kwargs=d.kwargs if d else {},
@@ -174,10 +179,11 @@ class Attempts:
             status=status,
             result=result,
             started_ms=claimed.started_ms,
-            queue=(d.queue if d else None) or self.queue,
             worker=self.ctx.get("worker_id"),
+            priority=d.priority if d else 0,
         )
-        return Settle.final(status, claimed.job_id, claimed.token, data, ttl_s * 1000)
+        ttl_ms = max(int(ttl_s * 1000), 1)
+        return Settle.final(status, claimed.job_id, claimed.token, data, ttl_ms, keep_none)
 
 
 def _log_fields(

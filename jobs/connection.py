@@ -1,15 +1,25 @@
-"""Redis connections built from settings; nothing connects until first used."""
+"""Redis connections built from settings; nothing connects until first used.
+
+One Redis (`REDIS_URL`), a Sentinel-managed primary (`REDIS_SENTINELS`), or a Redis/Valkey
+Cluster (`REDIS_CLUSTER_NODES`, seed nodes; credentials and TLS still from `REDIS_URL`). The
+cluster client shares the single client's command API (not its class), so the code is typed
+against `redis.asyncio.Redis` throughout (`RedisClient`).
+"""
 
 import ssl
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 from arq.connections import ArqRedis, RedisSettings
-from redis.asyncio import ConnectionPool
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
 from jobs.serialization import deserialize, serialize
 from settings import Settings
+
+RedisClient = Redis
+"""What every function takes: a single client or a cluster client (see the module doc)."""
 
 
 def _tls_options(settings: Settings) -> dict[str, Any]:
@@ -21,25 +31,39 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
     return {"ssl_cert_reqs": ssl.CERT_NONE, "ssl_check_hostname": False}
 
 
-def create_redis(settings: Settings, **options: Any) -> ArqRedis:
-    """An ARQ client (JSON serializer) for `settings.redis_url` or its Sentinel master."""
-    common: dict[str, Any] = {
-        "socket_connect_timeout": 2.0,
-        "health_check_interval": 15,
-        **_tls_options(settings),
-        **options,
-    }
+def _host_port(node: str) -> tuple[str, int]:
+    host, _, port = node.rpartition(":")
+    return host, int(port)
+
+
+def is_cluster(settings: Settings) -> bool:
+    return bool(settings.redis_cluster_nodes)
+
+
+def create_redis(settings: Settings, **options: Any) -> RedisClient:
+    """A client for `settings`: a cluster, a Sentinel master, or `redis_url`'s server."""
+    common: dict[str, Any] = {"socket_connect_timeout": 2.0, **_tls_options(settings), **options}
+    url = urlparse(settings.redis_url)
+    if settings.redis_cluster_nodes:
+        tls = common.pop("ssl_cert_reqs", None)
+        cluster = RedisCluster(
+            startup_nodes=[ClusterNode(*_host_port(n)) for n in settings.redis_cluster_nodes],
+            username=url.username,
+            password=url.password,
+            ssl=tls is not None,
+            ssl_cert_reqs="none" if tls == ssl.CERT_NONE else "required",
+            **{k: v for k, v in common.items() if k != "ssl_check_hostname"},
+        )
+        return cast(Redis, cluster)
     arq_options: dict[str, Any] = {
         "job_serializer": serialize,
         "job_deserializer": deserialize,
         "default_queue_name": settings.queue_name,
     }
+    common["health_check_interval"] = 15
     if settings.redis_sentinels:
-        url = urlparse(settings.redis_url)
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
-            [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in settings.redis_sentinels],
-            password=url.password,
-            **common,
+            [_host_port(h) for h in settings.redis_sentinels], password=url.password, **common
         )
         client: ArqRedis = sentinel.master_for(
             settings.redis_sentinel_master,
@@ -54,8 +78,26 @@ def create_redis(settings: Settings, **options: Any) -> ArqRedis:
     return ArqRedis(pool, **arq_options)
 
 
+def pubsub_client(settings: Settings, attempt: int = 0) -> Redis:
+    """A plain client for pub/sub. On a cluster, classic PUBLISH reaches every node, so any
+    one node will do: successive attempts rotate through the seed nodes."""
+    if not settings.redis_cluster_nodes:
+        return create_redis(settings)
+    nodes = settings.redis_cluster_nodes
+    host, port = _host_port(nodes[attempt % len(nodes)])
+    url = urlparse(settings.redis_url)
+    return Redis(
+        host=host,
+        port=port,
+        username=url.username,
+        password=url.password,
+        socket_connect_timeout=2.0,
+        **_tls_options(settings),
+    )
+
+
 def arq_redis_settings(settings: Settings) -> RedisSettings:
-    """The same server as ARQ `RedisSettings`, for stock `arq` CLI runs of WorkerSettings."""
+    """The same server as ARQ `RedisSettings`, for stock `arq --check` runs of WorkerSettings."""
     redis_settings = RedisSettings.from_dsn(settings.redis_url)
     if settings.redis_url.startswith("rediss://") and not settings.redis_tls_ca_file:
         redis_settings.ssl_cert_reqs = "none"

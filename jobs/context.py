@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from arq.connections import ArqRedis
 
 from jobs import keys, lua
+from jobs.connection import RedisClient
 from settings import Settings, get_settings
 
 logger = logging.getLogger("jobs")
@@ -22,7 +22,7 @@ class JobContext:
     """This try, from 1."""
     max_tries: int
     enqueued_at: datetime | None
-    redis: ArqRedis
+    redis: RedisClient
     worker_id: str
     extras: dict[str, Any] = field(default_factory=dict)
     """What the worker's `on_startup` put in ARQ's ctx (shared clients and the like)."""
@@ -56,9 +56,10 @@ class JobContext:
         False if this try no longer holds the job's lease (another worker runs it now)."""
         fraction = min(max(float(fraction), 0.0), 1.0)
         value = orjson.dumps({"fraction": fraction, "message": message})
+        q = keys.of_job(self.job_id)
         recorded = await lua.script("progress")(
             self.redis,
-            [keys.IN_PROGRESS + self.job_id, keys.STATE + self.job_id],
+            [q.lease(self.job_id), q.state(self.job_id)],
             [self.lease_token, value, self.job_id],
         )
         return bool(recorded)

@@ -1,30 +1,41 @@
-"""Put a job on its queue: one atomic round trip, idempotent on request.
+"""Put jobs on their queue: one atomic round trip per call (or per chunk of a bulk enqueue).
 
-    await enqueue(redis, "send_email", SendEmail(...), defer_by=60)
+    await enqueue(redis, "send_email", SendEmail(...), defer_by=60, priority=5)
+    await enqueue_many(redis, "send_email", [SendEmail(...), ...])
 
-Works from the API, from another endpoint's handler, from a job, or from a script. The job goes
-to its declared queue (`@job(queue=...)`), whether it is named or given as a `JobSpec`.
+Works from the API, from another endpoint's handler, from a job, or from a script. A job goes
+to its declared queue (`@job(queue=...)`) unless `queue=` names another; `priority` ranks it
+within the queue (0 first; FIFO within one priority).
 """
 
 import hashlib
-import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from arq.connections import ArqRedis
 from arq.constants import expires_extra_ms
 from pydantic import BaseModel
 
 from jobs import keys, lua
+from jobs.connection import RedisClient
 from jobs.records import JobDefinition
 from jobs.registry import DECLARED, JobSpec, load_catalog
 from settings import Settings, get_settings
 
+MAX_PRIORITY = 1_000_000
+BULK_CHUNK = 500
+"""Jobs per script call in `enqueue_many`: big enough to amortise the round trip, small
+enough not to hold the server for long."""
+
 
 class UnknownJobName(LookupError):
     """`enqueue` was given a job name that no `@job` declares."""
+
+
+class InvalidPriority(ValueError):
+    """A priority outside 0..1,000,000."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +48,12 @@ class Enqueued:
     enqueued_ms: int = 0
     """The server's clock at enqueue (`created` only), like `scheduled_ms`."""
     scheduled_ms: int = 0
-    payload: dict[str, Any] | None = None
+    payload: Any = None
     queue: str = ""
+    priority: int = 0
 
 
-def input_fingerprint(payload: dict[str, Any]) -> str:
+def input_fingerprint(payload: Any) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -58,7 +70,7 @@ def _due(defer_by: float | timedelta | None, defer_until: datetime | None) -> tu
 
 
 def resolve(job: JobSpec | str, settings: Settings) -> tuple[str, str]:
-    """(name, queue) of a job given by spec or by name; unknown names raise UnknownJobName."""
+    """(name, declared queue) of a job given by spec or by name; unknown names raise."""
     if isinstance(job, JobSpec):
         return job.name, job.queue
     if job not in DECLARED:
@@ -69,49 +81,160 @@ def resolve(job: JobSpec | str, settings: Settings) -> tuple[str, str]:
     return job, declared.options.queue or settings.queue_name
 
 
+def check_priority(priority: int) -> int:
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise InvalidPriority(f"priority {priority} is not in 0..{MAX_PRIORITY}")
+    return priority
+
+
+_REGISTERED: set[str] = set()
+
+
+async def _register(redis: RedisClient, queue: str) -> None:
+    """Note the queue in the registry `/queues` reads (once per process and queue)."""
+    if queue not in _REGISTERED:
+        await redis.sadd(keys.QUEUES, queue)  # type: ignore[misc]
+        _REGISTERED.add(queue)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    name: str
+    queue: keys.QueueKeys
+    priority: int
+    delay_ms: int
+    due_ms: int | str
+
+
+def _options(
+    job: JobSpec | str,
+    queue: str | None,
+    priority: int,
+    defer_by: float | timedelta | None,
+    defer_until: datetime | None,
+    settings: Settings,
+) -> _Options:
+    name, declared = resolve(job, settings)
+    delay_ms, due_ms = _due(defer_by, defer_until)
+    return _Options(name, keys.queue(queue or declared), check_priority(priority), delay_ms, due_ms)
+
+
+def _dump(payload: BaseModel | Any) -> Any:
+    return payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+
+
+async def _call(
+    redis: RedisClient,
+    o: _Options,
+    rows: list[tuple[str, Any]],
+    settings: Settings,
+    idempotency: tuple[str, str] | None = None,
+) -> list[Any]:
+    q = o.queue
+    args: list[Any] = [
+        q.prefix,
+        idempotency[1] if idempotency else "",
+        expires_extra_ms,
+        settings.result_ttl_s * 1000,
+        max(settings.result_ttl_s, settings.failed_ttl_s) * 1000,
+        settings.listing_max_jobs,
+    ]
+    for job_id, data in rows:
+        definition = JobDefinition(o.name, [data], {}, queue=q.name, priority=o.priority)
+        args += (job_id, definition.dump_open(), o.delay_ms, o.due_ms, o.priority)
+    idem_key = idempotency[0] if idempotency else q.index
+    reply: list[Any] = await lua.script("enqueue")(
+        redis, [q.due, q.ready, q.wake, q.index, idem_key], args
+    )
+    await _register(redis, q.name)
+    return reply
+
+
 async def enqueue(
-    redis: ArqRedis,
+    redis: RedisClient,
     job: JobSpec | str,
     payload: BaseModel | dict[str, Any],
     *,
+    queue: str | None = None,
+    priority: int = 0,
     defer_by: float | timedelta | None = None,
     defer_until: datetime | None = None,
     job_id: str | None = None,
     idempotency_key: str | None = None,
-    idempotency_redis_key: str | None = None,
     settings: Settings | None = None,
 ) -> Enqueued:
     """Enqueue `job` with `payload` (validated by the caller; the worker validates again).
 
-    `idempotency_redis_key` names the key that records the enqueue (the cron scheduler uses a
-    tick's key); by default it is derived from the job name and `idempotency_key`.
-    """
+    `job_id` is the unique part of the id; the id names the queue (see `jobs.keys`)."""
     settings = settings or get_settings()
-    name, queue = resolve(job, settings)
-    data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
-    job_id = job_id or uuid.uuid4().hex
-    delay_ms, due_ms = _due(defer_by, defer_until)
-    if idempotency_key and not idempotency_redis_key:
-        idempotency_redis_key = keys.idempotency(name, idempotency_key)
-    fingerprint = input_fingerprint(data) if idempotency_redis_key else ""
-    definition = JobDefinition(name, [data], {}, queue=queue)
-    reply = await lua.script("enqueue")(
-        redis,
-        keys=[queue, keys.wake(queue), keys.INDEX, idempotency_redis_key or keys.INDEX],
-        args=[
-            job_id,
-            definition.dump_open(),
-            delay_ms,
-            due_ms,
-            f"{job_id} {fingerprint}" if idempotency_redis_key else "",
-            expires_extra_ms,
-            settings.result_ttl_s * 1000,
-        ],
-    )
-    outcome = reply[0].decode()
-    if outcome == "existing":
-        existing_id, _, existing_fingerprint = reply[1].decode().partition(" ")
-        return Enqueued(existing_id, "existing", existing_fingerprint == fingerprint, queue=queue)
-    if outcome == "duplicate":
-        return Enqueued(job_id, "duplicate", queue=queue)
-    return Enqueued(job_id, "created", True, int(reply[2]), int(reply[3]), data, queue)
+    o = _options(job, queue, priority, defer_by, defer_until, settings)
+    data = _dump(payload)
+    idempotency = None
+    if idempotency_key:
+        key = o.queue.idempotency(o.name, idempotency_key)
+        idempotency = (key, input_fingerprint(data))
+    return await _enqueue_one(redis, o, data, job_id, idempotency, settings)
+
+
+async def _enqueue_one(
+    redis: RedisClient,
+    o: _Options,
+    data: Any,
+    unique: str | None,
+    idempotency: tuple[str, str] | None,
+    settings: Settings,
+) -> Enqueued:
+    job_id = keys.job_id_for(o.queue.name, unique)
+    idem = (idempotency[0], f"{job_id} {idempotency[1]}") if idempotency else None
+    reply = await _call(redis, o, [(job_id, data)], settings, idem)
+    if reply[0] == b"existing":
+        existing_id, _, fingerprint = reply[1].decode().partition(" ")
+        same = idempotency is not None and fingerprint == idempotency[1]
+        return Enqueued(existing_id, "existing", same, queue=o.queue.name)
+    now, due = int(reply[0]), int(reply[1])
+    if due < 0:
+        return Enqueued(job_id, "duplicate", queue=o.queue.name)
+    return Enqueued(job_id, "created", True, now, due, data, o.queue.name, o.priority)
+
+
+async def enqueue_cron_tick(
+    redis: RedisClient,
+    spec: JobSpec,
+    payload: dict[str, Any],
+    schedule: str,
+    tick_ms: int,
+    settings: Settings,
+) -> Enqueued:
+    """Enqueue one tick of a cron schedule, once: the tick's record and the job are written by
+    the same script call, so a crash cannot record a tick without enqueueing it."""
+    o = _options(spec, None, 0, None, datetime.fromtimestamp(tick_ms / 1000, UTC), settings)
+    tick = (o.queue.cron_tick(schedule, tick_ms), "")
+    return await _enqueue_one(redis, o, payload, f"cron:{schedule}:{tick_ms}", tick, settings)
+
+
+async def enqueue_many(
+    redis: RedisClient,
+    job: JobSpec | str,
+    payloads: Sequence[BaseModel | dict[str, Any]],
+    *,
+    queue: str | None = None,
+    priority: int = 0,
+    defer_by: float | timedelta | None = None,
+    defer_until: datetime | None = None,
+    settings: Settings | None = None,
+) -> list[Enqueued]:
+    """Enqueue many jobs of one type, in input order, one round trip per `BULK_CHUNK`."""
+    settings = settings or get_settings()
+    o = _options(job, queue, priority, defer_by, defer_until, settings)
+    out: list[Enqueued] = []
+    for start in range(0, len(payloads), BULK_CHUNK):
+        rows = [
+            (keys.job_id_for(o.queue.name), _dump(p)) for p in payloads[start : start + BULK_CHUNK]
+        ]
+        reply = await _call(redis, o, rows, settings)
+        now = int(reply[0])
+        for (job_id, data), due in zip(rows, reply[1:], strict=True):
+            out.append(
+                Enqueued(job_id, "created", True, now, int(due), data, o.queue.name, o.priority)
+            )
+    return out

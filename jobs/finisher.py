@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
 from jobs import keys, lua
+from jobs.connection import RedisClient
 
 logger = logging.getLogger("jobs.worker")
 
@@ -34,10 +34,14 @@ class Settle:
     token: str
     a: bytes | str | int = ""
     b: bytes | str | int = ""
+    c: str = ""
 
     @classmethod
-    def final(cls, kind: FinalKind, job_id: str, token: str, data: bytes, ttl_ms: int) -> "Settle":
-        return cls(kind, job_id, token, data, ttl_ms)
+    def final(
+        cls, kind: FinalKind, job_id: str, token: str, data: bytes, ttl_ms: int, unlist: bool
+    ) -> "Settle":
+        """`unlist`: the job keeps no result (`keep_result=0`): drop it from the listing."""
+        return cls(kind, job_id, token, data, ttl_ms, "1" if unlist else "")
 
     @classmethod
     def retry(cls, job_id: str, token: str, delay_ms: int, error: bytes) -> "Settle":
@@ -49,8 +53,8 @@ class Settle:
         """Shutdown: ready again at once, and the interrupted try does not count."""
         return cls("requeue", job_id, token)
 
-    def row(self) -> tuple[str, str, str, bytes | str | int, bytes | str | int]:
-        return (self.kind, self.job_id, self.token, self.a, self.b)
+    def row(self) -> tuple[str, str, str, bytes | str | int, bytes | str | int, str]:
+        return (self.kind, self.job_id, self.token, self.a, self.b, self.c)
 
 
 LINGER_S = 0.002
@@ -60,10 +64,10 @@ LINGER_BELOW = 32
 
 class Finisher:
     def __init__(
-        self, redis: ArqRedis, queue: str, more_coming: Callable[[], bool] = lambda: False
+        self, redis: RedisClient, legacy: bool, more_coming: Callable[[], bool] = lambda: False
     ) -> None:
         self._redis = redis
-        self._queue = queue
+        self._legacy = "1" if legacy else "0"
         self._more_coming = more_coming
         self._pending: list[Settle] = []
         self._ready = asyncio.Event()
@@ -71,6 +75,8 @@ class Finisher:
         self._idle.set()
         self.lost = 0
         """Rows refused because their lease had gone to another try (since start)."""
+        self.batches = 0
+        """Batches stored so far: a claim sent before the last one may have missed it."""
 
     def submit(self, settle: Settle) -> None:
         self._pending.append(settle)
@@ -104,9 +110,8 @@ class Finisher:
                 await asyncio.sleep(LINGER_S)
             batch, self._pending = self._pending, []
             self._ready.clear()
-            args = [value for s in batch for value in s.row()]
             try:
-                lost = await script(self._redis, [self._queue, keys.ABORT, keys.FAILED], args)
+                lost = await self._settle(script, batch)
             except RedisError as exc:
                 logger.warning("could not settle %d jobs, retrying: %s", len(batch), exc)
                 self._pending[:0] = batch
@@ -115,10 +120,25 @@ class Finisher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
-            self._report_lost([job_id.decode() for job_id in lost], resent)
+            self.batches += 1
+            self._report_lost(lost, resent)
             delay, resent = 0.05, False
             if not self._pending:
                 self._idle.set()
+
+    async def _settle(self, script: lua.Script, batch: list[Settle]) -> list[str]:
+        """One call per queue in the batch (each queue is its own cluster slot)."""
+        by_queue: dict[keys.QueueKeys, list[Settle]] = {}
+        for settle in batch:
+            by_queue.setdefault(keys.of_job(settle.job_id), []).append(settle)
+        lost: list[str] = []
+        for q, rows in by_queue.items():
+            args: list[bytes | str | int] = [q.prefix, self._legacy]
+            args += [value for s in rows for value in s.row()]
+            lost += [
+                i.decode() for i in await script(self._redis, [q.due, q.failed, q.index], args)
+            ]
+        return lost
 
     def _report_lost(self, job_ids: list[str], resent: bool) -> None:
         if resent:

@@ -4,18 +4,22 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from arq.connections import ArqRedis
-
 from jobs import keys
+from jobs.connection import RedisClient
 from jobs.serialization import deserialize, serialize
 
 STALE_AFTER_S = 30.0
 
 
 async def beat(
-    redis: ArqRedis, worker_id: str, queue: str, interval_s: float, info: dict[str, Any]
+    redis: RedisClient,
+    worker_id: str,
+    queues: Sequence[keys.QueueKeys],
+    interval_s: float,
+    info: dict[str, Any],
 ) -> None:
     now_ms = int(time.time() * 1000)
     ttl_ms = int(max(interval_s * 3, 10) * 1000)
@@ -24,22 +28,23 @@ async def beat(
         pipe.zremrangebyscore(keys.WORKERS, 0, now_ms - STALE_AFTER_S * 1000 * 10)
         pipe.set(
             keys.WORKER + worker_id,
-            serialize({**info, "id": worker_id, "queue": queue, "at": now_ms}),
+            serialize({**info, "id": worker_id, "at": now_ms}),
             px=ttl_ms,
         )
         # ARQ's sentinel, so that `arq --check jobs.worker.WorkerSettings` works.
-        pipe.set(keys.health_check(queue), f"worker={worker_id} {info}", px=ttl_ms)
+        for q in queues:
+            pipe.set(q.health_check, f"worker={worker_id} {info}", px=ttl_ms)
         await pipe.execute()
 
 
-async def leave(redis: ArqRedis, worker_id: str) -> None:
+async def leave(redis: RedisClient, worker_id: str) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zrem(keys.WORKERS, worker_id)
         pipe.delete(keys.WORKER + worker_id)
         await pipe.execute()
 
 
-async def live_workers(redis: ArqRedis) -> dict[str, float]:
+async def live_workers(redis: RedisClient) -> dict[str, float]:
     """Worker id -> seconds since its last heartbeat, for workers seen in the last 30 s."""
     now_ms = time.time() * 1000
     members = await redis.zrangebyscore(
@@ -48,7 +53,7 @@ async def live_workers(redis: ArqRedis) -> dict[str, float]:
     return {m.decode(): (now_ms - score) / 1000 for m, score in members}
 
 
-async def worker_details(redis: ArqRedis, worker_ids: list[str]) -> list[dict[str, Any]]:
+async def worker_details(redis: RedisClient, worker_ids: list[str]) -> list[dict[str, Any]]:
     """The latest heartbeat JSON of each worker (missing ones skipped)."""
     if not worker_ids:
         return []

@@ -1,51 +1,157 @@
-"""Every Redis key the service uses, in one place.
+"""Every Redis key the service uses, in one place (what is stored under them: `jobs.records`).
 
-ARQ's own keys (job definition, result, in-progress, abort set, queue) are kept as they are, so
-stock ARQ producers and `arq.jobs.Job` keep working against the same Redis. Ours carry the
-`jobsvc:` prefix; what is stored under them is encoded by `jobs.records`. Lua scripts build
-per-job keys from the same prefixes (spelled into them by `jobs.lua`), so a
-single Redis (or a Sentinel-managed primary) is assumed; Redis Cluster is not supported.
+Keys are grouped by queue. Every key of a queue carries the queue's hash tag (`{name}`), and so
+does every key of a job on it, so each Lua script touches one Redis Cluster slot and queues
+spread over the shards. A job id names its queue (`<unique>@<queue>`; bare for the default
+queue), so any key of a job is found from its id alone, on a cluster too.
+
+The default queue keeps ARQ's name and sorted set, `arq:queue` (which hashes to the same slot
+as `{arq:queue}`), so stock ARQ producers (`enqueue_job`) still feed it on a single Redis:
+their definitions sit at ARQ's `arq:job:{id}` (`LEGACY_JOB`), which the worker reads too.
+
+The few global keys (workers, stats, the queue registry, the event channel) are never touched
+by a script, so no command ever spans two slots.
 """
 
-from arq.constants import (
-    abort_jobs_ss,
-    in_progress_key_prefix,
-    job_key_prefix,
-    result_key_prefix,
-)
+import re
+import uuid
+from dataclasses import dataclass
+from functools import cache
 
-JOB = job_key_prefix  # arq:job:{id} -> job definition (JSON)
-RESULT = result_key_prefix  # arq:result:{id} -> final outcome (JSON)
-IN_PROGRESS = in_progress_key_prefix  # arq:in-progress:{id} -> the lease (records.LeaseToken)
-ABORT = abort_jobs_ss  # arq:abort zset: abort requests for running jobs
-STATE = "jobsvc:state:"  # hash per live job: tries, progress, last error, next try
-INDEX = "jobsvc:index"  # zset id -> enqueued ms: every job, for listing
-FAILED = "jobsvc:failed"  # zset id -> finished ms: failed and aborted jobs
-IDEMPOTENCY = "jobsvc:idem:"  # {name}:{key} -> "{id} {input hash}"
-CRON_TICK = "jobsvc:cron:"  # {schedule}:{tick ms} -> the id enqueued for that tick
-CLAIM = "jobsvc:claim:"  # {claim id} -> "{lease token} {id} ...": what one claim call took
+DEFAULT_QUEUE = "arq:queue"
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+"""Allowed queue names; any of them is safe: a queue's keys live under `jobsvc:{name}:`."""
+JOB_ID = re.compile(r"^[\w:.\-]+(@[A-Za-z0-9_.:\-]+)?$")
+"""Ids are URL-safe: `<unique>` (default queue) or `<unique>@<queue>`."""
+
+LEGACY_JOB = "arq:job:"  # a stock ARQ producer's job definition (default queue, single Redis)
+OLD = "arq:"  # the layout before queues were first-class: see `jobs.migrate`
 WORKERS = "jobsvc:workers"  # zset worker id -> last heartbeat ms
 WORKER = "jobsvc:worker:"  # {id} -> JSON heartbeat details
+QUEUES = "jobsvc:queues"  # set of queue names ever enqueued to (for /queues)
+STATS = "jobsvc:stats"  # hash of the workers' counters (jobs/stats.py)
 EVENTS = "jobsvc:events"  # pub/sub channel: records.Event on every change
 
 
-def wake(queue: str) -> str:
-    """List a producer pushes to and an idle worker blocks on: pickup without polling."""
-    return f"{queue}:wake"
+class InvalidQueueName(ValueError):
+    """A queue name outside `[A-Za-z0-9_.:-]{1,64}`."""
 
 
-def health_check(queue: str) -> str:
-    """ARQ's health-check key, read by `arq --check`."""
-    return f"{queue}:health-check"
+def check_queue_name(name: str) -> str:
+    if not QUEUE_NAME.match(name):
+        raise InvalidQueueName(f"queue name {name!r} is not [A-Za-z0-9_.:-]{{1,64}}")
+    return name
 
 
-def idempotency(name: str, key: str) -> str:
-    return f"{IDEMPOTENCY}{name}:{key}"
+def queue_of(job_id: str) -> str:
+    """The queue a job id names (`<unique>@<queue>`), or the default queue."""
+    _, at, queue = job_id.rpartition("@")
+    return queue if at else DEFAULT_QUEUE
 
 
-def claim(claim_id: str) -> str:
-    return f"{CLAIM}{claim_id}"
+def job_id_for(queue: str, unique: str | None = None) -> str:
+    """A new id on `queue` (or the given unique part, e.g. a caller's own id)."""
+    unique = unique or uuid.uuid4().hex
+    return unique if queue == DEFAULT_QUEUE else f"{unique}@{queue}"
 
 
-def cron_tick(schedule: str, tick_ms: int) -> str:
-    return f"{CRON_TICK}{schedule}:{tick_ms}"
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """The keys of one queue and of the jobs on it, all in the queue's cluster slot."""
+
+    name: str
+
+    @property
+    def prefix(self) -> str:
+        """`jobsvc:{name}:`; the Lua scripts build per-job keys from it."""
+        return f"jobsvc:{{{self.name}}}:"
+
+    @property
+    def due(self) -> str:
+        """zset id -> due ms: priority-0 jobs (ready or not), deferred jobs of any priority,
+        and running jobs (scored by their lease's end: a dead worker's job comes due again).
+        The default queue's is ARQ's own `arq:queue`."""
+        return DEFAULT_QUEUE if self.name == DEFAULT_QUEUE else self.prefix + "due"
+
+    @property
+    def ready(self) -> str:
+        """zset id -> priority * 2**32 + sequence: ready jobs of priority > 0."""
+        return self.prefix + "ready"
+
+    @property
+    def priorities(self) -> str:
+        """hash id -> priority, for the live jobs whose priority is not 0."""
+        return self.prefix + "prio"
+
+    @property
+    def sequence(self) -> str:
+        """counter: FIFO order within one priority."""
+        return self.prefix + "seq"
+
+    @property
+    def wake(self) -> str:
+        """list a producer pushes to and an idle worker blocks on: pickup without polling."""
+        return self.prefix + "wake"
+
+    @property
+    def paused(self) -> str:
+        """exists while the queue is paused: jobs are accepted, none starts."""
+        return self.prefix + "paused"
+
+    @property
+    def index(self) -> str:
+        """zset id -> enqueued ms: the queue's jobs for listing (trimmed by age and count)."""
+        return self.prefix + "index"
+
+    @property
+    def failed(self) -> str:
+        """zset id -> finished ms: failed and aborted jobs."""
+        return self.prefix + "failed"
+
+    @property
+    def abort(self) -> str:
+        """zset id -> requested ms: abort requests for running jobs."""
+        return self.prefix + "abort"
+
+    @property
+    def health_check(self) -> str:
+        """ARQ's health-check key, read by `arq --check`."""
+        return f"{self.name}:health-check"
+
+    def job(self, job_id: str) -> str:
+        """the job's definition (records.JobDefinition)."""
+        return f"{self.prefix}job:{job_id}"
+
+    def result(self, job_id: str) -> str:
+        """the final record (jobs.results)."""
+        return f"{self.prefix}result:{job_id}"
+
+    def lease(self, job_id: str) -> str:
+        """the running try's lease (records.LeaseToken)."""
+        return f"{self.prefix}lease:{job_id}"
+
+    def state(self, job_id: str) -> str:
+        """hash of a live job: tries, progress, last error, next try."""
+        return f"{self.prefix}state:{job_id}"
+
+    def claim(self, claim_id: str) -> str:
+        """what one claim call took: "{lease token} {id} ..." (see claim.lua)."""
+        return f"{self.prefix}claim:{claim_id}"
+
+    def idempotency(self, job: str, key: str) -> str:
+        """ "{id} {input hash}" of the job an `Idempotency-Key` created."""
+        return f"{self.prefix}idem:{job}:{key}"
+
+    def cron_tick(self, schedule: str, tick_ms: int) -> str:
+        """the id enqueued for one tick of a cron schedule."""
+        return f"{self.prefix}cron:{schedule}:{tick_ms}"
+
+
+@cache
+def queue(name: str) -> QueueKeys:
+    return QueueKeys(check_queue_name(name))
+
+
+def of_job(job_id: str) -> QueueKeys:
+    """The keys of the queue `job_id` is on."""
+    return queue(queue_of(job_id))

@@ -33,7 +33,8 @@ def open_json(fields: dict[str, Any]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class JobDefinition:
-    """`arq:job:{id}`: ARQ's job layout (`t f a k et`, so stock ARQ reads it) plus the queue.
+    """A job's definition: ARQ's layout (`t f a k et`; stock ARQ producers write it too) plus
+    our `q` (queue) and `p` (priority, when not 0).
 
     `et` (enqueued at) is the server's clock, appended by `enqueue.lua` (see `open_json`).
     """
@@ -44,12 +45,15 @@ class JobDefinition:
     enqueued_ms: int = 0
     queue: str | None = None
     """None for jobs a stock ARQ producer enqueued: they are on the default queue."""
+    priority: int = 0
 
     def dump_open(self) -> bytes:
         """Everything but `et`, for `enqueue.lua` to close with the server's time."""
         data: dict[str, Any] = {"t": None, "f": self.function, "a": self.args, "k": self.kwargs}
         if self.queue is not None:
             data["q"] = self.queue
+        if self.priority:
+            data["p"] = self.priority
         return open_json(data)
 
     @classmethod
@@ -62,14 +66,16 @@ class JobDefinition:
         if not isinstance(d, dict):
             return Poison("UndecodableJob", f"job definition is a JSON {type(d).__name__}")
         function, args, kwargs = d.get("f"), d.get("a", []), d.get("k", {})
-        queue, enqueued = d.get("q"), d.get("et") or 0
+        queue, enqueued, priority = d.get("q"), d.get("et") or 0, d.get("p") or 0
         if not isinstance(function, str) or not function:
             return Poison("UndecodableJob", "job definition names no function ('f')")
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             return Poison("UndecodableJob", "job arguments are not a list ('a') and dict ('k')")
-        if not isinstance(enqueued, int | float) or not (queue is None or isinstance(queue, str)):
-            return Poison("UndecodableJob", "job definition has a malformed 'et' or 'q'")
-        return cls(function, args, kwargs, int(enqueued), queue)
+        if not isinstance(enqueued, int | float) or not isinstance(priority, int):
+            return Poison("UndecodableJob", "job definition has a malformed 'et' or 'p'")
+        if not (queue is None or isinstance(queue, str)):
+            return Poison("UndecodableJob", "job definition has a malformed 'q'")
+        return cls(function, args, kwargs, int(enqueued), queue, priority)
 
     @property
     def payload(self) -> Any:

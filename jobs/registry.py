@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from jobs.context import JobContext
 from jobs.errors import PERMANENT
+from jobs.keys import check_queue_name
 from settings import Settings
 
 In = TypeVar("In", bound=BaseModel)
@@ -34,6 +35,7 @@ class JobOptions:
     queue: str | None = None
     backoff_base_s: float | None = None
     backoff_max_s: float | None = None
+    keep_result_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class JobDeclaration:
             if o.backoff_base_s is None
             else o.backoff_base_s,
             backoff_max_s=settings.backoff_max_s if o.backoff_max_s is None else o.backoff_max_s,
+            keep_result_s=settings.result_ttl_s if o.keep_result_s is None else o.keep_result_s,
         )
 
 
@@ -80,6 +83,9 @@ class JobSpec:
     queue: str
     backoff_base_s: float
     backoff_max_s: float
+    keep_result_s: float
+    """How long a successful result is kept; 0 keeps none (the final status stays readable
+    for `RESULT_GRACE_S`, and the job leaves the listing)."""
 
     def is_retryable(self, exc: BaseException) -> bool:
         return isinstance(exc, self.retry_on) and not isinstance(exc, PERMANENT)
@@ -123,8 +129,16 @@ def job(
     retry_on: tuple[type[BaseException], ...] = (Exception,),
     backoff_base: float | None = None,
     backoff_max: float | None = None,
+    keep_result: float | None = None,
 ) -> Callable[[JobFunction[In, Out]], JobFunction[In, Out]]:
-    """Declare a job. Options left `None` take the settings' defaults."""
+    """Declare a job. Options left `None` take the settings' defaults.
+
+    `queue`: the queue it goes to unless an enqueue names another. `keep_result`: seconds to
+    keep a successful result (0: fire and forget; ARQ's `keep_result`)."""
+    if queue is not None:
+        check_queue_name(queue)
+    if keep_result is not None and keep_result < 0:
+        raise ValueError("keep_result must be >= 0 seconds")
 
     def register(function: JobFunction[In, Out]) -> JobFunction[In, Out]:
         if not inspect.iscoroutinefunction(function):
@@ -147,7 +161,7 @@ def job(
             output_model=output_model,  # type: ignore[arg-type]
             description=description or inspect.getdoc(function) or "",
             retry_on=retry_on,
-            options=JobOptions(max_tries, timeout, queue, backoff_base, backoff_max),
+            options=JobOptions(max_tries, timeout, queue, backoff_base, backoff_max, keep_result),
         )
         return function
 

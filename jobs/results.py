@@ -1,4 +1,11 @@
-"""The final record of a job, in ARQ's result layout (so `arq.jobs.Job.result()` reads it)."""
+"""The final record of a job, as stored: ARQ's result keys, minus what the key already says.
+
+Fields: `t` tries, `f` function, `a` args, `k` kwargs (omitted when empty), `et` enqueued ms,
+`s` success, `r` result or error, `st` started ms (absent: it never started), `status`
+(complete, failed or aborted: ARQ cannot tell the last two apart), `w` the worker of the last
+try, `p` priority (when not 0), `ft` finished ms (appended by the settling script). The id and
+the queue are the key's. Every byte counts: one of these is kept per finished job.
+"""
 
 from typing import Any, Literal
 
@@ -9,7 +16,6 @@ FinalStatus = Literal["complete", "failed", "aborted"]
 
 def result_data(
     *,
-    job_id: str,
     name: str,
     args: list[Any],
     kwargs: dict[str, Any],
@@ -18,27 +24,26 @@ def result_data(
     status: FinalStatus,
     result: Any,
     started_ms: int | None,
-    queue: str,
     worker: str | None = None,
+    priority: int = 0,
 ) -> bytes:
-    """ARQ's keys (`t f a k et s r st ft q id`) plus `status`, which ARQ cannot express, and
-    the `worker` that ran the last try. `started_ms` is None for a job that never started.
-
-    Open JSON (see `jobs.records.open_json`): the script that stores it appends `ft`, the
+    """Open JSON (see `jobs.records.open_json`): the script that stores it appends `ft`, the
     server's time of the settle, so finish times agree with the failed registry's scores."""
-    return open_json(
-        {
-            "t": tries,
-            "f": name,
-            "a": args,
-            "k": kwargs,
-            "et": enqueued_ms,
-            "s": status == "complete",
-            "r": result,
-            "st": started_ms,
-            "q": queue,
-            "id": job_id,
-            "status": status,
-            "worker": worker,
-        }
-    )
+    fields: dict[str, Any] = {
+        "t": tries,
+        "f": name,
+        "a": args,
+        "et": enqueued_ms,
+        "s": status == "complete",
+        "r": result,
+        "status": status,
+    }
+    if kwargs:
+        fields["k"] = kwargs
+    if started_ms is not None:
+        fields["st"] = started_ms
+    if worker:
+        fields["w"] = worker
+    if priority:
+        fields["p"] = priority
+    return open_json(fields)

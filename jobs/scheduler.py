@@ -4,12 +4,11 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from jobs import keys
+from jobs.connection import RedisClient
 from jobs.cron import Schedule
-from jobs.enqueue import enqueue
+from jobs.enqueue import enqueue_cron_tick
 from jobs.registry import JobSpec
 from settings import Settings
 
@@ -17,21 +16,12 @@ logger = logging.getLogger("jobs.cron")
 
 
 async def claim_and_enqueue(
-    redis: ArqRedis, schedule: Schedule, spec: JobSpec, tick: datetime, settings: Settings
+    redis: RedisClient, schedule: Schedule, spec: JobSpec, tick: datetime, settings: Settings
 ) -> bool:
-    """Enqueue `schedule`'s job for `tick` unless another worker did; True if this one did.
-
-    The tick's record and the job are written by one script call (the tick key is the
-    enqueue's idempotency key): a crash between "claimed" and "enqueued" cannot happen."""
+    """Enqueue `schedule`'s job for `tick` unless another worker did; True if this one did."""
     tick_ms = int(tick.timestamp() * 1000)
-    enqueued = await enqueue(
-        redis,
-        spec,
-        schedule.payload,
-        job_id=f"cron:{schedule.key}:{tick_ms}",
-        defer_until=tick,
-        idempotency_redis_key=keys.cron_tick(schedule.key, tick_ms),
-        settings=settings,
+    enqueued = await enqueue_cron_tick(
+        redis, spec, schedule.payload, schedule.key, tick_ms, settings
     )
     if enqueued.outcome != "created":
         return False
@@ -40,7 +30,7 @@ async def claim_and_enqueue(
 
 
 async def run_schedules(
-    redis: ArqRedis, schedules: list[Schedule], catalog: dict[str, JobSpec], settings: Settings
+    redis: RedisClient, schedules: list[Schedule], catalog: dict[str, JobSpec], settings: Settings
 ) -> None:
     """Forever: sleep to the next tick of any schedule, then claim it."""
     now = datetime.now(UTC)

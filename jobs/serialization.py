@@ -25,8 +25,15 @@ def _default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+class NotSerializable(ValueError):
+    """A value JSON here cannot hold exactly (e.g. an integer past 64 bits)."""
+
+
 def serialize(obj: Any) -> bytes:
-    return orjson.dumps(obj, default=_default)
+    try:
+        return orjson.dumps(obj, default=_default)
+    except orjson.JSONEncodeError as exc:
+        raise NotSerializable(f"cannot store this value as JSON: {exc}") from None
 
 
 def deserialize(data: bytes | str) -> Any:

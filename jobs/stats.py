@@ -15,10 +15,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-STATS = "jobsvc:stats"
+from jobs.connection import RedisClient
+from jobs.keys import STATS
+
 OUTCOMES = ("complete", "failed", "aborted", "retried")
 DURATION_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, math.inf)
 PICKUP_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, math.inf)
@@ -61,7 +62,7 @@ class JobStats:
         self._pending["pickup_count"] += 1
         self._pending["pickup_sum_ms"] += latency_ms
 
-    async def flush(self, redis: ArqRedis) -> None:
+    async def flush(self, redis: RedisClient) -> None:
         """Add the pending counts to the shared hash; on a Redis error keep them for next time."""
         if not self._pending:
             return
@@ -124,6 +125,6 @@ def parse(raw: dict[str, int]) -> Snapshot:
     return snap
 
 
-async def read(redis: ArqRedis) -> Snapshot:
+async def read(redis: RedisClient) -> Snapshot:
     raw: dict[bytes, bytes] = await redis.hgetall(STATS)  # type: ignore[misc]
     return parse({k.decode(): int(v) for k, v in raw.items()})

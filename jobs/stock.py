@@ -1,10 +1,15 @@
-"""Settings for stock ARQ (`arq jobs.worker.WorkerSettings`): the same jobs, none of the extras."""
+"""`WorkerSettings` for stock ARQ's CLI: `arq --check jobs.worker.WorkerSettings` only.
+
+The health check reads the key our workers refresh with each heartbeat. Running a stock ARQ
+*worker* on it is refused (no functions: ARQ exits at once): a stock worker cannot honour
+leases, fencing, priorities or pauses, and it would settle our jobs as "expired" since their
+definitions live under the queue's own keys (see `jobs.keys`).
+"""
 
 from typing import Any, ClassVar
 
 from jobs import keys
 from jobs.connection import arq_redis_settings
-from jobs.registry import load_catalog
 from jobs.serialization import deserialize, serialize
 from settings import get_settings
 
@@ -13,20 +18,13 @@ def stock_worker_settings() -> type:
     settings = get_settings()
 
     class WorkerSettings:
-        """For stock ARQ: `arq jobs.worker.WorkerSettings` and `arq --check ...`.
+        """For `arq --check jobs.worker.WorkerSettings`; our worker is `python -m jobs`."""
 
-        Our own entry point (`python -m jobs`) runs `Worker` instead, with every extra.
-        """
-
-        functions: ClassVar[list[Any]] = [
-            spec.arq_function() for spec in load_catalog(settings).values()
-        ]
+        functions: ClassVar[list[Any]] = []
         redis_settings = arq_redis_settings(settings)
         queue_name = settings.queue_name
         job_serializer = staticmethod(serialize)
         job_deserializer = staticmethod(deserialize)
-        keep_result = settings.result_ttl_s
-        max_tries = settings.default_max_tries
-        health_check_key = keys.health_check(settings.queue_name)
+        health_check_key = keys.queue(settings.queue_name).health_check
 
     return WorkerSettings

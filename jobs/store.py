@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from arq.connections import ArqRedis
 from pydantic import BaseModel, Field, ValidationError
 
 from jobs import keys
+from jobs.connection import RedisClient
 from jobs.records import JobDefinition, LeaseToken, Poison
 from jobs.serialization import deserialize
 
@@ -54,6 +54,8 @@ class JobRecord(BaseModel):
     id: str
     name: str
     queue: str
+    priority: int = 0
+    """Lower runs first (0..1,000,000); FIFO within one priority."""
     status: JobStatus
     tries: int
     max_tries: int | None
@@ -96,7 +98,7 @@ def _from_result(job_id: str, raw: bytes, max_tries: dict[str, int]) -> JobRecor
         d = None
     if not isinstance(d, dict):
         poison = Poison("UndecodableResult", "the stored result is not JSON this service wrote")
-        return _poisoned(job_id, poison, JobStatus.failed, "")
+        return _poisoned(job_id, poison, JobStatus.failed, keys.queue_of(job_id))
     success = bool(d.get("s"))
     r = d.get("r")
     status = d.get("status") or ("complete" if success else "failed")
@@ -107,7 +109,8 @@ def _from_result(job_id: str, raw: bytes, max_tries: dict[str, int]) -> JobRecor
     return JobRecord(
         id=job_id,
         name=name,
-        queue=str(d.get("q") or ""),
+        queue=keys.queue_of(job_id),
+        priority=_int(d.get("p")),
         status=JobStatus(status) if status in JobStatus.__members__ else JobStatus.failed,
         tries=_int(d.get("t")),
         max_tries=max_tries.get(name),
@@ -118,8 +121,12 @@ def _from_result(job_id: str, raw: bytes, max_tries: dict[str, int]) -> JobRecor
         input=args[0] if isinstance(args, list) and args else d.get("k") or None,
         result=r if success else None,
         error=None if success else _as_error(r),
-        worker=d.get("worker") if isinstance(d.get("worker"), str) else None,
+        worker=_str(d.get("w") or d.get("worker")),
     )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _int(value: Any) -> int:
@@ -153,49 +160,40 @@ def _poisoned(job_id: str, poison: Poison, status: JobStatus, queue: str) -> Job
 
 
 async def load_jobs(
-    redis: ArqRedis, job_ids: list[str], default_queue: str, max_tries: dict[str, int]
+    redis: RedisClient, job_ids: list[str], max_tries: dict[str, int], *, legacy: bool = False
 ) -> list[JobRecord | None]:
-    """The records of `job_ids` (None where unknown or expired), in one or two pipelines.
+    """The records of `job_ids` (None where unknown or expired), in one pipeline.
 
-    Per-job keys say almost everything; only a live job that no worker holds needs its queue's
-    score (deferred or queued), read in a second pipeline once its definition names the queue.
-    Jobs a stock ARQ producer enqueued name no queue: they are on `default_queue`.
+    The id names the queue, so every key is known up front. `legacy` (single Redis only): also
+    read a stock ARQ producer's definition at `arq:job:{id}` for ids on the default queue.
     """
+    per_job = 7 if legacy else 6
     async with redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
-            pipe.get(keys.RESULT + job_id)
-            pipe.get(keys.JOB + job_id)
-            pipe.get(keys.IN_PROGRESS + job_id)
-            pipe.hgetall(keys.STATE + job_id)
-            pipe.zscore(keys.ABORT, job_id)
+            q = keys.of_job(job_id)
+            pipe.get(q.result(job_id))
+            pipe.get(q.job(job_id))
+            pipe.get(q.lease(job_id))
+            pipe.hgetall(q.state(job_id))
+            pipe.zscore(q.abort, job_id)
+            pipe.zscore(q.due, job_id)
+            if legacy:
+                pipe.get(keys.LEGACY_JOB + job_id)
         replies = await pipe.execute()
-    rows = [replies[i * 5 : i * 5 + 5] for i in range(len(job_ids))]
-    definitions: list[JobDefinition | Poison | None] = [
-        JobDefinition.load(definition) if result is None and definition is not None else None
-        for result, definition, *_ in rows
-    ]
-    waiting = [
-        (i, d.queue if isinstance(d, JobDefinition) and d.queue else default_queue)
-        for i, d in enumerate(definitions)
-        if d is not None and rows[i][2] is None
-    ]
-    scores: dict[int, float | None] = {}
-    if waiting:
-        async with redis.pipeline(transaction=False) as pipe:
-            for i, queue in waiting:
-                pipe.zscore(queue, job_ids[i])
-            scores = dict(zip((i for i, _ in waiting), await pipe.execute(), strict=True))
     now_ms = time.time() * 1000
     records: list[JobRecord | None] = []
-    for i, (job_id, (result, _, lease, state, abort)) in enumerate(zip(job_ids, rows, strict=True)):
-        definition = definitions[i]
+    for i, job_id in enumerate(job_ids):
+        result, definition, lease, state, abort, due, *old = replies[
+            i * per_job : (i + 1) * per_job
+        ]
+        definition = definition or (old[0] if old else None)
         if result is not None:
             records.append(_from_result(job_id, result, max_tries))
         elif definition is None:
             records.append(None)
         else:
-            live = Live(lease, scores.get(i), state, abort is not None)
-            records.append(_live(job_id, definition, live, default_queue, now_ms, max_tries))
+            live = Live(lease, due, state, abort is not None)
+            records.append(_live(job_id, JobDefinition.load(definition), live, now_ms, max_tries))
     return records
 
 
@@ -204,7 +202,8 @@ class Live:
     """What Redis holds about a job that is not final yet, besides its definition."""
 
     lease: bytes | None
-    score: float | None
+    due: float | None
+    """Its due-set score: due time, or its lease's end (None: ready, ranked by priority)."""
     state: dict[bytes, bytes]
     abort_requested: bool
 
@@ -213,29 +212,30 @@ def _live(
     job_id: str,
     definition: JobDefinition | Poison,
     live: Live,
-    default_queue: str,
     now_ms: float,
     max_tries: dict[str, int],
 ) -> JobRecord:
     token = LeaseToken.parse(live.lease) if live.lease is not None else None
     if live.lease is not None:
         status = JobStatus.in_progress
-    elif live.score is not None and live.score > now_ms:
+    elif live.due is not None and live.due > now_ms:
         status = JobStatus.deferred
     else:
         status = JobStatus.queued
+    queue = keys.queue_of(job_id)
     if isinstance(definition, Poison):
-        return _poisoned(job_id, definition, status, default_queue)
+        return _poisoned(job_id, definition, status, queue)
     state = live.state
     return JobRecord(
         id=job_id,
         name=definition.function,
-        queue=definition.queue or default_queue,
+        queue=queue,
+        priority=definition.priority,
         status=status,
         tries=_int(state.get(b"tries")),
         max_tries=max_tries.get(definition.function),
         enqueued_at=_dt(definition.enqueued_ms),
-        scheduled_for=_dt(live.score) if status is not JobStatus.in_progress else None,
+        scheduled_for=_dt(live.due) if status is JobStatus.deferred else None,
         started_at=_dt(token.started_ms) if token else None,
         progress=_model(Progress, state.get(b"progress")),
         input=definition.payload,
@@ -248,17 +248,18 @@ def _live(
 def new_job_record(
     job_id: str,
     name: str,
-    queue: str,
     max_tries: int,
     enqueued_ms: int,
     scheduled_ms: int,
     payload: Any,
+    priority: int = 0,
 ) -> JobRecord:
     """The record of a job just enqueued: known without asking Redis again."""
     return JobRecord(
         id=job_id,
         name=name,
-        queue=queue,
+        queue=keys.queue_of(job_id),
+        priority=priority,
         status=JobStatus.deferred if scheduled_ms > enqueued_ms else JobStatus.queued,
         tries=0,
         max_tries=max_tries,
@@ -269,6 +270,6 @@ def new_job_record(
 
 
 async def load_job(
-    redis: ArqRedis, job_id: str, queue: str, max_tries: dict[str, int]
+    redis: RedisClient, job_id: str, max_tries: dict[str, int], *, legacy: bool = False
 ) -> JobRecord | None:
-    return (await load_jobs(redis, [job_id], queue, max_tries))[0]
+    return (await load_jobs(redis, [job_id], max_tries, legacy=legacy))[0]

@@ -1,14 +1,17 @@
-"""The worker: an `arq.worker.Worker` whose main loop closes stock ARQ's holes.
+"""The worker (`python -m jobs`): claims jobs from its queues, runs them, settles them.
 
-- wakes on enqueue (BLPOP on the queue's wake list), polls only as a fallback;
-- claims ready jobs in batches with one Lua script; the claim is a lease it renews;
-- settles finished tries in batched script calls (`Finisher`);
+- serves several queues, in strict or weighted order (`WORKER_QUEUES`, see `jobs.served`);
+- wakes on enqueue (BLPOP on the queues' wake lists), polls only as a fallback;
+- claims ready jobs in batches, one script call per queue; each claim is a lease it renews;
+- settles finished tries in batched script calls, fenced by their lease tokens (`Finisher`);
 - retries any retryable exception with backoff and jitter;
 - on SIGTERM takes no new job, lets running ones finish within a grace period, re-queues the
-  rest without counting the try;
+  rest without counting the try (a second signal skips the grace);
 - runs cron ticks exactly once across workers.
 
-`WorkerSettings` still runs under stock `arq jobs.worker.WorkerSettings` (without the extras).
+It keeps ARQ's job format and `ctx` (so ARQ-style jobs run) but not ARQ's worker: a stock
+`arq` worker cannot honour leases, fencing, priorities or pauses, so `WorkerSettings` remains
+only for `arq --check` (see `jobs/stock.py`).
 """
 
 import asyncio
@@ -16,22 +19,23 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from arq.connections import ArqRedis
-from arq.worker import Worker as ArqWorker
 from redis.exceptions import RedisError
 
-from jobs import heartbeat, keys, lua
+from jobs import heartbeat, lua
 from jobs.attempt import Attempts, Claimed
-from jobs.connection import create_redis
+from jobs.claimer import Claimer, Claims
+from jobs.connection import RedisClient, create_redis, is_cluster
 from jobs.cron import schedules_for
 from jobs.eviction import eviction_policy, policy_warning
 from jobs.finisher import Finisher, Settle
-from jobs.records import JobDefinition, LeaseToken
+from jobs.keys import QueueKeys, of_job
+from jobs.records import JobDefinition
 from jobs.registry import load_catalog
 from jobs.scheduler import run_schedules
-from jobs.serialization import deserialize, serialize
+from jobs.served import ServedQueues
 from jobs.stats import JobStats
 from jobs.stock import stock_worker_settings
 from settings import Settings, get_settings
@@ -47,57 +51,44 @@ SETTLE_AT_EXIT_S = 3.0
 """At shutdown, how long to keep trying to store outcomes once the grace is over (Redis may be
 gone: an unsettled try runs again after its lease, so the worker exits rather than hang)."""
 
+Hook = Callable[[dict[str, Any]], Awaitable[None]]
 
-class Worker(ArqWorker):
+
+class Worker:
     def __init__(
         self,
         settings: Settings | None = None,
         *,
         burst: bool = False,
-        redis: ArqRedis | None = None,
+        redis: RedisClient | None = None,
         handle_signals: bool = True,
     ) -> None:
         self.settings = settings = settings or get_settings()
-        # Every declared job: a job may be enqueued on any queue (a stock ARQ producer, or an
-        # override), and the worker must run it, not fail it as unknown.
+        # Every declared job: a job may be enqueued on any queue (an override, or a stock ARQ
+        # producer), and the worker must run it, not fail it as unknown.
         self.catalog = load_catalog(settings)
         self.schedules = schedules_for(self.catalog)  # raises on a schedule of an unknown job
+        self.served = ServedQueues.parse(settings.worker_queues, settings.queue_name)
         self.worker_id = heartbeat.new_worker_id()
-        super().__init__(
-            functions=[spec.arq_function() for spec in self.catalog.values()],
-            queue_name=settings.queue_name,
-            redis_pool=redis or create_redis(settings),
-            burst=burst,
-            handle_signals=False,
-            max_jobs=settings.worker_concurrency,
-            job_timeout=settings.job_timeout_s,
-            keep_result=settings.result_ttl_s,
-            max_tries=settings.default_max_tries,
-            health_check_interval=settings.heartbeat_s,
-            job_serializer=serialize,
-            job_deserializer=deserialize,
-        )
+        self.pool: RedisClient = redis or create_redis(settings)
+        self.burst = burst
+        self.max_jobs = settings.worker_concurrency
+        self.ctx: dict[str, Any] = {}
+        """ARQ's ctx: shared clients from `on_startup`; each try gets a copy plus its own keys."""
+        self.on_startup: Hook | None = None
+        self.on_shutdown: Hook | None = None
         self._install_signals = handle_signals
         self._running: dict[str, Claimed] = {}
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()
         """A second SIGTERM/SIGINT: stop waiting for running jobs."""
         self._slot_free = asyncio.Event()
-        self._claims = 0
-        self._unconfirmed: list[str] = []
-        """Claim calls whose reply never came (the script may have run): see `_recover`."""
-
-        self._finisher = Finisher(self.pool, self.queue_name, lambda: bool(self._running))
+        legacy = not is_cluster(settings)
         self._lease_ms = int(settings.lease_s * 1000)
+        self._claimer = Claimer(self.pool, self.worker_id, self.served, self._lease_ms, legacy)
+        self._finisher = Finisher(self.pool, legacy, lambda: bool(self._running))
         self.stats = JobStats()  # for /metrics: see jobs/stats.py
-        self._attempts = Attempts(
-            settings,
-            self.catalog,
-            self.queue_name,
-            self.ctx,
-            self.stats,
-            self._wake_later,
-        )
+        self._attempts = Attempts(settings, self.catalog, self.ctx, self.stats, self._wake_later)
         self.counts = self._attempts.counts
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -124,9 +115,9 @@ class Worker(ArqWorker):
             await self.on_startup(self.ctx)
         await self._check_eviction_policy()
         logger.info(
-            "worker %s started: queue %s, %d jobs, concurrency %d",
+            "worker %s started: queues %s, %d jobs, concurrency %d",
             self.worker_id,
-            self.queue_name,
+            self.served.describe(),
             len(self.catalog),
             self.max_jobs,
         )
@@ -181,13 +172,13 @@ class Worker(ArqWorker):
         if warning:
             logger.warning(warning)
 
-    async def _every(self, interval_s: float, action: Any) -> None:
+    async def _every(self, interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(interval_s)
             try:
                 await action()
             except RedisError as exc:
-                logger.warning("%s failed: %s", action.__name__, exc)
+                logger.warning("%s failed: %s", getattr(action, "__name__", action), exc)
 
     # --- claiming --------------------------------------------------------------------------
 
@@ -202,117 +193,53 @@ class Worker(ArqWorker):
                 await self._slot_free.wait()
                 continue
             limit = min(free, self.settings.claim_batch)
+            settled_before = self._finisher.batches
             try:
-                next_due_ms = await self._claim(limit)
+                claims = await self._claimer.claim(limit)
                 failures = 0
             except RedisError as exc:
                 failures += 1
                 logger.warning("claim failed (Redis unreachable?): %s", exc)
                 await self._first(self._stopping.wait(), min(0.1 * 2**failures, 5.0))
                 continue
-            if next_due_ms is None:
-                continue  # claimed something: look for more straight away
-            if self.burst and self._burst_done(next_due_ms):
-                if self._finisher.busy:
-                    await self._finisher.flushed()  # a retry may be about to come due
+            if self._start(claims):
+                continue  # took something: look for more straight away
+            if self.burst and self._burst_done(claims.next_due_ms):
+                # A retry settled since the claim was sent may be about to come due.
+                if self._finisher.busy or self._finisher.batches != settled_before:
+                    await self._finisher.flushed()
                     continue
                 return
             wait_s = self.settings.poll_fallback_s
-            if next_due_ms:
-                wait_s = min(wait_s, max((next_due_ms - _ms()) / 1000, 0.0))
+            if claims.next_due_ms:
+                wait_s = min(wait_s, max((claims.next_due_ms - _ms()) / 1000, 0.0))
             if self.burst and self._running:
                 await self._first(self._slot_free.wait(), wait_s)
                 self._slot_free.clear()
             elif wait_s > 0.005:
                 await self._first(self._wait_then_claim(wait_s, limit), None)
 
-    async def _claim(self, limit: int) -> int | None:
-        """Start up to `limit` ready jobs. None if any started, else the next due score (or 0)."""
-        if self._unconfirmed:
-            await self._recover()
-        claim_id = self._new_claim_id()
-        try:
-            reply = await lua.script("claim")(
-                self.pool, self._claim_keys(claim_id), self._claim_args(limit, claim_id)
-            )
-        except RedisError:
-            self._unconfirmed.append(claim_id)
-            raise
-        return self._start_claimed(reply, claim_id)
-
-    def _new_claim_id(self) -> str:
-        self._claims += 1
-        return f"{self.worker_id}:{self._claims}"
-
-    def _claim_keys(self, claim_id: str) -> list[str]:
-        return [self.queue_name, keys.claim(claim_id)]
-
-    def _claim_args(self, limit: int, claim_id: str) -> list[Any]:
-        return [self._lease_ms, limit, self.worker_id, claim_id]
-
-    async def _recover(self) -> None:
-        """Start what claim calls took when their replies were lost (Redis dropped the
-        connection after running the script): at once, with the try they already counted,
-        instead of after a whole lease with a try burned."""
-        script = lua.script("reclaim")
-        while self._unconfirmed:
-            claim_id = self._unconfirmed[0]
-            reply = await script(self.pool, [keys.claim(claim_id)], [])
-            self._unconfirmed.pop(0)
-            if reply:
-                logger.info("recovered a claim whose reply was lost: %d jobs", len(reply) // 3)
-                self._start_claimed(reply, claim_id)
-
-    def _start_claimed(self, reply: list[Any], claim_id: str) -> int | None:
-        if len(reply) == 2:
-            return int(float(reply[0])) if reply[0] else 0
-        now = int(reply[1])
-        # The same token claim.lua wrote, or every renewal and settle would be refused.
-        token = LeaseToken(self.worker_id, now, claim_id).encode()
-        for i in range(2, len(reply), 3):
-            job_id = reply[i].decode()
-            raw = reply[i + 1]
-            definition = JobDefinition.load(raw) if raw else None
-            claimed = Claimed(job_id, definition, int(reply[i + 2]), token, now)
-            if job_id in self._running:
-                continue  # already running (a recovered claim overlapping a live one)
-            self._running[job_id] = claimed
-            if isinstance(definition, JobDefinition):
-                self.stats.picked_up(claimed.tries, definition.enqueued_ms, now)
-            claimed.task = asyncio.create_task(self._run(claimed))
-        return None
-
     async def _wait_then_claim(self, timeout_s: float, limit: int) -> None:
-        """Block until a producer pushes a wake token (or `timeout_s` passes), then claim.
-
-        Both go in one pipeline: Redis runs the claim the moment BLPOP returns, so a job
-        enqueued to an idle worker starts after one round trip, not two.
-        """
-        script = lua.script("claim")
-        if self._unconfirmed:
-            await self._claim(limit)  # recovers first; a normal claim returns straight away
-            return
-        claim_id = self._new_claim_id()
         try:
-            async with self.pool.pipeline(transaction=False) as pipe:
-                pipe.blpop([keys.wake(self.queue_name)], timeout=timeout_s)  # type: ignore[arg-type]
-                pipe.evalsha(
-                    script.sha,
-                    2,
-                    *self._claim_keys(claim_id),
-                    *self._claim_args(limit, claim_id),
-                )
-                _, reply = await pipe.execute(raise_on_error=False)
-            if isinstance(reply, Exception):  # e.g. NOSCRIPT after a Redis restart
-                await self._claim(limit)
-            else:
-                self._start_claimed(reply, claim_id)
+            self._start(await self._claimer.wait_then_claim(timeout_s, limit))
         except RedisError as exc:
-            self._unconfirmed.append(claim_id)
             logger.warning("waiting for work failed: %s", exc)
             await self._first(self._hurry.wait(), min(timeout_s, 1.0))
 
-    async def _first(self, awaitable: Any, timeout_s: float | None) -> None:
+    def _start(self, claims: Claims) -> bool:
+        """Start a task per claimed try; True if anything was claimed."""
+        for claimed in claims.jobs:
+            if claimed.job_id in self._running:
+                continue  # already running (a recovered claim overlapping a live one)
+            self._running[claimed.job_id] = claimed
+            if isinstance(claimed.definition, JobDefinition):
+                self.stats.picked_up(
+                    claimed.tries, claimed.definition.enqueued_ms, claimed.started_ms
+                )
+            claimed.task = asyncio.create_task(self._run(claimed))
+        return bool(claims.jobs)
+
+    async def _first(self, awaitable: Awaitable[Any], timeout_s: float | None) -> None:
         """Wait for `awaitable`, a stop request, or the timeout, whichever comes first."""
         waiter = asyncio.ensure_future(awaitable)
         stopping = asyncio.ensure_future(self._stopping.wait())
@@ -348,29 +275,38 @@ class Worker(ArqWorker):
 
     # --- background duties -----------------------------------------------------------------
 
-    async def _renew_leases(self) -> None:
-        if not self._running:
-            return
-        args: list[Any] = [self._lease_ms]
+    def _running_by_queue(self) -> dict[QueueKeys, list[Claimed]]:
+        by_queue: dict[QueueKeys, list[Claimed]] = {}
         for claimed in list(self._running.values()):
-            args += (claimed.job_id, claimed.token)
-        lost = await lua.script("renew")(self.pool, [self.queue_name], args)
-        for job_id in lost:
-            self._cancel(job_id.decode(), "lost")
+            by_queue.setdefault(of_job(claimed.job_id), []).append(claimed)
+        return by_queue
+
+    async def _renew_leases(self) -> None:
+        for q, running in self._running_by_queue().items():
+            args: list[Any] = [q.prefix, self._lease_ms]
+            for claimed in running:
+                args += (claimed.job_id, claimed.token)
+            for raw in await lua.script("renew")(self.pool, [q.due], args):
+                job_id = raw.decode()
+                logger.warning(
+                    "lease lost: cancelling this try (the lease ran out; another worker may "
+                    "hold the job now)",
+                    extra={"job_id": job_id},
+                )
+                self._cancel(job_id, "lost")
 
     async def _watch_aborts(self) -> None:
-        if not self._running:
-            return
-        for job_id in await self.pool.zrange(keys.ABORT, 0, -1):
-            self._cancel(job_id.decode(), "abort")
+        for q in self._running_by_queue():
+            for job_id in await self.pool.zrange(q.abort, 0, -1):
+                self._cancel(job_id.decode(), "abort")
 
-    def _wake_later(self, delay_s: float) -> None:
+    def _wake_later(self, job_id: str, delay_s: float) -> None:
         """Push a wake token when a retry comes due, so no worker sleeps through it."""
         if delay_s < self.settings.poll_fallback_s:
-            asyncio.get_running_loop().call_later(delay_s, self._push_wake)
+            asyncio.get_running_loop().call_later(delay_s, self._push_wake, of_job(job_id))
 
-    def _push_wake(self) -> None:
-        task = asyncio.ensure_future(self.pool.lpush(keys.wake(self.queue_name), "1"))  # type: ignore[arg-type]
+    def _push_wake(self, q: QueueKeys) -> None:
+        task = asyncio.ensure_future(self.pool.lpush(q.wake, "1"))  # type: ignore[arg-type]
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     def _cancel(self, job_id: str, reason: str) -> None:
@@ -380,11 +316,17 @@ class Worker(ArqWorker):
             claimed.task.cancel()
 
     async def _heartbeat(self) -> None:
-        info = {"running": len(self._running), **self.counts, "stopping": self._stopping.is_set()}
-        # For /metrics' jobsvc_oldest_running_seconds: when the longest-running try started.
-        info["oldest_started_ms"] = min((c.started_ms for c in self._running.values()), default=0)
+        info: dict[str, Any] = {
+            "running": len(self._running),
+            **self.counts,
+            "stopping": self._stopping.is_set(),
+            "queues": [q.name for q in self.served.queues],
+            "running_by_queue": {q.name: len(c) for q, c in self._running_by_queue().items()},
+            # For /metrics' jobsvc_oldest_running_seconds: when the longest-running try began.
+            "oldest_started_ms": min((c.started_ms for c in self._running.values()), default=0),
+        }
         await heartbeat.beat(
-            self.pool, self.worker_id, self.queue_name, self.settings.heartbeat_s, info
+            self.pool, self.worker_id, self.served.queues, self.settings.heartbeat_s, info
         )
 
     async def _flush_stats(self) -> None:
@@ -413,7 +355,7 @@ class Worker(ArqWorker):
 
 
 def __getattr__(name: str) -> Any:
-    # Built on first access, not at import: settings are read lazily (`arq` imports us).
+    # Built on first access, not at import: settings are read lazily (`arq --check` imports).
     if name == "WorkerSettings":
         return stock_worker_settings()
     raise AttributeError(name)

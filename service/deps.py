@@ -2,16 +2,16 @@
 
 from typing import Annotated
 
-from arq.connections import ArqRedis
 from fastapi import Depends, Request
 
+from jobs.connection import RedisClient
 from jobs.registry import JobSpec
 from service.events import EventHub
 from settings import Settings
 
 
-async def get_redis(request: Request) -> ArqRedis:
-    redis: ArqRedis = request.app.state.redis
+async def get_redis(request: Request) -> RedisClient:
+    redis: RedisClient = request.app.state.redis
     return redis
 
 
@@ -30,7 +30,7 @@ async def get_hub(request: Request) -> EventHub:
     return hub
 
 
-ArqDep = Annotated[ArqRedis, Depends(get_redis)]
+RedisDep = Annotated[RedisClient, Depends(get_redis)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CatalogDep = Annotated[dict[str, JobSpec], Depends(get_catalog)]
 HubDep = Annotated[EventHub, Depends(get_hub)]

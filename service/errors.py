@@ -22,6 +22,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
+from jobs.serialization import NotSerializable
+
 logger = logging.getLogger("service")
 
 REDIS_RETRY_AFTER_S = 5
@@ -173,6 +175,11 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unstorable_input(request: Request, exc: Exception) -> JSONResponse:
+    """Input the model accepts but JSON cannot store exactly (an integer past 64 bits)."""
+    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_input", str(exc))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
@@ -182,6 +189,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(NotSerializable, _unstorable_input)
     # Handled here rather than by the `Exception` handler, which re-raises after answering.
     app.add_exception_handler(RedisError, _store_error)
     app.add_exception_handler(OSError, _store_error)

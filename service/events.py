@@ -10,18 +10,19 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 
-from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
 from jobs import keys
+from jobs.connection import pubsub_client
 from jobs.records import Event
+from settings import Settings
 
 logger = logging.getLogger("service.events")
 
 
 class EventHub:
-    def __init__(self, redis: ArqRedis) -> None:
-        self._redis = redis
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._watchers: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -60,9 +61,11 @@ class EventHub:
                 event.set()
 
     async def _listen(self) -> None:
-        delay = 0.1
+        delay, attempt = 0.1, 0
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            # A connection of its own (on a cluster: one node, any will do; see pubsub_client).
+            client = pubsub_client(self._settings, attempt)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(keys.EVENTS)
                 self.connected.set()
@@ -74,9 +77,12 @@ class EventHub:
                         self._notify(Event.parse(data).job_ids)
             except (RedisError, OSError) as exc:
                 self.connected.clear()
+                attempt += 1
                 logger.warning("event listener lost Redis, reconnecting: %s", exc)
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+                with contextlib.suppress(RedisError, OSError):
+                    await client.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -5,11 +5,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from arq.connections import ArqRedis
 from fastapi import FastAPI
 from redis.exceptions import RedisError
 
-from jobs.connection import create_redis
+from jobs.connection import RedisClient, create_redis
 from jobs.eviction import eviction_policy, policy_warning
 from service.events import EventHub
 
@@ -19,7 +18,7 @@ EVICTION_CHECK_S = 3.0
 """The start-up check waits no longer than this: the web starts even if Redis is away."""
 
 
-async def warn_about_eviction(redis: ArqRedis) -> None:
+async def warn_about_eviction(redis: RedisClient) -> None:
     """Log loudly at start if the server may evict (drop) job keys; `/ready` reports it too."""
     try:
         async with asyncio.timeout(EVICTION_CHECK_S):
@@ -35,7 +34,7 @@ async def warn_about_eviction(redis: ArqRedis) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = create_redis(app.state.settings)
-    hub = EventHub(redis)
+    hub = EventHub(app.state.settings)
     app.state.redis = redis
     app.state.hub = hub
     await hub.start()

@@ -11,7 +11,8 @@ from service.auth import ApiKeyMiddleware
 from service.errors import install_error_handlers
 from service.lifespan import lifespan
 from service.limits import BodySizeLimit
-from service.routes import dashboard, enqueue, health, job_types, jobs, metrics, queues, stats
+from service.openapi import install_openapi
+from service.routes import bulk, dashboard, enqueue, health, job_types, jobs, metrics, queues, stats
 from settings import Settings, get_settings
 
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     install_error_handlers(app)
     app.add_middleware(ApiKeyMiddleware, api_keys=settings.api_keys)
+    app.include_router(bulk.bulk_router(catalog, settings.max_bulk))
     app.include_router(enqueue.enqueue_router(catalog))
     app.include_router(jobs.router)
     app.include_router(job_types.router)
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(stats.router)
     app.include_router(dashboard.router)
+    install_openapi(app)
     return app
 
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from arq.connections import ArqRedis
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -20,7 +19,9 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from jobs import heartbeat, stats
-from service.routes.queues import list_queues
+from jobs.connection import RedisClient
+from jobs.registry import JobSpec
+from service.routes.queues import queue_stats
 from service.schemas import QueueStats
 from settings import Settings
 
@@ -38,18 +39,21 @@ class Reading:
     stats: stats.Snapshot
     now_ms: int
 
-    def oldest_running_s(self, queue: str) -> float:
-        """Age of the longest-running try on `queue` (0 when nothing runs), per the heartbeats."""
+    def oldest_running_s(self, queue: str | None = None) -> float:
+        """Age of the longest-running try (on `queue`, or anywhere), per the heartbeats: 0 when
+        nothing runs. A worker reports its oldest try across the queues it serves."""
         starts = [
             int(d["oldest_started_ms"])
             for d in self.details
-            if d.get("queue") == queue and d.get("running") and d.get("oldest_started_ms")
+            if (queue is None or queue in d.get("queues", []))
+            and d.get("running")
+            and d.get("oldest_started_ms")
         ]
         return max((self.now_ms - min(starts)) / 1000, 0.0) if starts else 0.0
 
 
-async def read(redis: ArqRedis, settings: Settings) -> Reading:
-    queues = await list_queues(redis, settings)
+async def read(redis: RedisClient, catalog: dict[str, JobSpec], settings: Settings) -> Reading:
+    queues = await queue_stats(redis, catalog, settings)
     workers = await heartbeat.live_workers(redis)
     details = await heartbeat.worker_details(redis, list(workers))
     snapshot = await stats.read(redis)
@@ -76,6 +80,11 @@ class ReadingCollector(Collector):
             "Age of the oldest job ready to run (0 when none waits).",
             labels=["queue"],
         )
+        paused = GaugeMetricFamily(
+            "jobsvc_queue_paused",
+            "1 while the queue is paused (it starts no job).",
+            labels=["queue"],
+        )
         running = GaugeMetricFamily(
             "jobsvc_oldest_running_seconds",
             "How long the longest-running try has run (0 when none runs).",
@@ -85,8 +94,9 @@ class ReadingCollector(Collector):
             for state in STATES:
                 depth.add_metric([q.name, state], getattr(q, state))
             oldest.add_metric([q.name], q.oldest_waiting_s or 0.0)
+            paused.add_metric([q.name], 1.0 if q.paused else 0.0)
             running.add_metric([q.name], self.reading.oldest_running_s(q.name))
-        yield from (depth, oldest, running)
+        yield from (depth, oldest, paused, running)
 
     def _worker_metrics(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(

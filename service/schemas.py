@@ -47,11 +47,16 @@ class JobType(BaseModel):
 class QueueStats(BaseModel):
     name: str
     queued: int
+    """Ready to run now (any priority)."""
     deferred: int
+    """Due later: deferred jobs and retries waiting for their next try."""
     in_progress: int
     failed: int
+    paused: bool
+    """A paused queue accepts jobs and starts none."""
     oldest_waiting_s: float | None
     workers: int
+    """Live workers serving this queue."""
 
 
 class Health(BaseModel):

@@ -1,7 +1,7 @@
 """Load a JobView or answer 404: what every route about one job starts with."""
 
-from arq.connections import ArqRedis
-
+from jobs.connection import RedisClient, is_cluster
+from jobs.keys import InvalidQueueName
 from jobs.registry import JobSpec
 from jobs.store import load_job
 from service.errors import JobNotFound
@@ -13,10 +13,20 @@ def max_tries_by_name(catalog: dict[str, JobSpec]) -> dict[str, int]:
     return {name: spec.max_tries for name, spec in catalog.items()}
 
 
+def reads_legacy(settings: Settings) -> bool:
+    """On a single Redis, stock ARQ producers' definitions (`arq:job:{id}`) are read too."""
+    return not is_cluster(settings)
+
+
 async def load_view(
-    redis: ArqRedis, catalog: dict[str, JobSpec], settings: Settings, job_id: str
+    redis: RedisClient, catalog: dict[str, JobSpec], settings: Settings, job_id: str
 ) -> JobView:
-    record = await load_job(redis, job_id, settings.queue_name, max_tries_by_name(catalog))
+    try:
+        record = await load_job(
+            redis, job_id, max_tries_by_name(catalog), legacy=reads_legacy(settings)
+        )
+    except InvalidQueueName:
+        record = None  # an id naming an impossible queue names no job
     if record is None:
         raise JobNotFound(f"no job {job_id!r} (unknown or expired)")
     return record

@@ -11,11 +11,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
 import pytest
-from arq.connections import ArqRedis
 from pydantic_settings import BaseSettings
 
 from jobs import keys
-from jobs.connection import create_redis
+from jobs.connection import RedisClient, create_redis
 from jobs.worker import Worker
 from scripts.embedded_redis import EmbeddedRedis
 from service.main import create_app
@@ -52,7 +51,7 @@ def settings(redis_url: str) -> Settings:
 
 
 @pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
+async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
     client = create_redis(settings)
     await client.flushdb()
     yield client
@@ -60,7 +59,7 @@ async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
 
 
 @pytest.fixture
-async def client(settings: Settings, redis: ArqRedis) -> AsyncIterator[httpx.AsyncClient]:
+async def client(settings: Settings, redis: RedisClient) -> AsyncIterator[httpx.AsyncClient]:
     """The app in-process, with its lifespan, over httpx."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -73,7 +72,7 @@ RunWorker = Callable[..., Awaitable[Worker]]
 
 
 @pytest.fixture
-def run_worker(settings: Settings, redis: ArqRedis) -> RunWorker:
+def run_worker(settings: Settings, redis: RedisClient) -> RunWorker:
     """Run an in-process worker in burst mode: it returns once the queue is empty."""
 
     async def run(**overrides: object) -> Worker:
@@ -85,7 +84,7 @@ def run_worker(settings: Settings, redis: ArqRedis) -> RunWorker:
 
 
 @pytest.fixture
-async def background_worker(settings: Settings, redis: ArqRedis) -> AsyncIterator[Worker]:
+async def background_worker(settings: Settings, redis: RedisClient) -> AsyncIterator[Worker]:
     """A long-running in-process worker (not burst), stopped at the end of the test."""
     worker = Worker(settings, handle_signals=False)
     task = asyncio.create_task(worker.main())

@@ -1,4 +1,8 @@
-"""The Lua scripts that make each state change one atomic round trip."""
+"""The Lua scripts that make each state change one atomic round trip.
+
+Each script works on one queue: its KEYS are that queue's keys (one hash tag, one Redis
+Cluster slot) and ARGV[1] is the queue's key prefix, from which it builds per-job keys.
+"""
 
 import hashlib
 from dataclasses import dataclass
@@ -6,10 +10,10 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from jobs import keys
+from jobs.connection import RedisClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +21,7 @@ class Script:
     source: str
     sha: str
 
-    async def __call__(self, redis: Redis, keys: list[str], args: list[Any]) -> Any:
+    async def __call__(self, redis: RedisClient, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA; on a server that has not seen the script yet (or restarted), EVAL once."""
         try:
             return await redis.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
@@ -25,16 +29,9 @@ class Script:
             return await redis.eval(self.source, len(keys), *keys, *args)  # type: ignore[misc]
 
 
-# Key prefixes are spelled into the scripts (`'@JOB@' .. id`) rather than passed on every call:
-# fewer arguments to encode per job, and one place (`jobs.keys`) that names them.
-PLACEHOLDERS = {
-    "@JOB@": keys.JOB,
-    "@RESULT@": keys.RESULT,
-    "@IN_PROGRESS@": keys.IN_PROGRESS,
-    "@STATE@": keys.STATE,
-    "@ABORT@": keys.ABORT,
-    "@EVENTS@": keys.EVENTS,
-}
+# The event channel is spelled into the scripts (`'@EVENTS@'`) rather than passed on every
+# call: one place (`jobs.keys`) names it.
+PLACEHOLDERS = {"@EVENTS@": keys.EVENTS}
 
 
 @cache

@@ -1,21 +1,26 @@
 -- Abort a job. Queued or deferred: settled at once as aborted, it never starts. Running: its
--- id goes into ARQ's abort set, and the worker holding the lease cancels it and settles it.
--- KEYS[1] queue  KEYS[2] abort zset  KEYS[3] failed zset
--- ARGV[1] id  ARGV[2] aborted result data without `ft` (open JSON)  ARGV[3] result ttl ms
+-- id goes into the queue's abort set, and the worker holding the lease cancels and settles it.
+-- KEYS[1] due zset  KEYS[2] ready zset  KEYS[3] failed zset  KEYS[4] abort zset
+-- ARGV[1] the queue's key prefix  ARGV[2] id  ARGV[3] aborted result data without `ft`
+--   (open JSON)  ARGV[4] result ttl ms  ARGV[5] '1': the definition is a stock ARQ one
 -- Returns 'final' (already settled) | 'running' (flagged) | 'missing' | 'aborted'
 -- Events  "finished" with the id when it was settled here.
-local id = ARGV[1]
+local P, id = ARGV[1], ARGV[2]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-if redis.call('EXISTS', '@RESULT@' .. id) == 1 then return 'final' end
-if redis.call('EXISTS', '@IN_PROGRESS@' .. id) == 1 then
-  redis.call('ZADD', KEYS[2], now, id)
+if redis.call('EXISTS', P .. 'result:' .. id) == 1 then return 'final' end
+if redis.call('EXISTS', P .. 'lease:' .. id) == 1 then
+  redis.call('ZADD', KEYS[4], now, id)
   return 'running'
 end
-if redis.call('EXISTS', '@JOB@' .. id) == 0 then return 'missing' end
-redis.call('SET', '@RESULT@' .. id, ARGV[2] .. ',"ft":' .. now .. '}', 'PX', ARGV[3])
-redis.call('DEL', '@JOB@' .. id, '@STATE@' .. id)
+local job_key = P .. 'job:' .. id
+if ARGV[5] == '1' then job_key = 'arq:job:' .. id end
+if redis.call('EXISTS', job_key) == 0 then return 'missing' end
+redis.call('SET', P .. 'result:' .. id, ARGV[3] .. ',"ft":' .. now .. '}', 'PX', ARGV[4])
+redis.call('DEL', job_key, P .. 'state:' .. id)
 redis.call('ZREM', KEYS[1], id)
-redis.call('ZADD', KEYS[3], now, id)
+redis.call('ZREM', KEYS[2], id)
+redis.call('HDEL', P .. 'prio', id)
+redis.call('ZADD', KEYS[3], string.format('%.0f', now * 1000), id)  -- like finish.lua's
 redis.call('PUBLISH', '@EVENTS@', 'finished ' .. id)
 return 'aborted'

@@ -1,42 +1,70 @@
--- Claim up to N ready jobs atomically: each gets a lease (ARQ's in-progress key) holding the
--- lease token, and its queue score moves to the lease's end, so running jobs leave the ready
--- range and a dead worker's job becomes ready again exactly when its lease runs out.
--- KEYS[1] queue  KEYS[2] claim record (`jobsvc:claim:{claim id}`)
--- ARGV[1] lease ms  ARGV[2] limit  ARGV[3] worker id  ARGV[4] claim id
--- Returns {next due score or '', now ms, id, job data, tries, id, job data, tries, ...}
+-- Claim up to N jobs of one queue: priority 0 first (FIFO by due time), then the ready set by
+-- priority. Each gets a lease holding the lease token; its due-set score moves to the lease's
+-- end, so running jobs are out of the due range and a dead worker's job comes due again
+-- exactly when its lease runs out.
+-- KEYS[1] due zset  KEYS[2] ready zset  KEYS[3] claim record  KEYS[4] paused flag
+-- ARGV[1] the queue's key prefix  ARGV[2] lease ms  ARGV[3] limit  ARGV[4] worker id
+--   ARGV[5] claim id  ARGV[6] '1': also read stock ARQ definitions (`arq:job:{id}`)
+-- Returns {next due score, 'paused' or '', now ms, id, job data, tries, ...}
 -- Events  "started" with the claimed ids.
 -- "Now" is the server's clock: a worker may send this script before it blocks (pipelined
 -- behind BLPOP), so a time taken by the worker would be stale by the time it runs.
 -- The claim record ("{token} {id} {id} ...", kept for one lease) lets a worker whose reply
 -- was lost (connection dropped after the script ran) find what it holds and run it at once,
 -- instead of waiting out the lease and losing a try (see reclaim.lua).
+local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local lease = tonumber(ARGV[1])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {'', now}
+if redis.call('EXISTS', KEYS[4]) == 1 then return {'', 'paused', now} end
+local lease, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local token = ARGV[4] .. '|' .. now .. '|' .. ARGV[5]
+local out = {'', '', now}
 local claimed = {}
-local token = ARGV[3] .. '|' .. now .. '|' .. ARGV[4]
-for _, id in ipairs(ids) do
-  local lease_key = '@IN_PROGRESS@' .. id
-  if redis.call('SET', lease_key, token, 'NX', 'PX', lease) then
-    redis.call('ZADD', KEYS[1], 'XX', now + lease, id)
-    out[#out + 1] = id
-    out[#out + 1] = redis.call('GET', '@JOB@' .. id) or ''
-    out[#out + 1] = redis.call('HINCRBY', '@STATE@' .. id, 'tries', 1)
-    claimed[#claimed + 1] = id
-  else
-    -- Held by another worker (e.g. a stock ARQ one): skip it until its lease ends.
+
+local function claim(id)
+  local lease_key = P .. 'lease:' .. id
+  if not redis.call('SET', lease_key, token, 'NX', 'PX', lease) then
+    -- Held by another try: skip it until that lease ends.
     local ttl = redis.call('PTTL', lease_key)
     if ttl < 1000 then ttl = 1000 end
-    redis.call('ZADD', KEYS[1], 'XX', now + ttl, id)
+    redis.call('ZADD', KEYS[1], now + ttl, id)
+    return
+  end
+  redis.call('ZADD', KEYS[1], now + lease, id)
+  local data = redis.call('GET', P .. 'job:' .. id)
+  if not data and ARGV[6] == '1' then data = redis.call('GET', 'arq:job:' .. id) end
+  out[#out + 1] = id
+  out[#out + 1] = data or ''
+  out[#out + 1] = redis.call('HINCRBY', P .. 'state:' .. id, 'tries', 1)
+  claimed[#claimed + 1] = id
+end
+
+-- Due entries: priority-0 jobs run now; others (deferred or retried, or whose lease ran
+-- out) are ranked among the ready ones by their priority.
+local ranked = redis.call('EXISTS', P .. 'prio') == 1
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)) do
+  local priority = ranked and redis.call('HGET', P .. 'prio', id)
+  if priority then
+    redis.call('ZREM', KEYS[1], id)
+    local seq = redis.call('INCR', P .. 'seq') % 4294967296
+    redis.call('ZADD', KEYS[2], string.format('%.0f', tonumber(priority) * 4294967296 + seq), id)
+  else
+    claim(id)
+  end
+end
+if #claimed < limit then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, limit - #claimed - 1)) do
+    redis.call('ZREM', KEYS[2], id)
+    claim(id)
   end
 end
 if #claimed > 0 then
-  redis.call('SET', KEYS[2], token .. ' ' .. table.concat(claimed, ' '), 'PX', lease)
+  redis.call('SET', KEYS[3], token .. ' ' .. table.concat(claimed, ' '), 'PX', lease)
   redis.call('PUBLISH', '@EVENTS@', 'started ' .. table.concat(claimed, ' '))
-elseif #ids == 0 then
+elseif redis.call('ZCARD', KEYS[2]) == 0 then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   if first[2] then out[1] = first[2] end
+else
+  out[1] = now  -- ready jobs it could not take (all held): look again soon
 end
 return out

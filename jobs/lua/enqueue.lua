@@ -1,34 +1,69 @@
--- Enqueue a job in one round trip (stock ARQ: WATCH/EXISTS/EXISTS/MULTI/PSETEX/ZADD/EXEC).
--- KEYS[1] queue  KEYS[2] wake list  KEYS[3] listing index
---   KEYS[4] idempotency key (ignored when ARGV[5] is '')
--- ARGV[1] id  ARGV[2] job data without `et` (open JSON: the script appends the server's time)  ARGV[3] delay ms  ARGV[4] due ms ('' : now + delay)
---   ARGV[5] idempotency value  ARGV[6] job ttl ms beyond its due time
---   ARGV[7] idempotency ttl ms beyond its due time
--- Returns {'created', id, now ms, due ms} | {'existing', idempotency value} | {'duplicate', id}
+-- Enqueue one or many jobs on one queue in one round trip.
+-- KEYS[1] due zset  KEYS[2] ready zset  KEYS[3] wake list  KEYS[4] listing index
+--   KEYS[5] idempotency key (read only when ARGV[2] is not '')
+-- Listing and failed-registry scores are ms * 1000 + a position (unique within a call).
+-- Scores past 14 digits are formatted with '%.0f': Lua's own number-to-string keeps 14.
+-- ARGV[1] the queue's key prefix (`jobsvc:{name}:`)  ARGV[2] idempotency value or ''
+--   ARGV[3] definition ttl ms beyond the due time  ARGV[4] idempotency ttl ms beyond it
+--   ARGV[5] listing: keep entries this many ms  ARGV[6] listing: keep at most this many
+--   then per job 5 values: id, definition without `et` (open JSON: the script appends the
+--   server's time), delay ms, absolute due ms or '', priority (0 = first)
+-- Returns {'existing', idempotency value} when the idempotency key is taken; otherwise
+--         {now ms, then per job: due ms, or -1 when a job with that id exists already}.
+-- Priority 0 jobs go to the due set (ARQ's shape: score = due ms); others to the ready set
+-- (score = priority * 2^32 + sequence: FIFO within a priority) when due, else to the due set
+-- with their priority noted, to be ranked when they come due (claim.lua).
 -- Times are the server's: a producer whose clock runs ahead must not defer every job it sends.
-local id = ARGV[1]
-if ARGV[5] ~= '' then
-  local existing = redis.call('GET', KEYS[4])
+local P = ARGV[1]
+if ARGV[2] ~= '' then
+  local existing = redis.call('GET', KEYS[5])
   if existing then return {'existing', existing} end
-end
-if redis.call('EXISTS', '@JOB@' .. id, '@RESULT@' .. id, '@IN_PROGRESS@' .. id) > 0 then
-  return {'duplicate', id}
 end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local due = now + tonumber(ARGV[3])
-if ARGV[4] ~= '' then due = math.max(now, tonumber(ARGV[4])) end
-local data = ARGV[2] .. ',"et":' .. now .. '}'  -- open JSON: records.open_json
-redis.call('SET', '@JOB@' .. id, data, 'PX', due - now + tonumber(ARGV[6]))
-redis.call('ZADD', KEYS[1], due, id)
-redis.call('ZADD', KEYS[3], now, id)
--- An abort request left over for a reused id must not kill the new job.
-redis.call('ZREM', '@ABORT@', id)
-if ARGV[5] ~= '' then
-  redis.call('SET', KEYS[4], ARGV[5], 'PX', due - now + tonumber(ARGV[7]))
+local out = {now}
+local created = 0
+local last_due = now
+for i = 7, #ARGV, 5 do
+  local id, data, delay, due_at, priority =
+    ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
+  if redis.call('EXISTS', P .. 'job:' .. id, P .. 'result:' .. id, P .. 'lease:' .. id) > 0 then
+    out[#out + 1] = -1
+  else
+    local due = now + delay
+    if due_at ~= '' then due = math.max(now, tonumber(due_at)) end
+    redis.call('SET', P .. 'job:' .. id, data .. ',"et":' .. now .. '}',
+      'PX', due - now + tonumber(ARGV[3]))
+    if priority == 0 then
+      redis.call('ZADD', KEYS[1], due, id)
+    else
+      redis.call('HSET', P .. 'prio', id, priority)
+      if due <= now then
+        local seq = redis.call('INCR', P .. 'seq') % 4294967296
+        redis.call('ZADD', KEYS[2], string.format('%.0f', priority * 4294967296 + seq), id)
+      else
+        redis.call('ZADD', KEYS[1], due, id)
+      end
+    end
+    -- Listing score: ms * 1000 + position, so a bulk call's jobs keep their order.
+    redis.call('ZADD', KEYS[4], string.format('%.0f', now * 1000 + created % 1000), id)
+    -- An abort request left over for a reused id must not kill the new job.
+    redis.call('ZREM', P .. 'abort', id)
+    out[#out + 1] = due
+    created = created + 1
+    last_due = due
+  end
 end
--- One token wakes one idle worker, which claims a whole batch (or, for a deferred job,
--- shortens its wait to the new due time); a few spare tokens suffice.
-redis.call('LPUSH', KEYS[2], '1')
-redis.call('LTRIM', KEYS[2], 0, 15)
-return {'created', id, now, due}
+if ARGV[2] ~= '' and created > 0 then
+  redis.call('SET', KEYS[5], ARGV[2], 'PX', last_due - now + tonumber(ARGV[4]))
+end
+if created > 0 then
+  -- Listing: drop entries older than the longest retention, and beyond the cap.
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('%.0f', (now - tonumber(ARGV[5])) * 1000))
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[6]) - 1)
+  -- One token wakes one idle worker, which claims a whole batch (or, for a deferred job,
+  -- shortens its wait to the new due time); a few spare tokens suffice.
+  redis.call('LPUSH', KEYS[3], '1')
+  redis.call('LTRIM', KEYS[3], 0, 15)
+end
+return out

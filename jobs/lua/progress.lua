@@ -1,6 +1,6 @@
 -- Record a running try's progress, if its lease is still held by this try.
--- KEYS[1] lease (in-progress key)  KEYS[2] state hash
--- ARGV[1] lease token ('' from a stock ARQ worker: not fenced)  ARGV[2] progress JSON
+-- KEYS[1] lease  KEYS[2] state hash (both of the job's queue)
+-- ARGV[1] lease token ('' from a caller holding none: not fenced)  ARGV[2] progress JSON
 --   ARGV[3] job id
 -- Returns 1 if recorded, 0 if the lease belongs to another try (a stale worker's progress
 --         must not overwrite the current owner's).

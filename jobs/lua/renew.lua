@@ -1,16 +1,17 @@
--- Renew this worker's leases; report the ones it no longer holds.
--- KEYS[1] queue
--- ARGV[1] lease ms, then pairs: job id, lease token
+-- Renew this worker's leases on one queue; report the ones it no longer holds.
+-- KEYS[1] due zset
+-- ARGV[1] the queue's key prefix  ARGV[2] lease ms, then pairs: job id, lease token
 -- Returns {lost ids...}: leases that ran out or belong to another claim now (that worker
 --         cancels those tries and writes nothing for them).
 -- The new lease end is the server's now + lease, like claim.lua's.
+local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local lease = tonumber(ARGV[1])
+local lease = tonumber(ARGV[2])
 local lost = {}
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local lease_key = '@IN_PROGRESS@' .. id
+  local lease_key = P .. 'lease:' .. id
   if redis.call('GET', lease_key) == token then
     redis.call('PEXPIRE', lease_key, lease)
     redis.call('ZADD', KEYS[1], 'XX', now + lease, id)

@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from jobs import heartbeat, keys
 from jobs.context import JobContext
+from jobs.queues import queue_names
 from jobs.registry import job
 
 
@@ -21,17 +22,24 @@ class Cleaned(BaseModel):
 
 @job(max_tries=3)
 async def cleanup_job_records(ctx: JobContext, payload: Nothing) -> Cleaned:
-    """Drop listing entries of jobs whose records have expired, and stale abort requests."""
+    """Per queue: drop listing entries and failed-registry entries past their retention (their
+    records have expired), and abort requests older than an hour."""
     settings = ctx.settings
-    now_ms = int(time.time() * 1000)
+    now = int(time.time() * 1000)
     keep_ms = max(settings.result_ttl_s, settings.failed_ttl_s) * 1000
+    names = await queue_names(ctx.redis, [settings.queue_name], [])
     async with ctx.redis.pipeline(transaction=False) as pipe:
-        pipe.zremrangebyscore(keys.INDEX, 0, now_ms - keep_ms)
-        pipe.zremrangebyscore(keys.FAILED, 0, now_ms - settings.failed_ttl_s * 1000)
-        pipe.zremrangebyscore(keys.ABORT, 0, now_ms - 3600 * 1000)
-        index_removed, failed_removed, aborts_removed = await pipe.execute()
+        for name in names:
+            q = keys.queue(name)
+            # Listing and failed scores are ms * 1000 (+ position); abort requests plain ms.
+            pipe.zremrangebyscore(q.index, 0, (now - keep_ms) * 1000)
+            pipe.zremrangebyscore(q.failed, 0, (now - settings.failed_ttl_s * 1000) * 1000)
+            pipe.zremrangebyscore(q.abort, 0, now - 3600 * 1000)
+        removed = await pipe.execute()
     return Cleaned(
-        index_removed=index_removed, failed_removed=failed_removed, aborts_removed=aborts_removed
+        index_removed=sum(removed[0::3]),
+        failed_removed=sum(removed[1::3]),
+        aborts_removed=sum(removed[2::3]),
     )
 
 
@@ -44,5 +52,5 @@ class HeartbeatReport(BaseModel):
 async def heartbeat_report(ctx: JobContext, payload: Nothing) -> HeartbeatReport:
     """A once-a-minute record of live workers and queue depth (proves cron runs)."""
     workers = await heartbeat.live_workers(ctx.redis)
-    queued = await ctx.redis.zcard(ctx.settings.queue_name)
+    queued = await ctx.redis.zcard(keys.queue(ctx.settings.queue_name).due)
     return HeartbeatReport(workers=len(workers), queued=queued)

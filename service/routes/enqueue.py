@@ -4,10 +4,9 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ValidationError
@@ -15,10 +14,10 @@ from pydantic_core import ErrorDetails
 from starlette.routing import Match
 from starlette.types import Scope
 
-from jobs.enqueue import enqueue
+from jobs.enqueue import MAX_PRIORITY, Enqueued, enqueue
 from jobs.registry import JobSpec
 from jobs.store import new_job_record
-from service.deps import ArqDep, CatalogDep, SettingsDep
+from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import IdempotencyConflict, InvalidRequest, JobTypeNotFound
 from service.schemas import ERROR_RESPONSES, JobView, error_response
 from service.views import load_view
@@ -61,6 +60,50 @@ ENQUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class EnqueueOptions:
+    """When, where and how urgently: the query options every enqueue route takes."""
+
+    def __init__(
+        self,
+        defer_by: Annotated[
+            float | None,
+            Query(
+                ge=0,
+                le=MAX_DEFER_S,
+                description="Run no sooner than this many seconds from now (not with "
+                "`defer_until`).",
+            ),
+        ] = None,
+        defer_until: Annotated[
+            Rfc3339DateTime | None,
+            Query(
+                description="Run no sooner than this time: RFC 3339 with an offset "
+                "(`2030-01-31T09:00:00Z`); a past time runs now (not with `defer_by`)."
+            ),
+        ] = None,
+        queue: Annotated[
+            str | None,
+            Query(
+                pattern=r"^[A-Za-z0-9_.:\-]{1,64}$",
+                description="Put the job on this queue instead of its declared one.",
+            ),
+        ] = None,
+        priority: Annotated[
+            int,
+            Query(ge=0, le=MAX_PRIORITY, description="Lower runs first; FIFO within one."),
+        ] = 0,
+    ) -> None:
+        if defer_by is not None and defer_until is not None:
+            raise InvalidRequest("give defer_by or defer_until, not both")
+        self.defer_by = defer_by
+        self.defer_until = defer_until
+        self.queue = queue
+        self.priority = priority
+
+
+OptionsDep = Annotated[EnqueueOptions, Depends()]
+
+
 class _JobTypeRoute(APIRoute):
     """`/jobs/{a job type's name}` is that type's enqueue resource for every method: a GET or
     DELETE there answers 405 (with `Allow: POST`) instead of falling through to
@@ -84,21 +127,20 @@ async def _submit(
     spec: JobSpec,
     payload: BaseModel,
     response: Response,
-    redis: ArqDep,
+    redis: RedisDep,
     settings: Settings,
     catalog: dict[str, JobSpec],
-    defer_by: float | None,
-    defer_until: datetime | None,
+    options: EnqueueOptions,
     idempotency_key: str | None,
 ) -> JobView:
-    if defer_by is not None and defer_until is not None:
-        raise InvalidRequest("give defer_by or defer_until, not both")
     enqueued = await enqueue(
         redis,
         spec,
         payload,
-        defer_by=defer_by,
-        defer_until=defer_until,
+        queue=options.queue,
+        priority=options.priority,
+        defer_by=options.defer_by,
+        defer_until=options.defer_until,
         idempotency_key=idempotency_key,
         settings=settings,
     )
@@ -114,33 +156,39 @@ async def _submit(
     logger.info("job enqueued", extra=log)
     response.headers["Location"] = f"/jobs/{enqueued.job_id}"
     if enqueued.outcome == "created":
-        return new_job_record(
-            enqueued.job_id,
-            spec.name,
-            spec.queue,
-            spec.max_tries,
-            enqueued.enqueued_ms,
-            enqueued.scheduled_ms,
-            enqueued.payload,
-        )
+        return created_view(spec, enqueued)
     return await load_view(redis, catalog, settings, enqueued.job_id)
 
 
+def created_view(spec: JobSpec, enqueued: Enqueued) -> JobView:
+    """The view of a job just enqueued: known without asking Redis again."""
+    return new_job_record(
+        enqueued.job_id,
+        spec.name,
+        spec.max_tries,
+        enqueued.enqueued_ms,
+        enqueued.scheduled_ms,
+        enqueued.payload,
+        enqueued.priority,
+    )
+
+
 def _refuse_coerced_input(spec: JobSpec, body: bytes) -> None:
-    """422 for what FastAPI's lax validation took but the published schema refuses (`false` or
-    `"1.5"` for a number, `1` for a string): the body validated again as JSON in strict mode.
+    errors = item_errors(spec, body)
+    if errors:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors])
+
+
+def item_errors(spec: JobSpec, body: bytes) -> list[ErrorDetails]:
+    """What FastAPI's lax validation took but the published schema refuses (`false` or `"1.5"`
+    for a number, `1` for a string): the body validated again as JSON in strict mode.
     Strict mode also refuses `15.0` for an integer, which JSON Schema allows (and so does the
     lax model that is used): that one error is let through."""
     try:
         spec.input_model.model_validate_json(body, strict=True)
     except ValidationError as exc:
-        errors = [
-            {**error, "loc": ("body", *error["loc"])}
-            for error in exc.errors()
-            if not _integral_float(error)
-        ]
-        if errors:
-            raise RequestValidationError(errors) from None
+        return [e for e in exc.errors(include_url=False) if not _integral_float(e)]
+    return []
 
 
 def _integral_float(error: ErrorDetails) -> bool:
@@ -157,25 +205,10 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
         payload: Any = None,
         request: Request,
         response: Response,
-        redis: ArqDep,
+        redis: RedisDep,
         settings: SettingsDep,
         catalog: CatalogDep,
-        defer_by: Annotated[
-            float | None,
-            Query(
-                ge=0,
-                le=MAX_DEFER_S,
-                description="Run no sooner than this many seconds from now (not with "
-                "`defer_until`).",
-            ),
-        ] = None,
-        defer_until: Annotated[
-            Rfc3339DateTime | None,
-            Query(
-                description="Run no sooner than this time: RFC 3339 with an offset "
-                "(`2030-01-31T09:00:00Z`); a past time runs now (not with `defer_by`)."
-            ),
-        ] = None,
+        options: OptionsDep,
         idempotency_key: Annotated[
             str | None,
             Header(max_length=200, description="Same key and input: the existing job (200)."),
@@ -192,8 +225,7 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
             redis,
             settings,
             catalog,
-            defer_by,
-            defer_until,
+            options,
             idempotency_key,
         )
 

@@ -5,7 +5,7 @@ from redis.exceptions import RedisError
 
 from jobs import heartbeat
 from jobs.eviction import eviction_policy, policy_warning
-from service.deps import ArqDep
+from service.deps import RedisDep
 from service.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])
@@ -18,7 +18,7 @@ async def health() -> Health:
 
 
 @router.get("/ready", responses={503: {"model": Readiness}})
-async def ready(redis: ArqDep, response: Response) -> Readiness:
+async def ready(redis: RedisDep, response: Response) -> Readiness:
     """Readiness: Redis answers and at least one worker's heartbeat is fresh; else 503.
 
     Also reports the server's eviction policy, with a warning unless it is `noeviction` (an

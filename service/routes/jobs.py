@@ -11,25 +11,35 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 
-from jobs import keys
+from jobs import listing
 from jobs.abort import abort
+from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
-from jobs.store import JobRecord, JobStatus, load_jobs
-from service.deps import ArqDep, CatalogDep, HubDep, SettingsDep
+from jobs.keys import JOB_ID, InvalidQueueName
+from jobs.queues import queue_names
+from jobs.store import JobStatus
+from service.deps import CatalogDep, HubDep, RedisDep, SettingsDep
 from service.errors import JobNotFound, JobStateConflict, JobTypeNotFound
+from service.routes.queues import declared_queues
 from service.schemas import ERROR_RESPONSES, ErrorResponse, JobPage, JobView
-from service.views import load_view, max_tries_by_name
+from service.views import load_view, max_tries_by_name, reads_legacy
+from settings import Settings
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
 logger = logging.getLogger("service")
 
-JobId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\w:.\-]+$")]
+JobId = Annotated[str, Path(min_length=1, max_length=265, pattern=JOB_ID.pattern)]
+
+
+async def known_queues(redis: RedisClient, catalog: CatalogDep, settings: Settings) -> list[str]:
+    """Queues that may hold jobs: those ever enqueued to, and the declared ones."""
+    return await queue_names(redis, declared_queues(catalog, settings), [])
 
 
 @router.get("/jobs/{job_id}")
 async def get_job(
     job_id: JobId,
-    redis: ArqDep,
+    redis: RedisDep,
     catalog: CatalogDep,
     settings: SettingsDep,
     hub: HubDep,
@@ -58,7 +68,7 @@ async def get_job(
 
 
 async def _existing_job(
-    job_id: JobId, redis: ArqDep, catalog: CatalogDep, settings: SettingsDep
+    job_id: JobId, redis: RedisDep, catalog: CatalogDep, settings: SettingsDep
 ) -> JobView:
     return await load_view(redis, catalog, settings, job_id)
 
@@ -66,7 +76,7 @@ async def _existing_job(
 @router.get("/jobs/{job_id}/events", response_class=EventSourceResponse)
 async def job_events(
     view: Annotated[JobView, Depends(_existing_job)],
-    redis: ArqDep,
+    redis: RedisDep,
     catalog: CatalogDep,
     settings: SettingsDep,
     hub: HubDep,
@@ -107,13 +117,16 @@ ABORT_WAIT_S = 5.0
     responses={status.HTTP_409_CONFLICT: {"model": ErrorResponse}},
 )
 async def abort_job(
-    job_id: JobId, redis: ArqDep, catalog: CatalogDep, settings: SettingsDep, hub: HubDep
+    job_id: JobId, redis: RedisDep, catalog: CatalogDep, settings: SettingsDep, hub: HubDep
 ) -> JobView:
     """Abort: a queued or deferred job never starts; a running one is cancelled, and the answer
     waits (a few seconds at most) until its worker has done so. 409 if the job is final, also
     when it finished before its worker could cancel it (the details carry its status)."""
     async with hub.watch(job_id) as changed:
-        outcome = await abort(redis, job_id, settings)
+        try:
+            outcome = await abort(redis, job_id, settings, legacy=reads_legacy(settings))
+        except InvalidQueueName:
+            outcome = "missing"
         if outcome == "final":
             raise JobStateConflict(f"job {job_id} is already final")
         if outcome == "missing":
@@ -138,7 +151,7 @@ async def abort_job(
 
 @router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
 async def retry_job(
-    job_id: JobId, response: Response, redis: ArqDep, catalog: CatalogDep, settings: SettingsDep
+    job_id: JobId, response: Response, redis: RedisDep, catalog: CatalogDep, settings: SettingsDep
 ) -> JobView:
     """Run a failed or aborted job again: a new job with the same input."""
     view = await load_view(redis, catalog, settings, job_id)
@@ -156,7 +169,10 @@ async def retry_job(
             f"the stored input no longer matches {spec.name}'s input model",
             details=exc.errors(include_url=False, include_context=False),
         ) from None
-    enqueued = await enqueue(redis, spec, payload, settings=settings)
+    # Same queue and priority as the failed job, a new id.
+    enqueued = await enqueue(
+        redis, spec, payload, queue=view.queue, priority=view.priority, settings=settings
+    )
     logger.info(
         "job enqueued", extra={"job_id": enqueued.job_id, "job": spec.name, "retry_of": job_id}
     )
@@ -166,56 +182,30 @@ async def retry_job(
 
 @router.get("/jobs")
 async def list_jobs(
-    redis: ArqDep,
+    redis: RedisDep,
     catalog: CatalogDep,
     settings: SettingsDep,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     name: Annotated[str | None, Query(max_length=200)] = None,
+    queue: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$", description="Only this queue.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
-        str | None, Query(pattern=r"^\d+(:\d+)?$", description="From the previous page.")
+        str | None,
+        Query(max_length=300, pattern=r"^\d+:[\w:.\-@]+$", description="From the previous page."),
     ] = None,
 ) -> JobPage:
-    """Jobs, newest first, optionally filtered by status and name."""
-    source = keys.FAILED if status_ in (JobStatus.failed, JobStatus.aborted) else keys.INDEX
-    # Cursor "score:n": continue at `score` (ms), after the first n entries that share it.
-    score, count = None, 0
-    if cursor:
-        head, _, tail = cursor.partition(":")
-        score, count = int(head), int(tail or 0)
-    found: list[JobRecord] = []
-    scanned, budget, chunk = 0, max(limit * 20, 1000), max(limit, 100)
-    exhausted = False
-    max_tries = max_tries_by_name(catalog)
-    while len(found) < limit and scanned < budget:
-        rows = await redis.zrevrangebyscore(
-            source,
-            "+inf" if score is None else score,
-            "-inf",
-            start=count,
-            num=chunk,
-            withscores=True,
-        )
-        records = await load_jobs(
-            redis, [m.decode() for m, _ in rows], settings.queue_name, max_tries
-        )
-        used = 0
-        for (_, row_score), record in zip(rows, records, strict=True):
-            used += 1
-            if int(row_score) == score:
-                count += 1
-            else:
-                score, count = int(row_score), 1
-            if record is None or (status_ is not None and record.status is not status_):
-                continue
-            if name is not None and record.name != name:
-                continue
-            found.append(record)
-            if len(found) == limit:
-                break
-        scanned += used
-        if len(rows) < chunk and used == len(rows):
-            exhausted = True
-            break
-    next_cursor = None if exhausted or score is None else f"{score}:{count}"
-    return JobPage(jobs=found, next_cursor=next_cursor)
+    """Jobs, newest first, across queues (or one), optionally filtered by status and name."""
+    names = [queue] if queue else await known_queues(redis, catalog, settings)
+    page = await listing.list_jobs(
+        redis,
+        names,
+        max_tries_by_name(catalog),
+        status=status_,
+        name=name,
+        limit=limit,
+        cursor=cursor,
+        legacy=reads_legacy(settings),
+    )
+    return JobPage(jobs=page.jobs, next_cursor=page.next_cursor)

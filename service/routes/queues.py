@@ -1,44 +1,44 @@
-"""Queue depths and workers, for operators and the dashboard."""
+"""Queues: depths and workers for operators and the dashboard; pause and resume."""
 
-import time
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, status
 
-from jobs import heartbeat, keys
-from service.deps import ArqDep, SettingsDep
+from jobs import queues
+from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.schemas import AUTH_ERRORS, STORE_ERRORS, QueueStats
+from settings import Settings
 
 router = APIRouter(tags=["queues"], responses={**AUTH_ERRORS, **STORE_ERRORS})
 
+QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$", description="A queue name.")]
+
+
+def declared_queues(catalog: CatalogDep, settings: Settings) -> set[str]:
+    return {spec.queue for spec in catalog.values()} | {settings.queue_name}
+
+
+async def queue_stats(redis: RedisDep, catalog: CatalogDep, settings: Settings) -> list[QueueStats]:
+    figures = await queues.all_queue_figures(redis, declared_queues(catalog, settings))
+    return [QueueStats.model_validate(f, from_attributes=True) for f in figures]
+
 
 @router.get("/queues")
-async def list_queues(redis: ArqDep, settings: SettingsDep) -> list[QueueStats]:
-    """Per queue: queued, deferred, in progress, failed, the oldest waiting job's age, workers."""
-    queue = settings.queue_name
-    now_ms = int(time.time() * 1000)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.zcount(queue, "-inf", now_ms)
-        pipe.zcard(queue)
-        pipe.zrange(queue, 0, 0, withscores=True)
-        pipe.zcard(keys.FAILED)
-        ready, total, oldest, failed = await pipe.execute()
-    workers = await heartbeat.live_workers(redis)
-    # From the workers' heartbeats (not a keyspace scan): at most `heartbeat_s` old.
-    details = await heartbeat.worker_details(redis, list(workers))
-    in_progress = sum(int(d.get("running", 0)) for d in details if d.get("queue") == queue)
-    oldest_age = None
-    if ready and oldest:
-        oldest_age = max((now_ms - oldest[0][1]) / 1000, 0.0)
-    # Running jobs sit in the queue with their lease's end as score: count them apart.
-    waiting_later = max(total - ready - in_progress, 0)
-    return [
-        QueueStats(
-            name=queue,
-            queued=ready,
-            deferred=waiting_later,
-            in_progress=in_progress,
-            failed=failed,
-            oldest_waiting_s=oldest_age,
-            workers=len(workers),
-        )
-    ]
+async def list_queues(
+    redis: RedisDep, catalog: CatalogDep, settings: SettingsDep
+) -> list[QueueStats]:
+    """Every queue that holds jobs, is paused or is served by a live worker: queued (ready
+    now), deferred, in progress, failed, paused, the oldest waiting job's age, workers."""
+    return await queue_stats(redis, catalog, settings)
+
+
+@router.post("/queues/{name}/pause", status_code=status.HTTP_204_NO_CONTENT)
+async def pause_queue(name: QueueName, redis: RedisDep) -> None:
+    """Pause a queue: it keeps accepting jobs and starts none (running ones finish)."""
+    await queues.pause(redis, name)
+
+
+@router.post("/queues/{name}/resume", status_code=status.HTTP_204_NO_CONTENT)
+async def resume_queue(name: QueueName, redis: RedisDep) -> None:
+    """Resume a paused queue: idle workers start its jobs at once."""
+    await queues.resume(redis, name)

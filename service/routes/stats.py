@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from jobs.stats import OUTCOMES
 from service import metrics
-from service.deps import ArqDep, SettingsDep
+from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.schemas import AUTH_ERRORS, STORE_ERRORS
 
 router = APIRouter(tags=["operations"], responses={**AUTH_ERRORS, **STORE_ERRORS})
@@ -14,7 +14,7 @@ router = APIRouter(tags=["operations"], responses={**AUTH_ERRORS, **STORE_ERRORS
 
 class WorkerInfo(BaseModel):
     id: str
-    queue: str | None
+    queues: list[str]
     heartbeat_age_s: float
     running: int
     complete: int
@@ -41,15 +41,17 @@ class ServiceStats(BaseModel):
 
 
 @router.get("/stats")
-async def service_stats(redis: ArqDep, settings: SettingsDep) -> ServiceStats:
+async def service_stats(
+    redis: RedisDep, catalog: CatalogDep, settings: SettingsDep
+) -> ServiceStats:
     """Live workers and, per job type, finished tries by outcome since the stats began (all
     workers together). Poll it twice to get throughput and failure rate."""
-    reading = await metrics.read(redis, settings)
+    reading = await metrics.read(redis, catalog, settings)
     ages = reading.workers
     workers = [
         WorkerInfo(
             id=str(d.get("id")),
-            queue=d.get("queue"),
+            queues=[q for q in d.get("queues", []) if isinstance(q, str)],
             heartbeat_age_s=round(ages.get(str(d.get("id")), 0.0), 3),
             running=int(d.get("running", 0)),
             complete=int(d.get("complete", 0)),
@@ -72,6 +74,4 @@ async def service_stats(redis: ArqDep, settings: SettingsDep) -> ServiceStats:
                 **counts,
             )
         )
-    return ServiceStats(
-        workers=workers, jobs=jobs, oldest_running_s=reading.oldest_running_s(settings.queue_name)
-    )
+    return ServiceStats(workers=workers, jobs=jobs, oldest_running_s=reading.oldest_running_s())

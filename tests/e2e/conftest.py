@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from arq.connections import ArqRedis
 
 from jobs import keys
+from jobs.connection import RedisClient
 from jobs.serialization import deserialize
 from scripts.embedded_redis import free_port
 from tests.conftest import eventually
@@ -50,7 +50,7 @@ class WorkerProcess:
 @dataclass
 class Processes:
     redis_url: str
-    redis: ArqRedis
+    redis: RedisClient
     logs: Path
     started: list["subprocess.Popen[bytes]"] = field(default_factory=list)
 
@@ -131,7 +131,7 @@ def sigterm(process: "subprocess.Popen[bytes]") -> None:
 
 
 @pytest.fixture
-async def processes(redis_url: str, redis: ArqRedis, tmp_path: Path) -> AsyncIterator[Processes]:
+async def processes(redis_url: str, redis: RedisClient, tmp_path: Path) -> AsyncIterator[Processes]:
     started = Processes(redis_url, redis, tmp_path)
     try:
         yield started

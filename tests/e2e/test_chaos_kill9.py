@@ -10,8 +10,8 @@ import signal
 import time
 
 import pytest
-from arq.connections import ArqRedis
 
+from jobs.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import BASE_ENV, Processes, exit_code
@@ -25,7 +25,7 @@ SLEEP_S = 0.05
 """Each job takes a little while, so both workers run a full set of jobs at the kill."""
 
 
-async def _run_logs(redis: ArqRedis, job_ids: list[str]) -> dict[str, list[str]]:
+async def _run_logs(redis: RedisClient, job_ids: list[str]) -> dict[str, list[str]]:
     """Per job, the workers that started its tries (probe job `record_run`), in order."""
     async with redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
@@ -35,7 +35,7 @@ async def _run_logs(redis: ArqRedis, job_ids: list[str]) -> dict[str, list[str]]
 
 
 async def test_kill_9_of_one_of_two_workers_loses_nothing_and_doubles_nothing(
-    processes: Processes, redis: ArqRedis, settings: Settings
+    processes: Processes, redis: RedisClient, settings: Settings
 ) -> None:
     url = await processes.web()
     victim, survivor = [await processes.worker(), await processes.worker()]

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 import pytest
-from arq.connections import ArqRedis
 
 from jobs import keys
+from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
 from settings import Settings
 from tests.conftest import eventually
@@ -53,7 +53,7 @@ def _poison(marker: Path, now_ms: int) -> dict[str, tuple[bytes, str]]:
 
 
 async def test_poison_jobs_fail_alone_and_the_worker_survives(
-    processes: Processes, redis: ArqRedis, settings: Settings, tmp_path: Path
+    processes: Processes, redis: RedisClient, settings: Settings, tmp_path: Path
 ) -> None:
     marker = tmp_path / "unpickled"
     now_ms = int(time.time() * 1000)
@@ -73,7 +73,7 @@ async def test_poison_jobs_fail_alone_and_the_worker_survives(
             )
     async with redis.pipeline(transaction=True) as pipe:
         for job_id, raw in [*good.items(), *((j, raw) for j, (raw, _) in bad.items())]:
-            pipe.set(keys.JOB + job_id, raw)
+            pipe.set(keys.of_job(job_id).job(job_id), raw)
             pipe.zadd(settings.queue_name, {job_id: now_ms})
         await pipe.execute()
 
@@ -102,7 +102,7 @@ async def test_poison_jobs_fail_alone_and_the_worker_survives(
             assert view["status"] == "failed", view
             assert view["error"]["type"] == error_type, view
             assert view["error"]["retryable"] is False, view
-            assert await redis.zscore(keys.FAILED, job_id) is not None, job_id
+            assert await redis.zscore(keys.of_job(job_id).failed, job_id) is not None, job_id
 
         # Still serving: a job enqueued now runs.
         after = await enqueue(redis, "ping", {"message": "after"}, settings=settings)

@@ -12,9 +12,9 @@ import os
 import signal
 
 import pytest
-from arq.connections import ArqRedis
 
 from jobs import keys
+from jobs.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes
@@ -30,7 +30,7 @@ owner's, waits for its gate: the test says when it may finish."""
 
 
 async def test_worker_paused_past_its_lease_cannot_store_a_result_when_resumed(
-    processes: Processes, redis: ArqRedis, settings: Settings
+    processes: Processes, redis: RedisClient, settings: Settings
 ) -> None:
     url = await processes.web()
     paused = await processes.worker()  # LEASE_S=2
@@ -82,8 +82,8 @@ async def test_worker_paused_past_its_lease_cannot_store_a_result_when_resumed(
         assert done["worker"] == owner.worker_id
         assert done["result"] == {"tries": 2, "worker": owner.worker_id}
         assert events.finished[job_id] == 1
-    assert await redis.zscore(keys.FAILED, job_id) is None
-    assert await redis.exists(keys.IN_PROGRESS + job_id) == 0
+    assert await redis.zscore(keys.of_job(job_id).failed, job_id) is None
+    assert await redis.exists(keys.of_job(job_id).lease(job_id)) == 0
 
     # The resumed worker lives on: it beats again and holds nothing.
     async def beating_idle() -> bool:

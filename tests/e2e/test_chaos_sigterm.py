@@ -5,8 +5,8 @@ ones that do not are re-queued, and a second worker runs them and the rest. No t
 """
 
 import pytest
-from arq.connections import ArqRedis
 
+from jobs.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, exit_code, sigterm
@@ -22,7 +22,7 @@ LONG, LONG_S = 20, 3.0
 
 
 async def test_sigterm_under_load_exits_cleanly_and_burns_no_try(
-    processes: Processes, redis: ArqRedis, settings: Settings
+    processes: Processes, redis: RedisClient, settings: Settings
 ) -> None:
     url = await processes.web()
     first = await processes.worker(SHUTDOWN_GRACE_S=str(GRACE_S))

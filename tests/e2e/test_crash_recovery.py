@@ -5,9 +5,9 @@ import os
 import signal
 
 import pytest
-from arq.connections import ArqRedis
 
 from jobs import keys
+from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
 from jobs.store import JobStatus, load_job
 from settings import Settings
@@ -20,7 +20,7 @@ MAX = {"wait_for_gate": 3}
 
 
 async def test_job_of_a_killed_worker_is_finished_by_another_after_the_lease(
-    processes: Processes, redis: ArqRedis, settings: Settings
+    processes: Processes, redis: RedisClient, settings: Settings
 ) -> None:
     workers = [await processes.worker(LEASE_S="2"), await processes.worker(LEASE_S="2")]
     finished_events: list[str] = []
@@ -40,12 +40,12 @@ async def test_job_of_a_killed_worker_is_finished_by_another_after_the_lease(
 
         async def running() -> bool:
             # Mid-job: claimed (the lease names the worker) and its body has begun.
-            view = await load_job(redis, job_id, settings.queue_name, MAX)
+            view = await load_job(redis, job_id, MAX)
             started = await redis.get(runs_key(job_id)) == b"1"
             return view is not None and view.status is JobStatus.in_progress and started
 
         await eventually(running)
-        view = await load_job(redis, job_id, settings.queue_name, MAX)
+        view = await load_job(redis, job_id, MAX)
         assert view is not None
         victim = next(w for w in workers if w.worker_id == view.worker)
         survivor = next(w for w in workers if w is not victim)
@@ -54,11 +54,11 @@ async def test_job_of_a_killed_worker_is_finished_by_another_after_the_lease(
         await redis.set("test:gate:crash", "1")
 
         async def complete() -> bool:
-            view = await load_job(redis, job_id, settings.queue_name, MAX)
+            view = await load_job(redis, job_id, MAX)
             return view is not None and view.status is JobStatus.complete
 
         await eventually(complete, timeout_s=12)
-        done = await load_job(redis, job_id, settings.queue_name, MAX)
+        done = await load_job(redis, job_id, MAX)
         assert done is not None
         assert done.tries == 2 and done.result == {"tries": 2, "worker": survivor.worker_id}
         assert await redis.get(runs_key(job_id)) == b"2"  # ran twice, not more
@@ -74,5 +74,7 @@ async def test_job_of_a_killed_worker_is_finished_by_another_after_the_lease(
     # The survivor is still healthy and the result was written once.
     assert finished_events.count(job_id) == 1
     assert survivor.process.poll() is None
-    assert await redis.zscore(keys.FAILED, job_id) is None
-    assert await redis.exists(keys.IN_PROGRESS + job_id, keys.JOB + job_id) == 0
+    assert await redis.zscore(keys.of_job(job_id).failed, job_id) is None
+    assert (
+        await redis.exists(keys.of_job(job_id).lease(job_id), keys.of_job(job_id).job(job_id)) == 0
+    )

@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from arq.connections import ArqRedis
 
+from jobs import keys
+from jobs.connection import RedisClient
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, exit_code, sigterm
 from tests.jobs.cron_jobs import TICKS, runs_key
@@ -25,7 +26,7 @@ def _tick_s(job_id: str) -> int:
 
 
 async def test_two_workers_run_each_tick_exactly_once(
-    processes: Processes, redis: ArqRedis
+    processes: Processes, redis: RedisClient
 ) -> None:
     workers = [
         await processes.worker(JOB_MODULES=CRON_MODULES, SHUTDOWN_GRACE_S="3"),
@@ -45,7 +46,7 @@ async def test_two_workers_run_each_tick_exactly_once(
     assert runs == [b"1"] * len(ran)  # no tick ran twice
     seconds = [_tick_s(job_id) for job_id in ran]
     assert seconds == list(range(seconds[0], seconds[0] + len(seconds)))  # none skipped
-    results = await asyncio.gather(*(redis.get(f"arq:result:{job_id}") for job_id in ran))
+    results = await asyncio.gather(*(redis.get(keys.of_job(j).result(j)) for j in ran))
     assert all(results)
 
 

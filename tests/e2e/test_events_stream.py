@@ -5,15 +5,15 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.connections import ArqRedis
 
+from jobs.connection import RedisClient
 from tests.e2e.conftest import Processes
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_event_stream_sends_a_view_per_change_and_closes_when_final(
-    processes: Processes, redis: ArqRedis
+    processes: Processes, redis: RedisClient
 ) -> None:
     url = await processes.web()
     await processes.worker()

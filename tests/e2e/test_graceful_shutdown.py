@@ -3,10 +3,9 @@
 from pathlib import Path
 
 import pytest
-from arq.connections import ArqRedis
 
 from jobs import keys
-from jobs.connection import create_redis
+from jobs.connection import RedisClient, create_redis
 from jobs.enqueue import enqueue
 from jobs.store import JobRecord, JobStatus, load_job
 from scripts.embedded_redis import EmbeddedRedis
@@ -19,14 +18,14 @@ pytestmark = pytest.mark.e2e
 MAX = {"wait_for_gate": 3, "ping": 25}
 
 
-async def _view(redis: ArqRedis, settings: Settings, job_id: str) -> JobRecord:
-    view = await load_job(redis, job_id, settings.queue_name, MAX)
+async def _view(redis: RedisClient, settings: Settings, job_id: str) -> JobRecord:
+    view = await load_job(redis, job_id, MAX)
     assert view is not None
     return view
 
 
 async def _running_on(
-    redis: ArqRedis, settings: Settings, job_id: str, worker: WorkerProcess
+    redis: RedisClient, settings: Settings, job_id: str, worker: WorkerProcess
 ) -> None:
     async def running() -> bool:
         view = await _view(redis, settings, job_id)
@@ -37,7 +36,7 @@ async def _running_on(
 
 
 async def test_sigterm_lets_the_running_job_finish_and_takes_no_new_one(
-    processes: Processes, redis: ArqRedis, settings: Settings
+    processes: Processes, redis: RedisClient, settings: Settings
 ) -> None:
     worker = await processes.worker(SHUTDOWN_GRACE_S="20")
     gate = {"gate": "test:gate:finish"}
@@ -61,7 +60,7 @@ async def test_sigterm_lets_the_running_job_finish_and_takes_no_new_one(
 
 
 async def test_job_longer_than_the_grace_is_requeued_without_using_a_try(
-    processes: Processes, redis: ArqRedis, settings: Settings
+    processes: Processes, redis: RedisClient, settings: Settings
 ) -> None:
     first = await processes.worker(SHUTDOWN_GRACE_S="1")
     gate = {"gate": "test:gate:requeue"}
@@ -73,7 +72,7 @@ async def test_job_longer_than_the_grace_is_requeued_without_using_a_try(
     assert requeued.status is JobStatus.queued and requeued.tries == 0
     assert requeued.error is None
     assert await redis.get(cancelled_key(enqueued.job_id)) == b"1"
-    assert await redis.exists(keys.IN_PROGRESS + enqueued.job_id) == 0
+    assert await redis.exists(keys.of_job(enqueued.job_id).lease(enqueued.job_id)) == 0
 
     await redis.set("test:gate:requeue", "1")
     second = await processes.worker()
@@ -96,8 +95,9 @@ async def test_sigterm_with_redis_gone_still_ends_the_worker(tmp_path: Path) -> 
         try:
             worker = await own.worker(SHUTDOWN_GRACE_S="1")
             gate = {"gate": "test:gate:never"}
-            enqueued = await client.enqueue_job("wait_for_gate", gate)
-            assert enqueued is not None
+            enqueued = await enqueue(
+                client, "wait_for_gate", gate, settings=Settings(redis_url=server.url)
+            )
 
             async def started() -> bool:
                 return bool(await client.get(runs_key(enqueued.job_id)) == b"1")
@@ -114,7 +114,7 @@ async def test_sigterm_with_redis_gone_still_ends_the_worker(tmp_path: Path) -> 
 
 
 async def test_a_second_sigterm_skips_the_grace(
-    processes: Processes, redis: ArqRedis, settings: Settings
+    processes: Processes, redis: RedisClient, settings: Settings
 ) -> None:
     worker = await processes.worker(SHUTDOWN_GRACE_S="60")
     gate = {"gate": "test:gate:hurry"}

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
 from jobs import keys
+from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
 from settings import Settings
 from tests.e2e.conftest import Processes, WorkerProcess
@@ -54,7 +54,7 @@ class JobEvents:
         return [job_id for job_id, n in self.finished.items() if n > 1]
 
 
-async def _listen(redis: ArqRedis, events: JobEvents, subscribed: asyncio.Event) -> None:
+async def _listen(redis: RedisClient, events: JobEvents, subscribed: asyncio.Event) -> None:
     while True:
         pubsub = redis.pubsub()
         try:
@@ -73,7 +73,7 @@ async def _listen(redis: ArqRedis, events: JobEvents, subscribed: asyncio.Event)
 
 
 @contextlib.asynccontextmanager
-async def job_events(redis: ArqRedis) -> AsyncIterator[JobEvents]:
+async def job_events(redis: RedisClient) -> AsyncIterator[JobEvents]:
     """Subscribe to the events channel (resubscribing after a server restart) while inside."""
     events = JobEvents()
     subscribed = asyncio.Event()
@@ -87,7 +87,7 @@ async def job_events(redis: ArqRedis) -> AsyncIterator[JobEvents]:
 
 
 async def enqueue_many(
-    redis: ArqRedis,
+    redis: RedisClient,
     name: str,
     payloads: list[dict[str, Any]],
     settings: Settings,

@@ -6,8 +6,8 @@ from email import message_from_bytes
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
-from arq.connections import ArqRedis
 
+from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
 from jobs.store import JobStatus, load_job
 from scripts.embedded_redis import free_port
@@ -34,13 +34,13 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
 
 
 async def test_send_email_delivers_over_smtp(
-    smtp_server: tuple[Inbox, int], redis: ArqRedis, run_worker: RunWorker, settings: Settings
+    smtp_server: tuple[Inbox, int], redis: RedisClient, run_worker: RunWorker, settings: Settings
 ) -> None:
     inbox, port = smtp_server
     payload = {"to": "ada@example.com", "subject": "Report ready", "body": "See attachment."}
     enqueued = await enqueue(redis, "send_email", payload, settings=settings)
     await run_worker(smtp_port=port)
-    record = await load_job(redis, enqueued.job_id, settings.queue_name, {})
+    record = await load_job(redis, enqueued.job_id, {})
     assert record is not None and record.status is JobStatus.complete, record
     assert len(inbox.messages) == 1
     received = message_from_bytes(inbox.messages[0])
@@ -50,13 +50,13 @@ async def test_send_email_delivers_over_smtp(
 
 
 async def test_unreachable_smtp_server_is_retried(
-    redis: ArqRedis, run_worker: RunWorker, settings: Settings
+    redis: RedisClient, run_worker: RunWorker, settings: Settings
 ) -> None:
     payload = {"to": "ada@example.com", "subject": "s", "body": "b"}
     enqueued = await enqueue(redis, "send_email", payload, settings=settings)
     # Nothing listens on that port; send_email's own backoff policy is the settings' here.
     await run_worker(smtp_port=free_port(), backoff_base_s=0.001, backoff_max_s=0.002)
-    record = await load_job(redis, enqueued.job_id, settings.queue_name, {})
+    record = await load_job(redis, enqueued.job_id, {})
     assert record is not None and record.status is JobStatus.failed and record.tries == 5
     # Every try failed with a retryable error; with the tries spent, none will follow.
     assert record.error is not None and record.error.type == "SMTPConnectError"

@@ -3,10 +3,10 @@
 import logging
 
 import pytest
-from arq.connections import ArqRedis
 
 import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
 from jobs import keys, lua
+from jobs.connection import RedisClient
 from jobs.context import JobContext
 from jobs.enqueue import enqueue
 from jobs.records import LeaseToken
@@ -20,7 +20,7 @@ MAX = {"wait_for_gate": 3, "ping": 25}
 
 
 async def test_settle_after_the_lease_passed_to_another_owner_is_refused(
-    redis: ArqRedis,
+    redis: RedisClient,
     settings: Settings,
     background_worker: Worker,
     caplog: pytest.LogCaptureFixture,
@@ -30,15 +30,17 @@ async def test_settle_after_the_lease_passed_to_another_owner_is_refused(
     job_id = enqueued.job_id
 
     async def running() -> bool:
-        view = await load_job(redis, job_id, settings.queue_name, MAX)
+        view = await load_job(redis, job_id, MAX)
         return view is not None and view.progress is not None  # the body has begun
 
     await eventually(running)
     stale = background_worker._running[job_id]
     # The lease ran out and another worker claimed the job (its token, its try).
     owner = LeaseToken("other-worker", 1, "other-claim").encode()
-    await redis.set(keys.IN_PROGRESS + job_id, owner, px=60_000)
-    await redis.hset(keys.STATE + job_id, "progress", '{"fraction": 0.9, "message": "owner"}')  # type: ignore[misc]
+    await redis.set(keys.of_job(job_id).lease(job_id), owner, px=60_000)
+    await redis.hset(
+        keys.of_job(job_id).state(job_id), "progress", '{"fraction": 0.9, "message": "owner"}'
+    )  # type: ignore[misc]
     stale_context = JobContext(
         job_id, "wait_for_gate", 1, 3, None, redis, "w", lease_token=stale.token
     )
@@ -50,10 +52,12 @@ async def test_settle_after_the_lease_passed_to_another_owner_is_refused(
             return job_id not in background_worker._running and not background_worker._finisher.busy
 
         await eventually(refused)
-    assert await redis.get(keys.RESULT + job_id) is None  # no result stored
-    assert await redis.get(keys.IN_PROGRESS + job_id) == owner.encode()  # owner untouched
-    assert await redis.exists(keys.JOB + job_id, keys.STATE + job_id) == 2
-    view = await load_job(redis, job_id, settings.queue_name, MAX)
+    assert await redis.get(keys.of_job(job_id).result(job_id)) is None  # no result stored
+    assert await redis.get(keys.of_job(job_id).lease(job_id)) == owner.encode()  # owner untouched
+    assert (
+        await redis.exists(keys.of_job(job_id).job(job_id), keys.of_job(job_id).state(job_id)) == 2
+    )
+    view = await load_job(redis, job_id, MAX)
     assert view is not None and view.status is JobStatus.in_progress
     assert view.worker == "other-worker" and view.progress and view.progress.message == "owner"
     # Refused by the finisher, or cancelled first by the renewal that found the lease gone.
@@ -65,24 +69,25 @@ async def test_settle_after_the_lease_passed_to_another_owner_is_refused(
 
 
 async def test_claim_whose_reply_was_lost_runs_at_once_without_losing_a_try(
-    redis: ArqRedis, settings: Settings
+    redis: RedisClient, settings: Settings
 ) -> None:
     enqueued = await enqueue(redis, "ping", {"message": "lost reply"}, settings=settings)
     worker = Worker(settings, burst=True, handle_signals=False)
-    claim_id = worker._new_claim_id()
+    claimer, q = worker._claimer, keys.queue(settings.queue_name)
+    claim_id = claimer.new_claim_id()
     # The claim runs on the server, but its reply never reaches the worker.
-    await lua.script("claim")(redis, worker._claim_keys(claim_id), worker._claim_args(10, claim_id))
-    worker._unconfirmed.append(claim_id)
-    view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+    await lua.script("claim")(redis, *claimer.claim_call(q, 10, claim_id))
+    claimer.mark_unconfirmed(q, claim_id)
+    view = await load_job(redis, enqueued.job_id, MAX)
     assert view is not None and view.status is JobStatus.in_progress and view.tries == 1
     # Without recovery the job would wait out its lease (5 s) and a burst worker would stop
     # before it comes due; recovered, it runs now, on the try the lost claim counted.
     await worker.main()
-    done = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+    done = await load_job(redis, enqueued.job_id, MAX)
     assert done is not None and done.status is JobStatus.complete
     assert done.tries == 1 and done.result == {
         "message": "lost reply",
         "tries": 1,
         "worker": worker.worker_id,
     }
-    assert await redis.exists(keys.claim(claim_id)) == 0  # a claim is recovered once
+    assert await redis.exists(q.claim(claim_id)) == 0  # a claim is recovered once

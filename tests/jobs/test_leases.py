@@ -1,9 +1,8 @@
 """Leases: the worker renews the lease of a running job and keeps running it."""
 
-from arq.connections import ArqRedis
-
 import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
 from jobs import keys
+from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
 from jobs.store import JobStatus, load_job
 from jobs.worker import Worker
@@ -15,11 +14,11 @@ MAX = {"wait_for_gate": 3}
 
 
 async def test_renewing_the_lease_keeps_the_job_running(
-    redis: ArqRedis, settings: Settings, background_worker: Worker
+    redis: RedisClient, settings: Settings, background_worker: Worker
 ) -> None:
     gate = {"gate": "test:gate:lease"}
     enqueued = await enqueue(redis, "wait_for_gate", gate, settings=settings)
-    lease_key = keys.IN_PROGRESS + enqueued.job_id
+    lease_key = keys.of_job(enqueued.job_id).lease(enqueued.job_id)
 
     async def running() -> bool:
         return enqueued.job_id in background_worker._running and await redis.exists(lease_key)
@@ -34,7 +33,7 @@ async def test_renewing_the_lease_keeps_the_job_running(
     await redis.set("test:gate:lease", "1")
 
     async def complete() -> bool:
-        view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+        view = await load_job(redis, enqueued.job_id, MAX)
         return view is not None and view.status is JobStatus.complete
 
     await eventually(complete)

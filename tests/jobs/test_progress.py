@@ -3,9 +3,9 @@
 from typing import Any
 
 import pytest
-from arq.connections import ArqRedis
 
 import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
+from jobs.connection import RedisClient
 from jobs.context import JobContext
 from jobs.enqueue import enqueue
 from jobs.store import JobStatus, Progress, load_job
@@ -18,7 +18,7 @@ MAX = {"wait_for_gate": 3, "process_batch": 5}
 
 
 async def test_process_batch_reports_progress_after_every_item(
-    redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
+    redis: RedisClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reported: list[tuple[float, str]] = []
     original = JobContext.progress
@@ -39,23 +39,23 @@ async def test_process_batch_reports_progress_after_every_item(
     ]
 
 
-async def test_progress_is_clamped_to_0_1(redis: ArqRedis, settings: Settings) -> None:
+async def test_progress_is_clamped_to_0_1(redis: RedisClient, settings: Settings) -> None:
     enqueued = await enqueue(redis, "wait_for_gate", {}, settings=settings)
     ctx = JobContext(enqueued.job_id, "wait_for_gate", 1, 3, None, redis, "test-worker")
     await ctx.progress(7, "over")
-    view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+    view = await load_job(redis, enqueued.job_id, MAX)
     assert view is not None and view.progress == Progress(fraction=1.0, message="over")
 
 
 async def test_running_jobs_progress_shows_in_its_view(
-    redis: ArqRedis, settings: Settings, background_worker: Worker
+    redis: RedisClient, settings: Settings, background_worker: Worker
 ) -> None:
     gate = {"gate": "test:gate:progress", "fraction": 0.4, "message": "two of five"}
     enqueued = await enqueue(redis, "wait_for_gate", gate, settings=settings)
     views: list[Any] = []
 
     async def reported() -> bool:
-        view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+        view = await load_job(redis, enqueued.job_id, MAX)
         views.append(view)
         return view is not None and view.progress is not None
 
@@ -66,7 +66,7 @@ async def test_running_jobs_progress_shows_in_its_view(
     await redis.set("test:gate:progress", "1")
 
     async def complete() -> bool:
-        view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+        view = await load_job(redis, enqueued.job_id, MAX)
         views.append(view)
         return view is not None and view.status is JobStatus.complete
 
@@ -75,11 +75,11 @@ async def test_running_jobs_progress_shows_in_its_view(
 
 
 async def test_finished_batch_shows_full_progress_and_its_result(
-    redis: ArqRedis, settings: Settings, run_worker: RunWorker
+    redis: RedisClient, settings: Settings, run_worker: RunWorker
 ) -> None:
     enqueued = await enqueue(redis, "process_batch", {"items": ["x", "y"]}, settings=settings)
     await run_worker()
-    view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+    view = await load_job(redis, enqueued.job_id, MAX)
     assert view is not None and view.status is JobStatus.complete
     assert view.progress is not None and view.progress.fraction == 1.0
     assert view.result["processed"] == 2 and set(view.result["digests"]) == {"x", "y"}

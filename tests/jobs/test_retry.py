@@ -5,10 +5,10 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from arq.connections import ArqRedis
 
 import jobs.retry
 import tests.jobs.probe_jobs  # noqa: F401  (declares `flaky`)
+from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
 from jobs.retry import backoff_s
 from jobs.store import JobRecord, JobStatus, load_job
@@ -39,12 +39,12 @@ def test_backoff_is_full_jitter_over_the_whole_window() -> None:
     assert len(set(samples)) > 1900
 
 
-async def _view_when(redis: ArqRedis, job_id: str, settings: Settings) -> JobRecord:
+async def _view_when(redis: RedisClient, job_id: str, settings: Settings) -> JobRecord:
     """The job's view once a try has failed (its last error is recorded)."""
     found: list[JobRecord] = []
 
     async def retry_pending() -> bool:
-        record = await load_job(redis, job_id, settings.queue_name, MAX)
+        record = await load_job(redis, job_id, MAX)
         if record is not None and record.error is not None:
             found.append(record)
             return True
@@ -55,7 +55,10 @@ async def _view_when(redis: ArqRedis, job_id: str, settings: Settings) -> JobRec
 
 
 async def test_failed_try_waits_its_backoff_and_the_view_shows_why_and_when(
-    redis: ArqRedis, settings: Settings, background_worker: Worker, monkeypatch: pytest.MonkeyPatch
+    redis: RedisClient,
+    settings: Settings,
+    background_worker: Worker,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(jobs.retry, "random", Ceiling())  # flaky: base 30 s -> first wait 30 s
     before = datetime.now(UTC)
@@ -71,7 +74,7 @@ async def test_failed_try_waits_its_backoff_and_the_view_shows_why_and_when(
 
 
 async def test_arq_retry_with_defer_overrides_the_backoff(
-    redis: ArqRedis, settings: Settings, background_worker: Worker
+    redis: RedisClient, settings: Settings, background_worker: Worker
 ) -> None:
     before = time.time()
     enqueued = await enqueue(
@@ -86,26 +89,26 @@ async def test_arq_retry_with_defer_overrides_the_backoff(
 
 
 async def test_arq_retry_runs_the_job_again_and_it_completes(
-    redis: ArqRedis, settings: Settings, run_worker: RunWorker
+    redis: RedisClient, settings: Settings, run_worker: RunWorker
 ) -> None:
     enqueued = await enqueue(
         redis, "flaky", {"fail_times": 2, "retry_defer_s": 0.05}, settings=settings
     )
     worker = await run_worker()
-    view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+    view = await load_job(redis, enqueued.job_id, MAX)
     assert view is not None and view.status is JobStatus.complete
     assert view.tries == 3 and view.result["tries"] == 3
     assert worker.counts["retried"] == 2
 
 
 async def test_job_fails_for_good_after_max_tries(
-    redis: ArqRedis, settings: Settings, run_worker: RunWorker
+    redis: RedisClient, settings: Settings, run_worker: RunWorker
 ) -> None:
     enqueued = await enqueue(
         redis, "flaky", {"fail_times": 10, "retry_defer_s": 0.01}, settings=settings
     )
     worker = await run_worker()
-    view = await load_job(redis, enqueued.job_id, settings.queue_name, MAX)
+    view = await load_job(redis, enqueued.job_id, MAX)
     assert view is not None and view.status is JobStatus.failed and view.tries == 4
     assert view.error is not None and view.error.type == "Retry"
     assert worker.counts["retried"] == 3 and worker.counts["failed"] == 1

@@ -5,9 +5,9 @@ import contextlib
 from datetime import UTC, datetime
 
 import pytest
-from arq.connections import ArqRedis
 
 from jobs import keys
+from jobs.connection import RedisClient
 from jobs.cron import SCHEDULES, Schedule, UnknownScheduledJob, schedule
 from jobs.registry import load_catalog
 from jobs.scheduler import claim_and_enqueue, run_schedules
@@ -17,7 +17,7 @@ from tests.conftest import eventually
 
 
 async def test_tick_is_enqueued_once_however_many_claim_it(
-    redis: ArqRedis, settings: Settings
+    redis: RedisClient, settings: Settings
 ) -> None:
     catalog = load_catalog(settings)
     tick = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -30,7 +30,7 @@ async def test_tick_is_enqueued_once_however_many_claim_it(
 
 
 async def test_scheduler_runs_alongside_the_shipped_schedules(
-    redis: ArqRedis, settings: Settings
+    redis: RedisClient, settings: Settings
 ) -> None:
     catalog = load_catalog(settings)
     # The shipped ones include set fields (minute={5, 35}); an every-second one comes first.
@@ -39,7 +39,10 @@ async def test_scheduler_runs_alongside_the_shipped_schedules(
 
     async def ticked() -> bool:
         assert not task.done(), task.exception()
-        return any(m.startswith(b"cron:ping:") for m in await redis.zrange(keys.INDEX, 0, -1))
+        return any(
+            m.startswith(b"cron:ping:")
+            for m in await redis.zrange(keys.queue("arq:queue").index, 0, -1)
+        )
 
     try:
         await eventually(ticked, timeout_s=5)
@@ -50,7 +53,7 @@ async def test_scheduler_runs_alongside_the_shipped_schedules(
 
 
 async def test_two_schedules_of_one_job_in_the_same_second_are_two_ticks(
-    redis: ArqRedis, settings: Settings
+    redis: RedisClient, settings: Settings
 ) -> None:
     catalog = load_catalog(settings)
     tick = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)

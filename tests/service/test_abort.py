@@ -3,10 +3,10 @@
 import asyncio
 
 import httpx
-from arq.connections import ArqRedis
 
 import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
 from jobs import keys, lua
+from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
 from jobs.records import LeaseToken
 from jobs.results import result_data
@@ -22,7 +22,7 @@ async def _status(client: httpx.AsyncClient, job_id: str) -> str:
 
 
 async def test_aborted_queued_job_never_starts(
-    client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker
+    client: httpx.AsyncClient, redis: RedisClient, run_worker: RunWorker
 ) -> None:
     job_id = (await client.post("/jobs/wait_for_gate", json={})).json()["id"]
     response = await client.delete(f"/jobs/{job_id}")
@@ -35,7 +35,7 @@ async def test_aborted_queued_job_never_starts(
 
 
 async def test_aborted_deferred_job_never_starts(
-    client: httpx.AsyncClient, redis: ArqRedis
+    client: httpx.AsyncClient, redis: RedisClient
 ) -> None:
     created = await client.post("/jobs/wait_for_gate", params={"defer_by": 60}, json={})
     job_id = created.json()["id"]
@@ -45,11 +45,11 @@ async def test_aborted_deferred_job_never_starts(
     assert view["status"] == "aborted" and view["started_at"] is None  # it never started
     assert view["finished_at"] is not None and view["tries"] == 0
     assert await redis.zscore("arq:queue", job_id) is None
-    assert await redis.exists(keys.JOB + job_id) == 0
+    assert await redis.exists(keys.of_job(job_id).job(job_id)) == 0
 
 
 async def test_running_job_is_cancelled_and_ends_aborted(
-    client: httpx.AsyncClient, redis: ArqRedis, background_worker: Worker
+    client: httpx.AsyncClient, redis: RedisClient, background_worker: Worker
 ) -> None:
     job_id = (await client.post("/jobs/wait_for_gate", json={})).json()["id"]
 
@@ -68,7 +68,7 @@ async def test_running_job_is_cancelled_and_ends_aborted(
     view = (await client.get(f"/jobs/{job_id}")).json()
     assert view["error"]["type"] == "Aborted" and view["result"] is None
     assert await redis.get(cancelled_key(job_id)) == b"1"
-    assert await redis.zscore(keys.ABORT, job_id) is None  # the request is used up
+    assert await redis.zscore(keys.of_job(job_id).abort, job_id) is None  # the request is used up
     assert background_worker.counts["aborted"] == 1
     assert background_worker.counts["complete"] == 0
 
@@ -93,7 +93,7 @@ async def test_abort_of_an_unknown_job_is_404(client: httpx.AsyncClient) -> None
 
 async def test_job_id_reused_after_an_abort_runs_normally(
     client: httpx.AsyncClient,
-    redis: ArqRedis,
+    redis: RedisClient,
     settings: Settings,
     background_worker: Worker,
 ) -> None:
@@ -110,9 +110,9 @@ async def test_job_id_reused_after_an_abort_runs_normally(
     # While the aborted record lives the id is taken; once it is gone the id is free again.
     taken = await enqueue(redis, "wait_for_gate", gate, job_id=job_id, settings=settings)
     assert taken.outcome == "duplicate"
-    await redis.delete(keys.RESULT + job_id)  # the aborted record expires
+    await redis.delete(keys.of_job(job_id).result(job_id))  # the aborted record expires
     # A late abort request for the old run (e.g. from a stock ARQ client) is still lying around.
-    await redis.zadd(keys.ABORT, {job_id: 1})
+    await redis.zadd(keys.of_job(job_id).abort, {job_id: 1})
     again = await enqueue(redis, "wait_for_gate", gate, job_id=job_id, settings=settings)
     assert again.outcome == "created"
     await eventually(lambda: status_is("in_progress"))
@@ -125,25 +125,28 @@ async def test_job_id_reused_after_an_abort_runs_normally(
 
 
 async def test_abort_that_loses_the_race_with_completion_is_409(
-    client: httpx.AsyncClient, redis: ArqRedis, settings: Settings
+    client: httpx.AsyncClient, redis: RedisClient, settings: Settings
 ) -> None:
     """The job completes after the abort request but before its worker saw it: the answer
     says so (409, the final status), not 202 for an abort that never happened."""
     job_id = (await client.post("/jobs/ping", json={})).json()["id"]
     # Claimed by a worker that is about to complete it (no worker process needed).
+    q = keys.of_job(job_id)
     claimed = await lua.script("claim")(
-        redis, [settings.queue_name, keys.claim("race")], [60_000, 10, "w", "race"]
+        redis,
+        [q.due, q.ready, q.claim("race"), q.paused],
+        [q.prefix, 60_000, 10, "w", "race", "0"],
     )
-    assert claimed[2].decode() == job_id
-    token = LeaseToken("w", int(claimed[1]), "race").encode()
+    assert claimed[3].decode() == job_id
+    started_ms = int(claimed[2])
+    token = LeaseToken("w", started_ms, "race").encode()
 
     async def complete_once_abort_is_requested() -> None:
         async def flagged() -> bool:
-            return await redis.zscore(keys.ABORT, job_id) is not None
+            return await redis.zscore(keys.of_job(job_id).abort, job_id) is not None
 
         await eventually(flagged)
         data = result_data(
-            job_id=job_id,
             name="ping",
             args=[{}],
             kwargs={},
@@ -151,13 +154,12 @@ async def test_abort_that_loses_the_race_with_completion_is_409(
             enqueued_ms=0,
             status="complete",
             result={"message": "ping", "tries": 1, "worker": "w"},
-            started_ms=int(claimed[1]),
-            queue=settings.queue_name,
+            started_ms=started_ms,
         )
         lost = await lua.script("finish")(
             redis,
-            [settings.queue_name, keys.ABORT, keys.FAILED],
-            ["complete", job_id, token, data, 60_000],
+            [q.due, q.failed, q.index],
+            [q.prefix, "0", "complete", job_id, token, data, 60_000, ""],
         )
         assert lost == []
 
@@ -167,4 +169,6 @@ async def test_abort_that_loses_the_race_with_completion_is_409(
     assert response.status_code == 409
     assert response.json()["error"]["details"] == {"status": "complete"}
     assert await _status(client, job_id) == "complete"
-    assert await redis.zscore(keys.ABORT, job_id) is None  # the settle used the request up
+    assert (
+        await redis.zscore(keys.of_job(job_id).abort, job_id) is None
+    )  # the settle used the request up

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import httpx
 import pytest
-from arq.connections import ArqRedis
 from fastapi import FastAPI
 from starlette.routing import BaseRoute, Mount
 
+from jobs.connection import RedisClient
 from service.main import create_app
 from settings import Settings
 
@@ -37,7 +37,7 @@ def _requests(routes: Sequence[BaseRoute], prefix: str = "") -> list[tuple[str, 
 
 
 @pytest.fixture
-async def keyed_app(settings: Settings, redis: ArqRedis) -> AsyncIterator[FastAPI]:
+async def keyed_app(settings: Settings, redis: RedisClient) -> AsyncIterator[FastAPI]:
     app = create_app(settings.model_copy(update={"api_keys": ["other", KEY]}))
     async with app.router.lifespan_context(app):
         yield app

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from arq.connections import ArqRedis
 
+from jobs.connection import RedisClient
 from jobs.eviction import eviction_policy, policy_warning
 from jobs.worker import Worker
 from service.main import create_app
@@ -16,7 +16,7 @@ from tests.conftest import eventually
 
 
 @pytest.fixture
-async def evicting(redis: ArqRedis) -> AsyncIterator[None]:
+async def evicting(redis: RedisClient) -> AsyncIterator[None]:
     await redis.config_set("maxmemory-policy", "allkeys-lru")
     try:
         yield
@@ -69,7 +69,7 @@ async def test_web_start_logs_a_warning_for_an_evicting_policy(
 
 
 async def test_policy_is_read_from_info_and_only_noeviction_is_quiet(
-    evicting: None, redis: ArqRedis
+    evicting: None, redis: RedisClient
 ) -> None:
     assert await eviction_policy(redis) == "allkeys-lru"
     assert policy_warning("noeviction") is None

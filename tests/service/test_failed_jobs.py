@@ -4,32 +4,32 @@ import asyncio
 from typing import Any
 
 import httpx
-from arq.connections import ArqRedis
 
 from jobs import keys
+from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
 from settings import Settings
 from tests.conftest import RunWorker
 
 
 async def test_failed_results_are_kept_longer_than_successful_ones(
-    client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker
+    client: httpx.AsyncClient, redis: RedisClient, run_worker: RunWorker
 ) -> None:
     ok = (await client.post("/jobs/ping", json={})).json()["id"]
     failed = (await client.post("/jobs/always_permanent", json={})).json()["id"]
     await run_worker(result_ttl_s=100, failed_ttl_s=1000)
-    ok_ttl = await redis.pttl(keys.RESULT + ok)
-    failed_ttl = await redis.pttl(keys.RESULT + failed)
+    ok_ttl = await redis.pttl(keys.of_job(ok).result(ok))
+    failed_ttl = await redis.pttl(keys.of_job(failed).result(failed))
     assert 90_000 < ok_ttl <= 100_000
     assert 900_000 < failed_ttl <= 1_000_000
 
 
 async def test_aborted_results_are_kept_as_long_as_failed_ones(
-    client: httpx.AsyncClient, redis: ArqRedis, settings: Settings
+    client: httpx.AsyncClient, redis: RedisClient, settings: Settings
 ) -> None:
     job_id = (await client.post("/jobs/ping", json={})).json()["id"]
     assert (await client.delete(f"/jobs/{job_id}")).status_code == 202
-    ttl = await redis.pttl(keys.RESULT + job_id)
+    ttl = await redis.pttl(keys.of_job(job_id).result(job_id))
     assert settings.result_ttl_s * 1000 < ttl <= settings.failed_ttl_s * 1000
 
 
@@ -71,7 +71,7 @@ async def _all_pages(client: httpx.AsyncClient, **params: Any) -> list[list[dict
 
 
 async def test_paging_returns_every_job_once_newest_first(
-    client: httpx.AsyncClient, redis: ArqRedis, settings: Settings
+    client: httpx.AsyncClient, redis: RedisClient, settings: Settings
 ) -> None:
     # Enqueued concurrently, so that many share a millisecond: the cursor must handle ties.
     created = await asyncio.gather(
@@ -84,7 +84,7 @@ async def test_paging_returns_every_job_once_newest_first(
     assert len(ids) == len(set(ids)) == 25 and set(ids) == {e.job_id for e in created}
     enqueued_at = [job["enqueued_at"] for job in listed]
     assert enqueued_at == sorted(enqueued_at, reverse=True)
-    expected = [m.decode() for m in await redis.zrevrange(keys.INDEX, 0, -1)]
+    expected = [m.decode() for m in await redis.zrevrange(keys.queue("arq:queue").index, 0, -1)]
     assert ids == expected
 
 

@@ -1,13 +1,13 @@
 """`Idempotency-Key` on `POST /jobs/{name}`: one job per key and input; a different input is 409."""
 
 import httpx
-from arq.connections import ArqRedis
 
+from jobs.connection import RedisClient
 from tests.conftest import RunWorker
 
 
 async def test_same_key_and_input_returns_the_existing_job_with_200(
-    client: httpx.AsyncClient, redis: ArqRedis
+    client: httpx.AsyncClient, redis: RedisClient
 ) -> None:
     headers = {"Idempotency-Key": "order-17"}
     first = await client.post("/jobs/ping", json={"message": "once"}, headers=headers)
@@ -26,7 +26,7 @@ async def test_input_is_compared_after_defaults_are_filled_in(client: httpx.Asyn
 
 
 async def test_same_key_with_different_input_is_409(
-    client: httpx.AsyncClient, redis: ArqRedis
+    client: httpx.AsyncClient, redis: RedisClient
 ) -> None:
     headers = {"Idempotency-Key": "order-18"}
     first = await client.post("/jobs/ping", json={"message": "a"}, headers=headers)

@@ -2,20 +2,23 @@
 
 import httpx
 import pytest
-from arq.connections import ArqRedis
 
+from jobs import keys
+from jobs.connection import RedisClient
 from jobs.enqueue import UnknownJobName, enqueue
 from settings import Settings
 from tests.conftest import RunWorker
 
 
 async def test_job_of_another_queue_is_followed_on_its_own_queue(
-    client: httpx.AsyncClient, redis: ArqRedis, settings: Settings, run_worker: RunWorker
+    client: httpx.AsyncClient, redis: RedisClient, settings: Settings, run_worker: RunWorker
 ) -> None:
     by_name = await enqueue(redis, "on_emails_queue", {}, settings=settings)
     over_http = (await client.post("/jobs/on_emails_queue", json={})).json()
+    emails = keys.queue("emails")
     for job_id in (by_name.job_id, over_http["id"]):
-        assert await redis.zscore("emails", job_id) is not None
+        assert job_id.endswith("@emails")  # the id names its queue
+        assert await redis.zscore(emails.due, job_id) is not None
         assert await redis.zscore(settings.queue_name, job_id) is None
         view = (await client.get(f"/jobs/{job_id}")).json()
         assert view["status"] == "queued" and view["queue"] == "emails"
@@ -24,9 +27,9 @@ async def test_job_of_another_queue_is_followed_on_its_own_queue(
 
     aborted = await client.delete(f"/jobs/{by_name.job_id}")
     assert aborted.status_code == 202 and aborted.json()["status"] == "aborted"
-    assert await redis.zscore("emails", by_name.job_id) is None  # gone from its real queue
+    assert await redis.zscore(emails.due, by_name.job_id) is None  # gone from its real queue
     retried = (await client.post(f"/jobs/{by_name.job_id}/retry")).json()
-    assert retried["queue"] == "emails" and await redis.zscore("emails", retried["id"])
+    assert retried["queue"] == "emails" and await redis.zscore(emails.due, retried["id"])
 
     await run_worker()  # serves the default queue only: leaves both untouched
     assert (await client.get(f"/jobs/{retried['id']}")).json()["status"] == "queued"
@@ -37,7 +40,7 @@ async def test_job_of_another_queue_is_followed_on_its_own_queue(
 
 
 async def test_enqueue_by_an_undeclared_name_raises_and_queues_nothing(
-    redis: ArqRedis, settings: Settings
+    redis: RedisClient, settings: Settings
 ) -> None:
     with pytest.raises(UnknownJobName, match="send_emial"):
         await enqueue(redis, "send_emial", {}, settings=settings)

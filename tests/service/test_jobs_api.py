@@ -4,13 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
-from arq.connections import ArqRedis
-from arq.jobs import Job
-from arq.jobs import JobStatus as ArqStatus
 
 from jobs import keys
-from jobs.serialization import deserialize
+from jobs.connection import RedisClient
 from tests.conftest import RunWorker
+from tests.helpers.stock_arq import stock_enqueue
 
 
 async def test_enqueue_answers_202_with_location_and_job_view(client: httpx.AsyncClient) -> None:
@@ -47,7 +45,7 @@ async def test_body_without_fields_uses_the_input_defaults(client: httpx.AsyncCl
 
 
 async def test_invalid_input_is_422_and_nothing_is_queued(
-    client: httpx.AsyncClient, redis: ArqRedis
+    client: httpx.AsyncClient, redis: RedisClient
 ) -> None:
     response = await client.post("/jobs/ping", json={"sleep_s": "x"})
     assert response.status_code == 422
@@ -74,7 +72,7 @@ async def test_unknown_job_id_is_404(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404 and response.json()["error"]["code"] == "job_not_found"
 
 
-async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, redis: ArqRedis) -> None:
+async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, redis: RedisClient) -> None:
     body = orjson.dumps({"message": "x" * 2_000_000})
     response = await client.post(
         "/jobs/ping", content=body, headers={"content-type": "application/json"}
@@ -85,7 +83,7 @@ async def test_body_over_the_limit_is_413(client: httpx.AsyncClient, redis: ArqR
 
 
 async def test_defer_by_keeps_the_job_deferred_until_due(
-    client: httpx.AsyncClient, run_worker: RunWorker, redis: ArqRedis
+    client: httpx.AsyncClient, run_worker: RunWorker, redis: RedisClient
 ) -> None:
     view = (await client.post("/jobs/ping", params={"defer_by": 3600})).json()
     assert view["status"] == "deferred"
@@ -146,37 +144,25 @@ async def test_ready_is_503_without_workers(client: httpx.AsyncClient) -> None:
 
 
 async def test_stock_arq_producer_job_shows_up_in_the_api(
-    client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker
+    client: httpx.AsyncClient, redis: RedisClient, run_worker: RunWorker
 ) -> None:
-    job = await redis.enqueue_job("ping", {"message": "from arq"})
-    assert job is not None
+    job = await stock_enqueue(redis, "ping", {"message": "from arq"})
     assert (await client.get(f"/jobs/{job.job_id}")).json()["status"] == "queued"
     await run_worker()
     view = (await client.get(f"/jobs/{job.job_id}")).json()
     assert view["status"] == "complete" and view["result"]["message"] == "from arq"
 
 
-async def test_arq_job_reads_jobs_the_service_enqueued(
-    client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker
-) -> None:
-    job_id = (await client.post("/jobs/ping", json={"message": "m"})).json()["id"]
-    job = Job(job_id, redis, _deserializer=deserialize)
-    assert await job.status() == ArqStatus.queued
-    await run_worker()
-    assert await job.status() == ArqStatus.complete
-    result = await job.result_info()
-    assert result is not None and result.success and result.result["message"] == "m"
-
-
 async def test_every_stored_value_is_json_never_pickle(
-    client: httpx.AsyncClient, redis: ArqRedis, run_worker: RunWorker
+    client: httpx.AsyncClient, redis: RedisClient, run_worker: RunWorker
 ) -> None:
     await client.post("/jobs/ping", json={"fail_times": 1})
     await client.post("/jobs/ping", params={"defer_by": 600})
     await client.post("/jobs/always_permanent", json={})
     await run_worker()
     checked = 0
-    for prefix in (keys.JOB, keys.RESULT):
+    default = keys.queue("arq:queue")
+    for prefix in (default.job(""), default.result("")):
         async for key in redis.scan_iter(match=prefix + "*"):
             raw = await redis.get(key)
             assert not raw.startswith(b"\x80"), f"{key!r} holds a pickle"

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from arq.connections import ArqRedis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from pydantic import EmailStr, TypeAdapter, ValidationError
@@ -27,6 +26,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.transport import Response
 from schemathesis.schemas import BaseSchema
 
+from jobs.connection import RedisClient
 from service.main import create_app
 from settings import Settings
 
@@ -43,7 +43,7 @@ FUZZ_CONFIG = SchemathesisConfig.from_dict(
 
 
 @pytest.fixture
-def api_schema(settings: Settings, redis: ArqRedis) -> BaseSchema:
+def api_schema(settings: Settings, redis: RedisClient) -> BaseSchema:
     # A long-poll (`?wait=`) on a job that exists would hold a case for up to `wait` seconds:
     # capped, so the run stays short whatever the generator picks.
     app = create_app(settings.model_copy(update={"max_wait_s": 0.2}))

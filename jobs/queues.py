@@ -1,0 +1,99 @@
+"""Queues as operators see them: which exist, how full they are, pause and resume.
+
+A queue exists for `/queues` when it holds jobs or a live worker serves it. Names come from
+the registry producers add to (`jobsvc:queues`), the catalog's declared queues, the default
+queue and the live workers' heartbeats; each queue's figures are read from its own keys (its
+own cluster slot).
+"""
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from jobs import heartbeat, keys
+from jobs.connection import RedisClient
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFigures:
+    name: str
+    queued: int
+    """Ready to run now (any priority)."""
+    deferred: int
+    """Due later: deferred jobs and retries waiting for their next try."""
+    in_progress: int
+    failed: int
+    paused: bool
+    oldest_waiting_s: float | None
+    """Age of the oldest priority-0 job that is ready (from its due time)."""
+    workers: int
+    """Live workers serving this queue."""
+
+
+async def queue_names(
+    redis: RedisClient, declared: Iterable[str], workers: list[dict[str, Any]]
+) -> list[str]:
+    names = {m.decode() for m in await redis.smembers(keys.QUEUES)}  # type: ignore[misc]
+    names.update(declared)
+    for info in workers:
+        names.update(q for q in info.get("queues", []) if isinstance(q, str))
+    return sorted(n for n in names if keys.QUEUE_NAME.match(n))
+
+
+async def queue_figures(
+    redis: RedisClient, names: list[str], workers: list[dict[str, Any]]
+) -> list[QueueFigures]:
+    """Figures of each named queue that holds jobs, is paused or has a live worker."""
+    now_ms = int(time.time() * 1000)
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            q = keys.queue(name)
+            pipe.zcount(q.due, "-inf", now_ms)
+            pipe.zcard(q.ready)
+            pipe.zcount(q.due, f"({now_ms}", "+inf")
+            pipe.zrangebyscore(q.due, "-inf", now_ms, start=0, num=1, withscores=True)
+            pipe.zcard(q.failed)
+            pipe.exists(q.paused)
+        replies = await pipe.execute()
+    out = []
+    for i, name in enumerate(names):
+        due_now, ready, later, oldest, failed, paused = replies[i * 6 : i * 6 + 6]
+        serving = [w for w in workers if name in w.get("queues", [])]
+        running = sum(int(w.get("running_by_queue", {}).get(name, 0)) for w in serving)
+        figures = QueueFigures(
+            name=name,
+            queued=due_now + ready,
+            # Running jobs sit in the due set scored by their lease's end: count them apart.
+            deferred=max(later - running, 0),
+            in_progress=running,
+            failed=failed,
+            paused=bool(paused),
+            oldest_waiting_s=max((now_ms - oldest[0][1]) / 1000, 0.0) if oldest else None,
+            workers=len(serving),
+        )
+        if figures.queued or later or failed or paused or serving:
+            out.append(figures)
+    return out
+
+
+async def all_queue_figures(redis: RedisClient, declared: Iterable[str]) -> list[QueueFigures]:
+    workers = await heartbeat.worker_details(redis, list(await heartbeat.live_workers(redis)))
+    return await queue_figures(redis, await queue_names(redis, declared, workers), workers)
+
+
+async def pause(redis: RedisClient, name: str) -> None:
+    """Jobs keep being accepted; none starts until `resume`."""
+    q = keys.queue(name)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(q.paused, "1")
+        pipe.sadd(keys.QUEUES, name)
+        await pipe.execute()
+
+
+async def resume(redis: RedisClient, name: str) -> None:
+    q = keys.queue(name)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.delete(q.paused)
+        pipe.lpush(q.wake, "1")  # idle workers look again now, not at their next poll
+        await pipe.execute()
