@@ -25,7 +25,7 @@ JOB_ID = re.compile(r"^[\w:.\-]+(@[A-Za-z0-9_.:\-]+)?$")
 """Ids are URL-safe: `<unique>` (default queue) or `<unique>@<queue>`."""
 
 LEGACY_JOB = "arq:job:"  # a stock ARQ producer's job definition (default queue, single Redis)
-OLD = "arq:"  # the layout before queues were first-class: see `jobs.migrate`
+LEGACY_RESULT = "arq:result:"  # a result stored by the layout before this one
 WORKERS = "jobsvc:workers"  # zset worker id -> last heartbeat ms
 WORKER = "jobsvc:worker:"  # {id} -> JSON heartbeat details
 QUEUES = "jobsvc:queues"  # set of queue names ever enqueued to (for /queues)

@@ -165,9 +165,10 @@ async def load_jobs(
     """The records of `job_ids` (None where unknown or expired), in one pipeline.
 
     The id names the queue, so every key is known up front. `legacy` (single Redis only): also
-    read a stock ARQ producer's definition at `arq:job:{id}` for ids on the default queue.
+    read ARQ's `arq:job:{id}` and `arq:result:{id}` (a stock ARQ producer's job, or one
+    queued or finished under the layout before this one: read both for a release).
     """
-    per_job = 7 if legacy else 6
+    per_job = 8 if legacy else 6
     async with redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
             q = keys.of_job(job_id)
@@ -179,14 +180,15 @@ async def load_jobs(
             pipe.zscore(q.due, job_id)
             if legacy:
                 pipe.get(keys.LEGACY_JOB + job_id)
+                pipe.get(keys.LEGACY_RESULT + job_id)
         replies = await pipe.execute()
     now_ms = time.time() * 1000
     records: list[JobRecord | None] = []
     for i, job_id in enumerate(job_ids):
-        result, definition, lease, state, abort, due, *old = replies[
-            i * per_job : (i + 1) * per_job
-        ]
-        definition = definition or (old[0] if old else None)
+        row = replies[i * per_job : (i + 1) * per_job]
+        result, definition, lease, state, abort, due, *old = row
+        if old:  # the layout before queues were first-class, or a stock ARQ producer's job
+            definition, result = definition or old[0], result or old[1]
         if result is not None:
             records.append(_from_result(job_id, result, max_tries))
         elif definition is None:

@@ -32,6 +32,7 @@ from jobs.cron import schedules_for
 from jobs.eviction import eviction_policy, policy_warning
 from jobs.finisher import Finisher, Settle
 from jobs.keys import QueueKeys, of_job
+from jobs.migrate import migrate_queue
 from jobs.records import JobDefinition
 from jobs.registry import load_catalog
 from jobs.scheduler import run_schedules
@@ -114,6 +115,9 @@ class Worker:
         if self.on_startup:
             await self.on_startup(self.ctx)
         await self._check_eviction_policy()
+        if not is_cluster(self.settings):
+            for q in self.served.queues:
+                await migrate_queue(self.pool, q.name)
         logger.info(
             "worker %s started: queues %s, %d jobs, concurrency %d",
             self.worker_id,
