@@ -129,7 +129,10 @@ async def _call(
     rows: list[tuple[str, Any]],
     settings: Settings,
     idempotency: tuple[str, str] | None = None,
+    *,
+    fresh: bool,
 ) -> list[Any]:
+    """`fresh`: every id was made here (random): the script skips its duplicate checks."""
     q = o.queue
     args: list[Any] = [
         q.prefix,
@@ -138,6 +141,7 @@ async def _call(
         settings.result_ttl_s * 1000,
         max(settings.result_ttl_s, settings.failed_ttl_s) * 1000,
         settings.listing_max_jobs,
+        "1" if fresh else "0",
     ]
     for job_id, data in rows:
         definition = JobDefinition(o.name, [data], {}, queue=q.name, priority=o.priority)
@@ -186,7 +190,7 @@ async def _enqueue_one(
 ) -> Enqueued:
     job_id = keys.job_id_for(o.queue.name, unique)
     idem = (idempotency[0], f"{job_id} {idempotency[1]}") if idempotency else None
-    reply = await _call(redis, o, [(job_id, data)], settings, idem)
+    reply = await _call(redis, o, [(job_id, data)], settings, idem, fresh=unique is None)
     if reply[0] == b"existing":
         existing_id, _, fingerprint = reply[1].decode().partition(" ")
         same = idempotency is not None and fingerprint == idempotency[1]
@@ -231,7 +235,7 @@ async def enqueue_many(
         rows = [
             (keys.job_id_for(o.queue.name), _dump(p)) for p in payloads[start : start + BULK_CHUNK]
         ]
-        reply = await _call(redis, o, rows, settings)
+        reply = await _call(redis, o, rows, settings, fresh=True)
         now = int(reply[0])
         for (job_id, data), due in zip(rows, reply[1:], strict=True):
             out.append(

@@ -6,6 +6,7 @@
 -- ARGV[1] the queue's key prefix (`jobsvc:{name}:`)  ARGV[2] idempotency value or ''
 --   ARGV[3] definition ttl ms beyond the due time  ARGV[4] idempotency ttl ms beyond it
 --   ARGV[5] listing: keep entries this many ms  ARGV[6] listing: keep at most this many
+--   ARGV[7] '1': the ids are fresh (random, made for this call): no earlier job can hold them
 --   then per job 5 values: id, definition without `et` (open JSON: the script appends the
 --   server's time), delay ms, absolute due ms or '', priority (0 = first)
 -- Returns {'existing', idempotency value} when the idempotency key is taken; otherwise
@@ -24,10 +25,12 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local out = {now}
 local created = 0
 local last_due = now
-for i = 7, #ARGV, 5 do
+local fresh = ARGV[7] == '1'
+for i = 8, #ARGV, 5 do
   local id, data, delay, due_at, priority =
     ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
-  if redis.call('EXISTS', P .. 'job:' .. id, P .. 'result:' .. id, P .. 'lease:' .. id) > 0 then
+  if not fresh
+    and redis.call('EXISTS', P .. 'job:' .. id, P .. 'result:' .. id, P .. 'lease:' .. id) > 0 then
     out[#out + 1] = -1
   else
     local due = now + delay
@@ -48,7 +51,7 @@ for i = 7, #ARGV, 5 do
     -- Listing score: ms * 1000 + position, so a bulk call's jobs keep their order.
     redis.call('ZADD', KEYS[4], string.format('%.0f', now * 1000 + created % 1000), id)
     -- An abort request left over for a reused id must not kill the new job.
-    redis.call('ZREM', P .. 'abort', id)
+    if not fresh then redis.call('ZREM', P .. 'abort', id) end
     out[#out + 1] = due
     created = created + 1
     last_due = due

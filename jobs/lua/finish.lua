@@ -15,6 +15,9 @@ local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local finished, requeued, lost = {}, {}, {}
+-- Most queues have no priorities and no abort requests: skip those deletes then.
+local ranked = redis.call('EXISTS', P .. 'prio') == 1
+local aborts = redis.call('EXISTS', P .. 'abort') == 1
 for i = 3, #ARGV, 6 do
   local kind, id, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local a, b, c = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
@@ -37,8 +40,8 @@ for i = 3, #ARGV, 6 do
     redis.call('DEL', P .. 'job:' .. id, lease_key, P .. 'state:' .. id)
     if ARGV[2] == '1' then redis.call('DEL', 'arq:job:' .. id) end
     redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', P .. 'prio', id)
-    redis.call('ZREM', P .. 'abort', id)
+    if ranked then redis.call('HDEL', P .. 'prio', id) end
+    if aborts then redis.call('ZREM', P .. 'abort', id) end
     if kind ~= 'complete' then
       redis.call('ZADD', KEYS[2], string.format('%.0f', now * 1000 + #finished % 1000), id)
     end
