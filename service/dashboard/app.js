@@ -67,10 +67,11 @@ function progressBar(progress, className = "progress mini") {
 
 async function refreshOverview() {
   const [queues, stats] = await Promise.all([api("/queues"), api("/stats")]);
-  $("#queues").replaceChildren(...queues.map((q) => el("tr", {},
+  $("#queues").replaceChildren(...queues.map((q) => el("tr", { "data-queue": q.name },
     el("td", {}, q.name), el("td", {}, q.queued), el("td", {}, q.deferred),
     el("td", {}, q.in_progress), el("td", {}, q.failed),
-    el("td", {}, seconds(q.oldest_waiting_s)), el("td", {}, q.workers))));
+    el("td", {}, seconds(q.oldest_waiting_s)), el("td", {}, q.workers),
+    el("td", {}, pauseButton(q)))));
   $("#workers").replaceChildren(...stats.workers.map((w) => el("tr", {},
     el("td", {}, el("code", {}, w.id)), el("td", {}, `${seconds(w.heartbeat_age_s)} ago`),
     el("td", {}, w.running), el("td", {}, w.complete), el("td", {}, w.failed),
@@ -78,6 +79,19 @@ async function refreshOverview() {
   $("#oldest-running").textContent = seconds(stats.oldest_running_s);
   showRates(stats.jobs);
   showJobTypes(stats.jobs);
+}
+
+function pauseButton(queue) {
+  // A paused queue accepts jobs and starts none; the button says what a click does.
+  const action = queue.paused ? "resume" : "pause";
+  const button = el("button", { type: "button", class: `queue-${action}` }, action);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    await api(`/queues/${encodeURIComponent(queue.name)}/${action}`, { method: "POST" });
+    await refreshOverview();
+  });
+  return el("span", {}, queue.paused ? el("span", { class: "status status-paused" }, "paused ") : "",
+    button);
 }
 
 function showRates(jobs) {
@@ -125,6 +139,7 @@ async function refreshList() {
   $("#jobs").replaceChildren(...page.jobs.map((job) => {
     const row = el("tr", { "data-job-id": job.id, "data-status": job.status },
       el("td", {}, el("code", {}, job.id.slice(0, 12))), el("td", {}, job.name),
+      el("td", {}, job.queue), el("td", {}, job.priority),
       el("td", {}, statusBadge(job.status)), el("td", {}, `${job.tries}/${job.max_tries ?? "?"}`),
       el("td", {}, when(job.enqueued_at)), el("td", {}, progressBar(job.progress)));
     row.addEventListener("click", () => openJob(job.id));
@@ -168,7 +183,7 @@ function showJob(job) {
   $("#detail-progress-bar").style.width = `${Math.round(fraction * 100)}%`;
   $("#detail-progress-message").textContent = job.progress ? job.progress.message : "";
   const fields = [
-    ["job", job.name], ["queue", job.queue], ["tries", `${job.tries} of ${job.max_tries ?? "?"}`],
+    ["job", job.name], ["queue", job.queue], ["priority", job.priority], ["tries", `${job.tries} of ${job.max_tries ?? "?"}`],
     ["enqueued", when(job.enqueued_at)], ["scheduled for", when(job.scheduled_for)],
     ["started", when(job.started_at)], ["finished", when(job.finished_at)],
     ["worker", job.worker || "–"],

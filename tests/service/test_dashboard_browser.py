@@ -94,3 +94,17 @@ def test_running_job_is_aborted_with_its_button(page: Page) -> None:
         "data-status", "aborted"
     )
     page.screenshot(path=str(ARTIFACTS / "dashboard-aborted.png"), full_page=True)
+
+
+def test_paused_queue_holds_its_jobs_until_resumed_from_the_dashboard(page: Page) -> None:
+    queue_row = page.locator('#queues tr[data-queue="arq:queue"]')
+    queue_row.locator("button.queue-pause").click()
+    expect(queue_row).to_contain_text("paused")
+    job_id = enqueue(page, "ping", message="held")
+    expect(page.locator("#detail-status")).to_have_text("queued")  # accepted, not started
+    queue_row.locator("button.queue-resume").click()
+    expect(page.locator("#detail-status")).to_have_text("complete")
+    expect(queue_row).not_to_contain_text("paused")
+    row = page.locator(f'#jobs tr[data-job-id="{job_id}"]')
+    expect(row).to_contain_text("arq:queue")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-paused.png"), full_page=True)
