@@ -1,0 +1,97 @@
+"""`POST /jobs/{name}/bulk`: inputs validated whole, enqueued in input order, or nothing at all."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from jobs import keys
+from jobs.connection import RedisClient
+from settings import Settings
+from tests.conftest import RunWorker
+from tests.helpers.workers import new_queue
+
+
+async def test_bulk_enqueues_every_item_in_input_order_and_all_run(
+    client: httpx.AsyncClient, redis: RedisClient, run_worker: RunWorker
+) -> None:
+    items = [{"message": f"item {n}"} for n in range(25)]
+    answer = await client.post("/jobs/ping/bulk", json=items)
+    assert answer.status_code == 202, answer.text
+    jobs = answer.json()["jobs"]
+    assert [j["input"]["message"] for j in jobs] == [i["message"] for i in items]
+    assert all(j["name"] == "ping" and j["status"] == "queued" for j in jobs)
+    assert len({j["id"] for j in jobs}) == len(items)
+
+    await run_worker()
+    for job, item in zip(jobs, items, strict=True):
+        view = (await client.get(f"/jobs/{job['id']}")).json()
+        assert view["status"] == "complete" and view["result"]["message"] == item["message"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {1: {"sleep_s": -1}, 3: {"message": 5}},  # out of range; a number for a string
+        {0: {"fail_times": "1.5"}},  # a string the schema refuses for a number
+        {4: ["not", "an", "object"], 2: None},
+    ],
+)
+async def test_bulk_with_invalid_items_is_422_listing_exactly_the_bad_indexes(
+    client: httpx.AsyncClient, redis: RedisClient, bad: dict[int, Any]
+) -> None:
+    items: list[Any] = [{"message": f"ok {n}"} for n in range(6)]
+    for index, item in bad.items():
+        items[index] = item
+    answer = await client.post("/jobs/ping/bulk", json=items)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert sorted(e["index"] for e in error["details"]["invalid"]) == sorted(bad)
+    assert all(e["errors"] for e in error["details"]["invalid"])
+    assert await redis.dbsize() == 0  # nothing enqueued, not even the valid items
+
+
+async def test_bulk_over_max_bulk_is_413_and_enqueues_nothing(
+    client: httpx.AsyncClient, redis: RedisClient, settings: Settings
+) -> None:
+    answer = await client.post("/jobs/ping/bulk", json=[{}] * (settings.max_bulk + 1))
+    assert answer.status_code == 413, answer.text
+    assert answer.json()["error"]["message"]
+    assert await redis.dbsize() == 0
+    at_most = await client.post("/jobs/ping/bulk", json=[{}] * settings.max_bulk)
+    assert at_most.status_code == 202 and len(at_most.json()["jobs"]) == settings.max_bulk
+
+
+async def test_empty_bulk_is_422(client: httpx.AsyncClient, redis: RedisClient) -> None:
+    answer = await client.post("/jobs/ping/bulk", json=[])
+    assert answer.status_code == 422
+    assert await redis.dbsize() == 0
+
+
+async def test_bulk_options_apply_to_every_item(
+    client: httpx.AsyncClient, redis: RedisClient
+) -> None:
+    name = new_queue()
+    params: dict[str, Any] = {"queue": name, "priority": 7, "defer_by": 600}
+    answer = await client.post("/jobs/ping/bulk", params=params, json=[{}] * 5)
+    assert answer.status_code == 202, answer.text
+    q = keys.queue(name)
+    for job in answer.json()["jobs"]:
+        assert job["id"].endswith(f"@{name}") and job["queue"] == name
+        assert job["priority"] == 7 and job["status"] == "deferred"
+        view = (await client.get(f"/jobs/{job['id']}")).json()
+        assert (view["queue"], view["priority"], view["status"]) == (name, 7, "deferred")
+        assert await redis.hget(q.priorities, job["id"]) == b"7"  # type: ignore[misc]
+        assert await redis.zscore(q.due, job["id"]) is not None  # deferred: in the due set
+    assert await redis.zcard(keys.queue(keys.DEFAULT_QUEUE).due) == 0
+
+
+@pytest.mark.parametrize(
+    "params", [{"queue": "bad name"}, {"priority": -1}, {"priority": 1_000_001}, {"defer_by": -1}]
+)
+async def test_bulk_with_invalid_options_is_422_and_enqueues_nothing(
+    client: httpx.AsyncClient, redis: RedisClient, params: dict[str, Any]
+) -> None:
+    answer = await client.post("/jobs/ping/bulk", params=params, json=[{}, {}])
+    assert answer.status_code == 422, answer.text
+    assert await redis.dbsize() == 0
