@@ -12,8 +12,10 @@ from urllib.parse import urlparse
 
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, SlotNotCoveredError
 
 from jobs.serialization import deserialize, serialize
 from settings import Settings
@@ -31,6 +33,44 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
     return {"ssl_cert_reqs": ssl.CERT_NONE, "ssl_check_hostname": False}
 
 
+class ClusterUnavailable(RedisConnectionError):
+    """The cluster's layout cannot be read now: no seed node answers, the nodes disagree, or a
+    slot has no primary (mid-failover). redis-py raises these as `RedisClusterException`,
+    which is not a `RedisError`; as a connection error, every retry loop of the worker and the
+    web's 503 mapping treat them as the outage they are."""
+
+
+class _ClusterPipeline(ClusterPipeline):
+    async def execute(
+        self, raise_on_error: bool = True, allow_redirections: bool = True
+    ) -> list[Any]:
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except SlotNotCoveredError as exc:
+            raise ClusterUnavailable(str(exc)) from exc
+
+
+class _RedisCluster(RedisCluster):
+    """redis-py's cluster client, with layout failures raised as `ClusterUnavailable`."""
+
+    async def initialize(self) -> "_RedisCluster":
+        try:
+            await super().initialize()
+        except RedisClusterException as exc:
+            raise ClusterUnavailable(str(exc)) from exc
+        return self
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except SlotNotCoveredError as exc:
+            raise ClusterUnavailable(str(exc)) from exc
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
+        super().pipeline(transaction, shard_hint)  # refuses a transaction, as redis-py does
+        return _ClusterPipeline(self)  # type: ignore[abstract]
+
+
 def _host_port(node: str) -> tuple[str, int]:
     host, _, port = node.rpartition(":")
     return host, int(port)
@@ -46,7 +86,7 @@ def create_redis(settings: Settings, **options: Any) -> RedisClient:
     url = urlparse(settings.redis_url)
     if settings.redis_cluster_nodes:
         tls = common.pop("ssl_cert_reqs", None)
-        cluster = RedisCluster(
+        cluster = _RedisCluster(
             startup_nodes=[ClusterNode(*_host_port(n)) for n in settings.redis_cluster_nodes],
             username=url.username,
             password=url.password,
