@@ -17,7 +17,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import keys, lua
 from jobs.attempt import Claimed
@@ -134,12 +136,19 @@ class Claimer:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.blpop([q.wake], timeout=timeout_s)  # type: ignore[arg-type]
-                pipe.evalsha(script.sha, len(claim_keys), *claim_keys, *args)
+                # Not `pipe.evalsha`: redis-py refuses it in a cluster pipeline, though both
+                # commands go to the queue's node (one slot) in one round trip all the same.
+                pipe.execute_command("EVALSHA", script.sha, len(claim_keys), *claim_keys, *args)
                 _, reply = await pipe.execute(raise_on_error=False)
         except RedisError:
             self.mark_unconfirmed(q, claim_id)
             raise
-        if isinstance(reply, Exception):  # e.g. NOSCRIPT after a Redis restart
+        if isinstance(reply, RedisConnectionError | RedisTimeoutError):
+            # A cluster pipeline reports a dropped connection as the command's result: the
+            # script may have run, as when the error is raised.
+            self.mark_unconfirmed(q, claim_id)
+            raise reply
+        if isinstance(reply, Exception):  # e.g. NOSCRIPT after a Redis restart or a failover
             return await self.claim(limit)
         taken, due = self.parse(reply, claim_id)
         return Claims(taken, 0 if taken else due)
