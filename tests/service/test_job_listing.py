@@ -1,0 +1,72 @@
+"""`GET /jobs` across queues: every job exactly once, newest first, page after page."""
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from jobs.connection import RedisClient
+from jobs.enqueue import enqueue_many
+from settings import Settings
+from tests.helpers.workers import new_queue
+
+
+async def _all_pages(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
+    jobs: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(100):
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        answer = await client.get("/jobs", params=query)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        jobs += page["jobs"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return jobs
+    raise AssertionError("the pages never ended")
+
+
+async def _post(client: httpx.AsyncClient, path: str, body: Any, **params: Any) -> Any:
+    answer = await client.post(path, params=params, json=body)
+    assert answer.status_code == 202, answer.text
+    return answer.json()
+
+
+async def test_pages_across_queues_list_every_job_once_newest_first(
+    client: httpx.AsyncClient, redis: RedisClient, settings: Settings
+) -> None:
+    one, two, three = new_queue("one"), new_queue("two"), new_queue("three")
+    enqueued: list[str] = []
+    for n in range(3):
+        enqueued.append((await _post(client, "/jobs/ping", {"message": f"{n}"}, queue=one))["id"])
+    deferred = await _post(client, "/jobs/ping", {}, queue=one, priority=5, defer_by=600)
+    enqueued.append(deferred["id"])
+    bulk = await _post(
+        client, "/jobs/ping/bulk", [{"message": f"b{n}"} for n in range(250)], queue=two
+    )
+    bulk_ids = [j["id"] for j in bulk["jobs"]]  # one script call: the same millisecond
+    enqueued += bulk_ids
+    for _ in range(2):
+        enqueued.append((await _post(client, "/jobs/ping", {}, queue=three, priority=1))["id"])
+    enqueued.append((await _post(client, "/jobs/ping", {}))["id"])  # the default queue
+    many = await enqueue_many(redis, "ping", [{}] * 30, queue=three, settings=settings)
+    many_ids = [e.job_id for e in many]
+    enqueued += many_ids
+
+    listed = await _all_pages(client, limit=40)
+    ids = [j["id"] for j in listed]
+    assert len(ids) == len(set(ids)) == len(enqueued)  # each once
+    assert set(ids) == set(enqueued)
+    times = [datetime.fromisoformat(j["enqueued_at"]) for j in listed]
+    assert times == sorted(times, reverse=True)  # newest first
+    # Jobs enqueued by one call come newest first too: the last item first.
+    for group in (bulk_ids, many_ids):
+        assert [i for i in ids if i in set(group)] == group[::-1]
+
+    only_two = await _all_pages(client, queue=two, limit=60)
+    assert [j["id"] for j in only_two] == bulk_ids[::-1]
+    assert all(j["queue"] == two for j in only_two)
+    only_one = await _all_pages(client, queue=one, limit=2)
+    assert {j["id"] for j in only_one} == set(enqueued[:4])
+    deferred_only = await _all_pages(client, queue=one, status="deferred")
+    assert [j["id"] for j in deferred_only] == [deferred["id"]]
