@@ -14,7 +14,7 @@ by a script, so no command ever spans two slots.
 """
 
 import re
-import uuid
+import secrets
 from dataclasses import dataclass
 from functools import cache
 
@@ -51,7 +51,9 @@ def queue_of(job_id: str) -> str:
 
 def job_id_for(queue: str, unique: str | None = None) -> str:
     """A new id on `queue` (or the given unique part, e.g. a caller's own id)."""
-    unique = unique or uuid.uuid4().hex
+    # 128 random bits in 22 URL-safe characters (a uuid4's 32 hex ones cost every job, in
+    # every key and listing entry, 10 bytes more).
+    unique = unique or secrets.token_urlsafe(16)
     return unique if queue == DEFAULT_QUEUE else f"{unique}@{queue}"
 
 

@@ -1,10 +1,10 @@
 """The final record of a job, as stored: ARQ's result keys, minus what the key already says.
 
 Fields: `t` tries, `f` function, `a` args, `k` kwargs (omitted when empty), `et` enqueued ms,
-`s` success, `r` result or error, `st` started ms (absent: it never started), `status`
-(complete, failed or aborted: ARQ cannot tell the last two apart), `w` the worker of the last
-try, `p` priority (when not 0), `ft` finished ms (appended by the settling script). The id and
-the queue are the key's. Every byte counts: one of these is kept per finished job.
+`s` success, `r` result or error, `st` started ms (absent: it never started), `status` (failed
+or aborted, which ARQ cannot tell apart; absent when `s` says complete), `w` the worker of the
+last try, `p` priority (when not 0), `ft` finished ms (appended by the settling script). The id
+and the queue are the key's. Every byte counts: one of these is kept per finished job.
 """
 
 from typing import Any, Literal
@@ -36,8 +36,9 @@ def result_data(
         "et": enqueued_ms,
         "s": status == "complete",
         "r": result,
-        "status": status,
     }
+    if status != "complete":  # `s` says complete; failed and aborted need telling apart
+        fields["status"] = status
     if kwargs:
         fields["k"] = kwargs
     if started_ms is not None:
