@@ -3,8 +3,13 @@
 Only `noeviction` is safe (a full server then refuses writes, which callers see and retry).
 The worker and the web check at start and warn loudly; `/ready` reports the policy."""
 
+import asyncio
+import logging
+
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
+
+logger = logging.getLogger("jobs")
 
 SAFE_POLICY = "noeviction"
 
@@ -38,3 +43,17 @@ def policy_warning(policy: str | None) -> str | None:
         f"EVICTION POLICY IS '{policy}': when memory runs out the Redis server will silently "
         f"drop jobs (their keys carry TTLs). Set maxmemory-policy to '{SAFE_POLICY}'"
     )
+
+
+async def warn_unless_safe(redis: Redis, timeout_s: float = 3.0) -> None:
+    """At start (web and worker): log loudly unless the policy is `noeviction`. Bounded, and
+    never fatal: the process starts even if Redis is away (it says so and goes on)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            policy = await eviction_policy(redis)
+    except (RedisError, OSError, TimeoutError) as exc:
+        logger.warning("could not read the Redis eviction policy at start: %s", exc)
+        return
+    warning = policy_warning(policy)
+    if warning:
+        logger.warning(warning)

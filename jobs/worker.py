@@ -24,12 +24,12 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from jobs import heartbeat, lua
+from jobs import heartbeat, leases
 from jobs.attempt import Attempts, Claimed
 from jobs.claimer import Claimer, Claims
 from jobs.connection import RedisClient, create_redis, is_cluster
 from jobs.cron import schedules_for
-from jobs.eviction import eviction_policy, policy_warning
+from jobs.eviction import warn_unless_safe
 from jobs.finisher import Finisher, Settle
 from jobs.keys import QueueKeys, of_job
 from jobs.migrate import migrate_queue
@@ -114,7 +114,7 @@ class Worker:
         self.ctx.update(redis=self.pool, worker_id=self.worker_id, settings=self.settings)
         if self.on_startup:
             await self.on_startup(self.ctx)
-        await self._check_eviction_policy()
+        await warn_unless_safe(self.pool)  # definitions carry TTLs: eviction drops jobs
         if not is_cluster(self.settings):
             for q in self.served.queues:
                 await migrate_queue(self.pool, q.name)
@@ -165,16 +165,6 @@ class Worker:
                 "again when their leases end",
                 self._finisher.unsettled,
             )
-
-    async def _check_eviction_policy(self) -> None:
-        """Job definitions carry TTLs: an evicting maxmemory policy would drop queued jobs."""
-        try:
-            warning = policy_warning(await eviction_policy(self.pool))
-        except RedisError as exc:
-            logger.warning("could not read the server's eviction policy: %s", exc)
-            return
-        if warning:
-            logger.warning(warning)
 
     async def _every(self, interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -279,30 +269,18 @@ class Worker:
 
     # --- background duties -----------------------------------------------------------------
 
-    def _running_by_queue(self) -> dict[QueueKeys, list[Claimed]]:
-        by_queue: dict[QueueKeys, list[Claimed]] = {}
-        for claimed in list(self._running.values()):
-            by_queue.setdefault(of_job(claimed.job_id), []).append(claimed)
-        return by_queue
-
     async def _renew_leases(self) -> None:
-        for q, running in self._running_by_queue().items():
-            args: list[Any] = [q.prefix, self._lease_ms]
-            for claimed in running:
-                args += (claimed.job_id, claimed.token)
-            for raw in await lua.script("renew")(self.pool, [q.due], args):
-                job_id = raw.decode()
-                logger.warning(
-                    "lease lost: cancelling this try (the lease ran out; another worker may "
-                    "hold the job now)",
-                    extra={"job_id": job_id},
-                )
-                self._cancel(job_id, "lost")
+        for job_id in await leases.renew(self.pool, list(self._running.values()), self._lease_ms):
+            logger.warning(
+                "lease lost: cancelling this try (the lease ran out; another worker may hold "
+                "the job now)",
+                extra={"job_id": job_id},
+            )
+            self._cancel(job_id, "lost")
 
     async def _watch_aborts(self) -> None:
-        for q in self._running_by_queue():
-            for job_id in await self.pool.zrange(q.abort, 0, -1):
-                self._cancel(job_id.decode(), "abort")
+        for job_id in await leases.abort_requests(self.pool, list(self._running.values())):
+            self._cancel(job_id, "abort")
 
     def _wake_later(self, job_id: str, delay_s: float) -> None:
         """Push a wake token when a retry comes due, so no worker sleeps through it."""
@@ -325,7 +303,9 @@ class Worker:
             **self.counts,
             "stopping": self._stopping.is_set(),
             "queues": [q.name for q in self.served.queues],
-            "running_by_queue": {q.name: len(c) for q, c in self._running_by_queue().items()},
+            "running_by_queue": {
+                q.name: len(c) for q, c in leases.by_queue(self._running.values()).items()
+            },
             # For /metrics' jobsvc_oldest_running_seconds: when the longest-running try began.
             "oldest_started_ms": min((c.started_ms for c in self._running.values()), default=0),
         }

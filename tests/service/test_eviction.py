@@ -57,13 +57,13 @@ async def test_web_start_logs_a_warning_for_an_evicting_policy(
     evicting: None, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = create_app(settings)
-    with caplog.at_level(logging.WARNING, logger="service"):
+    with caplog.at_level(logging.WARNING, logger="jobs"):
         async with app.router.lifespan_context(app):
             pass
     warnings = [
         r.getMessage()
         for r in caplog.records
-        if r.name == "service" and r.levelno == logging.WARNING
+        if r.name == "jobs" and r.levelno == logging.WARNING
     ]
     assert any("allkeys-lru" in message for message in warnings), warnings
 
