@@ -95,3 +95,22 @@ async def test_priority_and_queue_survive_a_retry_over_http(
         # Ready now, ranked by its priority in the queue's ready set.
         score = await redis.zscore(q.ready, retry["id"])
         assert score is not None and int(score) >> 32 == priority
+
+
+async def test_aborting_prioritised_jobs_leaves_nothing_of_them_in_the_queue(
+    client: httpx.AsyncClient, redis: RedisClient
+) -> None:
+    name = new_queue()
+    ready = await client.post("/jobs/ping", params={"queue": name, "priority": 3}, json={})
+    deferred = await client.post(
+        "/jobs/ping", params={"queue": name, "priority": 4, "defer_by": 600}, json={}
+    )
+    for answer in (ready, deferred):
+        aborted = await client.delete(f"/jobs/{answer.json()['id']}")
+        assert aborted.status_code == 202 and aborted.json()["status"] == "aborted"
+        assert aborted.json()["priority"] == answer.json()["priority"]
+    q = keys.queue(name)
+    assert await redis.zcard(q.ready) == await redis.zcard(q.due) == 0
+    assert await redis.hlen(q.priorities) == 0  # type: ignore[misc]
+    figures = {f["name"]: f for f in (await client.get("/queues")).json()}[name]
+    assert (figures["queued"], figures["deferred"], figures["failed"]) == (0, 0, 2)

@@ -70,3 +70,16 @@ async def test_pages_across_queues_list_every_job_once_newest_first(
     assert {j["id"] for j in only_one} == set(enqueued[:4])
     deferred_only = await _all_pages(client, queue=one, status="deferred")
     assert [j["id"] for j in deferred_only] == [deferred["id"]]
+
+
+async def test_listing_keeps_the_newest_jobs_up_to_the_cap_per_queue(
+    client: httpx.AsyncClient, redis: RedisClient, settings: Settings
+) -> None:
+    capped = settings.model_copy(update={"listing_max_jobs": 5})
+    name, other = new_queue(), new_queue("other")
+    out = await enqueue_many(redis, "ping", [{}] * 8, queue=name, settings=capped)
+    kept = await enqueue_many(redis, "ping", [{}] * 3, queue=other, settings=capped)
+    listed = [j["id"] for j in await _all_pages(client, queue=name, limit=4)]
+    assert listed == [e.job_id for e in out[:2:-1]]  # the newest five, newest first
+    everywhere = {j["id"] for j in await _all_pages(client, limit=4)}
+    assert everywhere == {e.job_id for e in [*out[3:], *kept]}
