@@ -132,6 +132,8 @@ def pubsub_client(settings: Settings, attempt: int = 0) -> Redis:
         username=url.username,
         password=url.password,
         socket_connect_timeout=2.0,
+        # The options alone do not turn TLS on for a plain client: `ssl` does.
+        ssl=settings.redis_url.startswith("rediss://"),
         **_tls_options(settings),
     )
 
