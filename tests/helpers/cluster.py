@@ -153,9 +153,15 @@ class ValkeyCluster:
                 await client.aclose()
         return True
 
+    def live_port(self) -> int:
+        """A node whose process runs (to ask about the cluster)."""
+        return next(
+            p for p, proc in zip(self.ports, self.processes, strict=True) if proc.poll() is None
+        )
+
     async def topology(self) -> dict[int, list[int]]:
         """Primary port -> its replicas' ports, as the cluster sees it now."""
-        raw = (await self.command(self.ports[0], "CLUSTER", "NODES")).decode()
+        raw = (await self.command(self.live_port(), "CLUSTER", "NODES")).decode()
         by_id: dict[str, int] = {}
         primaries: dict[str, list[int]] = {}
         replica_of: list[tuple[int, str]] = []
@@ -176,7 +182,7 @@ class ValkeyCluster:
     async def primary_port_of(self, key: str) -> int:
         """The port of the primary serving `key`'s slot now."""
         slot = slot_of(key)
-        ranges = await self.command(self.ports[0], "CLUSTER", "SLOTS")
+        ranges = await self.command(self.live_port(), "CLUSTER", "SLOTS")
         for start, end, primary, *_ in ranges:
             if int(start) <= slot <= int(end):
                 return int(primary[1])
@@ -190,6 +196,12 @@ class ValkeyCluster:
                 await client.flushall()
             finally:
                 await client.aclose()
+
+    def kill(self, port: int) -> None:
+        """kill -9 one node (its replica takes over after the node timeout)."""
+        process = self.processes[self.ports.index(port)]
+        process.kill()
+        process.wait(10)
 
     def stop(self) -> None:
         for process in self.processes:
