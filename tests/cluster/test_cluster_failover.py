@@ -218,9 +218,17 @@ async def test_a_primary_killed_under_load_is_replaced_and_every_job_finishes(
     serve = {"WORKER_QUEUES": ",".join(QUEUES), "WORKER_CONCURRENCY": "50"}
     await processes.worker(**serve)
     await processes.worker(**serve)
-    url = await processes.web()
     old_primary = await cluster.primary_port_of(keys.queue(FAILING_QUEUE).due)
     (replica,) = (await cluster.topology())[old_primary]
+    # The web's event listener subscribes on its first seed node: the one about to die.
+    others = [f"127.0.0.1:{p}" for p in cluster.ports if p != old_primary]
+    url = await processes.web(REDIS_CLUSTER_NODES=",".join([f"127.0.0.1:{old_primary}", *others]))
+
+    async def listening() -> bool:
+        reply = await cluster.command(old_primary, "PUBSUB", "NUMSUB", keys.EVENTS)
+        return bool(int(reply[1]) >= 1)
+
+    await eventually(listening)
 
     async with httpx.AsyncClient(base_url=url, timeout=30) as api:
         load = Load(redis, api, settings)
@@ -246,6 +254,12 @@ async def test_a_primary_killed_under_load_is_replaced_and_every_job_finishes(
 
         await eventually(all_final_or_missing, timeout_s=30, interval_s=0.2)
         records = await _final_records(redis, ids)
+        # The event listener moved to another node: a long poll still hears the job finish.
+        gate = {"gate": "test:gate:after-kill"}
+        job = await api.post("/jobs/wait_for_gate", params={"queue": FAILING_QUEUE}, json=gate)
+        polling = asyncio.create_task(api.get(f"/jobs/{job.json()['id']}", params={"wait": 20}))
+        await redis.set("test:gate:after-kill", "1")
+        assert (await polling).json()["status"] == "complete"
     complete = [r for r in records if r is not None and r.status is JobStatus.complete]
     missing = sum(1 for r in records if r is None)
     logs = processes.log_text("worker")
