@@ -6,7 +6,6 @@ every `record_start` try appends its label to a Redis list as it starts.
 
 import pytest
 
-from jobs import keys
 from jobs.connection import RedisClient
 from jobs.enqueue import MAX_PRIORITY, InvalidPriority, enqueue, enqueue_many
 from jobs.store import JobStatus, load_job
@@ -184,13 +183,15 @@ async def test_priority_out_of_range_raises_and_enqueues_nothing(
 
 
 async def test_bounds_of_the_priority_range_are_accepted(
-    redis: RedisClient, settings: Settings
+    redis: RedisClient, settings: Settings, run_worker: RunWorker
 ) -> None:
-    first = await enqueue(redis, "ping", {}, priority=0, settings=settings)
-    last = await enqueue(redis, "ping", {}, priority=MAX_PRIORITY, settings=settings)
-    q = keys.queue(settings.queue_name)
-    assert await redis.zscore(q.due, first.job_id) is not None  # priority 0: ARQ's due set
-    assert await redis.zscore(q.ready, last.job_id) == MAX_PRIORITY * 2**32 + 1
+    last = await enqueue(
+        redis, "record_start", {"label": "last"}, priority=MAX_PRIORITY, settings=settings
+    )
+    first = await enqueue(redis, "record_start", {"label": "first"}, priority=0, settings=settings)
     for enqueued, priority in ((first, 0), (last, MAX_PRIORITY)):
-        record = await load_job(redis, enqueued.job_id, {})
-        assert record is not None and record.priority == priority
+        record = await load_job(redis, enqueued.job_id, MAX)
+        assert record is not None and record.status is JobStatus.queued
+        assert record.priority == priority
+    await run_worker(**ONE_AT_A_TIME)
+    assert await starts(redis) == ["first", "last"]

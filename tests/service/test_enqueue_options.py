@@ -5,10 +5,9 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs import keys
 from jobs.connection import RedisClient
 from tests.conftest import RunWorker
-from tests.helpers.workers import new_queue
+from tests.helpers.workers import new_queue, starts
 
 
 async def test_queue_override_over_http_puts_the_job_on_that_queue(
@@ -20,8 +19,8 @@ async def test_queue_override_over_http_puts_the_job_on_that_queue(
     job = answer.json()
     assert job["id"].endswith(f"@{name}") and job["queue"] == name
     assert answer.headers["Location"] == f"/jobs/{job['id']}"
-    assert await redis.zscore(keys.queue(name).due, job["id"]) is not None
-    assert await redis.zcard(keys.queue("emails").due) == 0
+    await run_worker(worker_queues="emails")  # its declared queue: left alone
+    assert (await client.get(f"/jobs/{job['id']}")).json()["status"] == "queued"
     await run_worker(worker_queues=name)
     view = (await client.get(f"/jobs/{job['id']}")).json()
     assert view["status"] == "complete" and view["queue"] == name
@@ -85,32 +84,47 @@ async def test_priority_and_queue_survive_a_retry_over_http(
     aborted = (await client.post("/jobs/ping", params=params, json={})).json()
     assert (await client.delete(f"/jobs/{aborted['id']}")).json()["status"] == "aborted"
 
-    q = keys.queue(name)
     for original, priority in ((failed, 42), (aborted, 17)):
         answer = await client.post(f"/jobs/{original['id']}/retry")
         assert answer.status_code == 202, answer.text
         retry = answer.json()
         assert retry["id"] != original["id"] and retry["id"].endswith(f"@{name}")
         assert (retry["queue"], retry["priority"], retry["status"]) == (name, priority, "queued")
-        # Ready now, ranked by its priority in the queue's ready set.
-        score = await redis.zscore(q.ready, retry["id"])
-        assert score is not None and int(score) >> 32 == priority
+        view = (await client.get(f"/jobs/{retry['id']}")).json()
+        assert (view["queue"], view["priority"], view["status"]) == (name, priority, "queued")
 
 
-async def test_aborting_prioritised_jobs_leaves_nothing_of_them_in_the_queue(
-    client: httpx.AsyncClient, redis: RedisClient
+async def test_retried_job_over_http_runs_at_its_priority(
+    client: httpx.AsyncClient, redis: RedisClient, run_worker: RunWorker
 ) -> None:
     name = new_queue()
-    ready = await client.post("/jobs/ping", params={"queue": name, "priority": 3}, json={})
-    deferred = await client.post(
-        "/jobs/ping", params={"queue": name, "priority": 4, "defer_by": 600}, json={}
+    params: dict[str, str | int] = {"queue": name, "priority": 4, "defer_by": 600}
+    original = await client.post("/jobs/record_start", params=params, json={"label": "retry"})
+    await client.delete(f"/jobs/{original.json()['id']}")
+    for label, priority in (("p9", 9), ("p1", 1)):
+        params = {"queue": name, "priority": priority}
+        await client.post("/jobs/record_start", params=params, json={"label": label})
+    assert (await client.post(f"/jobs/{original.json()['id']}/retry")).status_code == 202
+    await run_worker(worker_queues=name, worker_concurrency=1, claim_batch=1)
+    assert await starts(redis) == ["p1", "retry", "p9"]
+
+
+async def test_aborted_prioritised_jobs_never_start(
+    client: httpx.AsyncClient, redis: RedisClient, run_worker: RunWorker
+) -> None:
+    name = new_queue()
+    body = {"label": "aborted"}
+    ready = await client.post(
+        "/jobs/record_start", params={"queue": name, "priority": 3}, json=body
     )
+    params: dict[str, str | float] = {"queue": name, "priority": 4, "defer_by": 0.05}
+    deferred = await client.post("/jobs/record_start", params=params, json=body)
     for answer in (ready, deferred):
         aborted = await client.delete(f"/jobs/{answer.json()['id']}")
         assert aborted.status_code == 202 and aborted.json()["status"] == "aborted"
         assert aborted.json()["priority"] == answer.json()["priority"]
-    q = keys.queue(name)
-    assert await redis.zcard(q.ready) == await redis.zcard(q.due) == 0
-    assert await redis.hlen(q.priorities) == 0  # type: ignore[misc]
     figures = {f["name"]: f for f in (await client.get("/queues")).json()}[name]
     assert (figures["queued"], figures["deferred"], figures["failed"]) == (0, 0, 2)
+    await client.post("/jobs/record_start", params={"queue": name}, json={"label": "sentinel"})
+    await run_worker(worker_queues=name)
+    assert await starts(redis) == ["sentinel"]
