@@ -90,6 +90,17 @@ async def test_enqueue_claim_retry_idempotency_and_bulk_across_shards(
 
         queues = {q["name"]: q for q in (await api.get("/queues")).json()}
         assert all(queues[q]["workers"] == 1 for q in QUEUES)
+        # Reads that span the shards: the listing merges the queues, readiness and metrics.
+        listed = (await api.get("/jobs", params={"limit": 200})).json()["jobs"]
+        assert {v["queue"] for v in listed} == set(QUEUES)
+        assert len(listed) == len(posted) + 3 + 50  # + flaky, direct, idempotent
+        assert (await api.get("/ready")).status_code == 200
+
+        async def counted() -> bool:
+            metrics = (await api.get("/metrics")).text
+            return 'jobsvc_jobs_total{job="ping",outcome="complete"} 56.0' in metrics
+
+        await eventually(counted)
     assert "Traceback" not in processes.log_text("worker")
     assert "Traceback" not in processes.log_text("web")
 
