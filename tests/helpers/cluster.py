@@ -63,10 +63,16 @@ class ValkeyCluster:
         finally:
             await client.aclose()
 
+    def reserve_ports(self) -> list[int]:
+        """The nodes' ports, chosen now if not yet (so processes can be told before it starts)."""
+        if not self.ports:
+            count = self.primaries * (1 + self.replicas)
+            self.ports = [free_port() for _ in range(count)]
+        return self.ports
+
     async def start(self, timeout_s: float = 30) -> "ValkeyCluster":
         self.directory.mkdir(parents=True, exist_ok=True)
-        count = self.primaries * (1 + self.replicas)
-        self.ports = [free_port() for _ in range(count)]
+        self.reserve_ports()
         for port in self.ports:
             # The bus port is given, not port + 10000 (free ports may be above 55535).
             self.processes.append(self._spawn(port, free_port()))
