@@ -40,7 +40,10 @@ async def wait_up(client: httpx.AsyncClient, url: str, server: Workers, timeout_
             await asyncio.sleep(0.1)
 
 
-async def load(clients: list[httpx.AsyncClient], url: str, total: int) -> dict[str, Any]:
+async def load(
+    clients: list[httpx.AsyncClient], url: str, total: int, body: Any = PING_BODY
+) -> dict[str, Any]:
+    """`total` POSTs of `body` to `url`, spread over `clients` (one request at a time each)."""
     todo = iter(range(total))
     lat_ms: list[float] = []
     codes: Counter[int] = Counter()
@@ -48,7 +51,7 @@ async def load(clients: list[httpx.AsyncClient], url: str, total: int) -> dict[s
     async def user(client: httpx.AsyncClient) -> None:
         for _ in todo:
             t0 = time.perf_counter()
-            r = await client.post(url, json=PING_BODY)
+            r = await client.post(url, json=body)
             lat_ms.append((time.perf_counter() - t0) * 1000)
             codes[r.status_code] += 1
 

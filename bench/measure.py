@@ -7,6 +7,9 @@ Phases, all against the same queue server (`--redis`), job bookkeeping on `--tal
 - pickup latency, on that same (now idle) worker: jobs sent one by one `gap` apart.
 - drain with 2 workers.
 Every job's index is HINCRBY-counted: missing and duplicate runs are reported.
+Each drain also reports the queue server's CPU per job (enqueue apart from claim+run+finish),
+its commands per job for the enqueue, and the memory it keeps per finished job
+(`bench.redis_cost`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bench import systems
+from bench import redis_cost, systems
 from bench.procs import Workers
 from bench.stats import summarize
 
@@ -73,14 +76,16 @@ class Bench:
         return {"expected": n, "done": len(counts), "duplicates": sum(c - 1 for c in counts)}
 
     async def commandstats(self) -> dict[str, int]:
-        info = await self.r.info("commandstats")
-        calls = {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in info.items()}
-        return {k: v for k, v in calls.items() if not k.startswith("config")}
+        return await redis_cost.commandstats(self.r)
 
     async def drain(self, count: int, keep: bool) -> tuple[dict[str, Any], Workers]:
         n, key = self.args.n, f"drain{count}"
         await self.reset()
+        before = await redis_cost.snapshot(self.r)
+        await self.r.config_resetstat()
         enqueue_rate = await self.enqueue_all(n, key)
+        enqueue_calls = await self.commandstats()
+        enqueued = await redis_cost.snapshot(self.r)
         await self.r.config_resetstat()
         workers = self.workers(count, f"drain{count}")
         workers.start()
@@ -98,6 +103,13 @@ class Bench:
             **await self.check(key, n),
             "crashed": crashed,
         }
+        finished = await redis_cost.snapshot(self.r)  # after check(): the last finish is in
+        result["redis_cpu_enqueue_us_per_job"] = redis_cost.cpu_us_per_job(before, enqueued, n)
+        result["redis_cpu_drain_us_per_job"] = redis_cost.cpu_us_per_job(
+            enqueued, finished, max(seen, 1)
+        )
+        result["enqueue_commands_per_job"] = sum(enqueue_calls.values()) / n
+        result["kept_bytes_per_job"] = redis_cost.kept_bytes_per_job(before, finished, n)
         if len(starts) > 1:
             span = starts[-1] - starts[0]
             result["jobs_per_s"] = (len(starts) - 1) / span if span > 0 else None
@@ -140,6 +152,7 @@ class Bench:
             "errors": [],
         }
         await self.system.open(self.args.redis)
+        await redis_cost.prepare(self.r)
         try:
             for count in self.args.workers:
                 workers = None

@@ -50,6 +50,51 @@ def exactly_once(r: dict[str, Any]) -> bool:
     )
 
 
+def drains_ok(part: dict[str, Any]) -> bool:
+    """Every drain of a part (`scale`) ran each job exactly once."""
+    drains = list(part.get("drains", {}).values())
+    return bool(drains) and all(
+        d.get("done") == d.get("expected") and d.get("duplicates") == 0 for d in drains
+    )
+
+
+def part_exactly_once(results: dict[str, Any], part: str) -> bool:
+    """False only when a `scale` or `cluster` drain lost or repeated a job."""
+    r = results.get(part)
+    if not r or "error" in r or "skipped" in r:
+        return True
+    if part == "scale":
+        return drains_ok(r) and r.get("exactly_once_all_rounds", True)
+    return drains_ok({"drains": {k: r[k] for k in ("single", "cluster") if k in r}})
+
+
+def part_line(name: str, r: dict[str, Any]) -> str:
+    """One line of progress for an issue-9 part."""
+    if "error" in r:
+        return "ERROR " + r["error"].strip().splitlines()[-1]
+    if "skipped" in r:
+        return f"skipped: {r['skipped']}"
+    if name == "bulk":
+        return f"{_fmt(r['jobs_per_s'])} jobs/s, {_fmt(r['redis_cpu_us_per_job'])} µs Redis CPU/job"
+    if name == "http_bulk":
+        return ", ".join(
+            f"{k} {_fmt(r[k]['jobs_per_s'])} jobs/s "
+            f"({r[k]['server_cpu_ms_per_job']:.3f} ms CPU/job)"
+            for k in ("single", "bulk")
+        )
+    if name == "scale":
+        return ", ".join(
+            f"{k}w {_fmt(d.get('jobs_per_s'))} jobs/s ({_fmt(d.get('redis_cpu_drain_us_per_job'))}"
+            " µs)"
+            for k, d in r.get("drains", {}).items()
+        ) + ("" if drains_ok(r) else "  [CHECK FAILED]")
+    if name == "cluster":
+        return ", ".join(
+            f"{k} {_fmt(r[k].get('jobs_per_s'))} jobs/s" for k in ("single", "cluster") if k in r
+        ) + ("" if part_exactly_once({name: r}, name) else "  [CHECK FAILED]")
+    return ""
+
+
 def one_line(r: dict[str, Any]) -> str:
     if "skipped" in r:
         return f"skipped: {r['skipped']}"
@@ -146,7 +191,13 @@ def section(results: dict[str, Any]) -> str:
     m = results["machine"]
     parts = [
         f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
-        f"{m['server']}, {m['os']}. N = {results['n']} no-op jobs per drain.",
+        f"{m['server']}, {m['os']}. N = {results['n']} no-op jobs per drain."
+        + (
+            f" A {m['cores']}-core machine: the load generator, the Redis servers and the "
+            "workers share its CPU."
+            if (m.get("cores") or 0) <= 4
+            else ""
+        ),
         "",
         table(results),
         "",
@@ -163,6 +214,9 @@ def section(results: dict[str, Any]) -> str:
             "",
             http_table(results["http"]),
         ]
+    from bench.report_issue9 import section as issue9_section
+
+    parts += issue9_section(results)
     errors = [
         f"- {n}: {e.splitlines()[-1] if e.strip() else e}"
         for n, r in results["systems"].items()

@@ -79,3 +79,84 @@ def targets_table(results: dict[str, Any]) -> str:
         ),
     ]
     return "\n".join(rows)
+
+
+def issue9_targets_table(results: dict[str, Any]) -> str:
+    """Targets of the scale-out issue (9) that one run of this harness can check."""
+    from bench.report import _drain
+
+    def check(value: float | None, ok: Any) -> bool | None:
+        return None if value is None else bool(ok(value))
+
+    def fmt(value: float | None, spec: str) -> str:
+        return "–" if value is None else format(value, spec)
+
+    ours = results["systems"].get("ours") or {}
+    bulk = results.get("bulk") or {}
+    hb = results.get("http_bulk") or {}
+    single, many = hb.get("single") or {}, hb.get("bulk") or {}
+    http = results.get("http") or {}
+    bulk_rate = bulk.get("jobs_per_s")
+    http_ratio = _ratio(many.get("jobs_per_s"), single.get("jobs_per_s"))
+    http_cpu = _ratio(single.get("server_cpu_ms_per_job"), many.get("server_cpu_ms_per_job"))
+    enqueue_cpu = _drain(ours, "1", "redis_cpu_enqueue_us_per_job")
+    drain_cpu = _drain(ours, "1", "redis_cpu_drain_us_per_job")
+    cpu = enqueue_cpu + drain_cpu if enqueue_cpu is not None and drain_cpu is not None else None
+    bulk_cpu = bulk.get("redis_cpu_us_per_job")
+    cpu_bulk = bulk_cpu + drain_cpu if bulk_cpu is not None and drain_cpu is not None else None
+    kept = _drain(ours, "1", "kept_bytes_per_job")
+    drain1 = _drain(ours, "1", "jobs_per_s")
+    p99 = (ours.get("latency") or {}).get("p99_ms")
+    ping_cpu = _ratio(
+        (http.get("ours") or {}).get("server_cpu_ms_per_req"),
+        (http.get("bare_fastapi") or {}).get("server_cpu_ms_per_req"),
+    )
+    cl = results.get("cluster") or {}
+    cluster_ratio = _ratio(
+        (cl.get("cluster") or {}).get("jobs_per_s"), (cl.get("single") or {}).get("jobs_per_s")
+    )
+    rows = [
+        "| target | this run | |",
+        "|---|---|---|",
+        _row(
+            "bulk enqueue from one Python producer ≥ 50,000 jobs/s",
+            fmt(bulk_rate, ",.0f") + " jobs/s",
+            check(bulk_rate, lambda v: v >= 50_000),
+        ),
+        _row(
+            "`POST /jobs/{name}/bulk` ≥ 10× the jobs/s of single POSTs "
+            "(server CPU/job in brackets)",
+            f"{fmt(http_ratio, '.1f')}× ({fmt(http_cpu, '.1f')}× less)",
+            check(http_ratio, lambda v: v >= 10),
+        ),
+        _row(
+            "Redis CPU per no-op job ≤ 15 µs (`enqueue` + claim/finish; with `enqueue_many` in "
+            "brackets)",
+            f"{fmt(cpu, '.1f')} µs ({fmt(cpu_bulk, '.1f')} µs)",
+            check(cpu, lambda v: v <= 15),
+        ),
+        _row(
+            "Redis memory kept per finished no-op job ≤ 400 B (default retention, listing incl.)",
+            fmt(kept, ".0f") + " B",
+            check(kept, lambda v: v <= 400),
+        ),
+        _row(
+            "one worker process ≥ 25,000 no-op jobs/s (1-worker drain)",
+            fmt(drain1, ",.0f") + " jobs/s",
+            check(drain1, lambda v: v >= 25_000),
+        ),
+        _row("idle pickup p99 ≤ 2 ms", fmt(p99, ".2f") + " ms", check(p99, lambda v: v <= 2)),
+        _row(
+            "server CPU of one `POST /jobs/ping` ≤ 2× a bare FastAPI 202",
+            fmt(ping_cpu, ".2f") + "×",
+            check(ping_cpu, lambda v: v <= 2),
+        ),
+        _row(
+            "3 primaries ≥ 2.5× one (on ≥ 12 cores; not checkable on fewer)",
+            fmt(cluster_ratio, ".2f") + "×",
+            None
+            if (results["machine"].get("cores") or 0) < 12
+            else check(cluster_ratio, lambda v: v >= 2.5),
+        ),
+    ]
+    return "\n".join(rows)

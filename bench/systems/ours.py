@@ -50,7 +50,8 @@ class Ours(System):
         from settings import Settings
 
         await super().open(redis_url)
-        self.settings = Settings(redis_url=redis_url)
+        # `enqueue` resolves job names against the catalog: the bench job must be in it.
+        self.settings = Settings(redis_url=redis_url, job_modules=[JOB_MODULE])
         self.redis = create_redis(self.settings)
 
     async def enqueue(self, idx: int, key: str, stamp: bool) -> None:
