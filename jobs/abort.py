@@ -46,7 +46,7 @@ async def abort(
     )
     outcome: bytes = await lua.script("abort")(
         redis,
-        [q.due, q.ready, q.failed, q.abort],
+        [q.due, q.levels, q.failed, q.abort],
         [q.prefix, job_id, aborted, settings.failed_ttl_s * 1000, "1" if stock else "0"],
     )
     return outcome.decode()  # type: ignore[return-value]

@@ -64,7 +64,7 @@ class Claimer:
     ) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of `claim.lua`."""
         return (
-            [q.due, q.ready, q.claim(claim_id), q.paused],
+            [q.due, q.levels, q.claim(claim_id), q.paused],
             [q.prefix, self._lease_ms, limit, self._worker_id, claim_id, self._legacy],
         )
 

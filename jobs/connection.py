@@ -15,7 +15,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, SlotNotCoveredError
+from redis.exceptions import ClusterError, RedisClusterException, SlotNotCoveredError
 
 from jobs.serialization import deserialize, serialize
 from settings import Settings
@@ -65,6 +65,12 @@ class _RedisCluster(RedisCluster):
             return await super().execute_command(*args, **kwargs)
         except SlotNotCoveredError as exc:
             raise ClusterUnavailable(str(exc)) from exc
+        except ClusterError as exc:
+            if type(exc) is not ClusterError:  # CLUSTERDOWN: already an outage to callers
+                raise
+            # "TTL exhausted": still redirected (TRYAGAIN, ASK) after 16 tries, e.g. a script
+            # whose keys are half moved while a slot migrates: try again later, like an outage.
+            raise ClusterUnavailable(f"slot busy (migrating?): {exc}") from exc
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
         super().pipeline(transaction, shard_hint)  # refuses a transaction, as redis-py does

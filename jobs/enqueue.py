@@ -9,6 +9,7 @@ within the queue (0 first; FIFO within one priority).
 """
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -87,14 +88,18 @@ def check_priority(priority: int) -> int:
     return priority
 
 
-_REGISTERED: set[str] = set()
+REGISTER_EVERY_S = 30.0
+_registered: dict[str, float] = {}
+"""Queue -> when this process last added it to the registry."""
 
 
 async def _register(redis: RedisClient, queue: str) -> None:
-    """Note the queue in the registry `/queues` reads (once per process and queue)."""
-    if queue not in _REGISTERED:
+    """Note the queue in the registry `/queues` reads: once per process and queue every
+    `REGISTER_EVERY_S` (not once for good: a restarted server without persistence forgets it)."""
+    now = time.monotonic()
+    if now - _registered.get(queue, -REGISTER_EVERY_S) >= REGISTER_EVERY_S:
         await redis.sadd(keys.QUEUES, queue)  # type: ignore[misc]
-        _REGISTERED.add(queue)
+        _registered[queue] = now
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +121,8 @@ def _options(
 ) -> _Options:
     name, declared = resolve(job, settings)
     delay_ms, due_ms = _due(defer_by, defer_until)
-    return _Options(name, keys.queue(queue or declared), check_priority(priority), delay_ms, due_ms)
+    chosen = declared if queue is None else queue  # '' is a bad name, not "the default"
+    return _Options(name, keys.queue(chosen), check_priority(priority), delay_ms, due_ms)
 
 
 def _dump(payload: BaseModel | Any) -> Any:
@@ -148,7 +154,7 @@ async def _call(
         args += (job_id, definition.dump_open(), o.delay_ms, o.due_ms, o.priority)
     idem_key = idempotency[0] if idempotency else q.index
     reply: list[Any] = await lua.script("enqueue")(
-        redis, [q.due, q.ready, q.wake, q.index, idem_key], args
+        redis, [q.due, q.levels, q.wake, q.index, idem_key], args
     )
     await _register(redis, q.name)
     return reply

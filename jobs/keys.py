@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from functools import cache
 
 DEFAULT_QUEUE = "arq:queue"
-QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 """Allowed queue names; any of them is safe: a queue's keys live under `jobsvc:{name}:`."""
 JOB_ID = re.compile(r"^[\w:.\-]+(@[A-Za-z0-9_.:\-]+)?$")
+"""(A route pattern: routes anchor it; Python callers use `fullmatch`.)"""
 """Ids are URL-safe: `<unique>` (default queue) or `<unique>@<queue>`."""
 
 LEGACY_JOB = "arq:job:"  # a stock ARQ producer's job definition (default queue, single Redis)
@@ -37,8 +38,15 @@ class InvalidQueueName(ValueError):
     """A queue name outside `[A-Za-z0-9_.:-]{1,64}`."""
 
 
+class InvalidJobId(ValueError):
+    """A caller's own id outside `[A-Za-z0-9_:.-]{1,200}` (no `@`: that names the queue)."""
+
+
+UNIQUE = re.compile(r"[\w:.\-]{1,200}", re.ASCII)
+
+
 def check_queue_name(name: str) -> str:
-    if not QUEUE_NAME.match(name):
+    if not QUEUE_NAME.fullmatch(name):
         raise InvalidQueueName(f"queue name {name!r} is not [A-Za-z0-9_.:-]{{1,64}}")
     return name
 
@@ -51,6 +59,8 @@ def queue_of(job_id: str) -> str:
 
 def job_id_for(queue: str, unique: str | None = None) -> str:
     """A new id on `queue` (or the given unique part, e.g. a caller's own id)."""
+    if unique is not None and not UNIQUE.fullmatch(unique):
+        raise InvalidJobId(f"job id {unique!r} is not [A-Za-z0-9_:.-]{{1,200}}")
     # 128 random bits in 22 URL-safe characters (a uuid4's 32 hex ones cost every job, in
     # every key and listing entry, 10 bytes more).
     unique = unique or secrets.token_urlsafe(16)
@@ -70,15 +80,20 @@ class QueueKeys:
 
     @property
     def due(self) -> str:
-        """zset id -> due ms: priority-0 jobs (ready or not), deferred jobs of any priority,
-        and running jobs (scored by their lease's end: a dead worker's job comes due again).
-        The default queue's is ARQ's own `arq:queue`."""
+        """zset id -> due ms (+ a sub-ms fraction: FIFO within a millisecond): priority-0 jobs
+        (ready or not), deferred jobs of any priority, and running jobs (scored by their
+        lease's end: a dead worker's job comes due again). The default queue's is ARQ's own
+        `arq:queue`."""
         return DEFAULT_QUEUE if self.name == DEFAULT_QUEUE else self.prefix + "due"
 
     @property
-    def ready(self) -> str:
-        """zset id -> priority * 2**32 + sequence: ready jobs of priority > 0."""
-        return self.prefix + "ready"
+    def levels(self) -> str:
+        """zset priority -> priority: the priorities above 0 that have ready jobs."""
+        return self.prefix + "levels"
+
+    def ready(self, priority: int) -> str:
+        """zset id -> due ms: the ready jobs of one priority above 0, oldest due first."""
+        return f"{self.prefix}ready:{priority}"
 
     @property
     def priorities(self) -> str:
@@ -87,7 +102,8 @@ class QueueKeys:
 
     @property
     def sequence(self) -> str:
-        """counter: FIFO order within one priority."""
+        """hash {ms, n}: jobs enqueued so far in the current millisecond (the sub-millisecond
+        fraction of due scores: FIFO within a millisecond)."""
         return self.prefix + "seq"
 
     @property

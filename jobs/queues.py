@@ -38,7 +38,7 @@ async def queue_names(
     names.update(declared)
     for info in workers:
         names.update(q for q in info.get("queues", []) if isinstance(q, str))
-    return sorted(n for n in names if keys.QUEUE_NAME.match(n))
+    return sorted(n for n in names if keys.QUEUE_NAME.fullmatch(n))
 
 
 async def queue_figures(
@@ -46,11 +46,11 @@ async def queue_figures(
 ) -> list[QueueFigures]:
     """Figures of each named queue that holds jobs, is paused or has a live worker."""
     now_ms = int(time.time() * 1000)
+    ready = await _ready_counts(redis, names)
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
             q = keys.queue(name)
             pipe.zcount(q.due, "-inf", now_ms)
-            pipe.zcard(q.ready)
             pipe.zcount(q.due, f"({now_ms}", "+inf")
             pipe.zrangebyscore(q.due, "-inf", now_ms, start=0, num=1, withscores=True)
             pipe.zcard(q.failed)
@@ -58,12 +58,12 @@ async def queue_figures(
         replies = await pipe.execute()
     out = []
     for i, name in enumerate(names):
-        due_now, ready, later, oldest, failed, paused = replies[i * 6 : i * 6 + 6]
+        due_now, later, oldest, failed, paused = replies[i * 5 : i * 5 + 5]
         serving = [w for w in workers if name in w.get("queues", [])]
         running = sum(int(w.get("running_by_queue", {}).get(name, 0)) for w in serving)
         figures = QueueFigures(
             name=name,
-            queued=due_now + ready,
+            queued=due_now + ready[name],
             # Running jobs sit in the due set scored by their lease's end: count them apart.
             deferred=max(later - running, 0),
             in_progress=running,
@@ -75,6 +75,20 @@ async def queue_figures(
         if figures.queued or later or failed or paused or serving:
             out.append(figures)
     return out
+
+
+async def _ready_counts(redis: RedisClient, names: list[str]) -> dict[str, int]:
+    """Per queue, the ready jobs of priorities above 0 (one sorted set per priority level)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.zrange(keys.queue(name).levels, 0, -1)
+        levels = await pipe.execute()
+    async with redis.pipeline(transaction=False) as pipe:
+        for name, queue_levels in zip(names, levels, strict=True):
+            for level in queue_levels:
+                pipe.zcard(keys.queue(name).ready(int(level)))
+        counts = iter(await pipe.execute())
+    return {name: sum(next(counts) for _ in ql) for name, ql in zip(names, levels, strict=True)}
 
 
 async def all_queue_figures(redis: RedisClient, declared: Iterable[str]) -> list[QueueFigures]:

@@ -30,16 +30,18 @@ class ServedQueues:
             name, colon, weight = part.rpartition(":") if _weighted(part) else (part, "", "")
             try:
                 names.append(keys.check_queue_name(name))
-                weights.append(int(weight) if colon else 0)
+                weights.append(int(weight) if colon else None)
             except ValueError as exc:
                 raise InvalidQueueSpec(f"WORKER_QUEUES entry {part!r}: {exc}") from None
         if len(set(names)) != len(names):
             raise InvalidQueueSpec(f"WORKER_QUEUES names a queue twice: {spec!r}")
-        weighted = any(weights)
-        if weighted and not all(w > 0 for w in weights):
-            raise InvalidQueueSpec(f"WORKER_QUEUES: give every queue a weight or none: {spec!r}")
+        weighted = any(w is not None for w in weights)
+        if weighted and not all(w is not None and w > 0 for w in weights):
+            raise InvalidQueueSpec(
+                f"WORKER_QUEUES: give every queue a weight of 1 or more, or none: {spec!r}"
+            )
         queues = tuple(keys.queue(n) for n in names)
-        return cls(queues, tuple(weights) if weighted else None)
+        return cls(queues, tuple(w or 0 for w in weights) if weighted else None)
 
     def order(self) -> list[keys.QueueKeys]:
         """The queues in the order to claim from, this round."""

@@ -1,6 +1,6 @@
 -- Abort a job. Queued or deferred: settled at once as aborted, it never starts. Running: its
 -- id goes into the queue's abort set, and the worker holding the lease cancels and settles it.
--- KEYS[1] due zset  KEYS[2] ready zset  KEYS[3] failed zset  KEYS[4] abort zset
+-- KEYS[1] due zset  KEYS[2] priority levels zset  KEYS[3] failed zset  KEYS[4] abort zset
 -- ARGV[1] the queue's key prefix  ARGV[2] id  ARGV[3] aborted result data without `ft`
 --   (open JSON)  ARGV[4] result ttl ms  ARGV[5] '1': the definition is a stock ARQ one
 -- Returns 'final' (already settled) | 'running' (flagged) | 'missing' | 'aborted'
@@ -19,8 +19,13 @@ if redis.call('EXISTS', job_key) == 0 then return 'missing' end
 redis.call('SET', P .. 'result:' .. id, ARGV[3] .. ',"ft":' .. now .. '}', 'PX', ARGV[4])
 redis.call('DEL', job_key, P .. 'state:' .. id)
 redis.call('ZREM', KEYS[1], id)
-redis.call('ZREM', KEYS[2], id)
-redis.call('HDEL', P .. 'prio', id)
+local priority = redis.call('HGET', P .. 'prio', id)
+if priority then
+  local ready = P .. 'ready:' .. priority
+  redis.call('ZREM', ready, id)
+  if redis.call('ZCARD', ready) == 0 then redis.call('ZREM', KEYS[2], priority) end
+  redis.call('HDEL', P .. 'prio', id)
+end
 redis.call('ZADD', KEYS[3], string.format('%.0f', now * 1000), id)  -- like finish.lua's
 redis.call('PUBLISH', '@EVENTS@', 'finished ' .. id)
 return 'aborted'

@@ -1,8 +1,8 @@
--- Claim up to N jobs of one queue: priority 0 first (FIFO by due time), then the ready set by
--- priority. Each gets a lease holding the lease token; its due-set score moves to the lease's
--- end, so running jobs are out of the due range and a dead worker's job comes due again
--- exactly when its lease runs out.
--- KEYS[1] due zset  KEYS[2] ready zset  KEYS[3] claim record  KEYS[4] paused flag
+-- Claim up to N jobs of one queue, best first: priority 0 in due order, then each higher
+-- priority (lowest number first) in due order. Each gets a lease holding the lease token; its
+-- due-set score becomes the lease's end, so running jobs are out of the due range and a dead
+-- worker's job comes due again exactly when its lease runs out.
+-- KEYS[1] due zset  KEYS[2] priority levels zset  KEYS[3] claim record  KEYS[4] paused flag
 -- ARGV[1] the queue's key prefix  ARGV[2] lease ms  ARGV[3] limit  ARGV[4] worker id
 --   ARGV[5] claim id  ARGV[6] '1': also read stock ARQ definitions (`arq:job:{id}`)
 -- Returns {next due score, 'paused' or '', now ms, id, job data, tries, ...}
@@ -39,32 +39,49 @@ local function claim(id)
   claimed[#claimed + 1] = id
 end
 
--- Due entries: priority-0 jobs run now; others (deferred or retried, or whose lease ran
--- out) are ranked among the ready ones by their priority.
+-- Due entries, in due order: priority 0 ones are taken; others (deferred, retried, or whose
+-- lease ran out) move to their priority's ready set, keeping their due time as their rank.
+-- Up to `limit` priority-0 entries are taken, looking past at most SCAN prioritised ones.
+local SCAN = 1000
 local ranked = redis.call('EXISTS', P .. 'prio') == 1
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit)) do
-  local priority = ranked and redis.call('HGET', P .. 'prio', id)
-  if priority then
-    redis.call('ZREM', KEYS[1], id)
-    local seq = redis.call('INCR', P .. 'seq') % 4294967296
-    redis.call('ZADD', KEYS[2], string.format('%.0f', tonumber(priority) * 4294967296 + seq), id)
-  else
+local take, seen = {}, 0
+while #take < limit and seen < SCAN do
+  local batch = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES',
+    'LIMIT', #take, limit - #take)
+  if #batch == 0 then break end
+  for i = 1, #batch, 2 do
+    local id, score = batch[i], batch[i + 1]
+    local priority = ranked and redis.call('HGET', P .. 'prio', id)
+    if priority then
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('ZADD', P .. 'ready:' .. priority, score, id)
+      redis.call('ZADD', KEYS[2], priority, priority)
+      seen = seen + 1
+    else
+      take[#take + 1] = id
+    end
+  end
+  if not ranked then break end
+end
+for _, id in ipairs(take) do claim(id) end
+
+-- Then the ready sets, best priority first.
+while #claimed < limit do
+  local level = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  if not level then break end
+  local ready = P .. 'ready:' .. level
+  for _, id in ipairs(redis.call('ZRANGE', ready, 0, limit - #claimed - 1)) do
+    redis.call('ZREM', ready, id)
     claim(id)
   end
+  if redis.call('ZCARD', ready) == 0 then redis.call('ZREM', KEYS[2], level) end
 end
-if #claimed < limit then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, limit - #claimed - 1)) do
-    redis.call('ZREM', KEYS[2], id)
-    claim(id)
-  end
-end
+
 if #claimed > 0 then
   redis.call('SET', KEYS[3], token .. ' ' .. table.concat(claimed, ' '), 'PX', lease)
   redis.call('PUBLISH', '@EVENTS@', 'started ' .. table.concat(claimed, ' '))
-elseif redis.call('ZCARD', KEYS[2]) == 0 then
+else
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   if first[2] then out[1] = first[2] end
-else
-  out[1] = now  -- ready jobs it could not take (all held): look again soon
 end
 return out

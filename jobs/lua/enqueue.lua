@@ -1,8 +1,6 @@
 -- Enqueue one or many jobs on one queue in one round trip.
--- KEYS[1] due zset  KEYS[2] ready zset  KEYS[3] wake list  KEYS[4] listing index
+-- KEYS[1] due zset  KEYS[2] priority levels zset  KEYS[3] wake list  KEYS[4] listing index
 --   KEYS[5] idempotency key (read only when ARGV[2] is not '')
--- Listing and failed-registry scores are ms * 1000 + a position (unique within a call).
--- Scores past 14 digits are formatted with '%.0f': Lua's own number-to-string keeps 14.
 -- ARGV[1] the queue's key prefix (`jobsvc:{name}:`)  ARGV[2] idempotency value or ''
 --   ARGV[3] definition ttl ms beyond the due time  ARGV[4] idempotency ttl ms beyond it
 --   ARGV[5] listing: keep entries this many ms  ARGV[6] listing: keep at most this many
@@ -11,10 +9,13 @@
 --   server's time), delay ms, absolute due ms or '', priority (0 = first)
 -- Returns {'existing', idempotency value} when the idempotency key is taken; otherwise
 --         {now ms, then per job: due ms, or -1 when a job with that id exists already}.
--- Priority 0 jobs go to the due set (ARQ's shape: score = due ms); others to the ready set
--- (score = priority * 2^32 + sequence: FIFO within a priority) when due, else to the due set
--- with their priority noted, to be ranked when they come due (claim.lua).
--- Times are the server's: a producer whose clock runs ahead must not defer every job it sends.
+-- Where a job waits: priority 0 in the due set (ARQ's shape: score = due ms); a higher
+-- priority, when due, in that priority's ready set (`ready:{p}`, score = due ms; the level is
+-- noted in KEYS[2]), else in the due set until claim.lua moves it there. Every due score gets
+-- a sub-millisecond fraction (n/4096 for the n-th job of that millisecond): FIFO within a
+-- millisecond too, up to 4096 jobs in one millisecond.
+-- Listing and failed-registry scores are ms * 1000 + a position (unique within a call).
+-- Scores past 14 digits are formatted explicitly: Lua's own number-to-string keeps 14.
 local P = ARGV[1]
 if ARGV[2] ~= '' then
   local existing = redis.call('GET', KEYS[5])
@@ -22,6 +23,13 @@ if ARGV[2] ~= '' then
 end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+-- The sub-millisecond fraction: jobs enqueued within one millisecond (one call, or calls
+-- that share it) count 0, 1, 2, ... in 4096ths; a new millisecond starts again at 0.
+local rows = (#ARGV - 7) / 5
+local last = redis.call('HMGET', P .. 'seq', 'ms', 'n')
+local seq = -1
+if tonumber(last[1]) == now then seq = tonumber(last[2]) - 1 end
+redis.call('HSET', P .. 'seq', 'ms', now, 'n', seq + 1 + rows)
 local out = {now}
 local created = 0
 local last_due = now
@@ -29,23 +37,25 @@ local fresh = ARGV[7] == '1'
 for i = 8, #ARGV, 5 do
   local id, data, delay, due_at, priority =
     ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
+  seq = seq + 1
   if not fresh
     and redis.call('EXISTS', P .. 'job:' .. id, P .. 'result:' .. id, P .. 'lease:' .. id) > 0 then
     out[#out + 1] = -1
   else
     local due = now + delay
     if due_at ~= '' then due = math.max(now, tonumber(due_at)) end
+    local score = string.format('%.17g', due + math.min(seq, 4095) / 4096)
     redis.call('SET', P .. 'job:' .. id, data .. ',"et":' .. now .. '}',
       'PX', due - now + tonumber(ARGV[3]))
     if priority == 0 then
-      redis.call('ZADD', KEYS[1], due, id)
+      redis.call('ZADD', KEYS[1], score, id)
     else
       redis.call('HSET', P .. 'prio', id, priority)
       if due <= now then
-        local seq = redis.call('INCR', P .. 'seq') % 4294967296
-        redis.call('ZADD', KEYS[2], string.format('%.0f', priority * 4294967296 + seq), id)
+        redis.call('ZADD', P .. 'ready:' .. priority, score, id)
+        redis.call('ZADD', KEYS[2], priority, priority)
       else
-        redis.call('ZADD', KEYS[1], due, id)
+        redis.call('ZADD', KEYS[1], score, id)
       end
     end
     -- Listing score: ms * 1000 + position, so a bulk call's jobs keep their order.

@@ -54,11 +54,6 @@ async def test_mixed_priorities_run_lowest_first_and_fifo_within_one(
     [
         pytest.param(
             0,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: priority-0 jobs enqueued in the same millisecond share one due-set "
-                "score, so they run in id (random) order, not FIFO",
-            ),
         ),
         7,
     ],
@@ -89,11 +84,6 @@ async def test_deferred_job_keeps_its_priority_when_it_comes_due(
     assert await starts(redis) == ["before", "deferred", "after"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: claim.lua scans only the first `limit` due entries; prioritised ones it moves "
-    "to the ready set count for nothing, so a better job due behind them waits",
-)
 async def test_deferred_jobs_that_came_due_run_by_priority_not_by_due_time(
     redis: RedisClient, settings: Settings, run_worker: RunWorker
 ) -> None:
@@ -111,11 +101,6 @@ async def test_deferred_jobs_that_came_due_run_by_priority_not_by_due_time(
     assert await starts(redis) == ["p1 due later", "p9 due first"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: claim.lua moves a due prioritised entry to the ready set and fills the claim "
-    "from it before looking at the priority-0 entries due after it",
-)
 async def test_priority_zero_job_runs_before_a_prioritised_one_that_came_due_earlier(
     redis: RedisClient, settings: Settings, run_worker: RunWorker
 ) -> None:
@@ -128,11 +113,6 @@ async def test_priority_zero_job_runs_before_a_prioritised_one_that_came_due_ear
     assert await starts(redis) == ["p0", "p5"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a deferred job gets its FIFO sequence when a claim moves it to the ready set, "
-    "not from its due time: a job of its priority enqueued after it came due runs first",
-)
 async def test_deferred_job_ranks_by_its_due_time_within_its_priority(
     redis: RedisClient, settings: Settings, run_worker: RunWorker
 ) -> None:

@@ -18,14 +18,7 @@ EARLIER = 8 * BULK_CHUNK + 90
 @pytest.mark.parametrize(
     "priority",
     [
-        pytest.param(
-            0,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: priority-0 jobs enqueued in one call share one due-set score "
-                "(the due ms), so they run in id (random) order, not FIFO",
-            ),
-        ),
+        0,
         7,
     ],
 )

@@ -23,11 +23,6 @@ BAD_NAMES = [
     "{q}",
     pytest.param(
         "q\n",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="bug: jobs/keys.py checks names with QUEUE_NAME.match and a `$` anchor, "
-            "which matches before a trailing newline: 'q\\n' is taken (HTTP refuses it)",
-        ),
     ),
 ]
 
@@ -65,11 +60,6 @@ async def test_invalid_queue_name_raises_and_enqueues_nothing(
     assert await redis.dbsize() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: jobs/enqueue.py _options uses `queue or declared`, so queue='' silently "
-    "enqueues on the declared queue instead of raising InvalidQueueName",
-)
 async def test_empty_queue_name_raises_and_enqueues_nothing(
     redis: RedisClient, settings: Settings
 ) -> None:
@@ -130,11 +120,6 @@ def test_malformed_worker_queues_are_refused(spec: str) -> None:
         ServedQueues.parse(spec, keys.DEFAULT_QUEUE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: jobs/served.py accepts all-zero weights ('a:0,b:0' is read as strict a,b) "
-    "though 'a:0,b:1' is refused",
-)
 def test_zero_weights_are_refused() -> None:
     with pytest.raises(InvalidQueueSpec):
         ServedQueues.parse("a:0,b:0", keys.DEFAULT_QUEUE)
@@ -160,12 +145,6 @@ def test_worker_queues_are_read_strict_or_weighted(
         assert [q.name for q in served.order()] == names  # strict: always the same order
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: keys.job_id_for returns a caller's unique part unchanged on the default "
-    "queue, so job_id='order-1@emails' names queue 'emails' while its keys are the default "
-    "queue's: the job cannot be read, and its settle misses its lease",
-)
 async def test_caller_chosen_id_with_an_at_sign_is_refused_or_followed(
     redis: RedisClient, settings: Settings, run_worker: RunWorker
 ) -> None:

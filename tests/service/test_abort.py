@@ -134,7 +134,7 @@ async def test_abort_that_loses_the_race_with_completion_is_409(
     q = keys.of_job(job_id)
     claimed = await lua.script("claim")(
         redis,
-        [q.due, q.ready, q.claim("race"), q.paused],
+        [q.due, q.levels, q.claim("race"), q.paused],
         [q.prefix, 60_000, 10, "w", "race", "0"],
     )
     assert claimed[3].decode() == job_id

@@ -61,9 +61,7 @@ async def test_web_start_logs_a_warning_for_an_evicting_policy(
         async with app.router.lifespan_context(app):
             pass
     warnings = [
-        r.getMessage()
-        for r in caplog.records
-        if r.name == "jobs" and r.levelno == logging.WARNING
+        r.getMessage() for r in caplog.records if r.name == "jobs" and r.levelno == logging.WARNING
     ]
     assert any("allkeys-lru" in message for message in warnings), warnings
 
