@@ -9,7 +9,6 @@ within the queue (0 first; FIFO within one priority).
 """
 
 import hashlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -88,20 +87,6 @@ def check_priority(priority: int) -> int:
     return priority
 
 
-REGISTER_EVERY_S = 30.0
-_registered: dict[str, float] = {}
-"""Queue -> when this process last added it to the registry."""
-
-
-async def _register(redis: RedisClient, queue: str) -> None:
-    """Note the queue in the registry `/queues` reads: once per process and queue every
-    `REGISTER_EVERY_S` (not once for good: a restarted server without persistence forgets it)."""
-    now = time.monotonic()
-    if now - _registered.get(queue, -REGISTER_EVERY_S) >= REGISTER_EVERY_S:
-        await redis.sadd(keys.QUEUES, queue)  # type: ignore[misc]
-        _registered[queue] = now
-
-
 @dataclass(frozen=True, slots=True)
 class _Options:
     name: str
@@ -156,7 +141,10 @@ async def _call(
     reply: list[Any] = await lua.script("enqueue")(
         redis, [q.due, q.levels, q.wake, q.index, idem_key], args
     )
-    await _register(redis, q.name)
+    if reply[0] != b"existing" and reply[1] == 1:
+        # The queue's first jobs (or the first since its data was lost): name it in the
+        # registry `/queues` reads. A separate command: the registry is a global key.
+        await redis.sadd(keys.QUEUES, q.name)  # type: ignore[misc]
     return reply
 
 
@@ -201,7 +189,7 @@ async def _enqueue_one(
         existing_id, _, fingerprint = reply[1].decode().partition(" ")
         same = idempotency is not None and fingerprint == idempotency[1]
         return Enqueued(existing_id, "existing", same, queue=o.queue.name)
-    now, due = int(reply[0]), int(reply[1])
+    now, due = int(reply[0]), int(reply[2])
     if due < 0:
         return Enqueued(job_id, "duplicate", queue=o.queue.name)
     return Enqueued(job_id, "created", True, now, due, data, o.queue.name, o.priority)
@@ -243,7 +231,7 @@ async def enqueue_many(
         ]
         reply = await _call(redis, o, rows, settings, fresh=True)
         now = int(reply[0])
-        for (job_id, data), due in zip(rows, reply[1:], strict=True):
+        for (job_id, data), due in zip(rows, reply[2:], strict=True):
             out.append(
                 Enqueued(job_id, "created", True, now, int(due), data, o.queue.name, o.priority)
             )

@@ -8,7 +8,9 @@
 --   then per job 5 values: id, definition without `et` (open JSON: the script appends the
 --   server's time), delay ms, absolute due ms or '', priority (0 = first)
 -- Returns {'existing', idempotency value} when the idempotency key is taken; otherwise
---         {now ms, then per job: due ms, or -1 when a job with that id exists already}.
+--         {now ms, 1 if this queue had no jobs' bookkeeping yet (a new queue, or one whose
+--         data was lost: the caller registers its name), then per job: due ms, or -1 when a
+--         job with that id exists already}.
 -- Where a job waits: priority 0 in the due set (ARQ's shape: score = due ms); a higher
 -- priority, when due, in that priority's ready set (`ready:{p}`, score = due ms; the level is
 -- noted in KEYS[2]), else in the due set until claim.lua moves it there. Every due score gets
@@ -30,7 +32,7 @@ local last = redis.call('HMGET', P .. 'seq', 'ms', 'n')
 local seq = -1
 if tonumber(last[1]) == now then seq = tonumber(last[2]) - 1 end
 redis.call('HSET', P .. 'seq', 'ms', now, 'n', seq + 1 + rows)
-local out = {now}
+local out = {now, last[1] and 0 or 1}
 local created = 0
 local last_due = now
 local fresh = ARGV[7] == '1'

@@ -141,11 +141,6 @@ async def test_pause_or_resume_of_an_invalid_queue_name_is_422(
     assert await redis.dbsize() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: jobs/enqueue.py _register remembers per process which queues it added to "
-    "jobsvc:queues; once that key is lost the queue is never registered again",
-)
 async def test_queue_is_listed_again_after_its_registry_entry_is_lost(
     client: httpx.AsyncClient, redis: RedisClient, settings: Settings
 ) -> None:
