@@ -3,25 +3,21 @@
 (Any per-queue counter that orders jobs within a millisecond must not wrap inside one call.)
 """
 
+from datetime import UTC, datetime
+
 import pytest
 
 from jobs.connection import RedisClient
-from jobs.enqueue import BULK_CHUNK, enqueue_many
+from jobs.enqueue import BULK_CHUNK, enqueue, enqueue_many
 from settings import Settings
-from tests.conftest import RunWorker
-from tests.helpers.workers import new_queue, starts
+from tests.conftest import RunWorker, eventually
+from tests.helpers.workers import new_queue, server_ms, starts
 
 EARLIER = 8 * BULK_CHUNK + 90
 """Jobs the queue saw before (deferred for good): 4,090, just short of 4,096 = 2**12."""
 
 
-@pytest.mark.parametrize(
-    "priority",
-    [
-        0,
-        7,
-    ],
-)
+@pytest.mark.parametrize("priority", [0, 7])
 async def test_fifo_within_one_priority_holds_after_thousands_of_enqueues(
     redis: RedisClient, settings: Settings, run_worker: RunWorker, priority: int
 ) -> None:
@@ -41,4 +37,39 @@ async def test_fifo_within_one_priority_holds_after_thousands_of_enqueues(
         redis, "record_start", payloads, queue=name, priority=priority, settings=settings
     )
     await run_worker(worker_queues=name, worker_concurrency=1, claim_batch=1)
+    assert await starts(redis) == labels
+
+
+@pytest.mark.parametrize("priority", [0, 7])
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: enqueue.lua's sub-ms fraction counts jobs per enqueue millisecond, not per due "
+    "time: jobs deferred to one instant by separate calls all get +0 and run in id order",
+)
+async def test_jobs_deferred_to_the_same_instant_run_in_enqueue_order(
+    redis: RedisClient, settings: Settings, run_worker: RunWorker, priority: int
+) -> None:
+    due_ms = await server_ms(redis) + 500
+    instant = datetime.fromtimestamp(due_ms / 1000, UTC)
+    labels = [f"job-{n:02}" for n in range(10)]
+    for label in labels:  # one call each, each in a millisecond of its own
+        enqueued = await enqueue(
+            redis,
+            "record_start",
+            {"label": label},
+            priority=priority,
+            defer_until=instant,
+            settings=settings,
+        )
+
+        async def next_ms(after: int = enqueued.enqueued_ms) -> bool:
+            return await server_ms(redis) > after
+
+        await eventually(next_ms)
+
+    async def due() -> bool:
+        return await server_ms(redis) > due_ms
+
+    await eventually(due)
+    await run_worker(worker_concurrency=1, claim_batch=1)
     assert await starts(redis) == labels
