@@ -7,15 +7,22 @@ against `redis.asyncio.Redis` throughout (`RedisClient`).
 """
 
 import ssl
+from collections.abc import Iterable
 from typing import Any, cast
 from urllib.parse import urlparse
 
 from arq.connections import ArqRedis, RedisSettings
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.sentinel import Sentinel
+from redis.exceptions import (
+    ClusterError,
+    RedisClusterException,
+    ResponseError,
+    SlotNotCoveredError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ClusterError, RedisClusterException, SlotNotCoveredError
 
 from jobs.serialization import deserialize, serialize
 from settings import Settings
@@ -40,6 +47,10 @@ class ClusterUnavailable(RedisConnectionError):
     web's 503 mapping treat them as the outage they are."""
 
 
+NON_LOCAL_KEY = "Script attempted to access a non local key"
+"""Valkey/Redis refusing a script's undeclared key whose slot is migrating (or elsewhere)."""
+
+
 class _ClusterPipeline(ClusterPipeline):
     async def execute(
         self, raise_on_error: bool = True, allow_redirections: bool = True
@@ -50,8 +61,41 @@ class _ClusterPipeline(ClusterPipeline):
             raise ClusterUnavailable(str(exc)) from exc
 
 
+class _WriteErrorsAreConnectionErrors(Connection):
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        try:
+            await super().send_packed_command(command, check_health)
+        except (RuntimeError, AttributeError, TypeError) as exc:
+            # The transport was closed under this write: redis-py's cluster client closes
+            # every connection of every node when one command meets a connection error,
+            # including those other tasks are about to write on. uvloop then raises
+            # RuntimeError, CPython TypeError or AttributeError (redis-py #4287): none is a
+            # RedisError, so no retry loop would catch it. Nothing was sent.
+            raise RedisConnectionError(f"connection closed while writing: {exc!r}") from exc
+
+
+class _ClusterConnection(_WriteErrorsAreConnectionErrors):
+    pass
+
+
+class _ClusterSSLConnection(_WriteErrorsAreConnectionErrors, SSLConnection):
+    pass
+
+
 class _RedisCluster(RedisCluster):
-    """redis-py's cluster client, with layout failures raised as `ClusterUnavailable`."""
+    """redis-py's cluster client, with layout failures raised as `ClusterUnavailable` and
+    writes on connections closed under them as connection errors."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # redis-py fixes the connection class itself: swap ours in before anything connects.
+        ssl_on = self.connection_kwargs["connection_class"] is SSLConnection
+        safe = _ClusterSSLConnection if ssl_on else _ClusterConnection
+        self.connection_kwargs["connection_class"] = safe
+        for node in self.nodes_manager.startup_nodes.values():
+            node.connection_class = safe
 
     async def initialize(self) -> "_RedisCluster":
         try:
@@ -71,6 +115,12 @@ class _RedisCluster(RedisCluster):
             # "TTL exhausted": still redirected (TRYAGAIN, ASK) after 16 tries, e.g. a script
             # whose keys are half moved while a slot migrates: try again later, like an outage.
             raise ClusterUnavailable(f"slot busy (migrating?): {exc}") from exc
+        except ResponseError as exc:
+            if not str(exc).startswith(NON_LOCAL_KEY):
+                raise
+            # A script met a key of its slot that has already moved (a migration is under
+            # way): the same call succeeds once the slot has moved.
+            raise ClusterUnavailable(f"slot migrating: {exc}") from exc
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> ClusterPipeline:
         super().pipeline(transaction, shard_hint)  # refuses a transaction, as redis-py does
@@ -92,12 +142,16 @@ def create_redis(settings: Settings, **options: Any) -> RedisClient:
     url = urlparse(settings.redis_url)
     if settings.redis_cluster_nodes:
         tls = common.pop("ssl_cert_reqs", None)
-        cluster = _RedisCluster(
+        cluster = _RedisCluster(  # type: ignore[abstract]
             startup_nodes=[ClusterNode(*_host_port(n)) for n in settings.redis_cluster_nodes],
             username=url.username,
             password=url.password,
             ssl=tls is not None,
             ssl_cert_reqs="none" if tls == ssl.CERT_NONE else "required",
+            # A MOVED reply patches the slot map from the reply itself. The default (every
+            # fifth MOVED) re-reads the layout after closing every connection, in use or not:
+            # a failover or a slot migration would cut other tasks' commands short.
+            reinitialize_steps=0,
             **{k: v for k, v in common.items() if k != "ssl_check_hostname"},
         )
         return cast(Redis, cluster)
