@@ -8,15 +8,17 @@ own cluster slot).
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel
 
 from jobs import heartbeat, keys
 from jobs.connection import RedisClient
 
 
-@dataclass(frozen=True, slots=True)
-class QueueFigures:
+class QueueFigures(BaseModel):
+    """One queue as `/queues` shows it."""
+
     name: str
     queued: int
     """Ready to run now (any priority)."""

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import status
 from pydantic import BaseModel
 
+from jobs.queues import QueueFigures
 from jobs.store import JobRecord
 
 JobView = JobRecord
@@ -44,19 +45,7 @@ class JobType(BaseModel):
     cron: list[CronInfo]
 
 
-class QueueStats(BaseModel):
-    name: str
-    queued: int
-    """Ready to run now (any priority)."""
-    deferred: int
-    """Due later: deferred jobs and retries waiting for their next try."""
-    in_progress: int
-    failed: int
-    paused: bool
-    """A paused queue accepts jobs and starts none."""
-    oldest_waiting_s: float | None
-    workers: int
-    """Live workers serving this queue."""
+QueueStats = QueueFigures
 
 
 class Health(BaseModel):

@@ -19,8 +19,7 @@ def declared_queues(catalog: CatalogDep, settings: Settings) -> set[str]:
 
 
 async def queue_stats(redis: RedisDep, catalog: CatalogDep, settings: Settings) -> list[QueueStats]:
-    figures = await queues.all_queue_figures(redis, declared_queues(catalog, settings))
-    return [QueueStats.model_validate(f, from_attributes=True) for f in figures]
+    return await queues.all_queue_figures(redis, declared_queues(catalog, settings))
 
 
 @router.get("/queues")
