@@ -9,6 +9,7 @@ within the queue (0 first; FIFO within one priority).
 """
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -141,11 +142,23 @@ async def _call(
     reply: list[Any] = await lua.script("enqueue")(
         redis, [q.due, q.levels, q.wake, q.index, idem_key], args
     )
-    if reply[0] != b"existing" and reply[1] == 1:
-        # The queue's first jobs (or the first since its data was lost): name it in the
-        # registry `/queues` reads. A separate command: the registry is a global key.
-        await redis.sadd(keys.QUEUES, q.name)  # type: ignore[misc]
+    if reply[0] != b"existing":
+        await _register(redis, q.name, new=reply[1] == 1)
     return reply
+
+
+REGISTER_EVERY_S = 60.0
+_registered: dict[str, float] = {}
+
+
+async def _register(redis: RedisClient, queue: str, *, new: bool) -> None:
+    """Name the queue in the registry `/queues` reads (a global key, so a command of its
+    own): when the script says the queue is new (or its data was lost), and otherwise at
+    most once a minute per process, in case the registry was lost on its own."""
+    now = time.monotonic()
+    if new or now - _registered.get(queue, -REGISTER_EVERY_S) >= REGISTER_EVERY_S:
+        await redis.sadd(keys.QUEUES, queue)  # type: ignore[misc]
+        _registered[queue] = now
 
 
 async def enqueue(

@@ -28,7 +28,7 @@ class QueueFigures(BaseModel):
     failed: int
     paused: bool
     oldest_waiting_s: float | None
-    """Age of the oldest priority-0 job that is ready (from its due time)."""
+    """How long the longest-waiting ready job (any priority) has been due."""
     workers: int
     """Live workers serving this queue."""
 
@@ -48,7 +48,7 @@ async def queue_figures(
 ) -> list[QueueFigures]:
     """Figures of each named queue that holds jobs, is paused or has a live worker."""
     now_ms = int(time.time() * 1000)
-    ready = await _ready_counts(redis, names)
+    ready = await _ready_levels(redis, names)
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
             q = keys.queue(name)
@@ -65,13 +65,13 @@ async def queue_figures(
         running = sum(int(w.get("running_by_queue", {}).get(name, 0)) for w in serving)
         figures = QueueFigures(
             name=name,
-            queued=due_now + ready[name],
+            queued=due_now + ready[name][0],
             # Running jobs sit in the due set scored by their lease's end: count them apart.
             deferred=max(later - running, 0),
             in_progress=running,
             failed=failed,
             paused=bool(paused),
-            oldest_waiting_s=max((now_ms - oldest[0][1]) / 1000, 0.0) if oldest else None,
+            oldest_waiting_s=_age_s(now_ms, oldest[0][1] if oldest else None, ready[name][1]),
             workers=len(serving),
         )
         if figures.queued or later or failed or paused or serving:
@@ -79,8 +79,11 @@ async def queue_figures(
     return out
 
 
-async def _ready_counts(redis: RedisClient, names: list[str]) -> dict[str, int]:
-    """Per queue, the ready jobs of priorities above 0 (one sorted set per priority level)."""
+async def _ready_levels(
+    redis: RedisClient, names: list[str]
+) -> dict[str, tuple[int, float | None]]:
+    """Per queue: the ready jobs of priorities above 0 (one sorted set per level, scored by
+    due time), and the earliest due time among them."""
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.zrange(keys.queue(name).levels, 0, -1)
@@ -88,9 +91,20 @@ async def _ready_counts(redis: RedisClient, names: list[str]) -> dict[str, int]:
     async with redis.pipeline(transaction=False) as pipe:
         for name, queue_levels in zip(names, levels, strict=True):
             for level in queue_levels:
-                pipe.zcard(keys.queue(name).ready(int(level)))
-        counts = iter(await pipe.execute())
-    return {name: sum(next(counts) for _ in ql) for name, ql in zip(names, levels, strict=True)}
+                ready = keys.queue(name).ready(int(level))
+                pipe.zcard(ready)
+                pipe.zrange(ready, 0, 0, withscores=True)
+        replies = iter(await pipe.execute())
+    out: dict[str, tuple[int, float | None]] = {}
+    for name, queue_levels in zip(names, levels, strict=True):
+        count, oldest = 0, None
+        for _ in queue_levels:
+            count += next(replies)
+            first = next(replies)
+            if first and (oldest is None or first[0][1] < oldest):
+                oldest = first[0][1]
+        out[name] = (count, oldest)
+    return out
 
 
 async def all_queue_figures(redis: RedisClient, declared: Iterable[str]) -> list[QueueFigures]:
@@ -113,3 +127,8 @@ async def resume(redis: RedisClient, name: str) -> None:
         pipe.delete(q.paused)
         pipe.lpush(q.wake, "1")  # idle workers look again now, not at their next poll
         await pipe.execute()
+
+
+def _age_s(now_ms: int, *due_times: float | None) -> float | None:
+    known = [d for d in due_times if d is not None]
+    return max((now_ms - min(known)) / 1000, 0.0) if known else None

@@ -14,8 +14,8 @@
 -- Where a job waits: priority 0 in the due set (ARQ's shape: score = due ms); a higher
 -- priority, when due, in that priority's ready set (`ready:{p}`, score = due ms; the level is
 -- noted in KEYS[2]), else in the due set until claim.lua moves it there. Every due score gets
--- a sub-millisecond fraction (n/4096 for the n-th job of that millisecond): FIFO within a
--- millisecond too, up to 4096 jobs in one millisecond.
+-- a sub-millisecond fraction (n/4096 for the n-th job of that millisecond: enqueued in it, or,
+-- when deferred, due in it): FIFO within a millisecond too, up to 4096 jobs in one.
 -- Listing and failed-registry scores are ms * 1000 + a position (unique within a call).
 -- Scores past 14 digits are formatted explicitly: Lua's own number-to-string keeps 14.
 local P = ARGV[1]
@@ -46,7 +46,11 @@ for i = 8, #ARGV, 5 do
   else
     local due = now + delay
     if due_at ~= '' then due = math.max(now, tonumber(due_at)) end
-    local score = string.format('%.17g', due + math.min(seq, 4095) / 4096)
+    local nth = seq
+    if due > now then  -- deferred: the jobs already due at that same millisecond come first
+      nth = redis.call('ZCOUNT', KEYS[1], due, '(' .. (due + 1))
+    end
+    local score = string.format('%.17g', due + math.min(nth, 4095) / 4096)
     redis.call('SET', P .. 'job:' .. id, data .. ',"et":' .. now .. '}',
       'PX', due - now + tonumber(ARGV[3]))
     if priority == 0 then

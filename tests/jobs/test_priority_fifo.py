@@ -41,11 +41,6 @@ async def test_fifo_within_one_priority_holds_after_thousands_of_enqueues(
 
 
 @pytest.mark.parametrize("priority", [0, 7])
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: enqueue.lua's sub-ms fraction counts jobs per enqueue millisecond, not per due "
-    "time: jobs deferred to one instant by separate calls all get +0 and run in id order",
-)
 async def test_jobs_deferred_to_the_same_instant_run_in_enqueue_order(
     redis: RedisClient, settings: Settings, run_worker: RunWorker, priority: int
 ) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+import jobs.enqueue
 import tests.jobs.probe_jobs  # noqa: F401 (declares wait_for_gate)
 from jobs import keys
 from jobs.connection import RedisClient
@@ -154,15 +155,14 @@ async def test_queue_is_listed_again_after_its_registry_entry_is_lost(
     assert listed == [again.job_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: jobs/enqueue.py adds a queue to jobsvc:queues only when enqueue.lua finds no "
-    "bookkeeping (`seq`) for it; a registry lost alone (another cluster shard, an SADD that "
-    "failed after the script) leaves the queue unlisted for good",
-)
 async def test_queue_is_listed_again_after_the_registry_alone_is_lost(
-    client: httpx.AsyncClient, redis: RedisClient, settings: Settings
+    client: httpx.AsyncClient,
+    redis: RedisClient,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Producers name their queues again every REGISTER_EVERY_S (a minute; here: at once)."""
+    monkeypatch.setattr(jobs.enqueue, "REGISTER_EVERY_S", 0.0)
     name = new_queue()
     await enqueue(redis, "ping", {}, queue=name, settings=settings)
     await redis.delete(keys.QUEUES)  # lost alone: e.g. on a shard that failed over badly
