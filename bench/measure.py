@@ -110,6 +110,10 @@ class Bench:
         )
         result["enqueue_commands_per_job"] = sum(enqueue_calls.values()) / n
         result["kept_bytes_per_job"] = redis_cost.kept_bytes_per_job(before, finished, n)
+        if count == 1:  # after every figure above: this scan costs the server too
+            result["kept_short_lived_bytes_per_job"] = (
+                await redis_cost.short_lived_bytes(self.r) / n
+            )
         if len(starts) > 1:
             span = starts[-1] - starts[0]
             result["jobs_per_s"] = (len(starts) - 1) / span if span > 0 else None

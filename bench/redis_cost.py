@@ -82,6 +82,23 @@ def kept_bytes_per_job(before: dict[str, float], after: dict[str, float], n: int
     return kept / n
 
 
+async def short_lived_bytes(r: Any, within_ms: int = 60_000) -> int:
+    """`MEMORY USAGE` summed over the keys that expire within `within_ms` (e.g. our claim
+    records, kept for a lease): part of the memory kept right after a drain, gone soon after."""
+    names = [k async for k in r.scan_iter(count=1000)]
+    total = 0
+    for start in range(0, len(names), 500):
+        pipe = r.pipeline(transaction=False)
+        for name in names[start : start + 500]:
+            pipe.pttl(name)
+            pipe.memory_usage(name, samples=0)
+        replies = await pipe.execute()
+        for ttl, usage in zip(replies[::2], replies[1::2], strict=True):
+            if ttl is not None and 0 <= int(ttl) <= within_ms:
+                total += int(usage or 0)
+    return total
+
+
 async def commandstats(r: Any) -> dict[str, int]:
     """Calls per command since the last CONFIG RESETSTAT (CONFIG itself left out)."""
     info = await r.info("commandstats")

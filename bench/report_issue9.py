@@ -25,6 +25,10 @@ COST: dict[str, tuple[str, Any]] = {
     ),
     "cmds_drain": ("Redis commands/job, drain", lambda r: _drain(r, "1", "commands_per_job")),
     "kept": ("Redis memory kept (B/finished job)", lambda r: _drain(r, "1", "kept_bytes_per_job")),
+    "kept_short": (
+        "of which expiring within 60 s (B/job)",
+        lambda r: _drain(r, "1", "kept_short_lived_bytes_per_job"),
+    ),
 }
 
 
@@ -53,6 +57,8 @@ def cost_table(results: dict[str, Any]) -> str:
         lines += ["", "| ours ÷ other (lower is better) | vs ARQ tuned | vs best of SAQ/taskiq |"]
         lines.append("|---|---|---|")
         for key in keys:
+            if key == "kept_short":
+                continue
             label, get = COST[key]
             peers = [(get(systems[p]), p) for p in PEERS if p in systems]
             peers = [(v, p) for v, p in peers if v is not None and v > 0]
