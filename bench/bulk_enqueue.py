@@ -2,8 +2,9 @@
 
 `python -m bench.bulk_enqueue --redis URL [--n 20000]` (the queue server's db is FLUSHDB'd).
 One producer, one `enqueue_many` call over N payloads built beforehand (what a caller hands
-over); jobs/s is N over that call's wall time. The queue server's CPU and commands per job for
-the same call come from `bench.redis_cost`. Nothing drains the jobs: they are flushed after.
+over); jobs/s is N over that call's wall time, the median of 3 such calls. The queue
+server's CPU and commands per job for the same calls come from `bench.redis_cost`. Nothing
+drains the jobs: they are flushed after.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import time
 from typing import Any
 
@@ -46,28 +48,35 @@ async def enqueue_bulk(
     return len(items) / elapsed
 
 
-async def run(redis_url: str, n: int) -> dict[str, Any]:
+async def run(redis_url: str, n: int, repeat: int = 3) -> dict[str, Any]:
+    """`repeat` timed calls of N jobs each (an empty queue every time); medians."""
     from jobs.enqueue import BULK_CHUNK
 
     redis, settings = open_ours(redis_url)
+    rates, cpus, cmds = [], [], []
     try:
         await redis.flushdb()
         await redis_cost.prepare(redis)
         await enqueue_bulk(redis, settings, payloads(BULK_CHUNK, "warm"))  # scripts, catalog
-        await redis.flushdb()
-        items = payloads(n, "bulk")
-        before = await redis_cost.snapshot(redis)
-        await redis.config_resetstat()
-        rate = await enqueue_bulk(redis, settings, items)
-        calls = await redis_cost.commandstats(redis)
-        after = await redis_cost.snapshot(redis)
+        for _ in range(repeat):
+            await redis.flushdb()
+            items = payloads(n, "bulk")
+            before = await redis_cost.snapshot(redis)
+            await redis.config_resetstat()
+            rates.append(await enqueue_bulk(redis, settings, items))
+            calls = await redis_cost.commandstats(redis)
+            after = await redis_cost.snapshot(redis)
+            cpus.append(redis_cost.cpu_us_per_job(before, after, n))
+            cmds.append(sum(calls.values()) / n)
         await redis.flushdb()
         return {
             "n": n,
             "chunk": BULK_CHUNK,
-            "jobs_per_s": rate,
-            "redis_cpu_us_per_job": redis_cost.cpu_us_per_job(before, after, n),
-            "commands_per_job": sum(calls.values()) / n,
+            "repeat": repeat,
+            "jobs_per_s": statistics.median(rates),
+            "jobs_per_s_max": max(rates),
+            "redis_cpu_us_per_job": statistics.median(cpus),
+            "commands_per_job": statistics.median(cmds),
         }
     finally:
         await redis.aclose()

@@ -95,7 +95,8 @@ def enqueue_table(results: dict[str, Any]) -> str:
             "",
             f"`enqueue_many` ÷ `enqueue`: {_ratio(bulk['jobs_per_s'], single)}; "
             f"÷ ARQ tuned's `enqueue_job`: {_ratio(bulk['jobs_per_s'], arq_rate)} "
-            f"(N = {bulk['n']:.0f} jobs, payloads built beforehand).",
+            f"(N = {bulk['n']:.0f} jobs, payloads built beforehand; median of "
+            f"{bulk.get('repeat', 1):.0f} calls, best {_fmt(bulk.get('jobs_per_s_max'))} jobs/s).",
         ]
     return "\n".join(lines)
 
