@@ -18,7 +18,8 @@ from jobs.store import JobRecord, JobStatus, load_jobs
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.chaos import report
-from tests.helpers.cluster import ClusterProcesses, SteadyLoad, ValkeyCluster
+from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
+from tests.helpers.steady_load import SteadyLoad
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 

@@ -14,7 +14,8 @@ from jobs.store import JobStatus, load_jobs
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.chaos import report
-from tests.helpers.cluster import ClusterProcesses, SteadyLoad, ValkeyCluster, slot_of
+from tests.helpers.cluster import ClusterProcesses, ValkeyCluster, slot_of
+from tests.helpers.steady_load import SteadyLoad
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
