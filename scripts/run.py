@@ -15,7 +15,7 @@ import honcho.manager
 from honcho.environ import expand_processes, parse_procfile
 from honcho.printer import Printer
 
-from scripts.embedded_redis import EmbeddedRedis
+from scripts.embedded_redis import EmbeddedRedis, port_in_use
 from settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,17 @@ def run_procfile(port: int, kill_wait_s: float) -> int:
     return int(manager.returncode or 0)
 
 
+def start_embedded(port: int, data_dir: Path) -> EmbeddedRedis:
+    """The embedded server on its fixed port, keeping its data in `data_dir` across runs."""
+    if port_in_use(port):
+        raise SystemExit(
+            f"port {port} is already in use (another `make run`?): stop that, or set "
+            f"EMBEDDED_REDIS_PORT to a free port, or REDIS_URL to a server of your own"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return EmbeddedRedis(port, data_dir=data_dir).start()
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = get_settings()
@@ -56,9 +67,10 @@ def main() -> int:
     server = None
     try:
         if not settings.redis_url or "redis_url" not in settings.model_fields_set:
-            server = EmbeddedRedis().start()
+            data_dir = ROOT / settings.embedded_redis_dir
+            server = start_embedded(settings.embedded_redis_port, data_dir)
             os.environ["REDIS_URL"] = server.url
-            print(f"embedded Valkey at {server.url}", flush=True)
+            print(f"embedded Valkey at {server.url}, data in {server.data_dir}", flush=True)
         port = settings.port
         print(f"API: http://127.0.0.1:{port}   docs: http://127.0.0.1:{port}/docs", flush=True)
         return run_procfile(port, kill_wait_s=settings.shutdown_grace_s + KILL_MARGIN_S)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 from service.errors import ServiceError
 
@@ -22,6 +22,12 @@ ASSETS = {
 class AssetNotFound(ServiceError):
     status_code = status.HTTP_404_NOT_FOUND
     code = "not_found"
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    """The root leads to the dashboard (relative, so it holds under a mount prefix too)."""
+    return RedirectResponse("dashboard", status_code=status.HTTP_307_TEMPORARY_REDIRECT)
 
 
 @router.get("/dashboard")

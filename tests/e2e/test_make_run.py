@@ -3,6 +3,7 @@ worker first, the worker keeps its whole `SHUTDOWN_GRACE_S` (honcho would SIGKIL
 while the embedded server is still up, then the server stops; nothing is left running."""
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ from jobs.connection import create_redis
 from scripts.embedded_redis import free_port
 from settings import Settings
 from tests.conftest import eventually
+from tests.e2e.conftest import exit_code
 from tests.processes import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,9 +66,17 @@ def running(process: psutil.Process) -> bool:
 
 @pytest.fixture
 def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    port = free_port()
+    with launched(tmp_path, free_port(), free_port()) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def launched(tmp_path: Path, port: int, redis_port: int) -> Iterator[Launcher]:
+    """`python -m scripts.run` with its embedded server on `redis_port`, data in tmp_path."""
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "PYTHONPATH"}}
     env.update(
+        EMBEDDED_REDIS_PORT=str(redis_port),
+        EMBEDDED_REDIS_DIR=str(tmp_path / "data"),
         PORT=str(port),
         JOB_MODULES="tests.jobs.probe_jobs",
         SHUTDOWN_GRACE_S=str(GRACE_S),
@@ -74,7 +84,7 @@ def launcher(tmp_path: Path) -> Iterator[Launcher]:
         API_KEYS="",
         PYTHONUNBUFFERED="1",
     )
-    output = tmp_path / "make-run.log"
+    output = tmp_path / f"make-run-{time.monotonic_ns()}.log"
     with output.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "scripts.run"],
@@ -171,3 +181,21 @@ async def test_stop_gives_the_worker_its_grace_then_stops_everything(
     complete = [line for line in output.splitlines() if "job complete" in line]
     assert any(f"job_id={job_id}" in line for line in complete), output
     assert "SIGKILL" not in output, output
+
+
+async def test_a_restart_keeps_the_jobs(tmp_path: Path) -> None:
+    """`make run` keeps its data: a job queued before Ctrl-C is there after the next start."""
+    port, redis_port = free_port(), free_port()
+    with launched(tmp_path, port, redis_port) as first:
+        await wait_ready(first.url)
+        async with httpx.AsyncClient(base_url=first.url, timeout=10) as client:
+            created = await client.post("/jobs/ping", params={"defer_by": 3600}, json={})
+            assert created.status_code == 202, created.text
+        ctrl_c(first.process)
+        assert await exit_code(first.process, timeout_s=30) in (0, 130)
+    with launched(tmp_path, port, redis_port) as second:
+        await wait_ready(second.url)
+        async with httpx.AsyncClient(base_url=second.url, timeout=10) as client:
+            view = (await client.get(f"/jobs/{created.json()['id']}")).json()
+        assert view["status"] == "deferred" and view["input"] == created.json()["input"]
+        assert f"data in {tmp_path / 'data'}" in second.text()

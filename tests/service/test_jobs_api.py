@@ -169,3 +169,9 @@ async def test_every_stored_value_is_json_never_pickle(
             orjson.loads(raw)
             checked += 1
     assert checked == 3
+
+
+async def test_root_leads_to_the_dashboard(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert response.status_code == 307 and response.headers["location"] == "dashboard"
+    assert (await client.get("/", follow_redirects=True)).url.path == "/dashboard"
