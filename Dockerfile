@@ -1,0 +1,20 @@
+# The service as an image, for platforms that take images instead of a Procfile.
+#   docker build -t jobservice .
+#   docker run -e REDIS_URL=redis://... -p 8000:8000 jobservice            # web (default)
+#   docker run -e REDIS_URL=redis://... jobservice python -m jobs           # worker
+# Not built in CI (no Docker engine there); the Procfile remains the reference.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md settings.py ./
+COPY jobs ./jobs
+COPY service ./service
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 app
+COPY --from=build /install /usr/local
+USER app
+WORKDIR /home/app
+ENV PORT=8000 PYTHONUNBUFFERED=1 LOG_FORMAT=json
+EXPOSE 8000
+CMD ["sh", "-c", "exec uvicorn service.main:app --host 0.0.0.0 --port ${PORT} --proxy-headers --forwarded-allow-ips='*' --no-access-log"]
