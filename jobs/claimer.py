@@ -17,8 +17,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs import keys, lua
@@ -84,7 +85,7 @@ class Claimer:
                 break
             claim_id = self.new_claim_id()
             try:
-                reply = await script(self._redis, *self.claim_call(q, wanted, claim_id))
+                reply = await self._send_once(script, *self.claim_call(q, wanted, claim_id))
             except RedisError:
                 self.mark_unconfirmed(q, claim_id)
                 if out.jobs:
@@ -97,6 +98,24 @@ class Claimer:
         if not out.jobs:
             out.next_due_ms = min(due_times, default=0)
         return out
+
+    async def _send_once(self, script: lua.Script, keys: list[str], args: list[Any]) -> Any:
+        """Call `script` without a blind retry. redis-py's cluster client sends a command
+        again after a connection error, also when the error came after the script ran: a
+        claim sent twice leaves the first one's jobs to wait out their lease, unknown to the
+        worker. In a cluster pipeline an error on the reply is returned, not retried (one on
+        sending still is: nothing ran), so this worker learns of it and recovers the claim."""
+        if not isinstance(self._redis, RedisCluster):
+            return await script(self._redis, keys, args)  # a single client never resends
+        for command, body in (("EVALSHA", script.sha), ("EVAL", script.source)):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.execute_command(command, body, len(keys), *keys, *args)
+                (reply,) = await pipe.execute(raise_on_error=False)
+            if not isinstance(reply, NoScriptError):  # EVALSHA on a node new to the script
+                break
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
     async def _recover(self) -> list[Claimed]:
         script = lua.script("reclaim")

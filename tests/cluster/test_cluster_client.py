@@ -20,6 +20,7 @@ from jobs.enqueue import enqueue
 from jobs.served import ServedQueues
 from scripts.embedded_redis import free_port
 from settings import Settings
+from tests.conftest import eventually
 from tests.helpers.cluster import ValkeyCluster
 
 pytestmark = pytest.mark.cluster
@@ -88,3 +89,33 @@ async def test_an_idle_one_queue_claim_blocks_then_takes_the_job_enqueued_meanwh
     enqueued = await enqueue(redis, "ping", {}, queue="c", settings=settings)
     claims = await asyncio.wait_for(waiting, 10)
     assert [c.job_id for c in claims.jobs] == [enqueued.job_id]
+
+
+async def test_a_claim_whose_connection_drops_is_reported_not_resent(
+    redis: RedisClient, settings: Settings, cluster: ValkeyCluster
+) -> None:
+    """redis-py's cluster client resends a command after a connection error, even when the
+    script may have run: a claim resent that way leaves the first claim's jobs to wait out
+    their lease. The claimer sends claims so that it hears of the error (and recovers the
+    claim by its id on the next call, as on a single Redis)."""
+    enqueued = await enqueue(redis, "ping", {}, queue="c", settings=settings)
+    claimer = Claimer(redis, "w-drop", ServedQueues.parse("c", "arq:queue"), 5000, legacy=False)
+    node = await cluster.primary_port_of(keys.queue("c").due)
+    await cluster.command(node, "CLIENT", "PAUSE", "5000", "WRITE")
+    try:
+        claiming = asyncio.create_task(claimer.claim(10))
+
+        async def held() -> bool:
+            clients = (await cluster.command(node, "CLIENT", "LIST")).decode()
+            return "cmd=evalsha" in clients
+
+        await eventually(held)
+        clients = (await cluster.command(node, "CLIENT", "LIST")).decode().splitlines()
+        held_id = next(c for c in clients if "cmd=evalsha" in c).split()[0].partition("=")[2]
+        await cluster.command(node, "CLIENT", "KILL", "ID", held_id)
+    finally:
+        await cluster.command(node, "CLIENT", "UNPAUSE")
+    with pytest.raises(RedisError):
+        await claiming
+    claims = await claimer.claim(10)
+    assert [(c.job_id, c.tries) for c in claims.jobs] == [(enqueued.job_id, 1)]
