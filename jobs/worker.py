@@ -116,8 +116,11 @@ class Worker:
             await self.on_startup(self.ctx)
         await warn_unless_safe(self.pool)  # definitions carry TTLs: eviction drops jobs
         if not is_cluster(self.settings):
-            for q in self.served.queues:
-                await migrate_queue(self.pool, q.name)
+            try:
+                for q in self.served.queues:
+                    await migrate_queue(self.pool, q.name)
+            except RedisError as exc:  # Redis away at start: the claim loop waits for it
+                logger.warning("could not look for jobs of the previous layout: %s", exc)
         logger.info(
             "worker %s started: queues %s, %d jobs, concurrency %d",
             self.worker_id,
@@ -139,7 +142,8 @@ class Worker:
                 )
             )
         try:
-            await self._heartbeat()
+            with contextlib.suppress(RedisError):  # Redis away at start: beats resume later
+                await self._heartbeat()
             await self._claim_loop()
             await self._drain()
             await self._settle_remaining()
@@ -270,7 +274,10 @@ class Worker:
     # --- background duties -----------------------------------------------------------------
 
     async def _renew_leases(self) -> None:
-        for job_id in await leases.renew(self.pool, list(self._running.values()), self._lease_ms):
+        held = list(self._running.values())
+        for job_id in await leases.renew(self.pool, held, self._lease_ms):
+            if job_id not in self._running:
+                continue  # finished while the renewal was on the wire: its lease went with it
             logger.warning(
                 "lease lost: cancelling this try (the lease ran out; another worker may hold "
                 "the job now)",
