@@ -2,8 +2,8 @@
 
 Keys are grouped by queue. Every key of a queue carries the queue's hash tag (`{name}`), and so
 does every key of a job on it, so each Lua script touches one Redis Cluster slot and queues
-spread over the shards. A job id names its queue (`<unique>@<queue>`; bare for the default
-queue), so any key of a job is found from its id alone, on a cluster too.
+spread over the shards. A job id names its queue (`jobs.ids`), so any key of a job is found
+from its id alone, on a cluster too.
 
 The default queue keeps ARQ's name and sorted set, `arq:queue` (which hashes to the same slot
 as `{arq:queue}`), so stock ARQ producers (`enqueue_job`) still feed it on a single Redis:
@@ -13,17 +13,33 @@ The few global keys (workers, stats, the queue registry, the event channel) are 
 by a script, so no command ever spans two slots.
 """
 
-import re
-import secrets
 from dataclasses import dataclass
 from functools import cache
 
-DEFAULT_QUEUE = "arq:queue"
-QUEUE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-"""Allowed queue names; any of them is safe: a queue's keys live under `jobsvc:{name}:`."""
-JOB_ID = re.compile(r"^[\w:.\-]+(@[A-Za-z0-9_.:\-]+)?$")
-"""(A route pattern: routes anchor it; Python callers use `fullmatch`.)"""
-"""Ids are URL-safe: `<unique>` (default queue) or `<unique>@<queue>`."""
+from jobs.ids import (
+    DEFAULT_QUEUE,
+    JOB_ID,
+    QUEUE_NAME,
+    InvalidJobId,
+    InvalidQueueName,
+    check_queue_name,
+    job_id_for,
+    queue_of,
+)
+
+__all__ = [
+    "DEFAULT_QUEUE",
+    "JOB_ID",
+    "QUEUE_NAME",
+    "InvalidJobId",
+    "InvalidQueueName",
+    "QueueKeys",
+    "check_queue_name",
+    "job_id_for",
+    "of_job",
+    "queue",
+    "queue_of",
+]
 
 LEGACY_JOB = "arq:job:"  # a stock ARQ producer's job definition (default queue, single Redis)
 LEGACY_RESULT = "arq:result:"  # a result stored by the layout before this one
@@ -32,39 +48,6 @@ WORKER = "jobsvc:worker:"  # {id} -> JSON heartbeat details
 QUEUES = "jobsvc:queues"  # set of queue names ever enqueued to (for /queues)
 STATS = "jobsvc:stats"  # hash of the workers' counters (jobs/stats.py)
 EVENTS = "jobsvc:events"  # pub/sub channel: records.Event on every change
-
-
-class InvalidQueueName(ValueError):
-    """A queue name outside `[A-Za-z0-9_.:-]{1,64}`."""
-
-
-class InvalidJobId(ValueError):
-    """A caller's own id outside `[A-Za-z0-9_:.-]{1,200}` (no `@`: that names the queue)."""
-
-
-UNIQUE = re.compile(r"[\w:.\-]{1,200}", re.ASCII)
-
-
-def check_queue_name(name: str) -> str:
-    if not QUEUE_NAME.fullmatch(name):
-        raise InvalidQueueName(f"queue name {name!r} is not [A-Za-z0-9_.:-]{{1,64}}")
-    return name
-
-
-def queue_of(job_id: str) -> str:
-    """The queue a job id names (`<unique>@<queue>`), or the default queue."""
-    _, at, queue = job_id.rpartition("@")
-    return queue if at else DEFAULT_QUEUE
-
-
-def job_id_for(queue: str, unique: str | None = None) -> str:
-    """A new id on `queue` (or the given unique part, e.g. a caller's own id)."""
-    if unique is not None and not UNIQUE.fullmatch(unique):
-        raise InvalidJobId(f"job id {unique!r} is not [A-Za-z0-9_:.-]{{1,200}}")
-    # 128 random bits in 22 URL-safe characters (a uuid4's 32 hex ones cost every job, in
-    # every key and listing entry, 10 bytes more).
-    unique = unique or secrets.token_urlsafe(16)
-    return unique if queue == DEFAULT_QUEUE else f"{unique}@{queue}"
 
 
 @dataclass(frozen=True, slots=True)

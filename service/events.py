@@ -12,9 +12,8 @@ from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
 
-from jobs import keys
+from jobs import events as job_events
 from jobs.connection import pubsub_client
-from jobs.records import Event
 from settings import Settings
 
 logger = logging.getLogger("service.events")
@@ -65,23 +64,24 @@ class EventHub:
         while True:
             # A connection of its own (on a cluster: one node, any will do; see pubsub_client).
             client = pubsub_client(self._settings, attempt)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub = None
             try:
-                await pubsub.subscribe(keys.EVENTS)
+                pubsub = await job_events.subscribe(client)
                 self.connected.set()
                 self._notify_all()  # anything may have changed while we were away
                 delay = 0.1
                 async for message in pubsub.listen():
                     data = message.get("data")
                     if isinstance(data, bytes):
-                        self._notify(Event.parse(data).job_ids)
+                        self._notify(job_events.changed_jobs(data))
             except (RedisError, OSError) as exc:
                 self.connected.clear()
                 attempt += 1
                 logger.warning("event listener lost Redis, reconnecting: %s", exc)
             finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                if pubsub is not None:
+                    with contextlib.suppress(RedisError, OSError):
+                        await pubsub.aclose()  # type: ignore[no-untyped-call]
                 with contextlib.suppress(RedisError, OSError):
                     await client.aclose()
             await asyncio.sleep(delay)

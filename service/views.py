@@ -1,7 +1,7 @@
 """Load a JobView or answer 404: what every route about one job starts with."""
 
 from jobs.connection import RedisClient, is_cluster
-from jobs.keys import InvalidQueueName
+from jobs.ids import InvalidQueueName
 from jobs.registry import JobSpec
 from jobs.store import load_job
 from service.errors import JobNotFound

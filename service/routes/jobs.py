@@ -15,7 +15,7 @@ from jobs import listing
 from jobs.abort import abort
 from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
-from jobs.keys import JOB_ID, InvalidQueueName
+from jobs.ids import JOB_ID, InvalidQueueName
 from jobs.queues import queue_names
 from jobs.store import JobStatus
 from service.deps import CatalogDep, HubDep, RedisDep, SettingsDep
