@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from jobs.client import JobClient
 from jobs.connection import RedisClient
 from jobs.registry import JobSpec
 from service.events import EventHub
@@ -30,7 +31,13 @@ async def get_hub(request: Request) -> EventHub:
     return hub
 
 
+async def get_job_client(request: Request) -> JobClient:
+    return JobClient(request.app.state.redis, request.app.state.settings)
+
+
 RedisDep = Annotated[RedisClient, Depends(get_redis)]
+JobsDep = Annotated[JobClient, Depends(get_job_client)]
+"""The typed enqueueing API (`jobs.client.JobClient`) for routes of your own."""
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CatalogDep = Annotated[dict[str, JobSpec], Depends(get_catalog)]
 HubDep = Annotated[EventHub, Depends(get_hub)]

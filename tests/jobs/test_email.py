@@ -4,8 +4,6 @@ from collections.abc import Iterator
 from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 
 from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
@@ -13,24 +11,13 @@ from jobs.store import JobStatus, load_job
 from scripts.embedded_redis import free_port
 from settings import Settings
 from tests.conftest import RunWorker
-
-
-class Inbox(Message):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[bytes] = []
-
-    def handle_message(self, message: object) -> None:
-        self.messages.append(message.as_bytes())  # type: ignore[attr-defined]
+from tests.helpers.smtp import Inbox, smtp_inbox
 
 
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    with smtp_inbox() as server:
+        yield server
 
 
 async def test_send_email_delivers_over_smtp(

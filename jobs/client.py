@@ -1,0 +1,251 @@
+"""The typed Python API for code that enqueues: endpoints of your own, scripts, other jobs.
+
+    jobs = JobClient(redis)
+    handle = await jobs.enqueue(send_email, SendEmail(to=..., subject=..., body=...))
+    sent: EmailSent = await handle.result(timeout=30)
+
+It takes the job *function* (or its name), validates the input against the job's model before
+anything is queued (`InvalidJobInput`; an undeclared job is `UnknownJobName`), routes to the
+job's queue unless told otherwise, and returns a handle typed by the job's output model.
+In the service, `service.deps.JobsDep` gives one to a route.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypedDict, TypeVar, Unpack, cast, overload
+
+from pydantic import BaseModel, ValidationError
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from jobs import abort as aborting
+from jobs import events
+from jobs.connection import RedisClient, is_cluster, pubsub_client
+from jobs.context import JobContext
+from jobs.enqueue import Enqueued, UnknownJobName, enqueue, enqueue_many
+from jobs.registry import DECLARED, JobDeclaration, load_catalog
+from jobs.store import JobRecord, JobStatus, load_job
+from settings import Settings, get_settings
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+
+POLL_S = 0.5
+"""`result()` wakes on the job's events; this is only the fallback if one is missed."""
+
+
+class JobClientError(Exception):
+    """Base of what the client raises about a job (not about Redis)."""
+
+
+class InvalidJobInput(JobClientError, ValueError):
+    """The input does not match the job's input model; nothing was enqueued."""
+
+    def __init__(self, job: str, error: ValidationError) -> None:
+        super().__init__(f"invalid input for {job}: {error}")
+        self.errors = error.errors(include_url=False)
+
+
+class JobNotFound(JobClientError, LookupError):
+    """No such job (unknown id, or its record has expired)."""
+
+
+class JobFailedError(JobClientError):
+    """The job ended failed; `record.error` says why."""
+
+    def __init__(self, record: JobRecord) -> None:
+        error = record.error
+        super().__init__(
+            f"job {record.id} failed: {error.type if error else '?'}: "
+            f"{error.message if error else ''}"
+        )
+        self.record = record
+
+
+class JobAbortedError(JobClientError):
+    """The job was aborted."""
+
+    def __init__(self, record: JobRecord) -> None:
+        super().__init__(f"job {record.id} was aborted")
+        self.record = record
+
+
+class JobHandle(Generic[Out]):
+    """A job that was enqueued: follow it, wait for its typed result, abort it."""
+
+    def __init__(self, client: "JobClient", job_id: str, output_model: type[Out]) -> None:
+        self.client = client
+        self.id = job_id
+        self.output_model = output_model
+
+    def __repr__(self) -> str:
+        return f"JobHandle({self.id!r})"
+
+    async def status(self) -> JobRecord:
+        """The job's current JobView."""
+        record = await self.client.record(self.id)
+        if record is None:
+            raise JobNotFound(f"no job {self.id!r} (unknown or expired)")
+        return record
+
+    async def result(self, timeout: float | None = None) -> Out:  # noqa: ASYNC109 (the API)
+        """Wait for the job to end; its output model. Raises `JobFailedError`,
+        `JobAbortedError`, or `TimeoutError` when `timeout` seconds pass first."""
+        async with asyncio.timeout(timeout):
+            record = await self.client.wait_final(self.id)
+        if record.status is JobStatus.failed:
+            raise JobFailedError(record)
+        if record.status is JobStatus.aborted:
+            raise JobAbortedError(record)
+        return self.output_model.model_validate(record.result)
+
+    async def abort(self) -> bool:
+        """Abort it: True if it will not complete (aborted now, or its worker cancels it)."""
+        outcome = await aborting.abort(
+            self.client.redis, self.id, self.client.settings, legacy=self.client.legacy
+        )
+        if outcome == "missing":
+            raise JobNotFound(f"no job {self.id!r} (unknown or expired)")
+        return outcome in ("aborted", "running")
+
+
+JobRef = Callable[[JobContext, In], Awaitable[Out]]
+
+
+class Options(TypedDict, total=False):
+    """What an enqueue may say besides the input (see `jobs.enqueue.enqueue`)."""
+
+    queue: str | None
+    priority: int
+    defer_by: float | timedelta | None
+    defer_until: datetime | None
+    job_id: str | None
+    idempotency_key: str | None
+
+
+class JobClient:
+    def __init__(self, redis: RedisClient, settings: Settings | None = None) -> None:
+        self.redis = redis
+        self.settings = settings or get_settings()
+        self.legacy = not is_cluster(self.settings)
+
+    def declaration(self, job: JobRef[Any, Any] | str) -> JobDeclaration:
+        """The declaration of a job given by function or by name."""
+
+        def lookup() -> JobDeclaration | None:
+            if isinstance(job, str):
+                return DECLARED.get(job)
+            return next((d for d in DECLARED.values() if d.function is job), None)
+
+        found = lookup()
+        if found is None:
+            load_catalog(self.settings)  # imports the task modules and JOB_MODULES
+            found = lookup()
+        if found is None:
+            name = job if isinstance(job, str) else getattr(job, "__qualname__", repr(job))
+            raise UnknownJobName(f"{name!r} is not a declared job (see @job)")
+        return found
+
+    def _validated(
+        self, declared: JobDeclaration, payload: BaseModel | dict[str, Any]
+    ) -> BaseModel:
+        data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+        try:
+            return declared.input_model.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidJobInput(declared.name, exc) from None
+
+    @overload
+    async def enqueue(
+        self, job: JobRef[In, Out], payload: In | dict[str, Any], **options: Unpack[Options]
+    ) -> JobHandle[Out]: ...
+
+    @overload
+    async def enqueue(
+        self, job: str, payload: BaseModel | dict[str, Any], **options: Unpack[Options]
+    ) -> JobHandle[BaseModel]: ...
+
+    async def enqueue(
+        self,
+        job: JobRef[Any, Any] | str,
+        payload: BaseModel | dict[str, Any],
+        **options: Unpack[Options],
+    ) -> JobHandle[Any]:
+        """Validate, then enqueue; a handle to the job (an existing one for a repeated
+        `idempotency_key` with the same input). Options: `queue`, `priority`, `defer_by`,
+        `defer_until`, `job_id`, `idempotency_key`."""
+        declared = self.declaration(job)
+        enqueued: Enqueued = await enqueue(
+            self.redis,
+            declared.resolve(self.settings),
+            self._validated(declared, payload),
+            settings=self.settings,
+            **options,
+        )
+        return JobHandle(self, enqueued.job_id, declared.output_model)
+
+    async def enqueue_many(
+        self,
+        job: JobRef[In, Out],
+        payloads: Sequence[In | dict[str, Any]],
+        *,
+        queue: str | None = None,
+        priority: int = 0,
+        defer_by: float | timedelta | None = None,
+        defer_until: datetime | None = None,
+    ) -> list[JobHandle[Out]]:
+        """Validate every input first (one bad input: `InvalidJobInput`, nothing queued), then
+        enqueue them in order, a few hundred per round trip."""
+        declared = self.declaration(job)
+        validated = [self._validated(declared, p) for p in payloads]
+        enqueued = await enqueue_many(
+            self.redis,
+            declared.resolve(self.settings),
+            validated,
+            queue=queue,
+            priority=priority,
+            defer_by=defer_by,
+            defer_until=defer_until,
+            settings=self.settings,
+        )
+        output = cast(type[Out], declared.output_model)
+        return [JobHandle(self, e.job_id, output) for e in enqueued]
+
+    def handle(self, job_id: str, output_model: type[Out]) -> JobHandle[Out]:
+        """A handle to a job enqueued elsewhere."""
+        return JobHandle(self, job_id, output_model)
+
+    async def record(self, job_id: str) -> JobRecord | None:
+        max_tries = {name: d.resolve(self.settings).max_tries for name, d in DECLARED.items()}
+        return await load_job(self.redis, job_id, max_tries, legacy=self.legacy)
+
+    async def wait_final(self, job_id: str) -> JobRecord:
+        """Until the job is final: woken by its events, polling only as a fallback."""
+        client = pubsub_client(self.settings)
+        pubsub = await events.subscribe(client)
+        try:
+            while True:
+                record = await self.record(job_id)
+                if record is None:
+                    raise JobNotFound(f"no job {job_id!r} (unknown or expired)")
+                if record.status.is_final:
+                    return record
+                await _next_change(pubsub, job_id)
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(RedisError, OSError):
+                await client.aclose()
+
+
+async def _next_change(pubsub: PubSub, job_id: str) -> None:
+    """Until a message names `job_id`, or `POLL_S` passes."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(POLL_S):
+            while True:
+                message = await pubsub.get_message(timeout=POLL_S)
+                data = message.get("data") if message else None
+                if isinstance(data, bytes) and job_id in events.changed_jobs(data):
+                    return
