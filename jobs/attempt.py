@@ -62,7 +62,8 @@ class Attempts:
         self.settings = settings
         self.catalog = catalog
         self.ctx = ctx
-        """ARQ's ctx: shared clients from `on_startup`; each try gets a copy plus its own keys."""
+        """The worker's ctx (resources from `jobs.lifespan`); each try gets a copy, plus its
+        own keys."""
         self.stats = stats
         self._wake_later = wake_later
         self.counts = {"complete": 0, "failed": 0, "retried": 0, "aborted": 0, "requeued": 0}

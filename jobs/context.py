@@ -25,7 +25,7 @@ class JobContext:
     redis: RedisClient
     worker_id: str
     extras: dict[str, Any] = field(default_factory=dict)
-    """What the worker's `on_startup` put in ARQ's ctx (shared clients and the like)."""
+    """The worker's ctx: its resources from `jobs.lifespan` (shared clients and the like)."""
     lease_token: str = ""
     """This try's lease (empty under a stock ARQ worker): progress is fenced by it."""
 
@@ -43,6 +43,13 @@ class JobContext:
             extras=ctx,
             lease_token=str(ctx.get("lease_token", "")),
         )
+
+    def resource(self, name: str) -> Any:
+        """What a worker lifespan (`jobs.lifespan.worker_lifespan`) put under `name`."""
+        try:
+            return self.extras[name]
+        except KeyError:
+            raise LookupError(f"no worker resource {name!r}: declare a @worker_lifespan") from None
 
     @property
     def settings(self) -> Settings:

@@ -9,6 +9,7 @@ model's JSON is the stored result.
 
 import importlib
 import inspect
+import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_type_hints
@@ -168,9 +169,27 @@ def job(
     return register
 
 
+class JobModuleError(RuntimeError):
+    """A job module could not be imported: the worker and the web refuse to start without it."""
+
+
+def import_job_module(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        raise JobModuleError(
+            f"job module {name!r} failed to import ({type(exc).__name__}: {exc}); "
+            "fix it, or take it out of JOB_MODULES"
+        ) from exc
+
+
 def load_catalog(settings: Settings) -> dict[str, JobSpec]:
-    """Import the shipped task modules and any `JOB_MODULES`; return the settled catalog."""
-    importlib.import_module("jobs.tasks")
-    for module in settings.job_modules:
-        importlib.import_module(module)
+    """Import every module of `jobs.tasks` (a new file there is picked up by itself) and every
+    `JOB_MODULES` entry (your own package's modules); return the settled catalog."""
+    import_job_module("jobs.tasks")
+    tasks = importlib.import_module("jobs.tasks")
+    for module in pkgutil.iter_modules(tasks.__path__, prefix="jobs.tasks."):
+        import_job_module(module.name)
+    for name in settings.job_modules:
+        import_job_module(name)
     return {name: declared.resolve(settings) for name, declared in DECLARED.items()}

@@ -32,6 +32,7 @@ from jobs.cron import schedules_for
 from jobs.eviction import warn_unless_safe
 from jobs.finisher import Finisher, Settle
 from jobs.keys import QueueKeys, of_job
+from jobs.lifespan import LIFESPANS
 from jobs.migrate import migrate_queue
 from jobs.records import JobDefinition
 from jobs.registry import load_catalog
@@ -51,8 +52,6 @@ def _ms() -> int:
 SETTLE_AT_EXIT_S = 3.0
 """At shutdown, how long to keep trying to store outcomes once the grace is over (Redis may be
 gone: an unsettled try runs again after its lease, so the worker exits rather than hang)."""
-
-Hook = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Worker:
@@ -75,9 +74,8 @@ class Worker:
         self.burst = burst
         self.max_jobs = settings.worker_concurrency
         self.ctx: dict[str, Any] = {}
-        """ARQ's ctx: shared clients from `on_startup`; each try gets a copy plus its own keys."""
-        self.on_startup: Hook | None = None
-        self.on_shutdown: Hook | None = None
+        """ARQ's ctx: the worker's resources (`jobs.lifespan`); each try gets a copy plus its
+        own keys."""
         self._install_signals = handle_signals
         self._running: dict[str, Claimed] = {}
         self._stopping = asyncio.Event()
@@ -112,8 +110,12 @@ class Worker:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
         self.ctx.update(redis=self.pool, worker_id=self.worker_id, settings=self.settings)
-        if self.on_startup:
-            await self.on_startup(self.ctx)
+        async with contextlib.AsyncExitStack() as resources:
+            for lifespan in LIFESPANS:  # declared by job modules: shared clients for the jobs
+                await resources.enter_async_context(lifespan(self.ctx))
+            await self._serve()
+
+    async def _serve(self) -> None:
         await warn_unless_safe(self.pool)  # definitions carry TTLs: eviction drops jobs
         if not is_cluster(self.settings):
             try:
@@ -156,8 +158,6 @@ class Worker:
                 await asyncio.wait_for(self._flush_stats(), 1.0)
             with contextlib.suppress(RedisError, TimeoutError):
                 await asyncio.wait_for(heartbeat.leave(self.pool, self.worker_id), 1.0)
-            if self.on_shutdown:
-                await self.on_shutdown(self.ctx)
             logger.info("worker %s stopped: %s", self.worker_id, self.counts)
 
     async def _settle_remaining(self) -> None:

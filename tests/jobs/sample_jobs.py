@@ -1,12 +1,16 @@
 """Jobs that exist only for tests (loaded through `JOB_MODULES`)."""
 
 import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
 
 from arq.worker import Retry
 from pydantic import BaseModel
 
 from jobs.context import JobContext
 from jobs.errors import JobFailed
+from jobs.lifespan import worker_lifespan
 from jobs.registry import job
 
 
@@ -71,3 +75,27 @@ async def record_start(ctx: JobContext, payload: Record) -> Done:
 async def fire_and_forget(ctx: JobContext, payload: Empty) -> Done:
     """Keeps no result: its final status stays readable for RESULT_GRACE_S, then goes."""
     return Done()
+
+
+LIFESPAN_EVENTS: list[str] = []
+"""What the sample worker lifespan did, in order (for test_lifespan)."""
+
+
+@worker_lifespan
+async def shared_counter(resources: dict[str, Any]) -> AsyncIterator[None]:
+    """A resource every job of the worker shares, opened at start and closed at stop."""
+    LIFESPAN_EVENTS.append("open")
+    resources["counter"] = itertools.count(1)
+    yield
+    LIFESPAN_EVENTS.append("close")
+
+
+class Counted(BaseModel):
+    n: int
+
+
+@job()
+async def count_with_shared_resource(ctx: JobContext, payload: Empty) -> Counted:
+    """Takes the next number from the worker's shared counter."""
+    counter: itertools.count[int] = ctx.resource("counter")
+    return Counted(n=next(counter))
