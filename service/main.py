@@ -25,6 +25,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0",
         description="Enqueue background jobs, follow them, read their results.",
         lifespan=lifespan,
+        # Operation ids a generated client can use as method names: `enqueue_ping`, `get_job`.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.state.settings = settings

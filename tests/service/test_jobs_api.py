@@ -175,3 +175,12 @@ async def test_root_leads_to_the_dashboard(client: httpx.AsyncClient) -> None:
     response = await client.get("/")
     assert response.status_code == 307 and response.headers["location"] == "dashboard"
     assert (await client.get("/", follow_redirects=True)).url.path == "/dashboard"
+
+
+async def test_operation_ids_are_short_names_a_generated_client_can_use(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
+    assert len(ids) == len(set(ids))
+    assert {"enqueue_ping", "enqueue_ping_bulk", "get_job", "list_jobs", "abort_job"} <= set(ids)
