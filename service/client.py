@@ -1,0 +1,210 @@
+"""The job service over HTTP, for other services: `JobServiceClient` (async) and
+`SyncJobServiceClient`, on httpx, answering with the service's own JobView model.
+
+    async with JobServiceClient("https://jobs.example.com", api_key="...") as jobs:
+        view = await jobs.enqueue("send_email", {"to": ..., "subject": ..., "body": ...})
+        done = await jobs.wait(view.id, timeout=30)
+
+Inside the service's own process, use `jobs.client.JobClient` instead (no HTTP hop, typed by
+the job's function).
+"""
+
+import time
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from pydantic import BaseModel
+
+from jobs.store import JobRecord
+
+JobView = JobRecord
+ExcInfo = type[BaseException] | BaseException | TracebackType | None
+
+
+class JobServiceError(Exception):
+    """The service answered with an error (`{"error": {"code", "message", "details"}}`)."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def _params(
+    queue: str | None,
+    priority: int | None,
+    defer_by: float | None,
+    defer_until: datetime | None,
+) -> dict[str, str | int | float]:
+    params: dict[str, str | int | float] = {}
+    if queue is not None:
+        params["queue"] = queue
+    if priority is not None:
+        params["priority"] = priority
+    if defer_by is not None:
+        params["defer_by"] = defer_by
+    if defer_until is not None:
+        params["defer_until"] = defer_until.isoformat()
+    return params
+
+
+def _body(payload: BaseModel | dict[str, Any] | None) -> Any:
+    if isinstance(payload, BaseModel):
+        return payload.model_dump(mode="json")
+    return payload or {}
+
+
+def _view(response: httpx.Response) -> JobView:
+    if response.is_error:
+        try:
+            error = response.json()["error"]
+        except (ValueError, KeyError, TypeError):
+            error = {"code": "http_error", "message": response.text[:200]}
+        raise JobServiceError(
+            response.status_code,
+            error.get("code", "?"),
+            error.get("message", ""),
+            error.get("details"),
+        )
+    return JobView.model_validate(response.json())
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+MAX_WAIT_PER_CALL_S = 30.0
+"""`wait()` long-polls in calls of at most this long (the service caps `?wait=` too)."""
+
+
+class JobServiceClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            headers=_headers(api_key),
+            timeout=timeout_s + MAX_WAIT_PER_CALL_S,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, *exc: type[BaseException] | BaseException | TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def enqueue(
+        self,
+        job: str,
+        payload: BaseModel | dict[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        defer_by: float | None = None,
+        defer_until: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobView:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response = await self._http.post(
+            f"/jobs/{job}",
+            json=_body(payload),
+            params=_params(queue, priority, defer_by, defer_until),
+            headers=headers,
+        )
+        return _view(response)
+
+    async def get(self, job_id: str, *, wait_s: float = 0) -> JobView:
+        params = {"wait": wait_s} if wait_s else {}
+        return _view(await self._http.get(f"/jobs/{job_id}", params=params))
+
+    async def wait(self, job_id: str, *, timeout: float) -> JobView:  # noqa: ASYNC109
+        """Until the job is final (long polls); `TimeoutError` if it is not by `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            view = await self.get(job_id, wait_s=max(min(remaining, MAX_WAIT_PER_CALL_S), 0))
+            if view.status.is_final:
+                return view
+            if remaining <= 0:
+                raise TimeoutError(f"job {job_id} is still {view.status}")
+
+    async def abort(self, job_id: str) -> JobView:
+        return _view(await self._http.delete(f"/jobs/{job_id}"))
+
+
+class SyncJobServiceClient:
+    """The same, blocking (scripts, sync web frameworks)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url,
+            headers=_headers(api_key),
+            timeout=timeout_s + MAX_WAIT_PER_CALL_S,
+            transport=transport,
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: ExcInfo) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def enqueue(
+        self,
+        job: str,
+        payload: BaseModel | dict[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        defer_by: float | None = None,
+        defer_until: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobView:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response = self._http.post(
+            f"/jobs/{job}",
+            json=_body(payload),
+            params=_params(queue, priority, defer_by, defer_until),
+            headers=headers,
+        )
+        return _view(response)
+
+    def get(self, job_id: str, *, wait_s: float = 0) -> JobView:
+        params = {"wait": wait_s} if wait_s else {}
+        return _view(self._http.get(f"/jobs/{job_id}", params=params))
+
+    def wait(self, job_id: str, *, timeout: float) -> JobView:
+        """Until the job is final (long polls); `TimeoutError` if it is not by `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            view = self.get(job_id, wait_s=max(min(remaining, MAX_WAIT_PER_CALL_S), 0))
+            if view.status.is_final:
+                return view
+            if remaining <= 0:
+                raise TimeoutError(f"job {job_id} is still {view.status}")
+
+    def abort(self, job_id: str) -> JobView:
+        return _view(self._http.delete(f"/jobs/{job_id}"))
