@@ -21,6 +21,7 @@ local token = ARGV[4] .. '|' .. now .. '|' .. ARGV[5]
 local out = {'', '', now}
 local claimed = {}
 
+-- Takes the lease; what every claimed job needs besides is done for all of them at the end.
 local function claim(id)
   local lease_key = P .. 'lease:' .. id
   if not redis.call('SET', lease_key, token, 'NX', 'PX', lease) then
@@ -30,12 +31,6 @@ local function claim(id)
     redis.call('ZADD', KEYS[1], now + ttl, id)
     return
   end
-  redis.call('ZADD', KEYS[1], now + lease, id)
-  local data = redis.call('GET', P .. 'job:' .. id)
-  if not data and ARGV[6] == '1' then data = redis.call('GET', 'arq:job:' .. id) end
-  out[#out + 1] = id
-  out[#out + 1] = data or ''
-  out[#out + 1] = redis.call('HINCRBY', P .. 'state:' .. id, 'tries', 1)
   claimed[#claimed + 1] = id
 end
 
@@ -78,6 +73,22 @@ while #claimed < limit do
 end
 
 if #claimed > 0 then
+  -- The claimed jobs leave the due range until their leases end, all in one call; their
+  -- definitions come in one call too.
+  local ends, job_keys = {}, {}
+  for i, id in ipairs(claimed) do
+    ends[2 * i - 1], ends[2 * i] = now + lease, id
+    job_keys[i] = P .. 'job:' .. id
+  end
+  redis.call('ZADD', KEYS[1], unpack(ends))
+  local definitions = redis.call('MGET', unpack(job_keys))
+  for i, id in ipairs(claimed) do
+    local data = definitions[i]
+    if not data and ARGV[6] == '1' then data = redis.call('GET', 'arq:job:' .. id) end
+    out[#out + 1] = id
+    out[#out + 1] = data or ''
+    out[#out + 1] = redis.call('HINCRBY', P .. 'state:' .. id, 'tries', 1)
+  end
   redis.call('SET', KEYS[3], token .. ' ' .. table.concat(claimed, ' '), 'PX', lease)
   redis.call('PUBLISH', '@EVENTS@', 'started ' .. table.concat(claimed, ' '))
 else

@@ -36,6 +36,8 @@ local out = {now, last[1] and 0 or 1}
 local created = 0
 local last_due = now
 local fresh = ARGV[7] == '1'
+-- Sorted-set additions are gathered and made in one call each: per-call overhead counts.
+local ready_now, listed = {}, {}
 for i = 8, #ARGV, 5 do
   local id, data, delay, due_at, priority =
     ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
@@ -53,8 +55,11 @@ for i = 8, #ARGV, 5 do
     local score = string.format('%.17g', due + math.min(nth, 4095) / 4096)
     redis.call('SET', P .. 'job:' .. id, data .. ',"et":' .. now .. '}',
       'PX', due - now + tonumber(ARGV[3]))
-    if priority == 0 then
-      redis.call('ZADD', KEYS[1], score, id)
+    if priority == 0 and due <= now then
+      ready_now[#ready_now + 1] = score  -- added in one call below
+      ready_now[#ready_now + 1] = id
+    elseif priority == 0 then
+      redis.call('ZADD', KEYS[1], score, id)  -- now: a later deferred job's ZCOUNT sees it
     else
       redis.call('HSET', P .. 'prio', id, priority)
       if due <= now then
@@ -65,7 +70,8 @@ for i = 8, #ARGV, 5 do
       end
     end
     -- Listing score: ms * 1000 + position, so a bulk call's jobs keep their order.
-    redis.call('ZADD', KEYS[4], string.format('%.0f', now * 1000 + created % 1000), id)
+    listed[#listed + 1] = string.format('%.0f', now * 1000 + created % 1000)
+    listed[#listed + 1] = id
     -- An abort request left over for a reused id must not kill the new job.
     if not fresh then redis.call('ZREM', P .. 'abort', id) end
     out[#out + 1] = due
@@ -73,6 +79,8 @@ for i = 8, #ARGV, 5 do
     last_due = due
   end
 end
+if #ready_now > 0 then redis.call('ZADD', KEYS[1], unpack(ready_now)) end
+if #listed > 0 then redis.call('ZADD', KEYS[4], unpack(listed)) end
 if ARGV[2] ~= '' and created > 0 then
   redis.call('SET', KEYS[5], ARGV[2], 'PX', last_due - now + tonumber(ARGV[4]))
 end

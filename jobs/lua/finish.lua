@@ -18,11 +18,29 @@ local finished, requeued, lost = {}, {}, {}
 -- Most queues have no priorities and no abort requests: skip those deletes then.
 local ranked = redis.call('EXISTS', P .. 'prio') == 1
 local aborts = redis.call('EXISTS', P .. 'abort') == 1
+
+-- One call per command for the whole batch where the command takes many keys or members
+-- (per-call overhead is most of a script's cost), in chunks that Lua's unpack can take.
+local function each(command, key, items)
+  for start = 1, #items, 1000 do
+    local last = math.min(start + 999, #items)
+    if key then
+      redis.call(command, key, unpack(items, start, last))
+    else
+      redis.call(command, unpack(items, start, last))
+    end
+  end
+end
+
+local lease_keys = {}
+for i = 3, #ARGV, 6 do lease_keys[#lease_keys + 1] = P .. 'lease:' .. ARGV[i + 1] end
+local leases = redis.call('MGET', unpack(lease_keys))
+local settled, gone, failed, unlisted = {}, {}, {}, {}
 for i = 3, #ARGV, 6 do
   local kind, id, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local a, b, c = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local lease_key = P .. 'lease:' .. id
-  if redis.call('GET', lease_key) ~= token then
+  if leases[(i - 3) / 6 + 1] ~= token or settled[id] then
     lost[#lost + 1] = id
   elseif kind == 'retry' then
     local due = now + tonumber(a)
@@ -37,17 +55,26 @@ for i = 3, #ARGV, 6 do
     requeued[#requeued + 1] = id
   else
     redis.call('SET', P .. 'result:' .. id, a .. ',"ft":' .. now .. '}', 'PX', b)
-    redis.call('DEL', P .. 'job:' .. id, lease_key, P .. 'state:' .. id)
-    if ARGV[2] == '1' then redis.call('DEL', 'arq:job:' .. id) end
-    redis.call('ZREM', KEYS[1], id)
-    if ranked then redis.call('HDEL', P .. 'prio', id) end
-    if aborts then redis.call('ZREM', P .. 'abort', id) end
+    gone[#gone + 1] = P .. 'job:' .. id
+    gone[#gone + 1] = lease_key
+    gone[#gone + 1] = P .. 'state:' .. id
+    if ARGV[2] == '1' then gone[#gone + 1] = 'arq:job:' .. id end
     if kind ~= 'complete' then
-      redis.call('ZADD', KEYS[2], string.format('%.0f', now * 1000 + #finished % 1000), id)
+      failed[#failed + 1] = string.format('%.0f', now * 1000 + #finished % 1000)
+      failed[#failed + 1] = id
     end
-    if c == '1' then redis.call('ZREM', KEYS[3], id) end
+    if c == '1' then unlisted[#unlisted + 1] = id end
     finished[#finished + 1] = id
   end
+  settled[id] = true  -- a second row for the same try in one batch finds its lease gone
+end
+if #finished > 0 then
+  each('DEL', nil, gone)
+  each('ZREM', KEYS[1], finished)
+  if ranked then each('HDEL', P .. 'prio', finished) end
+  if aborts then each('ZREM', P .. 'abort', finished) end
+  if #failed > 0 then each('ZADD', KEYS[2], failed) end
+  if #unlisted > 0 then each('ZREM', KEYS[3], unlisted) end
 end
 if #finished > 0 then
   redis.call('PUBLISH', '@EVENTS@', 'finished ' .. table.concat(finished, ' '))
