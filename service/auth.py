@@ -57,7 +57,7 @@ def _from_dashboard(path: str, headers: Headers) -> bool:
     if path.startswith(DASHBOARD_PREFIX):
         return True
     referer: str = headers.get("referer", "")
-    return urlsplit(referer).path.startswith(DASHBOARD_PREFIX)
+    return DASHBOARD_PREFIX in urlsplit(referer).path
 
 
 class ApiKeyMiddleware:
@@ -68,7 +68,8 @@ class ApiKeyMiddleware:
         self.api_keys = list(api_keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
+        # Mounted under a prefix, `path` carries it (`root_path`): compare without it.
+        path: str = scope.get("path", "").removeprefix(scope.get("root_path", ""))
         if scope["type"] != "http" or not self.api_keys or path in OPEN_PATHS:
             await self.app(scope, receive, send)
             return

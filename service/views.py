@@ -1,5 +1,7 @@
 """Load a JobView or answer 404: what every route about one job starts with."""
 
+from fastapi import Request
+
 from jobs.connection import RedisClient, is_cluster
 from jobs.ids import InvalidQueueName
 from jobs.registry import JobSpec
@@ -30,3 +32,8 @@ async def load_view(
     if record is None:
         raise JobNotFound(f"no job {job_id!r} (unknown or expired)")
     return record
+
+
+def job_location(request: Request, job_id: str) -> str:
+    """`/jobs/{id}`, under the prefix the service is mounted at, if any."""
+    return f"{request.scope.get('root_path', '')}/jobs/{job_id}"

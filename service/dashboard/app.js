@@ -3,6 +3,9 @@
 "use strict";
 
 const POLL_MS = 2000;
+// Where the API is: the dashboard's own path without `/dashboard/`, so that the service works
+// mounted under a prefix of another app (`/jobsvc/dashboard/` talks to `/jobsvc/...`).
+const BASE = location.pathname.replace(/\/dashboard\/?$/, "");
 const FINAL = new Set(["complete", "failed", "aborted"]);
 const $ = (selector) => document.querySelector(selector);
 
@@ -29,7 +32,7 @@ function el(tag, attrs = {}, ...children) {
 }
 
 async function api(path, options = {}) {
-  const response = await fetch(path, {
+  const response = await fetch(BASE + path, {
     ...options,
     headers: { "Content-Type": "application/json", ...(options.headers || {}) },
   });
@@ -158,7 +161,7 @@ async function openJob(id) {
   closeJob();
   showJob(await api(`/jobs/${encodeURIComponent(id)}`));
   if (FINAL.has(state.detail.status)) return;
-  const events = new EventSource(`/jobs/${encodeURIComponent(id)}/events`);
+  const events = new EventSource(`${BASE}/jobs/${encodeURIComponent(id)}/events`);
   events.addEventListener("job", (event) => {
     showJob(JSON.parse(event.data));
     if (FINAL.has(state.detail.status)) events.close(); // else it would reconnect

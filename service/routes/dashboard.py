@@ -27,10 +27,15 @@ class AssetNotFound(ServiceError):
 @router.get("/")
 async def home() -> RedirectResponse:
     """The root leads to the dashboard (relative, so it holds under a mount prefix too)."""
-    return RedirectResponse("dashboard", status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+    return RedirectResponse("dashboard/", status_code=status.HTTP_307_TEMPORARY_REDIRECT)
 
 
 @router.get("/dashboard")
+async def dashboard_slash() -> RedirectResponse:
+    """The page lives at `dashboard/`: its script and style are relative to it."""
+    return RedirectResponse("dashboard/", status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+
+
 @router.get("/dashboard/")
 async def dashboard() -> FileResponse:
     """The single page; it talks to the API with the browser's credentials."""

@@ -20,7 +20,7 @@ from jobs.store import new_job_record
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import IdempotencyConflict, InvalidRequest, JobTypeNotFound
 from service.schemas import ERROR_RESPONSES, JobView, error_response
-from service.views import load_view
+from service.views import job_location, load_view
 from settings import Settings
 
 logger = logging.getLogger("service")
@@ -126,6 +126,7 @@ class _UnknownJobTypeRoute(APIRoute):
 async def _submit(
     spec: JobSpec,
     payload: BaseModel,
+    request: Request,
     response: Response,
     redis: RedisDep,
     settings: Settings,
@@ -154,7 +155,7 @@ async def _submit(
     )
     log = {"job_id": enqueued.job_id, "job": spec.name, "outcome": enqueued.outcome}
     logger.info("job enqueued", extra=log)
-    response.headers["Location"] = f"/jobs/{enqueued.job_id}"
+    response.headers["Location"] = job_location(request, enqueued.job_id)
     if enqueued.outcome == "created":
         return created_view(spec, enqueued)
     return await load_view(redis, catalog, settings, enqueued.job_id)
@@ -221,6 +222,7 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
         return await _submit(
             spec,
             payload,
+            request,
             response,
             redis,
             settings,

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 
@@ -22,7 +22,7 @@ from service.deps import CatalogDep, HubDep, RedisDep, SettingsDep
 from service.errors import JobNotFound, JobStateConflict, JobTypeNotFound
 from service.routes.queues import declared_queues
 from service.schemas import ERROR_RESPONSES, ErrorResponse, JobPage, JobView
-from service.views import load_view, max_tries_by_name, reads_legacy
+from service.views import job_location, load_view, max_tries_by_name, reads_legacy
 from settings import Settings
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
@@ -151,7 +151,12 @@ async def abort_job(
 
 @router.post("/jobs/{job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
 async def retry_job(
-    job_id: JobId, response: Response, redis: RedisDep, catalog: CatalogDep, settings: SettingsDep
+    job_id: JobId,
+    request: Request,
+    response: Response,
+    redis: RedisDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
 ) -> JobView:
     """Run a failed or aborted job again: a new job with the same input."""
     view = await load_view(redis, catalog, settings, job_id)
@@ -176,7 +181,7 @@ async def retry_job(
     logger.info(
         "job enqueued", extra={"job_id": enqueued.job_id, "job": spec.name, "retry_of": job_id}
     )
-    response.headers["Location"] = f"/jobs/{enqueued.job_id}"
+    response.headers["Location"] = job_location(request, enqueued.job_id)
     return await load_view(redis, catalog, settings, enqueued.job_id)
 
 

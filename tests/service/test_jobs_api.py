@@ -173,8 +173,8 @@ async def test_every_stored_value_is_json_never_pickle(
 
 async def test_root_leads_to_the_dashboard(client: httpx.AsyncClient) -> None:
     response = await client.get("/")
-    assert response.status_code == 307 and response.headers["location"] == "dashboard"
-    assert (await client.get("/", follow_redirects=True)).url.path == "/dashboard"
+    assert response.status_code == 307 and response.headers["location"] == "dashboard/"
+    assert (await client.get("/", follow_redirects=True)).url.path == "/dashboard/"
 
 
 async def test_operation_ids_are_short_names_a_generated_client_can_use(
