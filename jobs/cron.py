@@ -1,72 +1,106 @@
-"""Cron schedules: declared here, run by every worker, each tick enqueued exactly once.
+"""Cron schedules, written as people write crontab lines, run by every worker, once per tick.
 
-Every worker runs the scheduler; a tick is enqueued under the id `cron:{schedule}:{tick ms}` by
-one script call that also records the tick (`jobsvc:cron:{schedule}:{tick ms}`), so N workers
-never run a tick twice and a crash cannot claim a tick without enqueueing it. Each schedule has
-a name (its job's name, or `{job}.{n}` for the n-th further schedule of the same job), so two
-schedules of one job firing in the same second are two ticks.
+    schedule("cleanup_job_records", "5,35 * * * *")                     # minute 5 and 35, UTC
+    schedule("send_report", "0 9 * * MON-FRI", tz="Europe/Berlin", name="report.morning",
+             payload={"title": "daily"}, missed="run_once")
+    schedule("heartbeat", "* * * * * */15")                             # every 15 seconds
+
+Five fields (minute hour day month weekday), as in crontab(5); an optional **sixth field is
+seconds, last** (croniter's convention). Times are in the schedule's `tz` (default UTC),
+DST-correct: a time skipped by the clock moving forward runs when the gap ends; a fixed time in
+the hour repeated when it moves back runs once (an hourly or finer schedule runs in both).
+Parsing and iteration are croniter's.
+
+Every worker runs the scheduler; a tick is enqueued under the id `cron:{name}:{tick ms}` by one
+script call that also records the tick, so N workers never run a tick twice. Each schedule has a
+name (the job's, or `{job}.{n}` for the n-th further schedule of that job; any name you give):
+pause, resume and run-now address it. `missed`: "skip" (the default: ticks that passed while no
+worker ran are dropped) or "run_once" (a worker that starts after missed ticks enqueues the
+latest of them once).
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from arq.cron import next_cron
+from croniter import croniter
 
 from jobs.registry import JobSpec
 
-CronField = int | set[int] | None
+Missed = Literal["skip", "run_once"]
+
+
+class InvalidSchedule(ValueError):
+    """A schedule whose cron expression or time zone cannot be read."""
 
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
     job: str
-    month: CronField = None
-    day: CronField = None
-    weekday: CronField = None
-    hour: CronField = None
-    minute: CronField = None
-    second: CronField = 0
+    cron: str = "* * * * *"
+    tz: str = "UTC"
     payload: dict[str, Any] = field(default_factory=dict)
     name: str = ""
     """Unique among schedules; empty means the job's name."""
+    missed: Missed = "skip"
+
+    def __post_init__(self) -> None:
+        if not croniter.is_valid(self.cron):
+            raise InvalidSchedule(f"schedule {self.key!r}: {self.cron!r} is not a cron expression")
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidSchedule(f"schedule {self.key!r}: unknown time zone {self.tz!r}") from None
 
     @property
     def key(self) -> str:
         return self.name or self.job
 
     def next_after(self, moment: datetime) -> datetime:
-        return next_cron(
-            moment,
-            month=self.month,
-            day=self.day,
-            weekday=self.weekday,
-            hour=self.hour,
-            minute=self.minute,
-            second=self.second,
-            microsecond=0,
-        )
+        """The first tick strictly after `moment` (an aware datetime), in UTC."""
+        tz = ZoneInfo(self.tz)
+        ticks = croniter(self.cron, moment.astimezone(tz))
+        while True:
+            tick: datetime = ticks.get_next(datetime)
+            # The hour the clock repeats when it moves back: a fixed time runs once.
+            if tick.fold and not self._hourly():
+                continue
+            return tick.astimezone(UTC)
+
+    def previous_before(self, moment: datetime) -> datetime:
+        """The last tick at or before `moment`, in UTC (for missed ticks)."""
+        tz = ZoneInfo(self.tz)
+        tick: datetime = croniter(self.cron, moment.astimezone(tz)).get_prev(datetime)
+        return tick.astimezone(UTC)
+
+    def _hourly(self) -> bool:
+        hour = self.cron.split()[1]
+        return hour.startswith("*")
 
     def describe(self) -> str:
-        parts = (self.second, self.minute, self.hour, self.day, self.month, self.weekday)
-        return " ".join("*" if p is None else ",".join(map(str, sorted(_set(p)))) for p in parts)
-
-
-def _set(value: int | set[int]) -> set[int]:
-    return value if isinstance(value, set) else {value}
+        return f"{self.cron} ({self.tz})"
 
 
 SCHEDULES: list[Schedule] = []
 
 
-def schedule(job: str, *, name: str = "", **when: Any) -> Schedule:
-    """Declare a schedule, e.g. `schedule("cleanup_job_records", hour=3, minute=0)`."""
+def schedule(
+    job: str,
+    cron: str = "* * * * *",
+    *,
+    tz: str = "UTC",
+    name: str = "",
+    payload: dict[str, Any] | None = None,
+    missed: Missed = "skip",
+) -> Schedule:
+    """Declare a schedule of `job` (see the module's doc for the expression)."""
     if not name:
         same_job = sum(1 for s in SCHEDULES if s.job == job)
         name = job if same_job == 0 else f"{job}.{same_job + 1}"
     if any(s.key == name for s in SCHEDULES):
         raise ValueError(f"two cron schedules are named {name!r}")
-    entry = Schedule(job, name=name, **when)
+    entry = Schedule(job, cron, tz, payload or {}, name, missed)
     SCHEDULES.append(entry)
     return entry
 
@@ -84,6 +118,11 @@ def schedules_for(catalog: dict[str, JobSpec]) -> list[Schedule]:
     return list(SCHEDULES)
 
 
-# --- the shipped schedules (times in UTC) -------------------------------------------------
-schedule("cleanup_job_records", minute={5, 35}, second=0)
-schedule("heartbeat_report", minute=None, second=0)
+def next_runs(schedules: list[Schedule], now: datetime | None = None) -> dict[str, datetime]:
+    now = now or datetime.now(UTC)
+    return {s.key: s.next_after(now) for s in schedules}
+
+
+# --- the shipped schedules (UTC) -------------------------------------------------------------
+schedule("cleanup_job_records", "5,35 * * * *")
+schedule("heartbeat_report", "* * * * *")

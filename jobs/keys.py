@@ -48,6 +48,8 @@ WORKER = "jobsvc:worker:"  # {id} -> JSON heartbeat details
 QUEUES = "jobsvc:queues"  # set of queue names ever enqueued to (for /queues)
 STATS = "jobsvc:stats"  # hash of the workers' counters (jobs/stats.py)
 EVENTS = "jobsvc:events"  # pub/sub channel: records.Event on every change
+CRON_PAUSED = "jobsvc:cron:paused"  # set of paused schedule names
+CRON_LAST = "jobsvc:cron:last"  # hash schedule name -> ms of the last tick (or run-now) enqueued
 
 
 @dataclass(frozen=True, slots=True)

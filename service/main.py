@@ -12,7 +12,18 @@ from service.errors import install_error_handlers
 from service.lifespan import lifespan
 from service.limits import BodySizeLimit
 from service.openapi import install_openapi
-from service.routes import bulk, dashboard, enqueue, health, job_types, jobs, metrics, queues, stats
+from service.routes import (
+    bulk,
+    cron,
+    dashboard,
+    enqueue,
+    health,
+    job_types,
+    jobs,
+    metrics,
+    queues,
+    stats,
+)
 from settings import Settings, get_settings
 
 
@@ -38,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(job_types.router)
     app.include_router(queues.router)
+    app.include_router(cron.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(stats.router)

@@ -56,10 +56,37 @@ async def test_job_types_show_the_cron_schedule_and_next_run(processes: Processe
     async with httpx.AsyncClient(base_url=url, timeout=5) as client:
         types = {t["name"]: t for t in (await client.get("/job-types")).json()}
     cron = types["count_cron_tick"]["cron"]
-    assert [c["schedule"] for c in cron] == ["* * * * * *"]
+    assert [c["schedule"] for c in cron] == ["* * * * * * (UTC)"]
     next_run = datetime.fromisoformat(cron[0]["next_run"])
     assert next_run > before and next_run.microsecond == 0
     shipped = types["heartbeat_report"]["cron"]
-    assert [c["schedule"] for c in shipped] == ["0 * * * * *"]
+    assert [c["schedule"] for c in shipped] == ["* * * * * (UTC)"]
     assert datetime.fromisoformat(shipped[0]["next_run"]).second == 0
     assert types["ping"]["cron"] == []
+
+
+async def test_schedules_are_listed_paused_resumed_and_run_now_over_http(
+    processes: Processes, redis: RedisClient
+) -> None:
+    url = await processes.web(JOB_MODULES=CRON_MODULES)
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+        listed = {s["name"]: s for s in (await client.get("/cron")).json()}
+        tick = listed["count_cron_tick"]
+        assert (tick["cron"], tick["tz"], tick["missed"], tick["paused"]) == (
+            "* * * * * *",
+            "UTC",
+            "skip",
+            False,
+        )
+        assert tick["last_run"] is None
+        assert (await client.post("/cron/count_cron_tick/pause")).status_code == 204
+        paused = {s["name"]: s for s in (await client.get("/cron")).json()}
+        assert paused["count_cron_tick"]["paused"] is True
+        ran = await client.post("/cron/count_cron_tick/run")
+        assert ran.status_code == 202 and ran.json()["name"] == "count_cron_tick"
+        assert ran.headers["location"] == f"/jobs/{ran.json()['id']}"
+        after = {s["name"]: s for s in (await client.get("/cron")).json()}
+        assert after["count_cron_tick"]["last_run"] is not None
+        assert (await client.post("/cron/count_cron_tick/resume")).status_code == 204
+        assert (await client.post("/cron/nope/pause")).status_code == 404
+    assert await redis.smembers("jobsvc:cron:paused") == set()  # type: ignore[misc]

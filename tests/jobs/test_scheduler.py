@@ -2,15 +2,15 @@
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from jobs import keys
 from jobs.connection import RedisClient
-from jobs.cron import SCHEDULES, Schedule, UnknownScheduledJob, schedule
+from jobs.cron import SCHEDULES, InvalidSchedule, Schedule, UnknownScheduledJob, schedule
 from jobs.registry import load_catalog
-from jobs.scheduler import claim_and_enqueue, run_schedules
+from jobs.scheduler import catch_up, claim_and_enqueue, run_schedules
 from jobs.worker import Worker
 from settings import Settings
 from tests.conftest import eventually
@@ -21,7 +21,7 @@ async def test_tick_is_enqueued_once_however_many_claim_it(
 ) -> None:
     catalog = load_catalog(settings)
     tick = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-    schedule = Schedule("ping", minute=None)
+    schedule = Schedule("ping", "* * * * *")
     claims = await asyncio.gather(
         *(claim_and_enqueue(redis, schedule, catalog["ping"], tick, settings) for _ in range(5))
     )
@@ -34,7 +34,7 @@ async def test_scheduler_runs_alongside_the_shipped_schedules(
 ) -> None:
     catalog = load_catalog(settings)
     # The shipped ones include set fields (minute={5, 35}); an every-second one comes first.
-    schedules = [s for s in SCHEDULES if s.job in catalog] + [Schedule("ping", second=None)]
+    schedules = [s for s in SCHEDULES if s.job in catalog] + [Schedule("ping", "* * * * * *")]
     task = asyncio.create_task(run_schedules(redis, schedules, catalog, settings))
 
     async def ticked() -> bool:
@@ -57,8 +57,8 @@ async def test_two_schedules_of_one_job_in_the_same_second_are_two_ticks(
 ) -> None:
     catalog = load_catalog(settings)
     tick = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-    first = schedule("ping", minute=None, payload={"message": "a"})
-    second = schedule("ping", minute=None, payload={"message": "b"})
+    first = schedule("ping", "* * * * *", payload={"message": "a"})
+    second = schedule("ping", "* * * * *", payload={"message": "b"})
     try:
         assert (first.key, second.key) == ("ping", "ping.2")
         for s in (first, second):
@@ -74,9 +74,52 @@ async def test_two_schedules_of_one_job_in_the_same_second_are_two_ticks(
 def test_a_schedule_naming_an_undeclared_job_stops_the_worker_at_start(
     settings: Settings,
 ) -> None:
-    typo = schedule("heartbeat_reprot", second=0)
+    typo = schedule("heartbeat_reprot", "* * * * *")
     try:
         with pytest.raises(UnknownScheduledJob, match="heartbeat_reprot"):
             Worker(settings, burst=True, handle_signals=False)
     finally:
         SCHEDULES.remove(typo)
+
+
+def test_crontab_lines_with_time_zones_and_dst() -> None:
+    berlin = Schedule("ping", "30 2 * * *", tz="Europe/Berlin")
+    # Spring forward (02:30 does not exist on 2026-03-29): runs when the gap ends, 03:00 CEST.
+    spring = berlin.next_after(datetime(2026, 3, 28, 23, 0, tzinfo=UTC))
+    assert spring == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+    # Fall back (02:30 happens twice on 2026-10-25): a fixed time runs once.
+    first = berlin.next_after(datetime(2026, 10, 24, 22, 0, tzinfo=UTC))
+    assert first == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
+    assert berlin.next_after(first) == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)  # next day
+    # An every-20-minutes schedule runs through the repeated hour too (elapsed time).
+    every = Schedule("ping", "*/20 * * * *", tz="Europe/Berlin")
+    tick, seen = datetime(2026, 10, 24, 23, 50, tzinfo=UTC), []
+    for _ in range(7):
+        tick = every.next_after(tick)
+        seen.append(tick)
+    assert [t - seen[0] for t in seen] == [timedelta(minutes=20 * n) for n in range(7)]
+    # Seconds: an optional sixth field, last.
+    fifteen = Schedule("ping", "* * * * * */15")
+    assert fifteen.next_after(datetime(2030, 1, 1, tzinfo=UTC)).second == 15
+
+
+@pytest.mark.parametrize(
+    ("cron", "tz"), [("61 * * * *", "UTC"), ("* * *", "UTC"), ("* * * * *", "Mars/Base")]
+)
+def test_a_bad_expression_or_zone_fails_at_declaration(cron: str, tz: str) -> None:
+    with pytest.raises(InvalidSchedule):
+        Schedule("ping", cron, tz=tz)
+
+
+async def test_a_missed_tick_runs_once_when_a_worker_comes_back(
+    redis: RedisClient, settings: Settings
+) -> None:
+    catalog = load_catalog(settings)
+    now = datetime(2030, 1, 1, 12, 0, 30, tzinfo=UTC)
+    catching_up = Schedule("ping", "* * * * *", name="ping.catch-up", missed="run_once")
+    skipping = Schedule("ping", "* * * * *", name="ping.skip")
+    for s in (catching_up, skipping):  # both last ran three minutes before
+        await redis.hset(keys.CRON_LAST, s.key, str(int(now.timestamp() * 1000) - 180_000))  # type: ignore[misc]
+    await catch_up(redis, [catching_up, skipping], catalog, settings, now)
+    ids = [m.decode() for m in await redis.zrange("arq:queue", 0, -1)]
+    assert ids == ["cron:ping.catch-up:1893499200000"]  # 12:00:00, the latest missed tick, once
