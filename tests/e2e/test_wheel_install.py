@@ -144,4 +144,4 @@ async def test_installed_wheel_runs_a_job_end_to_end(stack: str) -> None:
         view = (await client.get(created.headers["location"], params={"wait": 10})).json()
         assert view["status"] == "complete", view
         assert view["result"]["message"] == "from the wheel"
-        assert (await client.get("/dashboard")).status_code == 200
+        assert (await client.get("/dashboard/")).status_code == 200
