@@ -82,6 +82,25 @@ async function refreshOverview() {
   $("#oldest-running").textContent = seconds(stats.oldest_running_s);
   showRates(stats.jobs);
   showJobTypes(stats.jobs);
+  showCron(await api("/cron"));
+}
+
+function showCron(schedules) {
+  // Pause, resume or run a schedule now: the same calls as POST /cron/{name}/...
+  const button = (s, action) => {
+    const b = el("button", { type: "button", class: `cron-${action}` }, action);
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      await api(`/cron/${encodeURIComponent(s.name)}/${action}`, { method: "POST" });
+      await refreshOverview();
+    });
+    return b;
+  };
+  $("#cron").replaceChildren(...schedules.map((s) => el("tr", { "data-schedule": s.name },
+    el("td", {}, s.name, s.paused ? el("span", { class: "status status-paused" }, " paused") : ""),
+    el("td", {}, s.job), el("td", {}, el("code", {}, `${s.cron} ${s.tz}`)),
+    el("td", {}, s.paused ? "–" : when(s.next_run)), el("td", {}, when(s.last_run)),
+    el("td", {}, button(s, s.paused ? "resume" : "pause"), " ", button(s, "run")))));
 }
 
 function pauseButton(queue) {

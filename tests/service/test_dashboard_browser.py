@@ -108,3 +108,15 @@ def test_paused_queue_holds_its_jobs_until_resumed_from_the_dashboard(page: Page
     row = page.locator(f'#jobs tr[data-job-id="{job_id}"]')
     expect(row).to_contain_text("arq:queue")
     page.screenshot(path=str(ARTIFACTS / "dashboard-paused.png"), full_page=True)
+
+
+def test_cron_schedule_is_paused_run_and_resumed_from_the_dashboard(page: Page) -> None:
+    row = page.locator('#cron tr[data-schedule="heartbeat_report"]')
+    expect(row).to_contain_text("* * * * * UTC")
+    row.locator("button.cron-pause").click()
+    expect(row).to_contain_text("paused")
+    row.locator("button.cron-run").click()  # enqueues the job now, paused or not
+    expect(row.locator("td").nth(4)).not_to_have_text("–")  # last run
+    row.locator("button.cron-resume").click()
+    expect(row).not_to_contain_text("paused")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-cron.png"), full_page=True)
