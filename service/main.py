@@ -16,6 +16,7 @@ from service.routes import (
     bulk,
     cron,
     dashboard,
+    docs,
     enqueue,
     health,
     job_types,
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0",
         description="Enqueue background jobs, follow them, read their results.",
         lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py, with local assets
+        redoc_url=None,
         # Operation ids a generated client can use as method names: `enqueue_ping`, `get_job`.
         generate_unique_id_function=lambda route: route.name,
     )
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(stats.router)
     app.include_router(dashboard.router)
+    app.include_router(docs.router)
     install_openapi(app)
     return app
 

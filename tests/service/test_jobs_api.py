@@ -184,3 +184,13 @@ async def test_operation_ids_are_short_names_a_generated_client_can_use(
     ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
     assert {"enqueue_ping", "enqueue_ping_bulk", "get_job", "list_jobs", "abort_job"} <= set(ids)
+
+
+async def test_docs_and_redoc_load_their_assets_from_the_service(client: httpx.AsyncClient) -> None:
+    for page, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = (await client.get(page)).text
+        assert f"docs-assets/{asset}" in html
+        assert "cdn.jsdelivr" not in html and "fonts.googleapis" not in html  # works offline
+        loaded = await client.get(f"/docs-assets/{asset}")
+        assert loaded.status_code == 200 and len(loaded.content) > 100_000
+    assert (await client.get("/docs-assets/../../etc/passwd")).status_code == 404
