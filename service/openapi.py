@@ -1,14 +1,24 @@
 """The OpenAPI document, with what the models cannot say on their own.
 
+Every answer that is one job's JobView is published per job: `PingJobView` has `name: "ping"`
+and `result: Pong`, and where any job may answer (`GET /jobs/{id}`, listings),
+the schema is their union, discriminated on `name`. A generated client thus gets typed results.
+(The API serves one JobView model; only the document is per job.)
+
 Job inputs are stored as JSON that holds 64-bit integers exactly (orjson), so an integer field
 without bounds of its own is published with the int64 range: a client (or a fuzzer) reading the
 schema learns what the service answers 422 to (`jobs.serialization.NotSerializable`).
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, create_model
+from pydantic.json_schema import models_json_schema
+
+from jobs.registry import JobSpec
+from jobs.store import JobRecord
 
 INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 
@@ -28,7 +38,78 @@ def bound_integers(node: Any) -> None:
             bound_integers(value)
 
 
-def install_openapi(app: FastAPI) -> None:
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_"))
+
+
+def job_view_models(catalog: dict[str, JobSpec]) -> dict[str, type[BaseModel]]:
+    """Per job: the JobView with its own name and result type."""
+    return {
+        name: create_model(
+            f"{_camel(name)}JobView",
+            __base__=JobRecord,
+            name=(Literal[name], ...),  # type: ignore[arg-type]
+            # `input` stays as sent (the request body's schema documents it; an address that
+            # EmailStr takes may not be JSON Schema's ASCII `format: email`).
+            result=(spec.output_model | None, None),  # type: ignore[arg-type]
+        )
+        for name, spec in sorted(catalog.items())
+    }
+
+
+def type_job_views(schema: dict[str, Any], catalog: dict[str, JobSpec]) -> None:
+    """Per-job views in the components; each enqueue route answers its own, the others any."""
+    views = job_view_models(catalog)
+    _, definitions = models_json_schema(
+        [(m, "serialization") for m in views.values()], ref_template=REF + "{model}"
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(definitions.get("$defs", {}))
+    refs = {name: {"$ref": REF + model.__name__} for name, model in views.items()}
+    any_view = {
+        "oneOf": list(refs.values()),
+        "discriminator": {
+            "propertyName": "name",
+            "mapping": {name: ref["$ref"] for name, ref in refs.items()},
+        },
+    }
+    generic = {"$ref": REF + JobRecord.__name__}
+    for name, component in components.items():  # pages and bulk answers hold any job's view
+        if name != JobRecord.__name__ and not name.endswith("JobView"):
+            _replace(component, generic, any_view)
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            own = _own_job(path, catalog)
+            _replace(operation.get("responses", {}), generic, refs[own] if own else any_view)
+
+
+REF = "#/components/schemas/"
+
+
+def _own_job(path: str, catalog: dict[str, JobSpec]) -> str | None:
+    """`/jobs/ping` and `/jobs/ping/bulk` answer ping's views."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "jobs" and parts[1] in catalog:
+        return parts[1]
+    return None
+
+
+def _replace(node: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if value == old:
+                node[key] = new
+            else:
+                _replace(value, old, new)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            if value == old:
+                node[i] = new
+            else:
+                _replace(value, old, new)
+
+
+def install_openapi(app: FastAPI, catalog: dict[str, JobSpec]) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
@@ -37,6 +118,7 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
+            type_job_views(schema, catalog)
             bound_integers(schema.get("components", {}))
             app.openapi_schema = schema
         return app.openapi_schema

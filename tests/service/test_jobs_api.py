@@ -194,3 +194,18 @@ async def test_docs_and_redoc_load_their_assets_from_the_service(client: httpx.A
         loaded = await client.get(f"/docs-assets/{asset}")
         assert loaded.status_code == 200 and len(loaded.content) > 100_000
     assert (await client.get("/docs-assets/../../etc/passwd")).status_code == 404
+
+
+async def test_openapi_types_each_jobs_result(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    result = schemas["PingJobView"]["properties"]["result"]
+    assert {"$ref": "#/components/schemas/Pong"} in result["anyOf"]
+    assert schemas["PingJobView"]["properties"]["name"]["const"] == "ping"
+    enqueued = spec["paths"]["/jobs/ping"]["post"]["responses"]["202"]["content"]
+    assert enqueued["application/json"]["schema"] == {"$ref": "#/components/schemas/PingJobView"}
+    any_job = spec["paths"]["/jobs/{job_id}"]["get"]["responses"]["200"]["content"]
+    union = any_job["application/json"]["schema"]
+    assert union["discriminator"]["propertyName"] == "name"
+    assert union["discriminator"]["mapping"]["ping"] == "#/components/schemas/PingJobView"
+    assert schemas["JobPage"]["properties"]["jobs"]["items"] == union
