@@ -46,8 +46,16 @@ async function api(path, options = {}) {
 }
 
 function when(iso) {
-  return iso ? new Date(iso).toLocaleString() : "–";
+  // Local time, with its zone spelled out (the API speaks UTC).
+  return iso ? new Date(iso).toLocaleString(undefined, { timeZoneName: "short" }) : "–";
 }
+
+function duration(job) {
+  if (!job.started_at || !job.finished_at) return "–";
+  return seconds((new Date(job.finished_at) - new Date(job.started_at)) / 1000);
+}
+
+const HOUSEKEEPING = new Set(["cleanup_job_records", "heartbeat_report"]);
 
 function seconds(value) {
   if (value === null || value === undefined) return "–";
@@ -158,12 +166,17 @@ async function refreshList() {
   state.nextCursor = page.next_cursor;
   $("#older").disabled = !page.next_cursor;
   $("#newest").disabled = !state.cursor;
-  $("#jobs").replaceChildren(...page.jobs.map((job) => {
+  const hide = $("#hide-housekeeping").checked && !name;
+  const jobs = page.jobs.filter((job) => !(hide && HOUSEKEEPING.has(job.name)));
+  $("#jobs").replaceChildren(...jobs.map((job) => {
+    const link = el("a", { href: `#job=${encodeURIComponent(job.id)}` }, el("code", {}, job.id));
     const row = el("tr", { "data-job-id": job.id, "data-status": job.status },
-      el("td", {}, el("code", {}, job.id.slice(0, 12))), el("td", {}, job.name),
+      el("td", {}, link), el("td", {}, job.name),
       el("td", {}, job.queue), el("td", {}, job.priority),
       el("td", {}, statusBadge(job.status)), el("td", {}, `${job.tries}/${job.max_tries ?? "?"}`),
-      el("td", {}, when(job.enqueued_at)), el("td", {}, progressBar(job.progress)));
+      el("td", {}, when(job.enqueued_at)), el("td", {}, duration(job)),
+      el("td", { class: "error-text" }, job.error ? `${job.error.type}: ${job.error.message}` : ""),
+      el("td", {}, progressBar(job.progress)));
     row.addEventListener("click", () => openJob(job.id));
     return row;
   }));
@@ -179,6 +192,9 @@ function resetList() {
 async function openJob(id) {
   closeJob();
   showJob(await api(`/jobs/${encodeURIComponent(id)}`));
+  // A link to this job (`#job={id}`), and the detail brought into view.
+  history.replaceState(null, "", `#job=${encodeURIComponent(id)}`);
+  $("#detail").scrollIntoView({ behavior: "smooth", block: "start" });
   if (FINAL.has(state.detail.status)) return;
   const events = new EventSource(`${BASE}/jobs/${encodeURIComponent(id)}/events`);
   events.addEventListener("job", (event) => {
@@ -318,6 +334,7 @@ async function start() {
   $("#enqueue").addEventListener("submit", enqueue);
   $("#filter-status").addEventListener("change", resetList);
   $("#filter-name").addEventListener("change", resetList);
+  $("#hide-housekeeping").addEventListener("change", resetList);
   $("#newest").addEventListener("click", resetList);
   $("#older").addEventListener("click", () => {
     state.cursor = state.nextCursor;
@@ -329,6 +346,8 @@ async function start() {
   $("#retry").addEventListener("click", () =>
     act(() => api(`/jobs/${encodeURIComponent(state.detail.id)}/retry`, { method: "POST" })));
   poll();
+  const linked = new URLSearchParams(location.hash.slice(1)).get("job");
+  if (linked) openJob(linked).catch(showConnection); // a link to one job: open it
 }
 
 start().catch(showConnection);

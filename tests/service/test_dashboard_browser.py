@@ -120,3 +120,17 @@ def test_cron_schedule_is_paused_run_and_resumed_from_the_dashboard(page: Page) 
     row.locator("button.cron-resume").click()
     expect(row).not_to_contain_text("paused")
     page.screenshot(path=str(ARTIFACTS / "dashboard-cron.png"), full_page=True)
+
+
+def test_a_link_opens_its_job_and_the_list_shows_error_and_duration(page: Page) -> None:
+    failed_id = enqueue(page, "always_permanent")
+    expect(page.locator("#detail-status")).to_have_text("failed")
+    assert page.url.endswith(f"#job={failed_id}")  # the detail has a link of its own
+    row = page.locator(f'#jobs tr[data-job-id="{failed_id}"]')
+    expect(row).to_contain_text("JobFailed: no point retrying")
+    expect(row.locator("code")).to_have_text(failed_id)  # the full id
+    link = page.url
+    page.goto("/dashboard/")  # a fresh page, then the link: the job opens by itself
+    page.goto(link)
+    page.reload()
+    expect(page.locator("#detail-id")).to_have_text(failed_id)
