@@ -18,6 +18,7 @@ from service.routes import (
     dashboard,
     docs,
     enqueue,
+    failed,
     health,
     job_types,
     jobs,
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ApiKeyMiddleware, api_keys=settings.api_keys)
     app.include_router(bulk.bulk_router(catalog, settings.max_bulk))
     app.include_router(enqueue.enqueue_router(catalog))
+    app.include_router(failed.router)
     app.include_router(jobs.router)
     app.include_router(job_types.router)
     app.include_router(queues.router)
@@ -58,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stats.router)
     app.include_router(dashboard.router)
     app.include_router(docs.router)
-    install_openapi(app)
+    install_openapi(app, catalog)
     return app
 
 

@@ -335,6 +335,23 @@ async function start() {
   $("#filter-status").addEventListener("change", resetList);
   $("#filter-name").addEventListener("change", resetList);
   $("#hide-housekeeping").addEventListener("change", resetList);
+  // Every failed job of the job type chosen in the filter (or of all types).
+  const failedOf = () => {
+    const name = $("#filter-name").value;
+    return name ? `?name=${encodeURIComponent(name)}` : "";
+  };
+  const inBulk = async (path, method) => {
+    const done = await api(path, { method });
+    $("#connection").textContent = `${done.count} failed jobs ${method === "POST" ? "retried" : "purged"}`;
+    resetList();
+  };
+  $("#retry-failed").addEventListener("click", () =>
+    inBulk(`/failed/retry${failedOf()}`, "POST").catch(showConnection));
+  $("#purge-failed").addEventListener("click", () => {
+    if (confirm("Delete the failed jobs of this filter's job type (or of all types)?")) {
+      inBulk(`/failed${failedOf()}`, "DELETE").catch(showConnection);
+    }
+  });
   $("#newest").addEventListener("click", resetList);
   $("#older").addEventListener("click", () => {
     state.cursor = state.nextCursor;

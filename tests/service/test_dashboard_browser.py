@@ -134,3 +134,13 @@ def test_a_link_opens_its_job_and_the_list_shows_error_and_duration(page: Page) 
     page.goto(link)
     page.reload()
     expect(page.locator("#detail-id")).to_have_text(failed_id)
+
+
+def test_failed_jobs_are_retried_in_bulk_from_the_dashboard(page: Page) -> None:
+    enqueue(page, "always_permanent")
+    expect(page.locator("#detail-status")).to_have_text("failed")
+    page.select_option("#filter-name", "always_permanent")
+    page.click("#retry-failed")
+    expect(page.locator("#connection")).to_contain_text("retried")
+    page.select_option("#filter-status", "failed")
+    expect(page.locator("#jobs tr[data-job-id]")).not_to_have_count(0)  # the copy failed too

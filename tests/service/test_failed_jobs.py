@@ -139,3 +139,29 @@ async def test_retry_is_409_unless_failed_or_aborted(
         response = await client.post(f"/jobs/{job_id}/retry")
         assert response.status_code == 409 and response.json()["error"]["code"]
     assert (await client.post("/jobs/nope/retry")).status_code == 404
+
+
+async def test_retry_all_failed_jobs_of_a_type_then_purge_them(
+    client: httpx.AsyncClient, run_worker: RunWorker
+) -> None:
+    failing = [
+        (await client.post("/jobs/always_permanent", json={})).json()["id"] for _ in range(3)
+    ]
+    other = (await client.post("/jobs/too_slow", json={"seconds": 0.5})).json()["id"]
+    await run_worker()
+    retried = await client.post("/failed/retry", params={"name": "always_permanent"})
+    assert retried.status_code == 200 and retried.json() == {"count": 3, "skipped": 0}
+    # The retried ones left the failed list; a second "retry all" finds nothing of them.
+    assert (await client.post("/failed/retry", params={"name": "always_permanent"})).json()[
+        "count"
+    ] == 0
+    await run_worker()  # the three copies fail again
+    listed = (await client.get("/jobs", params={"status": "failed"})).json()["jobs"]
+    names = sorted(j["name"] for j in listed)
+    assert names == ["always_permanent"] * 3 + ["too_slow"]
+    assert not {j["id"] for j in listed} & set(failing)  # the new copies, not the originals
+    purged = await client.delete("/failed", params={"name": "always_permanent"})
+    assert purged.json()["count"] == 3
+    remaining = (await client.get("/jobs", params={"status": "failed"})).json()["jobs"]
+    assert [j["id"] for j in remaining] == [other]
+    assert (await client.get(f"/jobs/{failing[0]}")).status_code == 200  # still readable
