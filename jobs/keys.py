@@ -47,6 +47,7 @@ WORKERS = "jobsvc:workers"  # zset worker id -> last heartbeat ms
 WORKER = "jobsvc:worker:"  # {id} -> JSON heartbeat details
 QUEUES = "jobsvc:queues"  # set of queue names ever enqueued to (for /queues)
 STATS = "jobsvc:stats"  # hash of the workers' counters (jobs/stats.py)
+MINUTE = "jobsvc:minute:"  # {minute ms} -> hash outcome -> tries that ended then (2 h)
 EVENTS = "jobsvc:events"  # pub/sub channel: records.Event on every change
 CRON_PAUSED = "jobsvc:cron:paused"  # set of paused schedule names
 CRON_LAST = "jobsvc:cron:last"  # hash schedule name -> ms of the last tick (or run-now) enqueued

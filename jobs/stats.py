@@ -18,11 +18,33 @@ from dataclasses import dataclass, field
 from redis.exceptions import RedisError
 
 from jobs.connection import RedisClient
-from jobs.keys import STATS
+from jobs.keys import MINUTE, STATS
 
 OUTCOMES = ("complete", "failed", "aborted", "retried")
 DURATION_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, math.inf)
 PICKUP_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, math.inf)
+
+
+HISTORY_KEEP_MS = 2 * 3600 * 1000
+"""Per-minute counts are kept two hours (the dashboard shows the last one)."""
+
+
+def minute_key(minute_ms: int) -> str:
+    return f"{MINUTE}{minute_ms}"
+
+
+async def history(redis: RedisClient, minutes: int = 60) -> list[tuple[int, dict[str, int]]]:
+    """(minute ms, outcome -> tries) for the last `minutes` minutes, oldest first, all workers."""
+    now = _ms() // 60_000 * 60_000
+    starts = [now - 60_000 * n for n in range(minutes - 1, -1, -1)]
+    async with redis.pipeline(transaction=False) as pipe:
+        for minute in starts:
+            pipe.hgetall(minute_key(minute))
+        replies = await pipe.execute()
+    return [
+        (minute, {k.decode(): int(v) for k, v in reply.items()})
+        for minute, reply in zip(starts, replies, strict=True)
+    ]
 
 
 def le_label(bound: float) -> str:
@@ -43,6 +65,8 @@ class JobStats:
 
     def __init__(self) -> None:
         self._pending: Counter[str] = Counter()
+        self._minutes: Counter[tuple[int, str]] = Counter()
+        """(minute ms, outcome) -> tries that ended then: the dashboard's last hour."""
 
     def outcome(self, job: str, outcome: str, started_ms: int) -> None:
         """A try ended (`complete`, `failed`, `aborted`, or `retried`): count it and its time."""
@@ -52,6 +76,7 @@ class JobStats:
         pending[f"duration_bucket:{job}:{_bucket(duration_ms / 1000, DURATION_BUCKETS_S)}"] += 1
         pending[f"duration_count:{job}"] += 1
         pending[f"duration_sum_ms:{job}"] += duration_ms
+        self._minutes[(_ms() // 60_000 * 60_000, outcome)] += 1
 
     def picked_up(self, tries: int, enqueued_ms: int | None, started_ms: int) -> None:
         """A first try started: enqueue-to-start latency (retries are not pickups)."""
@@ -67,13 +92,18 @@ class JobStats:
         if not self._pending:
             return
         pending, self._pending = self._pending, Counter()
+        minutes, self._minutes = self._minutes, Counter()
         try:
             async with redis.pipeline(transaction=False) as pipe:
                 for name, amount in pending.items():
                     pipe.hincrby(STATS, name, amount)
+                for (minute, outcome), amount in minutes.items():
+                    pipe.hincrby(minute_key(minute), outcome, amount)
+                    pipe.pexpire(minute_key(minute), HISTORY_KEEP_MS)
                 await pipe.execute()
         except RedisError:
             self._pending.update(pending)
+            self._minutes.update(minutes)
             raise
 
 

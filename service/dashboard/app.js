@@ -91,6 +91,32 @@ async function refreshOverview() {
   showRates(stats.jobs);
   showJobTypes(stats.jobs);
   showCron(await api("/cron"));
+  showHistory(await api("/stats/history"));
+}
+
+function showHistory(minutes) {
+  // One stacked bar per minute (complete below, failed on top), scaled to the busiest minute.
+  const svg = $("#history");
+  const ns = "http://www.w3.org/2000/svg";
+  const width = 600 / minutes.length;
+  const peak = Math.max(1, ...minutes.map((m) => m.complete + m.failed));
+  const bar = (x, y, h, cls, title) => {
+    const r = document.createElementNS(ns, "rect");
+    Object.entries({ x, y, width: Math.max(width - 1, 1), height: h, class: cls })
+      .forEach(([k, v]) => r.setAttribute(k, v));
+    const t = document.createElementNS(ns, "title");
+    t.textContent = title;
+    r.append(t);
+    return r;
+  };
+  svg.replaceChildren(...minutes.flatMap((m, i) => {
+    const ok = (80 * m.complete) / peak;
+    const bad = (80 * m.failed) / peak;
+    const label = `${when(m.at)}: ${m.complete} complete, ${m.failed} failed`;
+    return [bar(i * width, 80 - ok, ok, "bar-ok", label),
+      bar(i * width, 80 - ok - bad, bad, "bar-bad", label)];
+  }));
+  svg.dataset.total = minutes.reduce((n, m) => n + m.complete + m.failed, 0);
 }
 
 function showCron(schedules) {

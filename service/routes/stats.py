@@ -1,9 +1,12 @@
 """`GET /stats`: the workers and per-job totals as JSON, for the dashboard (what `/metrics`
 reports, in a shape a page can read)."""
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from jobs import stats
 from jobs.stats import OUTCOMES
 from service import metrics
 from service.deps import CatalogDep, RedisDep, SettingsDep
@@ -75,3 +78,21 @@ async def service_stats(
             )
         )
     return ServiceStats(workers=workers, jobs=jobs, oldest_running_s=reading.oldest_running_s())
+
+
+class Minute(BaseModel):
+    at: datetime
+    complete: int = 0
+    failed: int = 0
+    retried: int = 0
+    aborted: int = 0
+
+
+@router.get("/stats/history")
+async def stats_history(redis: RedisDep) -> list[Minute]:
+    """Tries that ended in each of the last 60 minutes, by outcome, all workers together
+    (oldest first): the dashboard's chart."""
+    return [
+        Minute(at=datetime.fromtimestamp(minute / 1000, UTC), **counts)
+        for minute, counts in await stats.history(redis)
+    ]

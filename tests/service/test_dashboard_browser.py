@@ -144,3 +144,11 @@ def test_failed_jobs_are_retried_in_bulk_from_the_dashboard(page: Page) -> None:
     expect(page.locator("#connection")).to_contain_text("retried")
     page.select_option("#filter-status", "failed")
     expect(page.locator("#jobs tr[data-job-id]")).not_to_have_count(0)  # the copy failed too
+
+
+def test_the_last_hour_is_charted(page: Page) -> None:
+    enqueue(page, "ping", message="charted")
+    expect(page.locator("#detail-status")).to_have_text("complete")
+    # Workers flush their counts about once a second; the page polls every 2 s.
+    expect(page.locator("#history")).not_to_have_attribute("data-total", "0", timeout=15_000)
+    expect(page.locator("#history rect.bar-ok").first).to_be_attached()

@@ -77,3 +77,15 @@ async def test_stats_give_per_job_totals_and_workers(
     assert by_name["always_permanent"]["failed"] == 1
     assert by_name["ping"]["mean_duration_s"] is not None
     assert stats["workers"] == []  # the burst worker left
+
+
+async def test_history_counts_each_minutes_outcomes_across_workers(
+    client: httpx.AsyncClient, run_worker: RunWorker
+) -> None:
+    await client.post("/jobs/ping", json={})
+    await client.post("/jobs/always_permanent", json={})
+    await run_worker()  # a burst worker flushes its counts when it stops
+    minutes = (await client.get("/stats/history")).json()
+    assert len(minutes) == 60 and minutes == sorted(minutes, key=lambda m: m["at"])
+    assert sum(m["complete"] for m in minutes) == 1
+    assert sum(m["failed"] for m in minutes) == 1
