@@ -10,13 +10,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel
-
 from jobs import heartbeat, keys
 from jobs.connection import RedisClient
+from jobs.models import Model
 
 
-class QueueFigures(BaseModel):
+class QueueFigures(Model):
     """One queue as `/queues` shows it."""
 
     name: str

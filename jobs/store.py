@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from jobs import keys
 from jobs.connection import RedisClient
+from jobs.models import Model
 from jobs.records import JobDefinition, LeaseToken, Poison
 from jobs.serialization import deserialize
 
@@ -34,12 +35,12 @@ class JobStatus(StrEnum):
 FINAL = frozenset({JobStatus.complete, JobStatus.failed, JobStatus.aborted})
 
 
-class Progress(BaseModel):
+class Progress(Model):
     fraction: float = Field(ge=0, le=1)
     message: str = ""
 
 
-class JobError(BaseModel):
+class JobError(Model):
     type: str
     message: str
     retryable: bool
@@ -48,7 +49,7 @@ class JobError(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-class JobRecord(BaseModel):
+class JobRecord(Model):
     """A job as clients see it (the API's JobView)."""
 
     id: str

@@ -4,37 +4,38 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import status
-from pydantic import BaseModel
+from pydantic import Field
 
+from jobs.models import Model
 from jobs.queues import QueueFigures
 from jobs.store import JobRecord
 
 JobView = JobRecord
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     code: str
     message: str
     details: Any = None
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(Model):
     error: ErrorDetail
 
 
-class JobPage(BaseModel):
+class JobPage(Model):
     jobs: list[JobView]
     next_cursor: str | None
     """Pass as `cursor` to get the next (older) page; null on the last page."""
 
 
-class CronInfo(BaseModel):
+class CronInfo(Model):
     schedule: str
     """Fields: second minute hour day month weekday (UTC); `*` is every value."""
     next_run: datetime
 
 
-class JobType(BaseModel):
+class JobType(Model):
     name: str
     description: str
     queue: str
@@ -48,18 +49,18 @@ class JobType(BaseModel):
 QueueStats = QueueFigures
 
 
-class Health(BaseModel):
+class Health(Model):
     status: str
 
 
-class Readiness(BaseModel):
+class Readiness(Model):
     status: str
     redis: bool
     workers: int
     freshest_heartbeat_s: float | None
     eviction_policy: str | None = None
     """The server's `maxmemory-policy` (null if unreadable); only `noeviction` keeps every job."""
-    warnings: list[str] = []
+    warnings: list[str] = Field(default_factory=list)
     """Problems that do not make the service unready but lose work (e.g. an evicting policy)."""
 
 

@@ -3,19 +3,20 @@
 import asyncio
 import hashlib
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from jobs.context import JobContext
+from jobs.models import Model
 from jobs.registry import job
 
 
-class Batch(BaseModel):
+class Batch(Model):
     items: list[str] = Field(min_length=1, max_length=10_000)
     delay_s: float = Field(default=0, ge=0, le=10)
     """Pause per item (simulates slow work; lets clients watch progress)."""
 
 
-class BatchResult(BaseModel):
+class BatchResult(Model):
     processed: int
     digests: dict[str, str]
 

@@ -5,19 +5,20 @@ from email.utils import make_msgid
 from smtplib import SMTPException
 
 import aiosmtplib
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import EmailStr, Field
 
 from jobs.context import JobContext
+from jobs.models import Model
 from jobs.registry import job
 
 
-class SendEmail(BaseModel):
+class SendEmail(Model):
     to: EmailStr
     subject: str = Field(max_length=200)
     body: str = Field(max_length=100_000)
 
 
-class EmailSent(BaseModel):
+class EmailSent(Model):
     message_id: str
 
 

@@ -2,19 +2,18 @@
 
 import time
 
-from pydantic import BaseModel
-
 from jobs import heartbeat, keys
 from jobs.context import JobContext
+from jobs.models import Model
 from jobs.queues import queue_names
 from jobs.registry import job
 
 
-class Nothing(BaseModel):
+class Nothing(Model):
     pass
 
 
-class Cleaned(BaseModel):
+class Cleaned(Model):
     index_removed: int
     failed_removed: int
     aborts_removed: int
@@ -43,7 +42,7 @@ async def cleanup_job_records(ctx: JobContext, payload: Nothing) -> Cleaned:
     )
 
 
-class HeartbeatReport(BaseModel):
+class HeartbeatReport(Model):
     workers: int
     queued: int
 

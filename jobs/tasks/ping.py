@@ -2,20 +2,21 @@
 
 import asyncio
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from jobs.context import JobContext
+from jobs.models import Model
 from jobs.registry import job
 
 
-class Ping(BaseModel):
+class Ping(Model):
     message: str = Field(default="ping", max_length=10_000)
     sleep_s: float = Field(default=0, ge=0, le=300)
     fail_times: int = Field(default=0, ge=0, le=20)
     """Raise a retryable error on each try up to this one."""
 
 
-class Pong(BaseModel):
+class Pong(Model):
     message: str
     tries: int
     worker: str

@@ -2,18 +2,19 @@
 
 import statistics
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from jobs.context import JobContext
+from jobs.models import Model
 from jobs.registry import job
 
 
-class ReportRequest(BaseModel):
+class ReportRequest(Model):
     title: str = Field(max_length=200)
     values: list[float] = Field(min_length=1, max_length=100_000)
 
 
-class Report(BaseModel):
+class Report(Model):
     title: str
     count: int
     total: float

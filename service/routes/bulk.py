@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, ValidationError
 
 from jobs.enqueue import enqueue_many
+from jobs.models import Model
 from jobs.registry import JobSpec
 from service.deps import RedisDep, SettingsDep
 from service.errors import InvalidRequest, PayloadTooLarge
@@ -23,7 +24,7 @@ from service.schemas import ERROR_RESPONSES, JobView, error_response
 logger = logging.getLogger("service")
 
 
-class BulkEnqueued(BaseModel):
+class BulkEnqueued(Model):
     jobs: list[JobView]
     """The new jobs, in input order."""
 

@@ -4,10 +4,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response, status
-from pydantic import BaseModel
 
 from jobs import scheduler
 from jobs.cron import Schedule, schedules_for
+from jobs.models import Model
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import ServiceError
 from service.routes.enqueue import created_view
@@ -24,7 +24,7 @@ class ScheduleNotFound(ServiceError):
     code = "schedule_not_found"
 
 
-class CronSchedule(BaseModel):
+class CronSchedule(Model):
     name: str
     job: str
     cron: str

@@ -3,9 +3,10 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from jobs import failed
+from jobs.models import Model
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import JobStateConflict
 from service.routes.jobs import known_queues
@@ -17,7 +18,7 @@ router = APIRouter(tags=["jobs"], responses={**AUTH_ERRORS, **STORE_ERRORS})
 NameFilter = Annotated[str | None, Query(max_length=200, description="Only this job type.")]
 
 
-class Bulk(BaseModel):
+class Bulk(Model):
     count: int
     """Failed jobs retried (or purged)."""
     skipped: int = 0

@@ -4,9 +4,9 @@ reports, in a shape a page can read)."""
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from jobs import stats
+from jobs.models import Model
 from jobs.stats import OUTCOMES
 from service import metrics
 from service.deps import CatalogDep, RedisDep, SettingsDep
@@ -15,7 +15,7 @@ from service.schemas import AUTH_ERRORS, STORE_ERRORS
 router = APIRouter(tags=["operations"], responses={**AUTH_ERRORS, **STORE_ERRORS})
 
 
-class WorkerInfo(BaseModel):
+class WorkerInfo(Model):
     id: str
     queues: list[str]
     heartbeat_age_s: float
@@ -27,7 +27,7 @@ class WorkerInfo(BaseModel):
     stopping: bool
 
 
-class JobTypeStats(BaseModel):
+class JobTypeStats(Model):
     name: str
     complete: int
     failed: int
@@ -36,7 +36,7 @@ class JobTypeStats(BaseModel):
     mean_duration_s: float | None
 
 
-class ServiceStats(BaseModel):
+class ServiceStats(Model):
     workers: list[WorkerInfo]
     jobs: list[JobTypeStats]
     oldest_running_s: float
@@ -80,7 +80,7 @@ async def service_stats(
     return ServiceStats(workers=workers, jobs=jobs, oldest_running_s=reading.oldest_running_s())
 
 
-class Minute(BaseModel):
+class Minute(Model):
     at: datetime
     complete: int = 0
     failed: int = 0

@@ -209,3 +209,9 @@ async def test_openapi_types_each_jobs_result(client: httpx.AsyncClient) -> None
     assert union["discriminator"]["propertyName"] == "name"
     assert union["discriminator"]["mapping"]["ping"] == "#/components/schemas/PingJobView"
     assert schemas["JobPage"]["properties"]["jobs"]["items"] == union
+
+
+async def test_field_docstrings_are_descriptions_in_the_schema(client: httpx.AsyncClient) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert "retryable error" in schemas["Ping"]["properties"]["fail_times"]["description"]
+    assert "due" in schemas["JobRecord"]["properties"]["scheduled_for"]["description"]
