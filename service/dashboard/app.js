@@ -384,6 +384,11 @@ async function start() {
     refreshList().catch(showConnection);
   });
   $("#close-detail").addEventListener("click", closeJob);
+  $("#copy-id").addEventListener("click", () =>
+    navigator.clipboard.writeText(state.detail.id).then(() => {
+      $("#copy-id").textContent = "copied";
+      setTimeout(() => { $("#copy-id").textContent = "copy"; }, 1500);
+    }));
   $("#abort").addEventListener("click", () =>
     act(() => api(`/jobs/${encodeURIComponent(state.detail.id)}`, { method: "DELETE" })));
   $("#retry").addEventListener("click", () =>
