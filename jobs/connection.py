@@ -59,6 +59,10 @@ class _ClusterPipeline(ClusterPipeline):
             return await super().execute(raise_on_error, allow_redirections)
         except SlotNotCoveredError as exc:
             raise ClusterUnavailable(str(exc)) from exc
+        except AttributeError as exc:
+            # Mid-failover redis-py may have no default node left (`get_default_node()` is
+            # None inside its pipeline code): an outage to retry, not a crash of the worker.
+            raise ClusterUnavailable(f"cluster layout being rebuilt: {exc}") from exc
 
 
 class _WriteErrorsAreConnectionErrors(Connection):
