@@ -119,6 +119,9 @@ class _RedisCluster(RedisCluster):
             # "TTL exhausted": still redirected (TRYAGAIN, ASK) after 16 tries, e.g. a script
             # whose keys are half moved while a slot migrates: try again later, like an outage.
             raise ClusterUnavailable(f"slot busy (migrating?): {exc}") from exc
+        except AttributeError as exc:
+            # As in the pipeline: no default node mid-failover (keyless commands use it).
+            raise ClusterUnavailable(f"cluster layout being rebuilt: {exc}") from exc
         except ResponseError as exc:
             if not str(exc).startswith(NON_LOCAL_KEY):
                 raise
