@@ -54,6 +54,8 @@ class Claimer:
         self._legacy = "1" if legacy else "0"
         self._claims = 0
         self._unconfirmed: list[tuple[keys.QueueKeys, str]] = []
+        self._confirmed: dict[str, str] = {}
+        """Per queue, the last claim whose reply came with jobs: its record can go."""
         """Claim calls whose reply never came (the script may have run)."""
 
     def new_claim_id(self) -> str:
@@ -63,10 +65,12 @@ class Claimer:
     def claim_call(
         self, q: keys.QueueKeys, limit: int, claim_id: str
     ) -> tuple[list[str], list[Any]]:
-        """KEYS and ARGV of `claim.lua`."""
+        """KEYS and ARGV of `claim.lua`; it also drops the record of this queue's last claim
+        whose reply arrived (kept only for a lost reply: no command of its own)."""
+        done = self._confirmed.pop(q.name, "")
         return (
             [q.due, q.levels, q.claim(claim_id), q.paused],
-            [q.prefix, self._lease_ms, limit, self._worker_id, claim_id, self._legacy],
+            [q.prefix, self._lease_ms, limit, self._worker_id, claim_id, self._legacy, done],
         )
 
     def mark_unconfirmed(self, q: keys.QueueKeys, claim_id: str) -> None:
@@ -92,6 +96,8 @@ class Claimer:
                     return out  # run what was taken; the error shows on the next call
                 raise
             taken, due = self.parse(reply, claim_id)
+            if taken:
+                self._confirmed[q.name] = claim_id
             out.jobs += taken
             if due:
                 due_times.append(due)
@@ -170,6 +176,8 @@ class Claimer:
         if isinstance(reply, Exception):  # e.g. NOSCRIPT after a Redis restart or a failover
             return await self.claim(limit)
         taken, due = self.parse(reply, claim_id)
+        if taken:
+            self._confirmed[q.name] = claim_id
         return Claims(taken, 0 if taken else due)
 
     async def _wait_any(self, timeout_s: float) -> None:

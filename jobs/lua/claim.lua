@@ -5,6 +5,7 @@
 -- KEYS[1] due zset  KEYS[2] priority levels zset  KEYS[3] claim record  KEYS[4] paused flag
 -- ARGV[1] the queue's key prefix  ARGV[2] lease ms  ARGV[3] limit  ARGV[4] worker id
 --   ARGV[5] claim id  ARGV[6] '1': also read stock ARQ definitions (`arq:job:{id}`)
+--   ARGV[7] an earlier claim id of this worker whose reply arrived ('' none): its record goes
 -- Returns {next due score, 'paused' or '', now ms, id, job data, tries, ...}
 -- Events  "started" with the claimed ids.
 -- "Now" is the server's clock: a worker may send this script before it blocks (pipelined
@@ -15,6 +16,7 @@
 local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if ARGV[7] and ARGV[7] ~= '' then redis.call('DEL', P .. 'claim:' .. ARGV[7]) end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'', 'paused', now} end
 local lease, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local token = ARGV[4] .. '|' .. now .. '|' .. ARGV[5]

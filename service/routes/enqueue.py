@@ -4,6 +4,8 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
@@ -60,48 +62,51 @@ ENQUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
 class EnqueueOptions:
     """When, where and how urgently: the query options every enqueue route takes."""
 
-    def __init__(
-        self,
-        defer_by: Annotated[
-            float | None,
-            Query(
-                ge=0,
-                le=MAX_DEFER_S,
-                description="Run no sooner than this many seconds from now (not with "
-                "`defer_until`).",
-            ),
-        ] = None,
-        defer_until: Annotated[
-            Rfc3339DateTime | None,
-            Query(
-                description="Run no sooner than this time: RFC 3339 with an offset "
-                "(`2030-01-31T09:00:00Z`); a past time runs now (not with `defer_by`)."
-            ),
-        ] = None,
-        queue: Annotated[
-            str | None,
-            Query(
-                pattern=r"^[A-Za-z0-9_.:\-]{1,64}$",
-                description="Put the job on this queue instead of its declared one.",
-            ),
-        ] = None,
-        priority: Annotated[
-            int,
-            Query(ge=0, le=MAX_PRIORITY, description="Lower runs first; FIFO within one."),
-        ] = 0,
-    ) -> None:
-        if defer_by is not None and defer_until is not None:
-            raise InvalidRequest("give defer_by or defer_until, not both")
-        self.defer_by = defer_by
-        self.defer_until = defer_until
-        self.queue = queue
-        self.priority = priority
+    defer_by: float | None
+    defer_until: datetime | None
+    queue: str | None
+    priority: int
 
 
-OptionsDep = Annotated[EnqueueOptions, Depends()]
+async def enqueue_options(
+    defer_by: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            le=MAX_DEFER_S,
+            description="Run no sooner than this many seconds from now (not with `defer_until`).",
+        ),
+    ] = None,
+    defer_until: Annotated[
+        Rfc3339DateTime | None,
+        Query(
+            description="Run no sooner than this time: RFC 3339 with an offset "
+            "(`2030-01-31T09:00:00Z`); a past time runs now (not with `defer_by`)."
+        ),
+    ] = None,
+    queue: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9_.:\-]{1,64}$",
+            description="Put the job on this queue instead of its declared one.",
+        ),
+    ] = None,
+    priority: Annotated[
+        int,
+        Query(ge=0, le=MAX_PRIORITY, description="Lower runs first; FIFO within one."),
+    ] = 0,
+) -> EnqueueOptions:
+    """An async dependency: a class one would run in the thread pool on every request."""
+    if defer_by is not None and defer_until is not None:
+        raise InvalidRequest("give defer_by or defer_until, not both")
+    return EnqueueOptions(defer_by, defer_until, queue, priority)
+
+
+OptionsDep = Annotated[EnqueueOptions, Depends(enqueue_options)]
 
 
 class _JobTypeRoute(APIRoute):

@@ -91,3 +91,19 @@ async def test_claim_whose_reply_was_lost_runs_at_once_without_losing_a_try(
         "worker": worker.worker_id,
     }
     assert await redis.exists(q.claim(claim_id)) == 0  # a claim is recovered once
+
+
+async def test_a_claims_record_goes_once_its_reply_has_arrived(
+    redis: RedisClient, settings: Settings
+) -> None:
+    """Records are for lost replies only: the next claim on the queue drops the last one."""
+    q = keys.queue(settings.queue_name)
+    claimer = Worker(settings, burst=True, handle_signals=False)._claimer
+    await enqueue(redis, "ping", {}, settings=settings)
+    assert len((await claimer.claim(1)).jobs) == 1
+    first = claimer._confirmed[q.name]
+    assert await redis.exists(q.claim(first)) == 1
+    await enqueue(redis, "ping", {}, settings=settings)
+    assert len((await claimer.claim(1)).jobs) == 1
+    assert await redis.exists(q.claim(first)) == 0
+    assert await redis.exists(q.claim(claimer._confirmed[q.name])) == 1  # the latest stays
