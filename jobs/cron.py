@@ -118,11 +118,6 @@ def schedules_for(catalog: dict[str, JobSpec]) -> list[Schedule]:
     return list(SCHEDULES)
 
 
-def next_runs(schedules: list[Schedule], now: datetime | None = None) -> dict[str, datetime]:
-    now = now or datetime.now(UTC)
-    return {s.key: s.next_after(now) for s in schedules}
-
-
 # --- the shipped schedules (UTC) -------------------------------------------------------------
 schedule("cleanup_job_records", "5,35 * * * *")
 schedule("heartbeat_report", "* * * * *")
