@@ -72,7 +72,8 @@ def main() -> int:
             os.environ["REDIS_URL"] = server.url
             print(f"embedded Valkey at {server.url}, data in {server.data_dir}", flush=True)
         port = settings.port
-        print(f"API: http://127.0.0.1:{port}   docs: http://127.0.0.1:{port}/docs", flush=True)
+        base = f"http://127.0.0.1:{port}"
+        print(f"API: {base}   docs: {base}/docs   dashboard: {base}/", flush=True)
         return run_procfile(port, kill_wait_s=settings.shutdown_grace_s + KILL_MARGIN_S)
     except KeyboardInterrupt:  # Ctrl-C before honcho took over the signals
         return 130
