@@ -7,7 +7,7 @@ that importing a module never freezes configuration and tests can build their ow
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -86,12 +86,38 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_sender: str = "jobs@localhost"
 
+    # --- completion webhooks (jobs/webhooks.py) --------------------------------------------
+    webhook_secret: SecretStr | None = None
+    """The HMAC-SHA256 key that signs every webhook (`X-Signature`). One secret; see
+    `webhook_secrets` for rotation."""
+    webhook_secrets: Annotated[list[SecretStr], NoDecode] = []
+    """`new,old,...`: signs with the first; the others still verify (`verify_signature`), for
+    rotation. Takes precedence over `webhook_secret`."""
+    webhook_allow_http: bool = False
+    """Also deliver to `http://` URLs (default: `https://` only)."""
+    webhook_allow_private: bool = False
+    """Also deliver to private, loopback, link-local and other non-global addresses (default:
+    refused: a webhook must not reach the service's own network, e.g. 169.254.169.254)."""
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    """One delivery attempt, name resolution to response headers."""
+    webhook_max_attempts: int = Field(default=8, ge=1, le=20)
+    """Attempts per delivery before it fails for good."""
+    webhook_backoff_base_s: float = Field(default=10.0, ge=0)
+    webhook_backoff_max_s: float = Field(default=3600.0, ge=0)
+    """Between attempts: full jitter over `base * 2**(attempt-1)`, capped (8 attempts span ~21 min
+    at most with the defaults)."""
+
     # --- logs ------------------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
     @field_validator(
-        "api_keys", "redis_sentinels", "redis_cluster_nodes", "job_modules", mode="before"
+        "api_keys",
+        "redis_sentinels",
+        "redis_cluster_nodes",
+        "job_modules",
+        "webhook_secrets",
+        mode="before",
     )
     @classmethod
     def _split_commas(cls, value: object) -> object:

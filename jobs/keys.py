@@ -51,6 +51,7 @@ MINUTE = "jobsvc:minute:"  # {minute ms} -> hash outcome -> tries that ended the
 EVENTS = "jobsvc:events"  # pub/sub channel: records.Event on every change
 CRON_PAUSED = "jobsvc:cron:paused"  # set of paused schedule names
 CRON_LAST = "jobsvc:cron:last"  # hash schedule name -> ms of the last tick (or run-now) enqueued
+WEBHOOK_STATS = "jobsvc:webhooks"  # hash of the webhook delivery counters (jobs/webhooks.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,11 @@ class QueueKeys:
     def idempotency(self, job: str, key: str) -> str:
         """ "{id} {input hash}" of the job an `Idempotency-Key` created."""
         return f"{self.prefix}idem:{job}:{key}"
+
+    def deliveries(self, job_id: str) -> str:
+        """list of the job's webhook delivery attempts (`jobs.webhooks.DeliveryAttempt` JSON),
+        oldest first, capped; it expires with the job's result."""
+        return f"{self.prefix}deliveries:{job_id}"
 
     def cron_tick(self, schedule: str, tick_ms: int) -> str:
         """the id enqueued for one tick of a cron schedule."""

@@ -16,6 +16,7 @@ from service.routes import (
     bulk,
     cron,
     dashboard,
+    deliveries,
     docs,
     enqueue,
     failed,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(enqueue.enqueue_router(catalog))
     app.include_router(failed.router)
     app.include_router(jobs.router)
+    app.include_router(deliveries.router)
     app.include_router(job_types.router)
     app.include_router(queues.router)
     app.include_router(cron.router)

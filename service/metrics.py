@@ -18,7 +18,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from jobs import heartbeat, stats
+from jobs import heartbeat, stats, webhooks
 from jobs.connection import RedisClient
 from jobs.registry import JobSpec
 from service.routes.queues import queue_stats
@@ -38,6 +38,7 @@ class Reading:
     details: list[dict[str, Any]]
     stats: stats.Snapshot
     now_ms: int
+    deliveries: webhooks.DeliveryStats | None = None
 
     def oldest_running_s(self, queue: str | None = None) -> float:
         """Age of the longest-running try (on `queue`, or anywhere), per the heartbeats: 0 when
@@ -57,7 +58,8 @@ async def read(redis: RedisClient, catalog: dict[str, JobSpec], settings: Settin
     workers = await heartbeat.live_workers(redis)
     details = await heartbeat.worker_details(redis, list(workers))
     snapshot = await stats.read(redis)
-    return Reading(queues, workers, details, snapshot, int(time.time() * 1000))
+    deliveries = await webhooks.delivery_stats(redis)
+    return Reading(queues, workers, details, snapshot, int(time.time() * 1000), deliveries)
 
 
 class ReadingCollector(Collector):
@@ -70,6 +72,7 @@ class ReadingCollector(Collector):
         yield from self._queue_metrics()
         yield from self._worker_metrics()
         yield from self._job_metrics()
+        yield from self._webhook_metrics()
 
     def _queue_metrics(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily(
@@ -136,3 +139,21 @@ class ReadingCollector(Collector):
         )
         pickup.add_metric([], snap.pickup.cumulative(stats.PICKUP_BUCKETS_S), snap.pickup.sum_s)
         yield pickup
+
+    def _webhook_metrics(self) -> Iterator[Metric]:
+        hooks = self.reading.deliveries
+        if hooks is None:
+            return
+        attempts = CounterMetricFamily(
+            "jobsvc_webhook_attempts",
+            "Webhook delivery attempts by outcome (delivered, failed, refused).",
+            labels=["outcome"],
+        )
+        for outcome, count in hooks.outcomes.items():
+            attempts.add_metric([outcome], count)
+        yield attempts
+        durations = HistogramMetricFamily(
+            "jobsvc_webhook_duration_seconds", "Duration of each webhook delivery attempt."
+        )
+        durations.add_metric([], hooks.duration_buckets, hooks.duration_sum_s)
+        yield durations

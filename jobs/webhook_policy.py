@@ -1,0 +1,155 @@
+"""Where a webhook may go: safe by default (no request forgery into the service's own network).
+
+Two checks, at two times:
+
+- `check_url` at enqueue time: the scheme (`https`, and `http` only with `WEBHOOK_ALLOW_HTTP`),
+  a host, and, when the host is a literal address (`10.0.0.1`, `[::1]`, also the legacy
+  IPv4 spellings `127.1` or `2130706433` that resolvers accept), that address. The caller turns
+  `WebhookRefused` into a 422.
+- `resolve` at delivery: a host name is resolved, *every* address it resolves to is checked
+  (one bad address refuses the whole name: a mixed answer is how DNS rebinding looks), and the
+  caller connects to one of exactly these addresses, never resolving the name again (no window
+  between check and use).
+
+Refused unless `WEBHOOK_ALLOW_PRIVATE`: every address that is not globally routable: private,
+loopback, link-local (169.254.169.254, the cloud metadata service), unspecified, multicast,
+reserved, shared (100.64/10), and IPv6 forms that embed one (`::ffff:127.0.0.1`).
+"""
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
+
+from settings import Settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+MAX_URL_LENGTH = 2048
+
+
+class WebhookRefused(ValueError):
+    """The callback URL (or what its host resolves to) is not allowed: a permanent refusal,
+    never retried. At enqueue time: a 422."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A checked callback URL, split the way a delivery needs it."""
+
+    url: str
+    scheme: str
+    host: str
+    """The name (or literal address) as written, without brackets."""
+    port: int
+    address: IPAddress | None
+    """The host as a literal address, if it is one (then no resolution happens)."""
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+
+def check_url(url: str, settings: Settings) -> Target:
+    """The enqueue-time check: scheme, host, and a literal address's range.
+
+    Raises `WebhookRefused` with a message fit for the client."""
+    if len(url) > MAX_URL_LENGTH:
+        raise WebhookRefused(f"callback URL longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise WebhookRefused(f"callback URL is not a valid URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    allowed = ("https", "http") if settings.webhook_allow_http else ("https",)
+    if scheme not in allowed:
+        hint = "" if settings.webhook_allow_http else " (http:// needs WEBHOOK_ALLOW_HTTP=true)"
+        raise WebhookRefused(f"callback URL must be {' or '.join(allowed)}://{hint}")
+    host = parts.hostname
+    if not host:
+        raise WebhookRefused("callback URL has no host")
+    address = literal_address(host)
+    if address is not None:
+        check_address(address, settings)
+    return Target(_without_fragment(parts), scheme, host, port or _default_port(scheme), address)
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """`host` as an address if it is one, including the legacy IPv4 spellings (`127.1`,
+    `0x7f.0.0.1`, `2130706433`) that `getaddrinfo` would accept as addresses."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if host.replace(".", "").isalnum() and not host.rstrip(".").rpartition(".")[2].isalpha():
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def check_address(address: IPAddress, settings: Settings) -> None:
+    """Refuse an address outside the public internet unless `WEBHOOK_ALLOW_PRIVATE`."""
+    if settings.webhook_allow_private:
+        return
+    reason = non_global_reason(address)
+    if reason:
+        raise WebhookRefused(
+            f"callback address {address} is {reason}; set WEBHOOK_ALLOW_PRIVATE=true to allow it"
+        )
+
+
+def non_global_reason(address: IPAddress) -> str | None:
+    """Why `address` is not a public internet address, or None if it is one."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            reason = non_global_reason(embedded)
+            return f"{reason} (it embeds {embedded})" if reason else None
+    checks = (
+        ("unspecified", address.is_unspecified),
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved),
+        ("not globally routable", not address.is_global),
+    )
+    return next((name for name, hit in checks if hit), None)
+
+
+async def resolve(target: Target, settings: Settings) -> list[IPAddress]:
+    """The addresses to connect to, every one checked; raises `WebhookRefused` if any is not
+    allowed, `OSError` (`socket.gaierror`) if the name does not resolve (worth a retry)."""
+    if target.address is not None:
+        check_address(target.address, settings)
+        return [target.address]
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    addresses: list[IPAddress] = []
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
+        if address not in addresses:
+            addresses.append(address)
+    for address in addresses:
+        try:
+            check_address(address, settings)
+        except WebhookRefused as refused:
+            raise WebhookRefused(f"{target.host} resolves to {address}: {refused}") from None
+    if not addresses:
+        raise socket.gaierror(f"{target.host} resolves to no address")
+    return addresses
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def _without_fragment(parts: SplitResult) -> str:
+    return parts._replace(fragment="").geturl()
