@@ -1,5 +1,5 @@
 """A real HTTP server for webhook tests (stdlib `http.server` in a thread), answering from a
-script and recording every request it gets."""
+script and recording every request it gets; and how a test runs a job and its delivery."""
 
 import ssl
 import threading
@@ -7,6 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from jobs.connection import RedisClient
+from jobs.enqueue import enqueue
+from jobs.store import JobRecord, load_job
+from jobs.tasks.webhooks import DeliverWebhook
+from jobs.webhooks import event_id_for
+from settings import Settings
+from tests.conftest import eventually
 
 
 @dataclass(frozen=True)
@@ -82,3 +90,29 @@ def webhook_receiver(
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+async def final_record(redis: RedisClient, job_id: str) -> JobRecord:
+    record: JobRecord | None = None
+
+    async def done() -> bool:
+        nonlocal record
+        record = await load_job(redis, job_id, {})
+        return record is not None and record.status.is_final
+
+    await eventually(done)
+    assert record is not None
+    return record
+
+
+async def deliver_after_final(
+    redis: RedisClient, settings: Settings, url: str
+) -> tuple[str, str, str]:
+    """Run a `ping` to its end, then enqueue its delivery to `url` (what the dependency on the
+    job's final state will do): (parent id, delivery id, event id)."""
+    parent = await enqueue(redis, "ping", {"message": "hello"}, settings=settings)
+    await final_record(redis, parent.job_id)
+    event_id = event_id_for(parent.job_id, url)
+    payload = DeliverWebhook(job_id=parent.job_id, url=url, event_id=event_id)
+    delivery = await enqueue(redis, "jobsvc.deliver_webhook", payload, settings=settings)
+    return parent.job_id, delivery.job_id, event_id

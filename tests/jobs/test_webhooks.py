@@ -12,16 +12,16 @@ from pydantic import SecretStr
 
 from jobs.connection import RedisClient
 from jobs.enqueue import enqueue
-from jobs.store import JobRecord, JobStatus, load_job
-from jobs.tasks.webhooks import DeliverWebhook
+from jobs.store import JobStatus
 from jobs.webhook_policy import WebhookRefused, check_url
-from jobs.webhooks import event_id_for, sign, verify_signature
+from jobs.webhooks import sign, verify_signature
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.webhook_receiver import Receiver, webhook_receiver
+from tests.helpers.webhook_receiver import (
+    deliver_after_final,
+    final_record,
+    webhook_receiver,
+)
 from tests.helpers.workers import background_worker
-
-DELIVER = "jobsvc.deliver_webhook"
 
 
 @pytest.fixture
@@ -37,37 +37,6 @@ def settings(settings: Settings) -> Settings:
             "webhook_backoff_max_s": 0.05,
         }
     )
-
-
-async def _final(redis: RedisClient, job_id: str) -> JobRecord:
-    record: JobRecord | None = None
-
-    async def done() -> bool:
-        nonlocal record
-        record = await load_job(redis, job_id, {})
-        return record is not None and record.status.is_final
-
-    await eventually(done)
-    assert record is not None
-    return record
-
-
-async def _deliver(redis: RedisClient, settings: Settings, url: str) -> tuple[str, str, str]:
-    """Run a `ping` to its end, then enqueue its delivery to `url` (what the dependency on the
-    job's final state will do): (parent id, delivery id, event id)."""
-    parent = await enqueue(redis, "ping", {"message": "hello"}, settings=settings)
-    await _final(redis, parent.job_id)
-    event_id = event_id_for(parent.job_id, url)
-    payload = DeliverWebhook(job_id=parent.job_id, url=url, event_id=event_id)
-    delivery = await enqueue(redis, DELIVER, payload, settings=settings)
-    return parent.job_id, delivery.job_id, event_id
-
-
-async def _received(receiver: Receiver, count: int) -> None:
-    async def arrived() -> bool:
-        return len(receiver.requests()) >= count
-
-    await eventually(arrived)
 
 
 def test_a_signature_verifies_with_any_secret_of_the_receivers_list() -> None:
@@ -115,8 +84,10 @@ async def test_a_final_job_is_delivered_signed_with_its_jobview(
 ) -> None:
     with webhook_receiver() as receiver:
         async with background_worker(settings, redis):
-            parent_id, delivery_id, event_id = await _deliver(redis, settings, receiver.url())
-            delivery = await _final(redis, delivery_id)
+            parent_id, delivery_id, event_id = await deliver_after_final(
+                redis, settings, receiver.url()
+            )
+            delivery = await final_record(redis, delivery_id)
     assert delivery.status is JobStatus.complete
     assert delivery.result == {
         "event_id": event_id,
@@ -142,8 +113,10 @@ async def test_a_failing_receiver_gets_retries_with_the_same_event_id(
 ) -> None:
     with webhook_receiver(answers=[500, 500]) as receiver:
         async with background_worker(settings, redis):
-            parent_id, delivery_id, event_id = await _deliver(redis, settings, receiver.url())
-            delivery = await _final(redis, delivery_id)
+            parent_id, delivery_id, event_id = await deliver_after_final(
+                redis, settings, receiver.url()
+            )
+            delivery = await final_record(redis, delivery_id)
     assert delivery.status is JobStatus.complete
     assert delivery.result is not None and delivery.result["attempts"] == 3
     requests = receiver.requests()
@@ -176,8 +149,8 @@ async def test_a_name_resolving_to_loopback_is_refused_at_delivery_without_conne
         url = receiver.url(host="localhost")
         check_url(url, strict)  # a name passes at enqueue: only its addresses can tell
         async with background_worker(strict, redis):
-            parent_id, delivery_id, _ = await _deliver(redis, strict, url)
-            delivery = await _final(redis, delivery_id)
+            parent_id, delivery_id, _ = await deliver_after_final(redis, strict, url)
+            delivery = await final_record(redis, delivery_id)
         assert receiver.requests() == []
     assert delivery.status is JobStatus.failed
     assert delivery.tries == 1  # refused for good: not retried
@@ -194,8 +167,10 @@ async def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(
     two_attempts = settings.model_copy(update={"webhook_max_attempts": 2})
     with webhook_receiver(answers=[302, 302]) as receiver:
         async with background_worker(two_attempts, redis):
-            parent_id, delivery_id, _ = await _deliver(redis, two_attempts, receiver.url())
-            delivery = await _final(redis, delivery_id)
+            parent_id, delivery_id, _ = await deliver_after_final(
+                redis, two_attempts, receiver.url()
+            )
+            delivery = await final_record(redis, delivery_id)
         assert len(receiver.requests("/hook")) == 2
         assert receiver.requests("/target") == []
     assert delivery.status is JobStatus.failed
