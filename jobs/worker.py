@@ -3,6 +3,9 @@
 - serves several queues, in strict or weighted order (`WORKER_QUEUES`, see `jobs.served`);
 - wakes on enqueue (BLPOP on the queues' wake lists), polls only as a fallback;
 - claims ready jobs in batches, one script call per queue; each claim is a lease it renews;
+  runs each try in a slot of its own (`jobs.slots`), at most `WORKER_CONCURRENCY` at once;
+  while the queue is deep it claims once a batch of slots is free (or after a short linger),
+  not once per finished try;
 - settles finished tries in batched script calls, fenced by their lease tokens (`Finisher`);
 - retries any retryable exception with backoff and jitter;
 - on SIGTERM takes no new job, lets running ones finish within a grace period, re-queues the
@@ -38,6 +41,7 @@ from jobs.records import JobDefinition
 from jobs.registry import load_catalog
 from jobs.scheduler import run_schedules
 from jobs.served import ServedQueues
+from jobs.slots import Slots
 from jobs.stats import JobStats
 from jobs.stock import stock_worker_settings
 from settings import Settings, get_settings
@@ -48,6 +52,10 @@ logger = logging.getLogger("jobs.worker")
 def _ms() -> int:
     return int(time.time() * 1000)
 
+
+CLAIM_LINGER_S = 0.005
+"""While the queue is deep and few slots are free, how long a claim waits for more to free
+(see `jobs.slots`): under load one claim takes many jobs instead of one per finished try."""
 
 SETTLE_AT_EXIT_S = 3.0
 """At shutdown, how long to keep trying to store outcomes once the grace is over (Redis may be
@@ -77,15 +85,14 @@ class Worker:
         """ARQ's ctx: the worker's resources (`jobs.lifespan`); each try gets a copy plus its
         own keys."""
         self._install_signals = handle_signals
-        self._running: dict[str, Claimed] = {}
+        self.slots = Slots(self.max_jobs, self._run)
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()
         """A second SIGTERM/SIGINT: stop waiting for running jobs."""
-        self._slot_free = asyncio.Event()
         legacy = not is_cluster(settings)
         self._lease_ms = int(settings.lease_s * 1000)
         self._claimer = Claimer(self.pool, self.worker_id, self.served, self._lease_ms, legacy)
-        self._finisher = Finisher(self.pool, legacy, lambda: bool(self._running))
+        self._finisher = Finisher(self.pool, legacy, lambda: bool(self.slots.running))
         self.stats = JobStats()  # for /metrics: see jobs/stats.py
         self._attempts = Attempts(settings, self.catalog, self.ctx, self.stats, self._wake_later)
         self.counts = self._attempts.counts
@@ -97,11 +104,11 @@ class Worker:
 
         A second call stops waiting: running jobs are re-queued at once."""
         if not self._stopping.is_set():
-            logger.info("stopping: %d jobs running", len(self._running))
+            logger.info("stopping: %d jobs running", len(self.slots.running))
             self._stopping.set()
-            self._slot_free.set()  # wakes a claim loop waiting for capacity
+            self.slots.wake()  # wakes a claim loop waiting for capacity
         elif not self._hurry.is_set():
-            logger.info("stopping now: re-queueing %d running jobs", len(self._running))
+            logger.info("stopping now: re-queueing %d running jobs", len(self.slots.running))
             self._hurry.set()
 
     async def main(self) -> None:
@@ -182,15 +189,16 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         failures = 0
+        batch = self.settings.claim_batch
+        refill = max(1, min(batch, self.max_jobs) // 2)
+        deep = False
+        """The last claim took all it asked for: more jobs are likely ready."""
         while not self._stopping.is_set():
-            free = self.max_jobs - len(self._running)
-            if free <= 0:
-                # At capacity this wait happens once per finished job: a plain event wait
-                # (stop() sets it too), not `_first`'s two extra futures.
-                self._slot_free.clear()
-                await self._slot_free.wait()
-                continue
-            limit = min(free, self.settings.claim_batch)
+            if self.slots.free < (refill if deep else 1):
+                await self.slots.room(refill if deep else 1, CLAIM_LINGER_S)
+                if self.slots.free <= 0:
+                    continue  # woken by stop()
+            limit = min(self.slots.free, batch)
             settled_before = self._finisher.batches
             try:
                 claims = await self._claimer.claim(limit)
@@ -200,6 +208,7 @@ class Worker:
                 logger.warning("claim failed (Redis unreachable?): %s", exc)
                 await self._first(self._stopping.wait(), min(0.1 * 2**failures, 5.0))
                 continue
+            deep = len(claims.jobs) >= limit
             if self._start(claims):
                 continue  # took something: look for more straight away
             if self.burst and self._burst_done(claims.next_due_ms):
@@ -211,9 +220,8 @@ class Worker:
             wait_s = self.settings.poll_fallback_s
             if claims.next_due_ms:
                 wait_s = min(wait_s, max((claims.next_due_ms - _ms()) / 1000, 0.0))
-            if self.burst and self._running:
-                await self._first(self._slot_free.wait(), wait_s)
-                self._slot_free.clear()
+            if self.burst and self.slots.running:
+                await self.slots.one_ends(wait_s)
             elif wait_s > 0.005:
                 await self._first(self._wait_then_claim(wait_s, limit), None)
 
@@ -226,15 +234,7 @@ class Worker:
 
     def _start(self, claims: Claims) -> bool:
         """Start a task per claimed try; True if anything was claimed."""
-        for claimed in claims.jobs:
-            if claimed.job_id in self._running:
-                continue  # already running (a recovered claim overlapping a live one)
-            self._running[claimed.job_id] = claimed
-            if isinstance(claimed.definition, JobDefinition):
-                self.stats.picked_up(
-                    claimed.tries, claimed.definition.enqueued_ms, claimed.started_ms
-                )
-            claimed.task = asyncio.create_task(self._run(claimed))
+        self.slots.start(claims.jobs)
         return bool(claims.jobs)
 
     async def _first(self, awaitable: Awaitable[Any], timeout_s: float | None) -> None:
@@ -249,13 +249,17 @@ class Worker:
 
     def _burst_done(self, next_due_ms: int) -> bool:
         """Burst mode ends when nothing runs and nothing comes due within the poll fallback."""
-        if self._running:
+        if self.slots.running:
             return False
         return not next_due_ms or next_due_ms - _ms() > self.settings.poll_fallback_s * 1000
 
     # --- running one try -------------------------------------------------------------------
 
     async def _run(self, claimed: Claimed) -> None:
+        """The task of one try (`Slots` frees its slot once this returns)."""
+        d = claimed.definition
+        if isinstance(d, JobDefinition):
+            self.stats.picked_up(claimed.tries, d.enqueued_ms, claimed.started_ms)
         settle: Settle | None
         try:
             settle = await self._attempts.run(claimed)
@@ -265,29 +269,26 @@ class Worker:
                 raise
             task.uncancel()
             settle = self._attempts.cancelled(claimed)
-        finally:
-            self._running.pop(claimed.job_id, None)
-            self._slot_free.set()
         if settle is not None:
             self._finisher.submit(settle)
 
     # --- background duties -----------------------------------------------------------------
 
     async def _renew_leases(self) -> None:
-        held = list(self._running.values())
+        held = list(self.slots.running.values())
         for job_id in await leases.renew(self.pool, held, self._lease_ms):
-            if job_id not in self._running:
+            if job_id not in self.slots.running:
                 continue  # finished while the renewal was on the wire: its lease went with it
             logger.warning(
                 "lease lost: cancelling this try (the lease ran out; another worker may hold "
                 "the job now)",
                 extra={"job_id": job_id},
             )
-            self._cancel(job_id, "lost")
+            self.slots.cancel(job_id, "lost")
 
     async def _watch_aborts(self) -> None:
-        for job_id in await leases.abort_requests(self.pool, list(self._running.values())):
-            self._cancel(job_id, "abort")
+        for job_id in await leases.abort_requests(self.pool, list(self.slots.running.values())):
+            self.slots.cancel(job_id, "abort")
 
     def _wake_later(self, job_id: str, delay_s: float) -> None:
         """Push a wake token when a retry comes due, so no worker sleeps through it."""
@@ -298,23 +299,15 @@ class Worker:
         task = asyncio.ensure_future(self.pool.lpush(q.wake, "1"))  # type: ignore[arg-type]
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-    def _cancel(self, job_id: str, reason: str) -> None:
-        claimed = self._running.get(job_id)
-        if claimed and claimed.task and claimed.cancel_reason is None:
-            claimed.cancel_reason = reason
-            claimed.task.cancel()
-
     async def _heartbeat(self) -> None:
         info: dict[str, Any] = {
-            "running": len(self._running),
+            "running": len(self.slots.running),
             **self.counts,
             "stopping": self._stopping.is_set(),
             "queues": [q.name for q in self.served.queues],
-            "running_by_queue": {
-                q.name: len(c) for q, c in leases.by_queue(self._running.values()).items()
-            },
+            "running_by_queue": {q.name: len(c) for q, c in self.slots.by_queue().items()},
             # For /metrics' jobsvc_oldest_running_seconds: when the longest-running try began.
-            "oldest_started_ms": min((c.started_ms for c in self._running.values()), default=0),
+            "oldest_started_ms": self.slots.oldest_started_ms(),
         }
         await heartbeat.beat(
             self.pool, self.worker_id, self.served.queues, self.settings.heartbeat_s, info
@@ -325,24 +318,8 @@ class Worker:
 
     async def _drain(self) -> None:
         """After the claim loop: let running tries finish within the grace, then re-queue."""
-        tasks = [c.task for c in self._running.values() if c.task]
-        if not tasks:
-            return
         grace = self.settings.shutdown_grace_s if self._stopping.is_set() else None
-        # asyncio.wait does not cancel what it waits for: cancelling `finished` leaves the
-        # tries running until they are cancelled below, each with its reason.
-        finished = asyncio.ensure_future(asyncio.wait(tasks))
-        hurry = asyncio.ensure_future(self._hurry.wait())
-        try:
-            await asyncio.wait([finished, hurry], timeout=grace, return_when="FIRST_COMPLETED")
-        finally:
-            finished.cancel()
-            hurry.cancel()
-        for job_id in [c.job_id for c in self._running.values()]:
-            self._cancel(job_id, "shutdown")
-        pending = [t for t in tasks if not t.done()]
-        if pending:
-            await asyncio.wait(pending)
+        await self.slots.wind_down(grace, self._hurry)
 
 
 def __getattr__(name: str) -> Any:

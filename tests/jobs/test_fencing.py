@@ -34,7 +34,7 @@ async def test_settle_after_the_lease_passed_to_another_owner_is_refused(
         return view is not None and view.progress is not None  # the body has begun
 
     await eventually(running)
-    stale = background_worker._running[job_id]
+    stale = background_worker.slots.running[job_id]
     # The lease ran out and another worker claimed the job (its token, its try).
     owner = LeaseToken("other-worker", 1, "other-claim").encode()
     await redis.set(keys.of_job(job_id).lease(job_id), owner, px=60_000)
@@ -49,7 +49,10 @@ async def test_settle_after_the_lease_passed_to_another_owner_is_refused(
         await redis.set("test:gate:fence", "1")  # the stale try finishes now
 
         async def refused() -> bool:
-            return job_id not in background_worker._running and not background_worker._finisher.busy
+            return (
+                job_id not in background_worker.slots.running
+                and not background_worker._finisher.busy
+            )
 
         await eventually(refused)
     assert await redis.get(keys.of_job(job_id).result(job_id)) is None  # no result stored

@@ -21,10 +21,10 @@ async def test_renewing_the_lease_keeps_the_job_running(
     lease_key = keys.of_job(enqueued.job_id).lease(enqueued.job_id)
 
     async def running() -> bool:
-        return enqueued.job_id in background_worker._running and await redis.exists(lease_key)
+        return enqueued.job_id in background_worker.slots.running and await redis.exists(lease_key)
 
     await eventually(running)
-    held = background_worker._running[enqueued.job_id]
+    held = background_worker.slots.running[enqueued.job_id]
     assert await redis.get(lease_key) == held.token.encode()  # the token the worker renews with
     await redis.pexpire(lease_key, 1000)
     await background_worker._renew_leases()
