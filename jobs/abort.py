@@ -47,6 +47,13 @@ async def abort(
     outcome: bytes = await lua.script("abort")(
         redis,
         [q.due, q.levels, q.failed, q.abort],
-        [q.prefix, job_id, aborted, settings.failed_ttl_s * 1000, "1" if stock else "0"],
+        [
+            q.prefix,
+            job_id,
+            aborted,
+            settings.failed_ttl_s * 1000,
+            "1" if stock else "0",
+            int(settings.lease_s * 1000),
+        ],
     )
     return outcome.decode()  # type: ignore[return-value]

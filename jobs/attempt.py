@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from arq.worker import Retry
@@ -89,6 +90,10 @@ class Attempts:
             )
             message = f"input does not match {spec.input_model.__name__}: {problems}"
             return self._rejected(claimed, spec, Poison("InvalidInput", message))
+        if d.expires_ms is not None and claimed.started_ms > d.expires_ms:
+            when = datetime.fromtimestamp(d.expires_ms / 1000, UTC).isoformat()
+            expired = Poison("Expired", f"not started by its expiry ({when}): it never will")
+            return self._rejected(claimed, spec, expired, started=False)
         if claimed.tries > spec.max_tries:
             message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
             return self._rejected(claimed, spec, Poison("MaxTriesExceeded", message))
@@ -117,12 +122,15 @@ class Attempts:
             logger.info("job complete", extra=_log_fields(claimed, spec, duration=True))
         return self._final(claimed, "complete", output, spec)
 
-    def _rejected(self, claimed: Claimed, spec: JobSpec | None, poison: Poison) -> Settle:
-        """Settled without running: nothing about this try could ever succeed."""
+    def _rejected(
+        self, claimed: Claimed, spec: JobSpec | None, poison: Poison, *, started: bool = True
+    ) -> Settle:
+        """Settled without running: nothing about this try could ever succeed. `started`:
+        False when the job must read as never started (it expired before it could)."""
         self.counts["failed"] += 1
         self.stats.outcome(spec.name if spec else claimed.name, "failed", claimed.started_ms)
         logger.warning("job failed", extra=_log_fields(claimed, spec, error=poison.error()))
-        return self._final(claimed, "failed", poison.error())
+        return self._final(claimed, "failed", poison.error(), started=started)
 
     def _failed_try(self, claimed: Claimed, spec: JobSpec, exc: Exception) -> Settle:
         retryable = isinstance(exc, Retry) or spec.is_retryable(exc)
@@ -161,7 +169,13 @@ class Attempts:
         return None  # lease lost: another worker owns the job now; write nothing
 
     def _final(
-        self, claimed: Claimed, status: FinalKind, result: Any, spec: JobSpec | None = None
+        self,
+        claimed: Claimed,
+        status: FinalKind,
+        result: Any,
+        spec: JobSpec | None = None,
+        *,
+        started: bool = True,
     ) -> Settle:
         d = claimed.definition if isinstance(claimed.definition, JobDefinition) else None
         ttl_s: float = self.settings.failed_ttl_s
@@ -175,12 +189,12 @@ class Attempts:
             name=d.function if d else "",
             args=d.args if d else [],
             kwargs=d.kwargs if d else {},
-            tries=claimed.tries,
+            tries=claimed.tries if started else claimed.tries - 1,
             enqueued_ms=d.enqueued_ms if d else 0,
             status=status,
             result=result,
-            started_ms=claimed.started_ms,
-            worker=self.ctx.get("worker_id"),
+            started_ms=claimed.started_ms if started else None,
+            worker=self.ctx.get("worker_id") if started else None,
             priority=d.priority if d else 0,
         )
         ttl_ms = max(int(ttl_s * 1000), 1)

@@ -21,7 +21,8 @@ from pydantic import BaseModel
 
 from jobs import keys, lua
 from jobs.connection import RedisClient
-from jobs.records import JobDefinition
+from jobs.flow import FlowControl
+from jobs.records import JobDefinition, encode_gates
 from jobs.registry import DECLARED, JobSpec, load_catalog
 from settings import Settings, get_settings
 
@@ -39,12 +40,19 @@ class InvalidPriority(ValueError):
     """A priority outside 0..1,000,000."""
 
 
+class QueuePinned(ValueError):
+    """An enqueue named another queue for a job whose limits or uniqueness live on its
+    declared queue (their state is kept in that queue's cluster slot)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Enqueued:
     job_id: str
-    outcome: Literal["created", "existing", "duplicate"]
+    outcome: Literal["created", "existing", "duplicate", "unique", "debounced"]
     """`existing`: the idempotency key was seen before (see `same_input`);
-    `duplicate`: a job with this id exists already."""
+    `duplicate`: a job with this id exists already; `unique`: an equal job is not final yet
+    (`job_id` is that job's; nothing was created); `debounced`: that waiting job took this
+    input and waits again (`scheduled_ms` is its new due time)."""
     same_input: bool = True
     enqueued_ms: int = 0
     """The server's clock at enqueue (`created` only), like `scheduled_ms`."""
@@ -70,22 +78,27 @@ def _due(defer_by: float | timedelta | None, defer_until: datetime | None) -> tu
     return 0, ""
 
 
-def resolve(job: JobSpec | str, settings: Settings) -> tuple[str, str]:
-    """(name, declared queue) of a job given by spec or by name; unknown names raise."""
+def resolve(job: JobSpec | str, settings: Settings) -> tuple[str, str, FlowControl]:
+    """(name, declared queue, flow control) of a job given by spec or by name; unknown names
+    raise."""
     if isinstance(job, JobSpec):
-        return job.name, job.queue
+        return job.name, job.queue, job.flow
     if job not in DECLARED:
         load_catalog(settings)  # imports the task modules and JOB_MODULES, then look again
     declared = DECLARED.get(job)
     if declared is None:
         raise UnknownJobName(f"no job named {job!r} is declared")
-    return job, declared.options.queue or settings.queue_name
+    return job, declared.options.queue or settings.queue_name, declared.flow
 
 
 def check_priority(priority: int) -> int:
     if not 0 <= priority <= MAX_PRIORITY:
         raise InvalidPriority(f"priority {priority} is not in 0..{MAX_PRIORITY}")
     return priority
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +108,35 @@ class _Options:
     priority: int
     delay_ms: int
     due_ms: int | str
+    flow: FlowControl
+    unique_ms: int | None
+    """How long an equal enqueue returns this job (`unique_for`), if unique."""
+    expires: str
+    """`enqueue.lua`'s expiry field: '' none, '+{ms}' after enqueue, or absolute ms."""
+
+    def row(self, job_id: str, data: Any) -> tuple[Any, ...]:
+        definition = JobDefinition(
+            self.name, [data], {}, queue=self.queue.name, priority=self.priority
+        )
+        flow = self.flow
+        lock, mode, ttl = "", "", 0
+        if self.unique_ms is not None or flow.debounce_s is not None:
+            lock = flow.unique_lock(self.name, data)
+            mode = "debounce" if flow.debounce_s is not None else "unique"
+            ttl = self.unique_ms or 0
+        gates = encode_gates(flow.gates(self.name, data), lock or None)
+        return (
+            job_id,
+            definition.dump_open(),
+            self.delay_ms,
+            self.due_ms,
+            self.priority,
+            gates,
+            lock,
+            ttl,
+            mode,
+            self.expires,
+        )
 
 
 def _options(
@@ -104,11 +146,39 @@ def _options(
     defer_by: float | timedelta | None,
     defer_until: datetime | None,
     settings: Settings,
+    unique_for: float | timedelta | None = None,
+    expires_in: float | timedelta | None = None,
+    expires_at: datetime | None = None,
 ) -> _Options:
-    name, declared = resolve(job, settings)
+    name, declared, flow = resolve(job, settings)
+    if flow.debounce_s is not None and defer_by is None and defer_until is None:
+        defer_by = flow.debounce_s
     delay_ms, due_ms = _due(defer_by, defer_until)
     chosen = declared if queue is None else queue  # '' is a bad name, not "the default"
-    return _Options(name, keys.queue(chosen), check_priority(priority), delay_ms, due_ms)
+    if chosen != declared and flow.pins_queue:
+        raise QueuePinned(
+            f"job {name!r} has limits or uniqueness kept on its queue {declared!r}: "
+            f"it cannot be put on {chosen!r}"
+        )
+    unique = _seconds(unique_for) if unique_for is not None else flow.unique_for_s
+    expires = ""
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+        expires = str(int(expires_at.timestamp() * 1000))
+    elif expires_in is not None or flow.expires_s is not None:
+        seconds = _seconds(expires_in) if expires_in is not None else flow.expires_s
+        expires = f"+{max(0, int((seconds or 0) * 1000))}"
+    return _Options(
+        name,
+        keys.queue(chosen),
+        check_priority(priority),
+        delay_ms,
+        due_ms,
+        flow,
+        None if unique is None else max(1, int(unique * 1000)),
+        expires,
+    )
 
 
 def _dump(payload: BaseModel | Any) -> Any:
@@ -136,8 +206,7 @@ async def _call(
         "1" if fresh else "0",
     ]
     for job_id, data in rows:
-        definition = JobDefinition(o.name, [data], {}, queue=q.name, priority=o.priority)
-        args += (job_id, definition.dump_open(), o.delay_ms, o.due_ms, o.priority)
+        args += o.row(job_id, data)
     idem_key = idempotency[0] if idempotency else q.index
     reply: list[Any] = await lua.script("enqueue")(
         redis, [q.due, q.levels, q.wake, q.index, idem_key], args
@@ -172,13 +241,20 @@ async def enqueue(
     defer_until: datetime | None = None,
     job_id: str | None = None,
     idempotency_key: str | None = None,
+    unique_for: float | timedelta | None = None,
+    expires_in: float | timedelta | None = None,
+    expires_at: datetime | None = None,
     settings: Settings | None = None,
 ) -> Enqueued:
     """Enqueue `job` with `payload` (validated by the caller; the worker validates again).
 
-    `job_id` is the unique part of the id; the id names the queue (see `jobs.keys`)."""
+    `job_id` is the unique part of the id; the id names the queue (see `jobs.keys`).
+    `unique_for` (seconds) overrides the job's declared `unique_for`; `expires_in` (seconds
+    after enqueue) or `expires_at` its declared `expires`."""
     settings = settings or get_settings()
-    o = _options(job, queue, priority, defer_by, defer_until, settings)
+    o = _options(
+        job, queue, priority, defer_by, defer_until, settings, unique_for, expires_in, expires_at
+    )
     data = _dump(payload)
     idempotency = None
     if idempotency_key:
@@ -202,10 +278,22 @@ async def _enqueue_one(
         existing_id, _, fingerprint = reply[1].decode().partition(" ")
         same = idempotency is not None and fingerprint == idempotency[1]
         return Enqueued(existing_id, "existing", same, queue=o.queue.name)
-    now, due = int(reply[0]), int(reply[2])
-    if due < 0:
+    now = int(reply[0])
+    return _outcome(job_id, reply[2], now, data, o)
+
+
+def _outcome(job_id: str, reply: Any, now: int, data: Any, o: _Options) -> Enqueued:
+    """One job's part of `enqueue.lua`'s reply: its due ms, -1, or an equal job's id."""
+    if isinstance(reply, bytes):
+        kind, other, *due = reply.decode().split(" ")
+        if kind == "debounced":
+            return Enqueued(
+                other, "debounced", True, now, int(due[0]), data, o.queue.name, o.priority
+            )
+        return Enqueued(other, "unique", queue=o.queue.name)
+    if int(reply) < 0:
         return Enqueued(job_id, "duplicate", queue=o.queue.name)
-    return Enqueued(job_id, "created", True, now, due, data, o.queue.name, o.priority)
+    return Enqueued(job_id, "created", True, now, int(reply), data, o.queue.name, o.priority)
 
 
 async def enqueue_cron_tick(
@@ -232,11 +320,17 @@ async def enqueue_many(
     priority: int = 0,
     defer_by: float | timedelta | None = None,
     defer_until: datetime | None = None,
+    unique_for: float | timedelta | None = None,
+    expires_in: float | timedelta | None = None,
+    expires_at: datetime | None = None,
     settings: Settings | None = None,
 ) -> list[Enqueued]:
-    """Enqueue many jobs of one type, in input order, one round trip per `BULK_CHUNK`."""
+    """Enqueue many jobs of one type, in input order, one round trip per `BULK_CHUNK`. An
+    item equal to a job not final yet (uniqueness) comes back as that job."""
     settings = settings or get_settings()
-    o = _options(job, queue, priority, defer_by, defer_until, settings)
+    o = _options(
+        job, queue, priority, defer_by, defer_until, settings, unique_for, expires_in, expires_at
+    )
     out: list[Enqueued] = []
     for start in range(0, len(payloads), BULK_CHUNK):
         rows = [
@@ -245,7 +339,5 @@ async def enqueue_many(
         reply = await _call(redis, o, rows, settings, fresh=True)
         now = int(reply[0])
         for (job_id, data), due in zip(rows, reply[2:], strict=True):
-            out.append(
-                Enqueued(job_id, "created", True, now, int(due), data, o.queue.name, o.priority)
-            )
+            out.append(_outcome(job_id, due, now, data, o))
     return out

@@ -66,10 +66,16 @@ LINGER_BELOW = 64
 
 class Finisher:
     def __init__(
-        self, redis: RedisClient, legacy: bool, more_coming: Callable[[], bool] = lambda: False
+        self,
+        redis: RedisClient,
+        legacy: bool,
+        more_coming: Callable[[], bool] = lambda: False,
+        lease_ms: int = 30_000,
     ) -> None:
         self._redis = redis
         self._legacy = "1" if legacy else "0"
+        self._lease_ms = lease_ms
+        """How long a slot a settle frees stays reserved for the held job it goes to."""
         self._more_coming = more_coming
         self._pending: list[Settle] = []
         self._ready = asyncio.Event()
@@ -135,7 +141,7 @@ class Finisher:
             by_queue.setdefault(keys.of_job(settle.job_id), []).append(settle)
         lost: list[str] = []
         for q, rows in by_queue.items():
-            args: list[bytes | str | int] = [q.prefix, self._legacy]
+            args: list[bytes | str | int] = [q.prefix, self._legacy, self._lease_ms]
             args += [value for s in rows for value in s.row()]
             lost += [
                 i.decode() for i in await script(self._redis, [q.due, q.failed, q.index], args)

@@ -46,6 +46,9 @@ class JobDefinition:
     queue: str | None = None
     """None for jobs a stock ARQ producer enqueued: they are on the default queue."""
     priority: int = 0
+    expires_ms: int | None = None
+    """`x`: not started by then (server ms), it never starts (`Expired`); written by
+    `enqueue.lua` from the server's clock, like `et`."""
 
     def dump_open(self) -> bytes:
         """Everything but `et`, for `enqueue.lua` to close with the server's time."""
@@ -67,6 +70,7 @@ class JobDefinition:
             return Poison("UndecodableJob", f"job definition is a JSON {type(d).__name__}")
         function, args, kwargs = d.get("f"), d.get("a", []), d.get("k", {})
         queue, enqueued, priority = d.get("q"), d.get("et") or 0, d.get("p") or 0
+        expires = d.get("x")
         if not isinstance(function, str) or not function:
             return Poison("UndecodableJob", "job definition names no function ('f')")
         if not isinstance(args, list) or not isinstance(kwargs, dict):
@@ -75,7 +79,9 @@ class JobDefinition:
             return Poison("UndecodableJob", "job definition has a malformed 'et' or 'p'")
         if not (queue is None or isinstance(queue, str)):
             return Poison("UndecodableJob", "job definition has a malformed 'q'")
-        return cls(function, args, kwargs, int(enqueued), queue, priority)
+        if not (expires is None or isinstance(expires, int)):
+            return Poison("UndecodableJob", "job definition has a malformed 'x'")
+        return cls(function, args, kwargs, int(enqueued), queue, priority, expires)
 
     @property
     def payload(self) -> Any:
@@ -85,6 +91,35 @@ class JobDefinition:
 
 def _pickled(raw: bytes | str) -> bool:
     return isinstance(raw, bytes) and raw[:1] == b"\x80"
+
+
+def encode_gates(gates: dict[str, Any], unique_lock: str | None) -> bytes:
+    """A job's entry in its queue's `flow` hash, read by the scripts (`jobs/lua/flow.lua`):
+    `c`/`n` its concurrency gate and limit, `r`/`t`/`b` its rate gate, interval (µs) and
+    burst, `u` its unique lock. Empty for a job with none of them."""
+    spec = dict(gates)
+    if unique_lock is not None:
+        spec["u"] = unique_lock
+    return orjson.dumps(spec) if spec else b""
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingAt:
+    """`wait` in a held job's state hash (written by `flow.lua`): which gate holds it."""
+
+    on: str
+    """"concurrency" or "rate_limit"."""
+    until_ms: int | None
+    """When a rate limit lets it (or the one held before it) go; None for concurrency."""
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> "WaitingAt | None":
+        try:
+            d = orjson.loads(raw)
+            until = d.get("until")
+            return cls(str(d["on"]), int(until) if until is not None else None)
+        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+            return None
 
 
 @dataclass(frozen=True, slots=True)

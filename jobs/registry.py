@@ -11,7 +11,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, get_type_hints
 
 from arq.worker import Function, func
@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from jobs.context import JobContext
 from jobs.errors import PERMANENT
+from jobs.flow import FlowControl, declare
 from jobs.keys import check_queue_name
 from settings import Settings
 
@@ -48,6 +49,7 @@ class JobDeclaration:
     description: str
     retry_on: tuple[type[BaseException], ...]
     options: JobOptions
+    flow: FlowControl
 
     def resolve(self, settings: Settings) -> "JobSpec":
         o = self.options
@@ -66,6 +68,7 @@ class JobDeclaration:
             else o.backoff_base_s,
             backoff_max_s=settings.backoff_max_s if o.backoff_max_s is None else o.backoff_max_s,
             keep_result_s=settings.result_ttl_s if o.keep_result_s is None else o.keep_result_s,
+            flow=self.flow,
         )
 
 
@@ -87,6 +90,8 @@ class JobSpec:
     keep_result_s: float
     """How long a successful result is kept; 0 keeps none (the final status stays readable
     for `RESULT_GRACE_S`, and the job leaves the listing)."""
+    flow: FlowControl = field(default_factory=FlowControl)
+    """Limits shared by all workers, uniqueness, expiry (`jobs.flow`)."""
 
     def is_retryable(self, exc: BaseException) -> bool:
         return isinstance(exc, self.retry_on) and not isinstance(exc, PERMANENT)
@@ -131,11 +136,31 @@ def job(
     backoff_base: float | None = None,
     backoff_max: float | None = None,
     keep_result: float | None = None,
+    concurrency: int | None = None,
+    concurrency_key: str | None = None,
+    rate_limit: str | None = None,
+    rate_key: str | None = None,
+    rate_burst: int = 1,
+    unique_for: float | None = None,
+    unique_key: str | None = None,
+    debounce: float | None = None,
+    expires: float | None = None,
 ) -> Callable[[JobFunction[In, Out]], JobFunction[In, Out]]:
     """Declare a job. Options left `None` take the settings' defaults.
 
     `queue`: the queue it goes to unless an enqueue names another. `keep_result`: seconds to
-    keep a successful result (0: fire and forget; ARQ's `keep_result`)."""
+    keep a successful result (0: fire and forget; ARQ's `keep_result`).
+
+    Flow control (`jobs.flow`), shared by every worker:
+    - `concurrency`: at most this many run at once; `concurrency_key` (an input field)
+      applies the limit per value of that field;
+    - `rate_limit`: "COUNT/UNIT" (s, m, h, d; e.g. "100/m"), GCRA, per `rate_key` value if
+      given; `rate_burst` admissions may come at once after a quiet spell (default 1);
+    - `unique_for`: seconds during which an equal enqueue (same input, or same `unique_key`
+      field value) returns the waiting job instead of a new one;
+    - `debounce`: seconds; the job waits that long, and an equal enqueue meanwhile replaces
+      its input and starts the wait again;
+    - `expires`: seconds after enqueue; a job not started by then fails as `Expired`."""
     if queue is not None:
         check_queue_name(queue)
     if keep_result is not None and keep_result < 0:
@@ -153,6 +178,19 @@ def job(
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise TypeError(f"{function.__qualname__}: annotate payload and return models")
         job_name = name or function.__name__
+        flow = declare(
+            job_name,
+            input_model,  # type: ignore[arg-type]
+            concurrency=concurrency,
+            concurrency_key=concurrency_key,
+            rate_limit=rate_limit,
+            rate_key=rate_key,
+            rate_burst=rate_burst,
+            unique_for=unique_for,
+            unique_key=unique_key,
+            debounce=debounce,
+            expires=expires,
+        )
         if job_name in DECLARED and DECLARED[job_name].function is not function:
             raise ValueError(f"job {job_name!r} is declared twice")
         DECLARED[job_name] = JobDeclaration(
@@ -163,6 +201,7 @@ def job(
             description=description or inspect.getdoc(function) or "",
             retry_on=retry_on,
             options=JobOptions(max_tries, timeout, queue, backoff_base, backoff_max, keep_result),
+            flow=flow,
         )
         return function
 

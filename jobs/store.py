@@ -8,14 +8,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
 from jobs import keys
 from jobs.connection import RedisClient
 from jobs.models import Model
-from jobs.records import JobDefinition, LeaseToken, Poison
+from jobs.records import JobDefinition, LeaseToken, Poison, WaitingAt
 from jobs.serialization import deserialize
 
 
@@ -33,6 +33,9 @@ class JobStatus(StrEnum):
 
 
 FINAL = frozenset({JobStatus.complete, JobStatus.failed, JobStatus.aborted})
+
+
+WaitReason = Literal["concurrency", "rate_limit"]
 
 
 class Progress(Model):
@@ -71,6 +74,12 @@ class JobRecord(Model):
     error: JobError | None = None
     worker: str | None = None
     abort_requested: bool = False
+    waiting_for: WaitReason | None = None
+    """Why a queued job has not started although it is due: a limit holds it (`jobs.flow`)."""
+    waiting_until: datetime | None = None
+    """When a rate limit lets it, or the job held before it, go (None for concurrency)."""
+    expires_at: datetime | None = None
+    """Not started by then, it never starts (it fails as `Expired`)."""
 
 
 def _dt(ms: Any) -> datetime | None:
@@ -229,6 +238,8 @@ def _live(
     if isinstance(definition, Poison):
         return _poisoned(job_id, definition, status, queue)
     state = live.state
+    wait = WaitingAt.parse(state[b"wait"]) if b"wait" in state else None
+    waiting = wait if wait and wait.on in ("concurrency", "rate_limit") else None
     return JobRecord(
         id=job_id,
         name=definition.function,
@@ -245,6 +256,9 @@ def _live(
         error=_model(JobError, state.get(b"error")),
         worker=token.worker if token else None,
         abort_requested=live.abort_requested and status is JobStatus.in_progress,
+        waiting_for=waiting.on if waiting and status is JobStatus.queued else None,
+        waiting_until=_dt(waiting.until_ms) if waiting and status is JobStatus.queued else None,
+        expires_at=_dt(definition.expires_ms),
     )
 
 

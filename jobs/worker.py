@@ -92,7 +92,9 @@ class Worker:
         legacy = not is_cluster(settings)
         self._lease_ms = int(settings.lease_s * 1000)
         self._claimer = Claimer(self.pool, self.worker_id, self.served, self._lease_ms, legacy)
-        self._finisher = Finisher(self.pool, legacy, lambda: bool(self.slots.running))
+        self._finisher = Finisher(
+            self.pool, legacy, lambda: bool(self.slots.running), self._lease_ms
+        )
         self.stats = JobStats()  # for /metrics: see jobs/stats.py
         self._attempts = Attempts(settings, self.catalog, self.ctx, self.stats, self._wake_later)
         self.counts = self._attempts.counts

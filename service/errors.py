@@ -22,6 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
+from jobs.enqueue import QueuePinned
 from jobs.serialization import NotSerializable
 
 logger = logging.getLogger("service")
@@ -180,6 +181,10 @@ async def _unstorable_input(request: Request, exc: Exception) -> JSONResponse:
     return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_input", str(exc))
 
 
+async def _queue_pinned(request: Request, exc: Exception) -> JSONResponse:
+    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "queue_pinned", str(exc))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
@@ -190,6 +195,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(NotSerializable, _unstorable_input)
+    app.add_exception_handler(QueuePinned, _queue_pinned)
     # Handled here rather than by the `Exception` handler, which re-raises after answering.
     app.add_exception_handler(RedisError, _store_error)
     app.add_exception_handler(OSError, _store_error)

@@ -86,6 +86,22 @@ def type_job_views(schema: dict[str, Any], catalog: dict[str, JobSpec]) -> None:
 REF = "#/components/schemas/"
 
 
+def pin_queues(schema: dict[str, Any], catalog: dict[str, JobSpec]) -> None:
+    """A job whose limits or uniqueness live on its queue takes no other: its enqueue routes
+    publish `queue` as that one name (another is 422 `queue_pinned`)."""
+    for path, operations in schema.get("paths", {}).items():
+        own = _own_job(path, catalog)
+        if own is None or not catalog[own].flow.pins_queue:
+            continue
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and parameter.get("name") == "queue":
+                    parameter["schema"] = {"type": "string", "enum": [catalog[own].queue]}
+                    parameter["description"] = (
+                        "Only its declared queue: its limits and uniqueness are kept there."
+                    )
+
+
 def _own_job(path: str, catalog: dict[str, JobSpec]) -> str | None:
     """`/jobs/ping` and `/jobs/ping/bulk` answer ping's views."""
     parts = path.strip("/").split("/")
@@ -119,6 +135,7 @@ def install_openapi(app: FastAPI, catalog: dict[str, JobSpec]) -> None:
                 routes=app.routes,
             )
             type_job_views(schema, catalog)
+            pin_queues(schema, catalog)
             bound_integers(schema.get("components", {}))
             app.openapi_schema = schema
         return app.openapi_schema

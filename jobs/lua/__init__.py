@@ -5,6 +5,7 @@ Cluster slot) and ARGV[1] is the queue's key prefix, from which it builds per-jo
 """
 
 import hashlib
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -34,9 +35,17 @@ class Script:
 PLACEHOLDERS = {"@EVENTS@": keys.EVENTS}
 
 
+INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)
+"""A line `--@include flow` stands for `flow.lua`'s text: functions several scripts share."""
+
+
+def _source(name: str) -> str:
+    return files(__package__).joinpath(f"{name}.lua").read_text()
+
+
 @cache
 def script(name: str) -> Script:
-    source = files(__package__).joinpath(f"{name}.lua").read_text()
+    source = INCLUDE.sub(lambda m: _source(m.group(1)), _source(name))
     for placeholder, value in PLACEHOLDERS.items():
         source = source.replace(placeholder, value)
     return Script(source, hashlib.sha1(source.encode()).hexdigest())

@@ -3,11 +3,15 @@
 -- KEYS[1] due zset  KEYS[2] priority levels zset  KEYS[3] failed zset  KEYS[4] abort zset
 -- ARGV[1] the queue's key prefix  ARGV[2] id  ARGV[3] aborted result data without `ft`
 --   (open JSON)  ARGV[4] result ttl ms  ARGV[5] '1': the definition is a stock ARQ one
+--   ARGV[6] lease ms (a slot the job had reserved goes to the next held job for that long)
 -- Returns 'final' (already settled) | 'running' (flagged) | 'missing' | 'aborted'
 -- Events  "finished" with the id when it was settled here.
+-- A job held at a gate (flow.lua) leaves its held set; its reserved slot and unique lock go.
 local P, id = ARGV[1], ARGV[2]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[6]), KEYS[1]
+--@include flow
 if redis.call('EXISTS', P .. 'result:' .. id) == 1 then return 'final' end
 if redis.call('EXISTS', P .. 'lease:' .. id) == 1 then
   redis.call('ZADD', KEYS[4], now, id)
@@ -17,6 +21,12 @@ local job_key = P .. 'job:' .. id
 if ARGV[5] == '1' then job_key = 'arq:job:' .. id end
 if redis.call('EXISTS', job_key) == 0 then return 'missing' end
 redis.call('SET', P .. 'result:' .. id, ARGV[3] .. ',"ft":' .. now .. '}', 'PX', ARGV[4])
+local wait = redis.call('HGET', P .. 'state:' .. id, 'wait')
+if wait then
+  wait = cjson.decode(wait)
+  redis.call('ZREM', P .. 'held:' .. wait.gate, wait.member)
+end
+flow_settle(id, true)
 redis.call('DEL', job_key, P .. 'state:' .. id)
 redis.call('ZREM', KEYS[1], id)
 local priority = redis.call('HGET', P .. 'prio', id)

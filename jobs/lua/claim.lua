@@ -10,18 +10,25 @@
 -- Events  "started" with the claimed ids.
 -- "Now" is the server's clock: a worker may send this script before it blocks (pipelined
 -- behind BLPOP), so a time taken by the worker would be stale by the time it runs.
+-- Flow control (flow.lua): a job with gates starts only when they let it; else it is held
+-- at its gate and the claim goes on with the next job (no head-of-line blocking). Gates'
+-- timers that are due fire first. The next due score reported is also a timer's.
 -- The claim record ("{token} {id} {id} ...", kept for one lease) lets a worker whose reply
 -- was lost (connection dropped after the script ran) find what it holds and run it at once,
 -- instead of waiting out the lease and losing a try (see reclaim.lua).
 local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[2]), KEYS[1]
+--@include flow
 if ARGV[7] and ARGV[7] ~= '' then redis.call('DEL', P .. 'claim:' .. ARGV[7]) end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'', 'paused', now} end
 local lease, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local token = ARGV[4] .. '|' .. now .. '|' .. ARGV[5]
 local out = {'', '', now}
 local claimed = {}
+local gated = redis.call('EXISTS', P .. 'flow') == 1
+if gated then flow_timers() end
 
 -- Takes the lease; what every claimed job needs besides is done for all of them at the end.
 local function claim(id)
@@ -38,13 +45,14 @@ end
 
 -- Due entries, in due order: priority 0 ones are taken; others (deferred, retried, or whose
 -- lease ran out) move to their priority's ready set, keeping their due time as their rank.
--- Up to `limit` priority-0 entries are taken, looking past at most SCAN prioritised ones.
+-- Up to `limit` priority-0 entries are taken, looking past at most SCAN prioritised or held
+-- ones (each leaves the due set: the next page starts after the ones taken).
 local SCAN = 1000
 local ranked = redis.call('EXISTS', P .. 'prio') == 1
-local take, seen = {}, 0
+local take, seen, kept = {}, 0, 0  -- kept: taken ones still in the due range
 while #take < limit and seen < SCAN do
   local batch = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES',
-    'LIMIT', #take, limit - #take)
+    'LIMIT', kept, limit - #take)
   if #batch == 0 then break end
   for i = 1, #batch, 2 do
     local id, score = batch[i], batch[i + 1]
@@ -54,11 +62,21 @@ while #take < limit and seen < SCAN do
       redis.call('ZADD', P .. 'ready:' .. priority, score, id)
       redis.call('ZADD', KEYS[2], priority, priority)
       seen = seen + 1
+    elseif gated and redis.call('HEXISTS', P .. 'flow', id) == 1 then
+      -- Out of the due range either way: running (its lease's end) or held at a gate.
+      if flow_admit(id, score, 0) then
+        take[#take + 1] = id
+        redis.call('ZADD', KEYS[1], now + lease, id)
+      else
+        redis.call('ZREM', KEYS[1], id)
+      end
+      seen = seen + 1
     else
       take[#take + 1] = id
+      kept = kept + 1
     end
   end
-  if not ranked then break end
+  if not (ranked or gated) then break end
 end
 for _, id in ipairs(take) do claim(id) end
 
@@ -67,9 +85,11 @@ while #claimed < limit do
   local level = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if not level then break end
   local ready = P .. 'ready:' .. level
-  for _, id in ipairs(redis.call('ZRANGE', ready, 0, limit - #claimed - 1)) do
+  local batch = redis.call('ZRANGE', ready, 0, limit - #claimed - 1, 'WITHSCORES')
+  for i = 1, #batch, 2 do
+    local id = batch[i]
     redis.call('ZREM', ready, id)
-    claim(id)
+    if not gated or flow_admit(id, batch[i + 1], level) then claim(id) end
   end
   if redis.call('ZCARD', ready) == 0 then redis.call('ZREM', KEYS[2], level) end
 end
@@ -96,5 +116,9 @@ if #claimed > 0 then
 else
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   if first[2] then out[1] = first[2] end
+  if gated then  -- a gate's timer may come first
+    local timer = redis.call('ZRANGE', P .. 'timers', 0, 0, 'WITHSCORES')
+    if timer[2] and (out[1] == '' or tonumber(timer[2]) < tonumber(out[1])) then out[1] = timer[2] end
+  end
 end
 return out

@@ -5,12 +5,17 @@
 --   ARGV[3] definition ttl ms beyond the due time  ARGV[4] idempotency ttl ms beyond it
 --   ARGV[5] listing: keep entries this many ms  ARGV[6] listing: keep at most this many
 --   ARGV[7] '1': the ids are fresh (random, made for this call): no earlier job can hold them
---   then per job 5 values: id, definition without `et` (open JSON: the script appends the
---   server's time), delay ms, absolute due ms or '', priority (0 = first)
+--   then per job 10 values: id, definition without `et` (open JSON: the script appends the
+--   server's time), delay ms, absolute due ms or '', priority (0 = first),
+--   gates (records.Gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
+--   'debounce', expiry ('' none, '+{ms}' after now, or absolute ms)
 -- Returns {'existing', idempotency value} when the idempotency key is taken; otherwise
 --         {now ms, 1 if this queue had no jobs' bookkeeping yet (a new queue, or one whose
 --         data was lost: the caller registers its name), then per job: due ms, or -1 when a
---         job with that id exists already}.
+--         job with that id exists already, or 'unique {id}' when its unique lock is held by
+--         a job not final yet (nothing created), or 'debounced {id} {due ms}' when it
+--         replaced that waiting job's input and pushed its start back}.
+-- Unique locks (`unique:{lock}` -> id) go when their job is final (flow.lua's flow_settle).
 -- Where a job waits: priority 0 in the due set (ARQ's shape: score = due ms); a higher
 -- priority, when due, in that priority's ready set (`ready:{p}`, score = due ms; the level is
 -- noted in KEYS[2]), else in the due set until claim.lua moves it there. Every due score gets
@@ -27,7 +32,8 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 -- The sub-millisecond fraction: jobs enqueued within one millisecond (one call, or calls
 -- that share it) count 0, 1, 2, ... in 4096ths; a new millisecond starts again at 0.
-local rows = (#ARGV - 7) / 5
+local W = 10  -- values per job
+local rows = (#ARGV - 7) / W
 local last = redis.call('HMGET', P .. 'seq', 'ms', 'n')
 local seq = -1
 if tonumber(last[1]) == now then seq = tonumber(last[2]) - 1 end
@@ -38,11 +44,56 @@ local last_due = now
 local fresh = ARGV[7] == '1'
 -- Sorted-set additions are gathered and made in one call each: per-call overhead counts.
 local ready_now, listed = {}, {}
-for i = 8, #ARGV, 5 do
+-- The job an equal enqueue would return (its unique lock's holder, if still waiting or
+-- running: a lock outlives its job only if the job's data was lost).
+local function lock_holder(lock)
+  local holder = redis.call('GET', P .. 'unique:' .. lock)
+  if holder and redis.call('EXISTS', P .. 'job:' .. holder) == 1
+    and redis.call('EXISTS', P .. 'result:' .. holder) == 0 then
+    return holder
+  end
+  return nil
+end
+
+-- Debounce: the waiting job takes the new input and waits again from now.
+local function debounce(holder, data, due, score)
+  local state = P .. 'state:' .. holder
+  local wait = redis.call('HGET', state, 'wait')
+  if wait then  -- held at a gate: it waits for its new due time instead
+    wait = cjson.decode(wait)
+    redis.call('ZREM', P .. 'held:' .. wait.gate, wait.member)
+    redis.call('HDEL', state, 'wait')
+  end
+  local priority = redis.call('HGET', P .. 'prio', holder)
+  if priority then redis.call('ZREM', P .. 'ready:' .. priority, holder) end
+  redis.call('SET', P .. 'job:' .. holder, data .. ',"et":' .. now .. '}',
+    'PX', due - now + tonumber(ARGV[3]))
+  redis.call('ZADD', KEYS[1], score, holder)
+end
+
+for i = 8, #ARGV, W do
   local id, data, delay, due_at, priority =
     ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
+  local gates, lock, lock_ttl, mode, expires =
+    ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7]), ARGV[i + 8], ARGV[i + 9]
   seq = seq + 1
-  if not fresh
+  local holder = lock ~= '' and lock_holder(lock)
+  if expires ~= '' then  -- `x`: not started by then, it never starts
+    local x = tonumber(expires)
+    if string.sub(expires, 1, 1) == '+' then x = now + tonumber(string.sub(expires, 2)) end
+    data = data .. ',"x":' .. string.format('%.0f', x)
+  end
+  if holder and (mode ~= 'debounce' or redis.call('EXISTS', P .. 'lease:' .. holder) == 0) then
+    if mode == 'debounce' then
+      local due = now + delay
+      if due_at ~= '' then due = math.max(now, tonumber(due_at)) end
+      local score = string.format('%.17g', due + math.min(seq, 4095) / 4096)
+      debounce(holder, data, due, score)
+      out[#out + 1] = 'debounced ' .. holder .. ' ' .. due
+    else
+      out[#out + 1] = 'unique ' .. holder
+    end
+  elseif not fresh
     and redis.call('EXISTS', P .. 'job:' .. id, P .. 'result:' .. id, P .. 'lease:' .. id) > 0 then
     out[#out + 1] = -1
   else
@@ -74,6 +125,12 @@ for i = 8, #ARGV, 5 do
     listed[#listed + 1] = id
     -- An abort request left over for a reused id must not kill the new job.
     if not fresh then redis.call('ZREM', P .. 'abort', id) end
+    if gates ~= '' then redis.call('HSET', P .. 'flow', id, gates) end
+    if lock ~= '' then  -- a debounced job's lock lasts as long as its definition
+      local ttl = lock_ttl
+      if mode == 'debounce' then ttl = due - now + tonumber(ARGV[3]) end
+      redis.call('SET', P .. 'unique:' .. lock, id, 'PX', ttl)
+    end
     out[#out + 1] = due
     created = created + 1
     last_due = due

@@ -1,6 +1,7 @@
 -- Settle tries this worker still holds, on one queue, in one round trip.
 -- KEYS[1] due zset  KEYS[2] failed zset  KEYS[3] listing index
 -- ARGV[1] the queue's key prefix  ARGV[2] '1': also delete stock ARQ definitions
+--   ARGV[3] lease ms (a slot freed here is reserved that long for the held job it goes to)
 --   then per row 6 values: kind, job id, lease token, a, b, c
 --   complete|failed|aborted  a = result data without `ft` (open JSON), b = result ttl ms,
 --                            c = '1' to drop the job from the listing (keeps no result)
@@ -11,9 +12,14 @@
 --         current owner is touched).
 -- Events  "finished" with the final ids, "requeued" with the retried and re-queued ones.
 -- Times are the server's: a worker's clock may be off, the queue's scores must not be.
+-- Flow control (flow.lua): a settled try of a gated job frees its slot for the next held job;
+-- a final one also drops its unique lock.
 local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[3]), KEYS[1]
+--@include flow
+local gated = redis.call('EXISTS', P .. 'flow') == 1
 local finished, requeued, lost = {}, {}, {}
 -- Most queues have no priorities and no abort requests: skip those deletes then.
 local ranked = redis.call('EXISTS', P .. 'prio') == 1
@@ -33,14 +39,14 @@ local function each(command, key, items)
 end
 
 local lease_keys = {}
-for i = 3, #ARGV, 6 do lease_keys[#lease_keys + 1] = P .. 'lease:' .. ARGV[i + 1] end
+for i = 4, #ARGV, 6 do lease_keys[#lease_keys + 1] = P .. 'lease:' .. ARGV[i + 1] end
 local leases = redis.call('MGET', unpack(lease_keys))
 local settled, gone, failed, unlisted = {}, {}, {}, {}
-for i = 3, #ARGV, 6 do
+for i = 4, #ARGV, 6 do
   local kind, id, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local a, b, c = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local lease_key = P .. 'lease:' .. id
-  if leases[(i - 3) / 6 + 1] ~= token or settled[id] then
+  if leases[(i - 4) / 6 + 1] ~= token or settled[id] then
     lost[#lost + 1] = id
   elseif kind == 'retry' then
     local due = now + tonumber(a)
@@ -48,11 +54,13 @@ for i = 3, #ARGV, 6 do
     redis.call('ZADD', KEYS[1], due, id)
     redis.call('HSET', P .. 'state:' .. id, 'error', b, 'next', due)
     requeued[#requeued + 1] = id
+    if gated then flow_settle(id, false) end
   elseif kind == 'requeue' then
     redis.call('DEL', lease_key)
     redis.call('ZADD', KEYS[1], now, id)
     redis.call('HINCRBY', P .. 'state:' .. id, 'tries', -1)
     requeued[#requeued + 1] = id
+    if gated then flow_settle(id, false) end
   else
     redis.call('SET', P .. 'result:' .. id, a .. ',"ft":' .. now .. '}', 'PX', b)
     gone[#gone + 1] = P .. 'job:' .. id
@@ -65,6 +73,7 @@ for i = 3, #ARGV, 6 do
     end
     if c == '1' then unlisted[#unlisted + 1] = id end
     finished[#finished + 1] = id
+    if gated then flow_settle(id, true) end
   end
   settled[id] = true  -- a second row for the same try in one batch finds its lease gone
 end

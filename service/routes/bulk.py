@@ -16,17 +16,19 @@ from pydantic import BaseModel, ValidationError
 from jobs.enqueue import enqueue_many
 from jobs.models import Model
 from jobs.registry import JobSpec
-from service.deps import RedisDep, SettingsDep
+from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import InvalidRequest, PayloadTooLarge
 from service.routes.enqueue import OptionsDep, created_view, item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
+from service.views import load_view
 
 logger = logging.getLogger("service")
 
 
 class BulkEnqueued(Model):
     jobs: list[JobView]
-    """The new jobs, in input order."""
+    """The jobs, in input order: new ones, or for an item equal to a job not final yet
+    (`unique_for`, `debounce`), that job."""
 
 
 def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
@@ -34,6 +36,7 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
         items: Annotated[list[Any], Body(description=f"Inputs of `{spec.name}`.")],
         redis: RedisDep,
         settings: SettingsDep,
+        catalog: CatalogDep,
         options: OptionsDep,
     ) -> BulkEnqueued:
         if not items:
@@ -76,7 +79,15 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
             settings=settings,
         )
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})
-        return BulkEnqueued(jobs=[created_view(spec, e) for e in enqueued])
+        # An item equal to a job not final yet (uniqueness) is that job, as it is now.
+        return BulkEnqueued(
+            jobs=[
+                created_view(spec, e)
+                if e.outcome == "created"
+                else await load_view(redis, catalog, settings, e.job_id)
+                for e in enqueued
+            ]
+        )
 
     endpoint.__name__ = f"enqueue_{spec.name}_bulk"
     endpoint.__doc__ = (

@@ -155,8 +155,9 @@ async def _submit(
             "this Idempotency-Key was used with a different input",
             details={"job_id": enqueued.job_id},
         )
+    # 202 for a new job; 200 for the job an Idempotency-Key or uniqueness resolved to.
     response.status_code = (
-        status.HTTP_200_OK if enqueued.outcome == "existing" else status.HTTP_202_ACCEPTED
+        status.HTTP_202_ACCEPTED if enqueued.outcome == "created" else status.HTTP_200_OK
     )
     log = {"job_id": enqueued.job_id, "job": spec.name, "outcome": enqueued.outcome}
     logger.info("job enqueued", extra=log)

@@ -159,7 +159,7 @@ async def test_abort_that_loses_the_race_with_completion_is_409(
         lost = await lua.script("finish")(
             redis,
             [q.due, q.failed, q.index],
-            [q.prefix, "0", "complete", job_id, token, data, 60_000, ""],
+            [q.prefix, "0", 5_000, "complete", job_id, token, data, 60_000, ""],
         )
         assert lost == []
 

@@ -1,0 +1,89 @@
+"""Flow control through the scripts, with two workers in this process (the multi-process
+proofs are in tests/e2e/test_flow_*.py)."""
+
+import contextlib
+import itertools
+
+from jobs.connection import RedisClient
+from jobs.enqueue import enqueue, enqueue_many
+from settings import Settings
+from tests.conftest import eventually
+from tests.helpers.workers import background_worker
+from tests.jobs.flow_jobs import SPANS
+
+
+async def spans(redis: RedisClient) -> list[tuple[str, int, int]]:
+    out = []
+    for raw in await redis.lrange(SPANS, 0, -1):  # type: ignore[misc]
+        label, start, end = raw.decode().split()
+        out.append((label, int(start), int(end)))
+    return out
+
+
+def most_at_once(spans: list[tuple[str, int, int]]) -> int:
+    edges = sorted([(s, 1) for _, s, _ in spans] + [(e, -1) for _, _, e in spans])
+    running = peak = 0
+    for _, delta in edges:
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+async def test_concurrency_limit_holds_across_two_workers(
+    redis: RedisClient, settings: Settings
+) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(2):
+            await stack.enter_async_context(
+                background_worker(settings, redis, worker_concurrency=10)
+            )
+        await enqueue_many(
+            redis,
+            "three_at_a_time",
+            [{"label": str(i), "hold_s": 0.05} for i in range(20)],
+            settings=settings,
+        )
+
+        async def all_done() -> bool:
+            return await redis.llen(SPANS) == 20  # type: ignore[no-any-return,misc]
+
+        await eventually(all_done)
+    assert most_at_once(await spans(redis)) == 3
+
+
+async def test_rate_limit_spaces_admissions(redis: RedisClient, settings: Settings) -> None:
+    async with background_worker(settings, redis):
+        await enqueue_many(
+            redis, "twenty_a_second", [{"label": str(i)} for i in range(10)], settings=settings
+        )
+
+        async def all_done() -> bool:
+            return await redis.llen(SPANS) == 10  # type: ignore[no-any-return,misc]
+
+        await eventually(all_done)
+    starts = sorted(s for _, s, _ in await spans(redis))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 45_000, gaps  # 50 ms apart by the limiter; the job's own clock read
+
+
+async def test_unique_returns_the_waiting_job(redis: RedisClient, settings: Settings) -> None:
+    first = await enqueue(redis, "unique_by_input", {"label": "a"}, settings=settings)
+    again = await enqueue(redis, "unique_by_input", {"label": "a"}, settings=settings)
+    other = await enqueue(redis, "unique_by_input", {"label": "b"}, settings=settings)
+    assert first.outcome == "created"
+    assert (again.outcome, again.job_id) == ("unique", first.job_id)
+    assert other.outcome == "created" and other.job_id != first.job_id
+
+
+async def test_debounce_replaces_the_input(redis: RedisClient, settings: Settings) -> None:
+    first = await enqueue(redis, "debounced", {"label": "a", "customer": "c"}, settings=settings)
+    second = await enqueue(redis, "debounced", {"label": "b", "customer": "c"}, settings=settings)
+    assert second.outcome == "debounced" and second.job_id == first.job_id
+    assert second.scheduled_ms >= first.scheduled_ms
+    async with background_worker(settings, redis):
+
+        async def done() -> bool:
+            return await redis.llen(SPANS) == 1  # type: ignore[no-any-return,misc]
+
+        await eventually(done)
+    assert [label for label, *_ in await spans(redis)] == ["b"]
