@@ -7,8 +7,9 @@ that is not a field of the input model stops the import with a message naming th
 
 At enqueue, `FlowControl.gates(payload)` names the gates a job passes on its way to a worker:
 `c:{job}[:{key value}]` for a concurrency limit, `r:{job}[:{key value}]` for a rate limit.
-The scripts keep each gate's state in the queue's slot (`jobs.keys.QueueKeys.gate_*`), so a
-job type with a limit or with uniqueness runs on its declared queue only.
+The scripts keep each gate's state in the queue's slot (`jobs.keys.QueueKeys`: `flow`,
+`running`, `held`, `rate_tat`, `timers`, `gates`, `unique`), so a job type with a limit or
+with uniqueness runs on its declared queue only.
 
 The rate limiter is GCRA (the generic cell rate algorithm, as in ATM networks and
 redis-cell): one number per gate, the theoretical arrival time (TAT). A job is admitted at

@@ -118,6 +118,46 @@ class QueueKeys:
         """zset id -> requested ms: abort requests for running jobs."""
         return self.prefix + "abort"
 
+    # --- flow control (jobs/flow.py, jobs/lua/flow.lua; read for display by jobs/flow_state.py)
+    # A gate is named `c:{job}[:{key value}]` (concurrency) or `r:{job}[:{key value}]` (rate).
+
+    @property
+    def flow(self) -> str:
+        """hash id -> the job's gates (`records.encode_gates` JSON: `c`/`n` concurrency gate
+        and limit, `r`/`t`/`b` rate gate, interval µs and burst, `u` unique lock), for the
+        live jobs that have any; the entry goes when the job is final."""
+        return self.prefix + "flow"
+
+    def running(self, gate: str) -> str:
+        """zset id -> lease end ms: a concurrency gate's slots in use (a dead worker's entry
+        ages out with its lease; a released job's reservation after one lease)."""
+        return f"{self.prefix}running:{gate}"
+
+    def held(self, gate: str) -> str:
+        """zset score = priority, member = "{due score, 26 chars}|{id}": the jobs a gate holds
+        back, best priority first, then in due order."""
+        return f"{self.prefix}held:{gate}"
+
+    def rate_tat(self, gate: str) -> str:
+        """a rate gate's GCRA theoretical arrival time (server µs); it expires once past."""
+        return f"{self.prefix}tat:{gate}"
+
+    @property
+    def timers(self) -> str:
+        """zset gate -> ms when a gate must be looked at again: a rate gate's next admission,
+        or the earliest lease end of a full concurrency gate (fired by claim.lua)."""
+        return self.prefix + "timers"
+
+    @property
+    def gates(self) -> str:
+        """set of the gates that have running or held jobs (a rate gate: held ones)."""
+        return self.prefix + "gates"
+
+    def unique(self, lock: str) -> str:
+        """the id of the live job holding a unique/debounce lock (`FlowControl.unique_lock`);
+        it goes when that job is final, or with its `unique_for` TTL."""
+        return f"{self.prefix}unique:{lock}"
+
     @property
     def health_check(self) -> str:
         """ARQ's health-check key, read by `arq --check`."""
