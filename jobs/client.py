@@ -123,6 +123,9 @@ class Options(TypedDict, total=False):
     defer_until: datetime | None
     job_id: str | None
     idempotency_key: str | None
+    unique_for: float | timedelta | None
+    expires_in: float | timedelta | None
+    expires_at: datetime | None
 
 
 class JobClient:
@@ -174,8 +177,9 @@ class JobClient:
         **options: Unpack[Options],
     ) -> JobHandle[Any]:
         """Validate, then enqueue; a handle to the job (an existing one for a repeated
-        `idempotency_key` with the same input). Options: `queue`, `priority`, `defer_by`,
-        `defer_until`, `job_id`, `idempotency_key`."""
+        `idempotency_key` with the same input, or when uniqueness or debounce resolve it to an
+        equal job not final yet). Options: `queue`, `priority`, `defer_by`, `defer_until`,
+        `job_id`, `idempotency_key`, `unique_for`, `expires_in`, `expires_at`."""
         declared = self.declaration(job)
         enqueued: Enqueued = await enqueue(
             self.redis,
@@ -195,9 +199,13 @@ class JobClient:
         priority: int = 0,
         defer_by: float | timedelta | None = None,
         defer_until: datetime | None = None,
+        unique_for: float | timedelta | None = None,
+        expires_in: float | timedelta | None = None,
+        expires_at: datetime | None = None,
     ) -> list[JobHandle[Out]]:
         """Validate every input first (one bad input: `InvalidJobInput`, nothing queued), then
-        enqueue them in order, a few hundred per round trip."""
+        enqueue them in order, a few hundred per round trip. An input equal to a job not final
+        yet (uniqueness, debounce) gets that job's handle."""
         declared = self.declaration(job)
         validated = [self._validated(declared, p) for p in payloads]
         enqueued = await enqueue_many(
@@ -208,6 +216,9 @@ class JobClient:
             priority=priority,
             defer_by=defer_by,
             defer_until=defer_until,
+            unique_for=unique_for,
+            expires_in=expires_in,
+            expires_at=expires_at,
             settings=self.settings,
         )
         output = cast(type[Out], declared.output_model)

@@ -60,6 +60,8 @@ class Enqueued:
     payload: Any = None
     queue: str = ""
     priority: int = 0
+    expires_ms: int | None = None
+    """Not started by then (server ms), it never starts (`created` and `debounced` only)."""
 
 
 def input_fingerprint(payload: Any) -> str:
@@ -113,6 +115,15 @@ class _Options:
     """How long an equal enqueue returns this job (`unique_for`), if unique."""
     expires: str
     """`enqueue.lua`'s expiry field: '' none, '+{ms}' after enqueue, or absolute ms."""
+
+    def expires_ms(self, now: int) -> int | None:
+        """The expiry `enqueue.lua` wrote for a job it enqueued at `now` (server ms): so the
+        202 view says `expires_at` as a later GET does."""
+        if not self.expires:
+            return None
+        if self.expires.startswith("+"):
+            return now + int(self.expires[1:])
+        return int(self.expires)
 
     def row(self, job_id: str, data: Any) -> tuple[Any, ...]:
         definition = JobDefinition(
@@ -288,12 +299,22 @@ def _outcome(job_id: str, reply: Any, now: int, data: Any, o: _Options) -> Enque
         kind, other, *due = reply.decode().split(" ")
         if kind == "debounced":
             return Enqueued(
-                other, "debounced", True, now, int(due[0]), data, o.queue.name, o.priority
+                other,
+                "debounced",
+                True,
+                now,
+                int(due[0]),
+                data,
+                o.queue.name,
+                o.priority,
+                o.expires_ms(now),
             )
         return Enqueued(other, "unique", queue=o.queue.name)
     if int(reply) < 0:
         return Enqueued(job_id, "duplicate", queue=o.queue.name)
-    return Enqueued(job_id, "created", True, now, int(reply), data, o.queue.name, o.priority)
+    return Enqueued(
+        job_id, "created", True, now, int(reply), data, o.queue.name, o.priority, o.expires_ms(now)
+    )
 
 
 async def enqueue_cron_tick(

@@ -270,6 +270,7 @@ def new_job_record(
     scheduled_ms: int,
     payload: Any,
     priority: int = 0,
+    expires_ms: int | None = None,
 ) -> JobRecord:
     """The record of a job just enqueued: known without asking Redis again."""
     return JobRecord(
@@ -283,6 +284,7 @@ def new_job_record(
         enqueued_at=_dt(enqueued_ms),
         scheduled_for=_dt(scheduled_ms),
         input=payload,
+        expires_at=_dt(expires_ms),
     )
 
 

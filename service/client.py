@@ -36,6 +36,9 @@ def _params(
     priority: int | None,
     defer_by: float | None,
     defer_until: datetime | None,
+    unique_for: float | None = None,
+    expires_in: float | None = None,
+    expires_at: datetime | None = None,
 ) -> dict[str, str | int | float]:
     params: dict[str, str | int | float] = {}
     if queue is not None:
@@ -46,6 +49,12 @@ def _params(
         params["defer_by"] = defer_by
     if defer_until is not None:
         params["defer_until"] = defer_until.isoformat()
+    if unique_for is not None:
+        params["unique_for"] = unique_for
+    if expires_in is not None:
+        params["expires_in"] = expires_in
+    if expires_at is not None:
+        params["expires_at"] = expires_at.isoformat()
     return params
 
 
@@ -115,12 +124,19 @@ class JobServiceClient:
         defer_by: float | None = None,
         defer_until: datetime | None = None,
         idempotency_key: str | None = None,
+        unique_for: float | None = None,
+        expires_in: float | None = None,
+        expires_at: datetime | None = None,
     ) -> JobView:
+        """Enqueue `job`; the new job's view, or (same `idempotency_key` and input, or an equal
+        job not final yet with `unique_for`/debounce) the existing job's."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = await self._http.post(
             f"/jobs/{job}",
             json=_body(payload),
-            params=_params(queue, priority, defer_by, defer_until),
+            params=_params(
+                queue, priority, defer_by, defer_until, unique_for, expires_in, expires_at
+            ),
             headers=headers,
         )
         return _view(response)
@@ -181,12 +197,19 @@ class SyncJobServiceClient:
         defer_by: float | None = None,
         defer_until: datetime | None = None,
         idempotency_key: str | None = None,
+        unique_for: float | None = None,
+        expires_in: float | None = None,
+        expires_at: datetime | None = None,
     ) -> JobView:
+        """Enqueue `job`; the new job's view, or (same `idempotency_key` and input, or an equal
+        job not final yet with `unique_for`/debounce) the existing job's."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = self._http.post(
             f"/jobs/{job}",
             json=_body(payload),
-            params=_params(queue, priority, defer_by, defer_until),
+            params=_params(
+                queue, priority, defer_by, defer_until, unique_for, expires_in, expires_at
+            ),
             headers=headers,
         )
         return _view(response)

@@ -76,6 +76,9 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
             priority=options.priority,
             defer_by=options.defer_by,
             defer_until=options.defer_until,
+            unique_for=options.unique_for,
+            expires_in=options.expires_in,
+            expires_at=options.expires_at,
             settings=settings,
         )
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})

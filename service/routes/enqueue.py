@@ -54,7 +54,9 @@ _LOCATION = {
 ENQUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_200_OK: {
         "model": JobView,
-        "description": "This `Idempotency-Key` was used before with the same input: that job.",
+        "description": "That job: this `Idempotency-Key` was used before with the same "
+        "input, or an equal job is not final yet (`unique_for`), or a waiting equal job took "
+        "this input and waits again (`debounce`).",
         "headers": _LOCATION,
     },
     status.HTTP_202_ACCEPTED: {"description": "Enqueued: the new job.", "headers": _LOCATION},
@@ -70,6 +72,9 @@ class EnqueueOptions:
     defer_until: datetime | None
     queue: str | None
     priority: int
+    unique_for: float | None = None
+    expires_in: float | None = None
+    expires_at: datetime | None = None
 
 
 async def enqueue_options(
@@ -99,11 +104,41 @@ async def enqueue_options(
         int,
         Query(ge=0, le=MAX_PRIORITY, description="Lower runs first; FIFO within one."),
     ] = 0,
+    unique_for: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=MAX_DEFER_S,
+            description="For this many seconds, while this job is not final, an equal enqueue "
+            "(same job and input, or the job's `unique_key`) answers 200 with this job instead "
+            "of a new one. Overrides the job's declared `unique_for`.",
+        ),
+    ] = None,
+    expires_in: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=MAX_DEFER_S,
+            description="Not started within this many seconds of its enqueue, the job never "
+            "starts: it ends `failed` with error type `Expired` (not with `expires_at`).",
+        ),
+    ] = None,
+    expires_at: Annotated[
+        Rfc3339DateTime | None,
+        Query(
+            description="Not started by this time (RFC 3339 with an offset), the job never "
+            "starts: it ends `failed` with error type `Expired` (not with `expires_in`)."
+        ),
+    ] = None,
 ) -> EnqueueOptions:
     """An async dependency: a class one would run in the thread pool on every request."""
     if defer_by is not None and defer_until is not None:
         raise InvalidRequest("give defer_by or defer_until, not both")
-    return EnqueueOptions(defer_by, defer_until, queue, priority)
+    if expires_in is not None and expires_at is not None:
+        raise InvalidRequest("give expires_in or expires_at, not both")
+    return EnqueueOptions(
+        defer_by, defer_until, queue, priority, unique_for, expires_in, expires_at
+    )
 
 
 OptionsDep = Annotated[EnqueueOptions, Depends(enqueue_options)]
@@ -148,6 +183,9 @@ async def _submit(
         defer_by=options.defer_by,
         defer_until=options.defer_until,
         idempotency_key=idempotency_key,
+        unique_for=options.unique_for,
+        expires_in=options.expires_in,
+        expires_at=options.expires_at,
         settings=settings,
     )
     if enqueued.outcome == "existing" and not enqueued.same_input:
@@ -177,6 +215,7 @@ def created_view(spec: JobSpec, enqueued: Enqueued) -> JobView:
         enqueued.scheduled_ms,
         enqueued.payload,
         enqueued.priority,
+        enqueued.expires_ms,
     )
 
 
