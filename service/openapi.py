@@ -102,6 +102,49 @@ def pin_queues(schema: dict[str, Any], catalog: dict[str, JobSpec]) -> None:
                     )
 
 
+def describe_limits(schema: dict[str, Any], catalog: dict[str, JobSpec]) -> None:
+    """Each job's enqueue routes (`POST /jobs/{name}`, `.../bulk`) say its limits in /docs."""
+    for path, operations in schema.get("paths", {}).items():
+        own = _own_job(path, catalog)
+        text = limits_text(catalog[own]) if own else None
+        if text and "post" in operations:
+            post = operations["post"]
+            post["description"] = f"{post.get('description', '').rstrip()}\n\n{text}".lstrip()
+
+
+def limits_text(spec: JobSpec) -> str | None:
+    """A job's flow control in one paragraph of Markdown (None without any)."""
+    flow = spec.flow
+
+    def per(key: str | None) -> str:
+        return f" per value of `{key}`" if key else ""
+
+    parts = []
+    if flow.concurrency is not None:
+        parts.append(f"at most {flow.concurrency} at once{per(flow.concurrency_key)}")
+    if flow.rate is not None:
+        parts.append(
+            f"rate limit {flow.rate.text}{per(flow.rate_key)} (GCRA, burst {flow.rate_burst})"
+        )
+    equal = f"the same `{flow.unique_key}`" if flow.unique_key else "the same input"
+    if flow.unique_for_s is not None:
+        parts.append(
+            f"unique for {flow.unique_for_s:g} s (an enqueue with {equal} while this job is "
+            "not final returns it: 200)"
+        )
+    if flow.debounce_s is not None:
+        parts.append(
+            f"debounced {flow.debounce_s:g} s (an enqueue with {equal} before it starts "
+            "replaces its input and restarts the wait: 200)"
+        )
+    if flow.expires_s is not None:
+        parts.append(f"expires {flow.expires_s:g} s after enqueue if not started (`Expired`)")
+    if not parts:
+        return None
+    where = f" It runs on queue `{spec.queue}` only." if flow.pins_queue else ""
+    return f"**Limits** (shared by every worker): {'; '.join(parts)}.{where}"
+
+
 def _own_job(path: str, catalog: dict[str, JobSpec]) -> str | None:
     """`/jobs/ping` and `/jobs/ping/bulk` answer ping's views."""
     parts = path.strip("/").split("/")
@@ -136,6 +179,7 @@ def install_openapi(app: FastAPI, catalog: dict[str, JobSpec]) -> None:
             )
             type_job_views(schema, catalog)
             pin_queues(schema, catalog)
+            describe_limits(schema, catalog)
             bound_integers(schema.get("components", {}))
             app.openapi_schema = schema
         return app.openapi_schema

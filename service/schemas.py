@@ -35,6 +35,29 @@ class CronInfo(Model):
     next_run: datetime
 
 
+class JobLimits(Model):
+    """A job's flow control as declared (`@job(...)`); absent fields: no such limit. Every
+    limit is shared by all workers."""
+
+    concurrency: int | None = None
+    """At most this many run at once (per `concurrency_key` value if given)."""
+    concurrency_key: str | None = None
+    rate_limit: str | None = None
+    """`COUNT/PERIOD` admissions (GCRA), per `rate_key` value if given."""
+    rate_burst: int | None = None
+    """Admissions that may come at once after a quiet spell (1: evenly spaced)."""
+    rate_key: str | None = None
+    unique_for_s: float | None = None
+    """An equal enqueue within this many seconds, while the job is not final, returns it."""
+    unique_key: str | None = None
+    """The input field that makes two enqueues equal (else the whole input)."""
+    debounce_s: float | None = None
+    """The job waits this long; an equal enqueue meanwhile replaces its input and restarts
+    the wait."""
+    expires_s: float | None = None
+    """Not started within this many seconds of its enqueue, it never starts (`Expired`)."""
+
+
 class JobType(Model):
     name: str
     description: str
@@ -44,6 +67,8 @@ class JobType(Model):
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
     cron: list[CronInfo]
+    limits: JobLimits = Field(default_factory=JobLimits)
+    """Flow control; a job with a limit or uniqueness runs on its declared `queue` only."""
 
 
 QueueStats = QueueFigures

@@ -6,14 +6,15 @@ from fastapi import APIRouter
 
 from jobs.cron import schedules_for
 from service.deps import CatalogDep
-from service.schemas import AUTH_ERRORS, CronInfo, JobType
+from service.schemas import AUTH_ERRORS, CronInfo, JobLimits, JobType
 
 router = APIRouter(tags=["job types"], responses=AUTH_ERRORS)
 
 
 @router.get("/job-types")
 async def list_job_types(catalog: CatalogDep) -> list[JobType]:
-    """Every job: its input and output JSON Schema, retry and timeout policy, cron schedules."""
+    """Every job: its input and output JSON Schema, retry and timeout policy, cron schedules,
+    flow-control limits."""
     schedules = schedules_for(catalog)
     return [
         JobType(
@@ -29,6 +30,7 @@ async def list_job_types(catalog: CatalogDep) -> list[JobType]:
                 for s in schedules
                 if s.job == spec.name
             ],
+            limits=JobLimits(**spec.flow.describe()),
         )
         for spec in sorted(catalog.values(), key=lambda s: s.name)
     ]
