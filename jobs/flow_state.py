@@ -63,6 +63,8 @@ class QueueGates:
     gates: list[GateState]
     total: int
     """Gates in the queue's `gates` set (more than `len(gates)` when sampled)."""
+    now_ms: int
+    """The server's time when they were read (the clock of every time above)."""
 
     @property
     def held(self) -> int:
@@ -84,6 +86,26 @@ def split_gate(gate: str, job_names: Iterable[str]) -> tuple[GateKind, str, str 
         return KINDS[kind], best, key
     job, sep, key = rest.partition(":")
     return KINDS[kind], job, key if sep else None
+
+
+async def held_jobs(
+    redis: RedisClient, queues: list[str], *, max_gates: int = MAX_GATES
+) -> dict[str, int]:
+    """Per queue: the jobs its gates hold back (status `queued`, in no ready or due set), in
+    two round trips."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in queues:
+            pipe.srandmember(keys.queue(name).gates, max_gates)
+        listed = await pipe.execute()
+    async with redis.pipeline(transaction=False) as pipe:
+        for name, gates in zip(queues, listed, strict=True):
+            for gate in gates or []:
+                pipe.zcard(keys.queue(name).held(_text(gate)))
+        counts = iter(await pipe.execute())
+    return {
+        name: sum(int(next(counts)) for _ in gates or [])
+        for name, gates in zip(queues, listed, strict=True)
+    }
 
 
 async def server_ms(redis: RedisClient) -> int:
@@ -126,7 +148,7 @@ async def read_gates(
             for gate in gates
             if (state := _state(name, gate, raw[(name, gate)], specs, flows, now_ms)) is not None
         ]
-        out.append(QueueGates(name, states, total))
+        out.append(QueueGates(name, states, total, now_ms))
     return out
 
 

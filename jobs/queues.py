@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from jobs import heartbeat, keys
+from jobs import flow_state, heartbeat, keys
 from jobs.connection import RedisClient
 from jobs.models import Model
 
@@ -21,6 +21,9 @@ class QueueFigures(Model):
     name: str
     queued: int
     """Ready to run now (any priority)."""
+    held: int
+    """Due but held back by a concurrency or rate limit (`jobs.flow`): status `queued` with
+    `waiting_for` set, not counted in `queued`."""
     deferred: int
     """Due later: deferred jobs and retries waiting for their next try."""
     in_progress: int
@@ -48,6 +51,7 @@ async def queue_figures(
     """Figures of each named queue that holds jobs, is paused or has a live worker."""
     now_ms = int(time.time() * 1000)
     ready = await _ready_levels(redis, names)
+    held = await flow_state.held_jobs(redis, names)
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
             q = keys.queue(name)
@@ -65,6 +69,7 @@ async def queue_figures(
         figures = QueueFigures(
             name=name,
             queued=due_now + ready[name][0],
+            held=held[name],
             # Running jobs sit in the due set scored by their lease's end: count them apart.
             deferred=max(later - running, 0),
             in_progress=running,
@@ -73,7 +78,7 @@ async def queue_figures(
             oldest_waiting_s=_age_s(now_ms, oldest[0][1] if oldest else None, ready[name][1]),
             workers=len(serving),
         )
-        if figures.queued or later or failed or paused or serving:
+        if figures.queued or figures.held or later or failed or paused or serving:
             out.append(figures)
     return out
 

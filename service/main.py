@@ -23,6 +23,7 @@ from service.routes import (
     health,
     job_types,
     jobs,
+    limits,
     metrics,
     queues,
     stats,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deliveries.router)
     app.include_router(job_types.router)
     app.include_router(queues.router)
+    app.include_router(limits.router)
     app.include_router(cron.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

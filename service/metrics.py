@@ -7,7 +7,7 @@ into metric families.
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client.core import (
@@ -18,14 +18,14 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from jobs import heartbeat, stats, webhooks
+from jobs import flow_state, heartbeat, stats, webhooks
 from jobs.connection import RedisClient
 from jobs.registry import JobSpec
 from service.routes.queues import queue_stats
 from service.schemas import QueueStats
 from settings import Settings
 
-STATES = ("queued", "deferred", "in_progress", "failed")
+STATES = ("queued", "held", "deferred", "in_progress", "failed")
 
 
 @dataclass
@@ -39,6 +39,9 @@ class Reading:
     stats: stats.Snapshot
     now_ms: int
     deliveries: webhooks.DeliveryStats | None = None
+    gates: list[flow_state.QueueGates] = field(default_factory=list)
+    limits: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Job name -> (its queue, its declared concurrency) for the jobs with one."""
 
     def oldest_running_s(self, queue: str | None = None) -> float:
         """Age of the longest-running try (on `queue`, or anywhere), per the heartbeats: 0 when
@@ -59,7 +62,16 @@ async def read(redis: RedisClient, catalog: dict[str, JobSpec], settings: Settin
     details = await heartbeat.worker_details(redis, list(workers))
     snapshot = await stats.read(redis)
     deliveries = await webhooks.delivery_stats(redis)
-    return Reading(queues, workers, details, snapshot, int(time.time() * 1000), deliveries)
+    flows = {name: spec.flow for name, spec in catalog.items()}
+    gated = {spec.queue for spec in catalog.values() if spec.flow.gated}
+    gates = await flow_state.read_gates(redis, sorted(gated | {q.name for q in queues}), flows)
+    limits = {
+        name: (spec.queue, spec.flow.concurrency)
+        for name, spec in catalog.items()
+        if spec.flow.concurrency is not None
+    }
+    now_ms = int(time.time() * 1000)
+    return Reading(queues, workers, details, snapshot, now_ms, deliveries, gates, limits)
 
 
 class ReadingCollector(Collector):
@@ -73,6 +85,7 @@ class ReadingCollector(Collector):
         yield from self._worker_metrics()
         yield from self._job_metrics()
         yield from self._webhook_metrics()
+        yield from self._flow_metrics()
 
     def _queue_metrics(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily(
@@ -157,3 +170,60 @@ class ReadingCollector(Collector):
         )
         durations.add_metric([], hooks.duration_buckets, hooks.duration_sum_s)
         yield durations
+
+    def _flow_metrics(self) -> Iterator[Metric]:
+        """Flow control per job type, summed over its gates: a per-key limit
+        (`concurrency_key`, `rate_key`) makes a gate per key value, which as a label would
+        make the series count grow with the data (one per customer)."""
+        held = GaugeMetricFamily(
+            "jobsvc_flow_held_jobs",
+            "Jobs held back by a limit (status queued), per job type and kind of limit "
+            "(concurrency, rate_limit), summed over its keys.",
+            labels=["queue", "job", "kind"],
+        )
+        in_use = GaugeMetricFamily(
+            "jobsvc_flow_slots_in_use",
+            "Concurrency slots in use (running or reserved for a released job), per job type, "
+            "summed over its keys.",
+            labels=["queue", "job"],
+        )
+        limit = GaugeMetricFamily(
+            "jobsvc_flow_slot_limit",
+            "Declared concurrency limit of a job type (per key value if it has a key).",
+            labels=["queue", "job"],
+        )
+        active = GaugeMetricFamily(
+            "jobsvc_flow_gates",
+            "Gates (one per key value) that have jobs running or held, per job type and kind.",
+            labels=["queue", "job", "kind"],
+        )
+        wait = GaugeMetricFamily(
+            "jobsvc_flow_next_admission_seconds",
+            "Seconds until a rate-limited job type's next admission (its soonest key; 0: now).",
+            labels=["queue", "job"],
+        )
+        totals: dict[tuple[str, str, str], list[int]] = {}
+        slots: dict[tuple[str, str], int] = {
+            (queue, job): 0 for job, (queue, _) in self.reading.limits.items()
+        }
+        soonest: dict[tuple[str, str], float] = {}
+        for queue_gates in self.reading.gates:
+            for g in queue_gates.gates:
+                total = totals.setdefault((g.queue, g.job, g.kind), [0, 0])
+                total[0] += g.held
+                total[1] += 1
+                if g.running is not None:
+                    slots[(g.queue, g.job)] = slots.get((g.queue, g.job), 0) + g.running
+                if g.next_admission_ms is not None:
+                    seconds = max(g.next_admission_ms - queue_gates.now_ms, 0) / 1000
+                    soonest[(g.queue, g.job)] = min(soonest.get((g.queue, g.job), seconds), seconds)
+        for (queue, job, kind), (count, gates) in sorted(totals.items()):
+            held.add_metric([queue, job, kind], count)
+            active.add_metric([queue, job, kind], gates)
+        for (queue, job), count in sorted(slots.items()):
+            in_use.add_metric([queue, job], count)
+        for job, (queue, n) in sorted(self.reading.limits.items()):
+            limit.add_metric([queue, job], n)
+        for (queue, job), seconds in sorted(soonest.items()):
+            wait.add_metric([queue, job], seconds)
+        yield from (held, in_use, limit, active, wait)

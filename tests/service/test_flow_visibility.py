@@ -1,6 +1,18 @@
-"""Flow control is visible over HTTP: `/job-types` and `/docs` show each job's limits."""
+"""Flow control is visible over HTTP: `/job-types` and `/docs` show each job's limits;
+`/queues`, `/metrics` and `/limits` show the jobs the gates hold back."""
+
+from typing import Any
 
 import httpx
+
+from jobs import keys
+from jobs.connection import RedisClient
+from settings import Settings
+from tests.conftest import eventually
+from tests.helpers.workers import background_worker
+from tests.service.test_metrics import _samples as metric_samples
+
+QUEUE = keys.DEFAULT_QUEUE
 
 
 async def test_job_types_show_each_jobs_limits(client: httpx.AsyncClient) -> None:
@@ -35,3 +47,51 @@ async def test_docs_describe_the_limits_on_each_enqueue_route(client: httpx.Asyn
     bulk = paths["/jobs/unique_by_customer/bulk"]["post"]["description"]
     assert "unique for 60 s (an enqueue with the same `customer`" in bulk
     assert "Limits" not in paths["/jobs/ping"]["post"].get("description", "")
+
+
+async def test_held_jobs_show_in_queues_metrics_and_limits(
+    client: httpx.AsyncClient, redis: RedisClient, settings: Settings
+) -> None:
+    async with background_worker(settings, redis, worker_concurrency=10):
+        for i in range(5):
+            body = {"label": str(i), "hold_s": 30}
+            assert (await client.post("/jobs/three_at_a_time", json=body)).status_code == 202
+
+        async def two_held() -> bool:
+            queues = {q["name"]: q for q in (await client.get("/queues")).json()}
+            return bool(queues.get(QUEUE, {}).get("held") == 2)
+
+        await eventually(two_held)
+        (gate,) = (await client.get("/limits")).json()
+        assert gate["gate"] == "c:three_at_a_time" and gate["kind"] == "concurrency"
+        assert (gate["running"], gate["limit"], gate["held"]) == (3, 3, 2)
+        assert gate["next_check"] is not None  # the earliest lease end of the full gate
+        samples = await metric_samples(client)
+        assert samples[("jobsvc_queue_jobs", frozenset({("queue", QUEUE), ("state", "held")}))] == 2
+        labels = frozenset({("queue", QUEUE), ("job", "three_at_a_time")})
+        assert samples[("jobsvc_flow_slots_in_use", labels)] == 3
+        assert samples[("jobsvc_flow_slot_limit", labels)] == 3
+        kind = labels | {("kind", "concurrency")}
+        assert samples[("jobsvc_flow_held_jobs", kind)] == 2
+        assert samples[("jobsvc_flow_gates", kind)] == 1
+        # A declared limit with nothing running is exported too (0 of 1).
+        idle = frozenset({("queue", QUEUE), ("job", "one_per_customer")})
+        assert samples[("jobsvc_flow_slots_in_use", idle)] == 0
+        assert samples[("jobsvc_flow_slot_limit", idle)] == 1
+
+
+async def test_rate_limited_jobs_show_their_next_admission(
+    client: httpx.AsyncClient, redis: RedisClient, settings: Settings
+) -> None:
+    async with background_worker(settings, redis):
+        bulk = [{"label": str(i)} for i in range(40)]
+        assert (await client.post("/jobs/twenty_a_second/bulk", json=bulk)).status_code == 202
+        seen: list[dict[str, Any]] = []
+
+        async def held_back() -> bool:
+            seen.extend(g for g in (await client.get("/limits")).json() if g["held"])
+            return bool(seen)
+
+        await eventually(held_back)
+        assert seen[0]["kind"] == "rate_limit" and seen[0]["rate_limit"] == "20/s"
+        assert seen[0]["next_admission"] is not None and seen[0]["running"] is None
