@@ -17,6 +17,9 @@
 --                 may have died: its slot frees with its lease)
 --   gates         set of gates that have running or held jobs (for /metrics)
 -- A held job keeps `wait` in its state hash (JSON: on, gate, member, until) for the JobView.
+-- A job counted by a rate limit keeps `admitted` there: the server µs of its admission (a
+-- job released by a gate's timer is admitted then, and may be claimed later; the proofs
+-- check the limiter's own times, tests/e2e/test_flow_limits.py).
 
 local function flow_spec(id)
   local raw = redis.call('HGET', P .. 'flow', id)
@@ -71,7 +74,7 @@ local function flow_admit(id, score, priority)
       return false
     end
     -- Counted once: if the concurrency limit holds it now, it keeps this admission.
-    redis.call('HSET', state, 'pass', '1')
+    redis.call('HSET', state, 'pass', '1', 'admitted', string.format('%.0f', NOW_US))
   end
   if spec.c then
     local running = P .. 'running:' .. spec.c
@@ -155,7 +158,7 @@ local function flow_release(gate)
       end
       redis.call('ZREM', held, head[1])
       local id = flow_unhold(head[1], head[2])
-      redis.call('HSET', P .. 'state:' .. id, 'pass', '1')
+      redis.call('HSET', P .. 'state:' .. id, 'pass', '1', 'admitted', string.format('%.0f', NOW_US))
       released = released + 1
     end
   end

@@ -7,11 +7,17 @@ import asyncio
 
 from pydantic import BaseModel
 
+from jobs import keys
 from jobs.context import JobContext
 from jobs.registry import job
 
 SPANS = "test:flow:spans"
 """List of "{label} {start µs} {end µs}" (server clock), one per finished try."""
+STARTS = "test:flow:starts"
+"""List of "{label} {start µs}", one per try that began (a killed try has no span)."""
+ADMISSIONS = "test:flow:admitted"
+"""List of "{label} {admitted µs}": when the rate limiter admitted the running try (the
+`admitted` field flow.lua writes in the job's state hash), one per try of a rate-limited job."""
 
 
 class Hold(BaseModel):
@@ -31,6 +37,10 @@ async def _server_us(ctx: JobContext) -> int:
 
 async def _span(ctx: JobContext, payload: Hold) -> Held:
     start = await _server_us(ctx)
+    await ctx.redis.rpush(STARTS, f"{payload.label} {start}")  # type: ignore[misc]
+    admitted = await ctx.redis.hget(keys.of_job(ctx.job_id).state(ctx.job_id), "admitted")  # type: ignore[misc]
+    if admitted is not None:
+        await ctx.redis.rpush(ADMISSIONS, f"{payload.label} {admitted.decode()}")  # type: ignore[misc]
     if payload.hold_s:
         await asyncio.sleep(payload.hold_s)
     end = await _server_us(ctx)
