@@ -79,7 +79,8 @@ function progressBar(progress, className = "progress mini") {
 async function refreshOverview() {
   const [queues, stats] = await Promise.all([api("/queues"), api("/stats")]);
   $("#queues").replaceChildren(...queues.map((q) => el("tr", { "data-queue": q.name },
-    el("td", {}, q.name), el("td", {}, q.queued), el("td", {}, q.deferred),
+    el("td", {}, q.name), el("td", {}, q.queued), el("td", { class: "held" }, q.held),
+    el("td", {}, q.deferred),
     el("td", {}, q.in_progress), el("td", {}, q.failed),
     el("td", {}, seconds(q.oldest_waiting_s)), el("td", {}, q.workers),
     el("td", {}, pauseButton(q)))));
@@ -90,6 +91,7 @@ async function refreshOverview() {
   $("#oldest-running").textContent = seconds(stats.oldest_running_s);
   showRates(stats.jobs);
   showJobTypes(stats.jobs);
+  showLimits(await api("/limits"));
   showCron(await api("/cron"));
   showHistory(await api("/stats/history"));
 }
@@ -117,6 +119,35 @@ function showHistory(minutes) {
       bar(i * width, 80 - ok - bad, bad, "bar-bad", label)];
   }));
   svg.dataset.total = minutes.reduce((n, m) => n + m.complete + m.failed, 0);
+}
+
+function limitsText(limits) {
+  // A job type's declared flow control, short: "3 at once per customer · 20/s · unique 60 s".
+  const per = (key) => (key ? ` per ${key}` : "");
+  const parts = [];
+  if (limits.concurrency) parts.push(`${limits.concurrency} at once${per(limits.concurrency_key)}`);
+  if (limits.rate_limit) {
+    const burst = limits.rate_burst > 1 ? ` (burst ${limits.rate_burst})` : "";
+    parts.push(`${limits.rate_limit}${burst}${per(limits.rate_key)}`);
+  }
+  if (limits.unique_for_s) parts.push(`unique ${seconds(limits.unique_for_s)}${per(limits.unique_key)}`);
+  if (limits.debounce_s) parts.push(`debounce ${seconds(limits.debounce_s)}${per(limits.unique_key)}`);
+  if (limits.expires_s) parts.push(`expires ${seconds(limits.expires_s)}`);
+  return parts.join(" · ");
+}
+
+function showLimits(gates) {
+  // One row per gate (a job type's limit, or its limit for one key value).
+  const next = (g) => (g.kind === "rate_limit" ? when(g.next_admission)
+    : g.held ? "when a slot frees" : "–");
+  $("#limits").replaceChildren(...gates.map((g) => el("tr", { "data-gate": g.gate },
+    el("td", {}, el("code", {}, g.job), g.key !== null ? ` ${g.key}` : ""),
+    el("td", {}, g.kind === "concurrency" ? `${g.limit ?? "?"} at once` : g.rate_limit ?? "rate"),
+    el("td", { class: "running" }, g.kind === "concurrency" ? `${g.running}/${g.limit ?? "?"}` : "–"),
+    el("td", { class: "held" }, g.held), el("td", {}, next(g)))));
+  if (!gates.length) {
+    $("#limits").append(el("tr", {}, el("td", { class: "muted", colSpan: 5 }, "no job held or limited")));
+  }
 }
 
 function showCron(schedules) {
@@ -175,6 +206,7 @@ function showJobTypes(jobs) {
     const cron = t.cron.map((c) => `${c.schedule} (${when(c.next_run)})`).join("; ");
     return el("tr", {}, el("td", {}, t.name), el("td", {}, s.complete), el("td", {}, s.failed),
       el("td", {}, s.retried), el("td", {}, s.aborted), el("td", {}, seconds(s.mean_duration_s)),
+      el("td", { class: "limits" }, limitsText(t.limits || {}) || "–"),
       el("td", { class: "muted" }, cron || "–"));
   }));
 }
@@ -252,7 +284,14 @@ function showJob(job) {
     ["started", when(job.started_at)], ["finished", when(job.finished_at)],
     ["worker", job.worker || "–"],
   ];
-  $("#detail-fields").replaceChildren(...fields.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  if (job.waiting_for) {
+    // Held back by a limit: still queued, and why (a rate limit also says until when).
+    const until = job.waiting_until ? ` until ${when(job.waiting_until)}` : " (a slot to free)";
+    fields.push(["waiting for", `${job.waiting_for.replace("_", " ")}${until}`]);
+  }
+  if (job.expires_at) fields.push(["expires", when(job.expires_at)]);
+  $("#detail-fields").replaceChildren(...fields.flatMap(([k, v]) =>
+    [el("dt", {}, k), el("dd", { "data-field": k }, v)]));
   $("#detail-input").textContent = JSON.stringify(job.input, null, 2);
   const failed = job.error !== null && job.error !== undefined;
   $("#detail-outcome-title").textContent = failed ? "error" : "result";

@@ -152,3 +152,28 @@ def test_the_last_hour_is_charted(page: Page) -> None:
     # Workers flush their counts about once a second; the page polls every 2 s.
     expect(page.locator("#history")).not_to_have_attribute("data-total", "0", timeout=15_000)
     expect(page.locator("#history rect.bar-ok").first).to_be_attached()
+
+
+def test_held_jobs_and_limits_are_shown(page: Page) -> None:
+    job_types = page.locator("#job-types")
+    expect(job_types).to_contain_text("1 at once per customer")
+    expect(job_types).to_contain_text("20/s")
+    for i in range(3):  # they fill the three slots of `three_at_a_time` for a while
+        enqueue(page, "three_at_a_time", label=f"slot {i}", hold_s="20")
+        expect(page.locator("#detail-status")).to_have_text("in_progress")
+    held_id = enqueue(page, "three_at_a_time", label="held")
+    expect(page.locator("#detail-status")).to_have_text("queued")
+    expect(page.locator('#detail-fields dd[data-field="waiting for"]')).to_have_text(
+        "concurrency (a slot to free)"
+    )
+    gate = page.locator('#limits tr[data-gate="c:three_at_a_time"]')
+    expect(gate.locator("td.running")).to_have_text("3/3")
+    expect(gate.locator("td.held")).to_have_text("1")
+    expect(page.locator('#queues tr[data-queue="arq:queue"] td.held')).to_have_text("1")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-limits.png"), full_page=True)
+    page.click("#abort")  # a held job is aborted like any queued one: it never starts
+    expect(page.locator("#detail-status")).to_have_text("aborted")
+    expect(gate.locator("td.held")).to_have_text("0")
+    expect(page.locator(f'#jobs tr[data-job-id="{held_id}"]')).to_have_attribute(
+        "data-status", "aborted"
+    )
