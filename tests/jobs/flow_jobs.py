@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from jobs import keys
 from jobs.context import JobContext
+from jobs.errors import JobFailed
 from jobs.registry import job
 
 SPANS = "test:flow:spans"
@@ -24,6 +25,8 @@ class Hold(BaseModel):
     label: str
     hold_s: float = 0.0
     customer: str = ""
+    fail: bool = False
+    """End the try failed for good (`JobFailed`) once its span is recorded."""
 
 
 class Held(BaseModel):
@@ -45,6 +48,8 @@ async def _span(ctx: JobContext, payload: Hold) -> Held:
         await asyncio.sleep(payload.hold_s)
     end = await _server_us(ctx)
     await ctx.redis.rpush(SPANS, f"{payload.label} {start} {end}")  # type: ignore[misc]
+    if payload.fail:
+        raise JobFailed(f"{payload.label} failed on purpose")
     return Held(label=payload.label)
 
 
