@@ -211,6 +211,12 @@ async def test_held_jobs_say_what_they_wait_for(
 
     await eventually(lambda: waiting(held["id"], "concurrency"))
     assert seen["status"] == "queued" and seen["waiting_until"] is None
+    # A held job aborted leaves its gate at once and never runs; the others are not stuck.
+    dropped = (await http.post("/jobs/three_at_a_time", json={"label": "dropped"})).json()
+    await eventually(lambda: waiting(dropped["id"], "concurrency"))
+    assert (await http.delete(f"/jobs/{dropped['id']}")).status_code == 202
+    aborted = await _final(http, dropped["id"])
+    assert aborted["status"] == "aborted" and aborted["started_at"] is None
     for view in (*running, held):
         final = await _final(http, view["id"])
         assert final["status"] == "complete" and final["waiting_for"] is None
@@ -226,6 +232,7 @@ async def test_held_jobs_say_what_they_wait_for(
     assert _ms(seen["waiting_until"]) > _ms(last["enqueued_at"])
     final = await _final(http, last["id"])
     assert final["status"] == "complete" and final["waiting_for"] is None
+    assert "dropped" not in {s.label for s in await spans(redis)}
 
 
 async def test_a_queue_override_for_a_limited_job_is_422_and_enqueues_nothing(

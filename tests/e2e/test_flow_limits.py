@@ -120,8 +120,11 @@ async def test_a_rate_of_20_a_second_never_admits_more_than_20_in_any_second(
     payloads = [{"label": str(i)} for i in range(jobs)]
     enqueued = await enqueue_many(redis, "twenty_a_second", payloads, settings=settings)
     await _all_spans(redis, jobs)
-    admitted = await admissions(redis)
+    admitted_in_order = await admissions(redis)
+    admitted = [t for t, _ in admitted_in_order]
     assert len(admitted) == jobs  # one admission per try, and no job ran twice
+    # Admitted in the order they were enqueued (one rate key: its order is kept).
+    assert [label for _, label in admitted_in_order] == [str(i) for i in range(jobs)]
     in_a_second = most_in_window(admitted, 1_000_000)
     span_us = admitted[-1] - admitted[0]
     gaps = [b - a for a, b in pairwise(admitted)]

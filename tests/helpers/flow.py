@@ -35,10 +35,13 @@ async def unfinished(redis: RedisClient, until_us: int) -> list[Span]:
     return out
 
 
-async def admissions(redis: RedisClient) -> list[int]:
-    """When the rate limiter admitted each try that ran (server µs), sorted."""
-    raw = await redis.lrange(ADMISSIONS, 0, -1)  # type: ignore[misc]
-    return sorted(int(item.decode().split()[1]) for item in raw)
+async def admissions(redis: RedisClient) -> list[tuple[int, str]]:
+    """(server µs, label): when the rate limiter admitted each try that ran, in time order."""
+    out = []
+    for raw in await redis.lrange(ADMISSIONS, 0, -1):  # type: ignore[misc]
+        label, admitted = raw.decode().split()
+        out.append((int(admitted), label))
+    return sorted(out)
 
 
 async def count(redis: RedisClient, key: str = SPANS) -> int:
