@@ -156,9 +156,10 @@ async def test_kill_9_while_holding_slots_frees_them_with_the_lease(
     processes: Processes, redis: RedisClient, settings: Settings
 ) -> None:
     """LEASE_S=2 (tests/e2e/conftest.py): the victim's three slots free about 2 s after its
-    last renewal; meanwhile the survivor starts none of the held jobs beyond the limit."""
+    last renewal; meanwhile the survivor starts none of the held jobs beyond the limit. Each
+    job holds its slot 3 s, longer than a lease: slots are renewed with their leases."""
     victim = (await _workers(processes, 1))[0]
-    jobs, hold_s = 9, 2.0
+    jobs, hold_s = 6, 3.0
     payloads = [{"label": str(i), "hold_s": hold_s} for i in range(jobs)]
     enqueued = await enqueue_many(redis, "three_at_a_time", payloads, settings=settings)
 
