@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     """Per queue, the listing (`GET /jobs`) keeps at most this many of the newest jobs."""
     max_bulk: int = Field(default=1000, ge=1)
     """Most items in one `POST /jobs/{name}/bulk`."""
+    dependency_wait_s: int = Field(default=7 * 24 * 3600, ge=1)
+    """How long a job waiting for parents (`after`) is kept waiting at most."""
     job_timeout_s: float = 300.0
     result_ttl_s: int = 24 * 3600
     """How long results of successful jobs are kept."""

@@ -7,7 +7,7 @@ settles it (fenced by its lease token, like every settle).
 
 from typing import Literal
 
-from jobs import keys, lua
+from jobs import dependencies, keys, lua
 from jobs.connection import RedisClient
 from jobs.errors import Aborted, error_info
 from jobs.records import JobDefinition
@@ -44,7 +44,7 @@ async def abort(
         started_ms=None,  # it never started (a running job is settled by its worker instead)
         priority=d.priority if d else 0,
     )
-    outcome: bytes = await lua.script("abort")(
+    reply: list[bytes] = await lua.script("abort")(
         redis,
         [q.due, q.levels, q.failed, q.abort],
         [
@@ -56,4 +56,8 @@ async def abort(
             int(settings.lease_s * 1000),
         ],
     )
-    return outcome.decode()  # type: ignore[return-value]
+    outcome = reply[0].decode()
+    releases = dependencies.releases_from(reply[1:])
+    if releases:  # jobs on other queues that waited for it (a sweep resends a lost call)
+        await dependencies.send_releases(redis, releases)
+    return outcome  # type: ignore[return-value]

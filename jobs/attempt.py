@@ -17,7 +17,9 @@ from typing import Any
 
 from arq.worker import Retry
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
+from jobs import dependencies
 from jobs.errors import Aborted, JobTimeout, error_info
 from jobs.finisher import FinalKind, Settle
 from jobs.records import JobDefinition, Poison
@@ -94,6 +96,19 @@ class Attempts:
             when = datetime.fromtimestamp(d.expires_ms / 1000, UTC).isoformat()
             expired = Poison("Expired", f"not started by its expiry ({when}): it never will")
             return self._rejected(claimed, spec, expired, started=False)
+        parents = None
+        if d.has_parents:
+            try:
+                parents = await dependencies.parent_outcomes(
+                    self.ctx["redis"], claimed.job_id, results=True
+                )
+            except RedisError as unreadable:  # try again shortly, like any failed try
+                return self._failed_try(claimed, spec, unreadable)
+            failed = parents.first_failed
+            if failed is not None and parents.on_failure == "fail":
+                status = parents.statuses[failed]
+                message = f"parent {failed} did not complete ({status})"
+                return self._rejected(claimed, spec, Poison("ParentFailed", message), started=False)
         if claimed.tries > spec.max_tries:
             message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
             return self._rejected(claimed, spec, Poison("MaxTriesExceeded", message))
@@ -105,6 +120,9 @@ class Attempts:
             "enqueue_time": d.enqueued_ms,
             "score": claimed.started_ms,
         }
+        if parents is not None:
+            ctx["parent_results"] = parents.results
+            ctx["parent_failures"] = parents.failures
         log = logger.isEnabledFor(logging.INFO)
         if log:
             logger.info("job started", extra=_log_fields(claimed, spec))

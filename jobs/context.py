@@ -28,6 +28,10 @@ class JobContext:
     """The worker's ctx: its resources from `jobs.lifespan` (shared clients and the like)."""
     lease_token: str = ""
     """This try's lease (empty under a stock ARQ worker): progress is fenced by it."""
+    parent_results: dict[str, Any] = field(default_factory=dict)
+    """For a job enqueued `after` others: each completed parent's id -> its result (JSON)."""
+    parent_failures: dict[str, Any] = field(default_factory=dict)
+    """Parents that did not complete (`on_parent_failure="ignore"`): id -> {"status", "error"}."""
 
     @classmethod
     def from_arq(cls, ctx: dict[str, Any], name: str, max_tries: int) -> "JobContext":
@@ -42,6 +46,8 @@ class JobContext:
             worker_id=str(ctx.get("worker_id", "arq")),
             extras=ctx,
             lease_token=str(ctx.get("lease_token", "")),
+            parent_results=ctx.get("parent_results") or {},
+            parent_failures=ctx.get("parent_failures") or {},
         )
 
     def resource(self, name: str) -> Any:

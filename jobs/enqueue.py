@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from jobs import keys, lua
 from jobs.connection import RedisClient
+from jobs.dependencies import MAX_PARENTS, OnParentFailure, UnknownParent, link, missing_parents
 from jobs.flow import FlowControl
 from jobs.records import JobDefinition, encode_gates
 from jobs.registry import DECLARED, JobSpec, load_catalog
@@ -62,6 +63,8 @@ class Enqueued:
     priority: int = 0
     expires_ms: int | None = None
     """Not started by then (server ms), it never starts (`created` and `debounced` only)."""
+    waiting: bool = False
+    """It waits for parents (`after`)."""
 
 
 def input_fingerprint(payload: Any) -> str:
@@ -115,6 +118,9 @@ class _Options:
     """How long an equal enqueue returns this job (`unique_for`), if unique."""
     expires: str
     """`enqueue.lua`'s expiry field: '' none, '+{ms}' after enqueue, or absolute ms."""
+    after: tuple[str, ...] = ()
+    """The parents it waits for (`jobs.dependencies`)."""
+    on_parent_failure: OnParentFailure = "fail"
 
     def expires_ms(self, now: int) -> int | None:
         """The expiry `enqueue.lua` wrote for a job it enqueued at `now` (server ms): so the
@@ -127,7 +133,12 @@ class _Options:
 
     def row(self, job_id: str, data: Any) -> tuple[Any, ...]:
         definition = JobDefinition(
-            self.name, [data], {}, queue=self.queue.name, priority=self.priority
+            self.name,
+            [data],
+            {},
+            queue=self.queue.name,
+            priority=self.priority,
+            has_parents=bool(self.after),
         )
         flow = self.flow
         lock, mode, ttl = "", "", 0
@@ -147,6 +158,8 @@ class _Options:
             ttl,
             mode,
             self.expires,
+            " ".join(self.after),
+            self.on_parent_failure,
         )
 
 
@@ -160,8 +173,11 @@ def _options(
     unique_for: float | timedelta | None = None,
     expires_in: float | timedelta | None = None,
     expires_at: datetime | None = None,
+    after: Sequence[str] = (),
+    on_parent_failure: OnParentFailure = "fail",
 ) -> _Options:
     name, declared, flow = resolve(job, settings)
+    parents = _check_parents(after, on_parent_failure, defer_by, defer_until, flow)
     if flow.debounce_s is not None and defer_by is None and defer_until is None:
         defer_by = flow.debounce_s
     delay_ms, due_ms = _due(defer_by, defer_until)
@@ -189,7 +205,39 @@ def _options(
         flow,
         None if unique is None else max(1, int(unique * 1000)),
         expires,
+        parents,
+        on_parent_failure,
     )
+
+
+class InvalidDependency(ValueError):
+    """`after` is malformed, or asks for what a waiting job cannot do."""
+
+
+def _check_parents(
+    after: Sequence[str],
+    on_parent_failure: str,
+    defer_by: float | timedelta | None,
+    defer_until: datetime | None,
+    flow: FlowControl,
+) -> tuple[str, ...]:
+    if isinstance(after, str):
+        raise InvalidDependency("after is a list of job ids, not one string")
+    parents = tuple(dict.fromkeys(after))  # once each, in order
+    if on_parent_failure not in ("fail", "ignore"):
+        raise InvalidDependency(
+            f"on_parent_failure is 'fail' or 'ignore', not {on_parent_failure!r}"
+        )
+    if not parents:
+        return parents
+    if len(parents) > MAX_PARENTS:
+        raise InvalidDependency(f"{len(parents)} parents; at most {MAX_PARENTS}")
+    bad = [p for p in parents if not isinstance(p, str) or not keys.JOB_ID.match(p)]
+    if bad:
+        raise InvalidDependency(f"not job ids: {', '.join(map(repr, bad[:5]))}")
+    if defer_by is not None or defer_until is not None or flow.debounce_s is not None:
+        raise InvalidDependency("a job that waits for parents starts when they are final: no defer")
+    return parents
 
 
 def _dump(payload: BaseModel | Any) -> Any:
@@ -215,6 +263,7 @@ async def _call(
         max(settings.result_ttl_s, settings.failed_ttl_s) * 1000,
         settings.listing_max_jobs,
         "1" if fresh else "0",
+        settings.dependency_wait_s * 1000,
     ]
     for job_id, data in rows:
         args += o.row(job_id, data)
@@ -255,16 +304,30 @@ async def enqueue(
     unique_for: float | timedelta | None = None,
     expires_in: float | timedelta | None = None,
     expires_at: datetime | None = None,
+    after: Sequence[str] = (),
+    on_parent_failure: OnParentFailure = "fail",
     settings: Settings | None = None,
 ) -> Enqueued:
     """Enqueue `job` with `payload` (validated by the caller; the worker validates again).
 
     `job_id` is the unique part of the id; the id names the queue (see `jobs.keys`).
     `unique_for` (seconds) overrides the job's declared `unique_for`; `expires_in` (seconds
-    after enqueue) or `expires_at` its declared `expires`."""
+    after enqueue) or `expires_at` its declared `expires`. `after`: job ids it waits for (it
+    starts once all are final; `on_parent_failure` says what one that did not complete means:
+    see `jobs.dependencies`); an unknown or expired one raises `UnknownParent`."""
     settings = settings or get_settings()
     o = _options(
-        job, queue, priority, defer_by, defer_until, settings, unique_for, expires_in, expires_at
+        job,
+        queue,
+        priority,
+        defer_by,
+        defer_until,
+        settings,
+        unique_for,
+        expires_in,
+        expires_at,
+        after,
+        on_parent_failure,
     )
     data = _dump(payload)
     idempotency = None
@@ -284,13 +347,24 @@ async def _enqueue_one(
 ) -> Enqueued:
     job_id = keys.job_id_for(o.queue.name, unique)
     idem = (idempotency[0], f"{job_id} {idempotency[1]}") if idempotency else None
+    if o.after:
+        await _check_parents_exist(redis, o.after)
     reply = await _call(redis, o, [(job_id, data)], settings, idem, fresh=unique is None)
     if reply[0] == b"existing":
         existing_id, _, fingerprint = reply[1].decode().partition(" ")
         same = idempotency is not None and fingerprint == idempotency[1]
         return Enqueued(existing_id, "existing", same, queue=o.queue.name)
     now = int(reply[0])
-    return _outcome(job_id, reply[2], now, data, o)
+    enqueued = _outcome(job_id, reply[2], now, data, o)
+    if o.after and enqueued.outcome == "created":
+        await link(redis, [job_id], o.after)
+    return enqueued
+
+
+async def _check_parents_exist(redis: RedisClient, parents: Sequence[str]) -> None:
+    missing = await missing_parents(redis, parents)
+    if missing:
+        raise UnknownParent(missing)
 
 
 def _outcome(job_id: str, reply: Any, now: int, data: Any, o: _Options) -> Enqueued:
@@ -313,7 +387,16 @@ def _outcome(job_id: str, reply: Any, now: int, data: Any, o: _Options) -> Enque
     if int(reply) < 0:
         return Enqueued(job_id, "duplicate", queue=o.queue.name)
     return Enqueued(
-        job_id, "created", True, now, int(reply), data, o.queue.name, o.priority, o.expires_ms(now)
+        job_id,
+        "created",
+        True,
+        now,
+        int(reply),
+        data,
+        o.queue.name,
+        o.priority,
+        o.expires_ms(now),
+        bool(o.after),
     )
 
 
@@ -344,14 +427,29 @@ async def enqueue_many(
     unique_for: float | timedelta | None = None,
     expires_in: float | timedelta | None = None,
     expires_at: datetime | None = None,
+    after: Sequence[str] = (),
+    on_parent_failure: OnParentFailure = "fail",
     settings: Settings | None = None,
 ) -> list[Enqueued]:
     """Enqueue many jobs of one type, in input order, one round trip per `BULK_CHUNK`. An
-    item equal to a job not final yet (uniqueness) comes back as that job."""
+    item equal to a job not final yet (uniqueness) comes back as that job. With `after`,
+    every item waits for those parents (a fan-out behind them)."""
     settings = settings or get_settings()
     o = _options(
-        job, queue, priority, defer_by, defer_until, settings, unique_for, expires_in, expires_at
+        job,
+        queue,
+        priority,
+        defer_by,
+        defer_until,
+        settings,
+        unique_for,
+        expires_in,
+        expires_at,
+        after,
+        on_parent_failure,
     )
+    if o.after:
+        await _check_parents_exist(redis, o.after)
     out: list[Enqueued] = []
     for start in range(0, len(payloads), BULK_CHUNK):
         rows = [
@@ -359,6 +457,11 @@ async def enqueue_many(
         ]
         reply = await _call(redis, o, rows, settings, fresh=True)
         now = int(reply[0])
-        for (job_id, data), due in zip(rows, reply[2:], strict=True):
-            out.append(_outcome(job_id, due, now, data, o))
+        chunk = [
+            _outcome(job_id, due, now, data, o)
+            for (job_id, data), due in zip(rows, reply[2:], strict=True)
+        ]
+        if o.after:
+            await link(redis, [e.job_id for e in chunk if e.outcome == "created"], o.after)
+        out += chunk
     return out

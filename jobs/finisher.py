@@ -17,7 +17,7 @@ from typing import Literal
 
 from redis.exceptions import RedisError
 
-from jobs import keys, lua
+from jobs import dependencies, keys, lua
 from jobs.connection import RedisClient
 
 logger = logging.getLogger("jobs.worker")
@@ -140,12 +140,18 @@ class Finisher:
         for settle in batch:
             by_queue.setdefault(keys.of_job(settle.job_id), []).append(settle)
         lost: list[str] = []
+        releases: list[dependencies.Release] = []
         for q, rows in by_queue.items():
             args: list[bytes | str | int] = [q.prefix, self._legacy, self._lease_ms]
             args += [value for s in rows for value in s.row()]
-            lost += [
-                i.decode() for i in await script(self._redis, [q.due, q.failed, q.index], args)
-            ]
+            refused, owed = await script(self._redis, [q.due, q.failed, q.index], args)
+            lost += [i.decode() for i in refused]
+            releases += dependencies.releases_from(owed)
+        if releases:  # jobs on other queues waiting for the ones just settled
+            try:
+                await dependencies.send_releases(self._redis, releases)
+            except RedisError as exc:  # stored already: a sweep sends them (never twice)
+                logger.warning("could not release %d waiting jobs now: %s", len(releases), exc)
         return lost
 
     def _report_lost(self, job_ids: list[str], resent: bool) -> None:

@@ -158,6 +158,26 @@ class QueueKeys:
         it goes when that job is final, or with its `unique_for` TTL."""
         return f"{self.prefix}unique:{lock}"
 
+    # --- dependencies (jobs/lua/deps.lua) ---------------------------------------------------
+
+    def deps(self, job_id: str) -> str:
+        """set: the parents a waiting job still waits for."""
+        return f"{self.prefix}deps:{job_id}"
+
+    def children(self, job_id: str) -> str:
+        """set: the jobs (of any queue) waiting for this one to be final."""
+        return f"{self.prefix}children:{job_id}"
+
+    @property
+    def parents(self) -> str:
+        """set: this queue's jobs that have `children` (a settle looks further only then)."""
+        return self.prefix + "parents"
+
+    @property
+    def waiting(self) -> str:
+        """zset id -> ms of its next sweep: the queue's jobs waiting for parents."""
+        return self.prefix + "waiting"
+
     @property
     def health_check(self) -> str:
         """ARQ's health-check key, read by `arq --check`."""

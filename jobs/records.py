@@ -49,6 +49,8 @@ class JobDefinition:
     expires_ms: int | None = None
     """`x`: not started by then (server ms), it never starts (`Expired`); written by
     `enqueue.lua` from the server's clock, like `et`."""
+    has_parents: bool = False
+    """`d`: it waited for parents (`jobs.dependencies`): the worker reads their outcomes."""
 
     def dump_open(self) -> bytes:
         """Everything but `et`, for `enqueue.lua` to close with the server's time."""
@@ -57,6 +59,8 @@ class JobDefinition:
             data["q"] = self.queue
         if self.priority:
             data["p"] = self.priority
+        if self.has_parents:
+            data["d"] = 1
         return open_json(data)
 
     @classmethod
@@ -81,7 +85,8 @@ class JobDefinition:
             return Poison("UndecodableJob", "job definition has a malformed 'q'")
         if not (expires is None or isinstance(expires, int)):
             return Poison("UndecodableJob", "job definition has a malformed 'x'")
-        return cls(function, args, kwargs, int(enqueued), queue, priority, expires)
+        parents = d.get("d") == 1
+        return cls(function, args, kwargs, int(enqueued), queue, priority, expires, parents)
 
     @property
     def payload(self) -> Any:

@@ -20,6 +20,8 @@ from jobs.serialization import deserialize
 
 
 class JobStatus(StrEnum):
+    waiting = "waiting"
+    """Enqueued `after` other jobs that are not all final yet (`jobs.dependencies`)."""
     deferred = "deferred"
     queued = "queued"
     in_progress = "in_progress"
@@ -80,6 +82,10 @@ class JobRecord(Model):
     """When a rate limit lets it, or the job held before it, go (None for concurrency)."""
     expires_at: datetime | None = None
     """Not started by then, it never starts (it fails as `Expired`)."""
+    after: list[str] | None = None
+    """The jobs it waited for (`after`), while it is not final."""
+    waiting_on: int | None = None
+    """While `waiting`: how many of them are not final yet."""
 
 
 def _dt(ms: Any) -> datetime | None:
@@ -228,8 +234,11 @@ def _live(
     max_tries: dict[str, int],
 ) -> JobRecord:
     token = LeaseToken.parse(live.lease) if live.lease is not None else None
+    state = live.state
     if live.lease is not None:
         status = JobStatus.in_progress
+    elif b"deps" in state:
+        status = JobStatus.waiting
     elif live.due is not None and live.due > now_ms:
         status = JobStatus.deferred
     else:
@@ -237,7 +246,6 @@ def _live(
     queue = keys.queue_of(job_id)
     if isinstance(definition, Poison):
         return _poisoned(job_id, definition, status, queue)
-    state = live.state
     wait = WaitingAt.parse(state[b"wait"]) if b"wait" in state else None
     waiting = wait if wait and wait.on in ("concurrency", "rate_limit") else None
     return JobRecord(
@@ -259,6 +267,8 @@ def _live(
         waiting_for=waiting.on if waiting and status is JobStatus.queued else None,
         waiting_until=_dt(waiting.until_ms) if waiting and status is JobStatus.queued else None,
         expires_at=_dt(definition.expires_ms),
+        after=state[b"after"].decode().split() if b"after" in state else None,
+        waiting_on=_int(state.get(b"deps")) if status is JobStatus.waiting else None,
     )
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from jobs import heartbeat, leases
+from jobs import dependencies, heartbeat, leases
 from jobs.attempt import Attempts, Claimed
 from jobs.claimer import Claimer, Claims
 from jobs.connection import RedisClient, create_redis, is_cluster
@@ -145,6 +145,7 @@ class Worker:
             asyncio.create_task(self._every(0.2, self._watch_aborts)),
             asyncio.create_task(self._every(self.settings.heartbeat_s, self._heartbeat)),
             asyncio.create_task(self._every(1.0, self._flush_stats)),
+            asyncio.create_task(self._every(dependencies.SWEEP_S / 2, self._sweep_waiting)),
         ]
         if self.schedules and self.settings.cron_enabled and not self.burst:
             background.append(
@@ -314,6 +315,10 @@ class Worker:
         await heartbeat.beat(
             self.pool, self.worker_id, self.served.queues, self.settings.heartbeat_s, info
         )
+
+    async def _sweep_waiting(self) -> None:
+        """Jobs waiting for parents: release what a crash may have left unreleased."""
+        await dependencies.sweep(self.pool, [q.name for q in self.served.queues])
 
     async def _flush_stats(self) -> None:
         await self.stats.flush(self.pool)

@@ -22,7 +22,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
-from jobs.enqueue import QueuePinned
+from jobs.dependencies import UnknownParent
+from jobs.enqueue import InvalidDependency, QueuePinned
 from jobs.serialization import NotSerializable
 
 logger = logging.getLogger("service")
@@ -185,6 +186,17 @@ async def _queue_pinned(request: Request, exc: Exception) -> JSONResponse:
     return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "queue_pinned", str(exc))
 
 
+async def _unknown_parent(request: Request, exc: Exception) -> JSONResponse:
+    ids = exc.job_ids if isinstance(exc, UnknownParent) else []
+    return _json(
+        status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown_parent", str(exc), {"job_ids": ids}
+    )
+
+
+async def _invalid_dependency(request: Request, exc: Exception) -> JSONResponse:
+    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_dependency", str(exc))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
@@ -196,6 +208,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(NotSerializable, _unstorable_input)
     app.add_exception_handler(QueuePinned, _queue_pinned)
+    app.add_exception_handler(UnknownParent, _unknown_parent)
+    app.add_exception_handler(InvalidDependency, _invalid_dependency)
     # Handled here rather than by the `Exception` handler, which re-raises after answering.
     app.add_exception_handler(RedisError, _store_error)
     app.add_exception_handler(OSError, _store_error)

@@ -11,6 +11,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from arq.constants import expires_extra_ms
 from redis.exceptions import NoScriptError
 
 from jobs import keys
@@ -31,8 +32,9 @@ class Script:
 
 
 # The event channel is spelled into the scripts (`'@EVENTS@'`) rather than passed on every
-# call: one place (`jobs.keys`) names it.
-PLACEHOLDERS = {"@EVENTS@": keys.EVENTS}
+# call: one place (`jobs.keys`) names it. So is how long a definition is kept beyond its due
+# time (ARQ's `expires_extra_ms`).
+PLACEHOLDERS = {"@EVENTS@": keys.EVENTS, "@DEFINITION_TTL_MS@": str(expires_extra_ms)}
 
 
 INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)

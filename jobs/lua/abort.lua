@@ -4,22 +4,28 @@
 -- ARGV[1] the queue's key prefix  ARGV[2] id  ARGV[3] aborted result data without `ft`
 --   (open JSON)  ARGV[4] result ttl ms  ARGV[5] '1': the definition is a stock ARQ one
 --   ARGV[6] lease ms (a slot the job had reserved goes to the next held job for that long)
--- Returns 'final' (already settled) | 'running' (flagged) | 'missing' | 'aborted'
--- Events  "finished" with the id when it was settled here.
+-- Returns {'final' (already settled) | 'running' (flagged) | 'missing' | 'aborted'}, and after
+--         'aborted' the releases owed to jobs waiting for it on other queues (child, parent,
+--         status, ...; the caller sends them: release.lua).
+-- Events  "finished" with the id when it was settled here, "released" with the jobs of this
+--         queue that waited only for it.
 -- A job held at a gate (flow.lua) leaves its held set; its reserved slot and unique lock go.
+-- A job waiting for parents (deps.lua) stops waiting; the jobs waiting for it are released.
 local P, id = ARGV[1], ARGV[2]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[6]), KEYS[1]
+local DEFINITION_TTL = @DEFINITION_TTL_MS@
 --@include flow
-if redis.call('EXISTS', P .. 'result:' .. id) == 1 then return 'final' end
+--@include deps
+if redis.call('EXISTS', P .. 'result:' .. id) == 1 then return {'final'} end
 if redis.call('EXISTS', P .. 'lease:' .. id) == 1 then
   redis.call('ZADD', KEYS[4], now, id)
-  return 'running'
+  return {'running'}
 end
 local job_key = P .. 'job:' .. id
 if ARGV[5] == '1' then job_key = 'arq:job:' .. id end
-if redis.call('EXISTS', job_key) == 0 then return 'missing' end
+if redis.call('EXISTS', job_key) == 0 then return {'missing'} end
 redis.call('SET', P .. 'result:' .. id, ARGV[3] .. ',"ft":' .. now .. '}', 'PX', ARGV[4])
 local wait = redis.call('HGET', P .. 'state:' .. id, 'wait')
 if wait then
@@ -27,7 +33,8 @@ if wait then
   redis.call('ZREM', P .. 'held:' .. wait.gate, wait.member)
 end
 flow_settle(id, true)
-redis.call('DEL', job_key, P .. 'state:' .. id)
+redis.call('DEL', job_key, P .. 'state:' .. id, P .. 'deps:' .. id)
+redis.call('ZREM', P .. 'waiting', id)
 redis.call('ZREM', KEYS[1], id)
 local priority = redis.call('HGET', P .. 'prio', id)
 if priority then
@@ -38,4 +45,9 @@ if priority then
 end
 redis.call('ZADD', KEYS[3], string.format('%.0f', now * 1000), id)  -- like finish.lua's
 redis.call('PUBLISH', '@EVENTS@', 'finished ' .. id)
-return 'aborted'
+local relay, released = {'aborted'}, {}
+deps_parent_final(id, 'aborted', relay, released)
+if #released > 0 then
+  redis.call('PUBLISH', '@EVENTS@', 'released ' .. table.concat(released, ' '))
+end
+return relay

@@ -5,16 +5,21 @@
 --   ARGV[3] definition ttl ms beyond the due time  ARGV[4] idempotency ttl ms beyond it
 --   ARGV[5] listing: keep entries this many ms  ARGV[6] listing: keep at most this many
 --   ARGV[7] '1': the ids are fresh (random, made for this call): no earlier job can hold them
+--   ARGV[8] ms to keep the definition of a job that waits for parents (until released)
 --   then per job 10 values: id, definition without `et` (open JSON: the script appends the
 --   server's time), delay ms, absolute due ms or '', priority (0 = first),
 --   gates (records.Gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
---   'debounce', expiry ('' none, '+{ms}' after now, or absolute ms)
+--   'debounce', expiry ('' none, '+{ms}' after now, or absolute ms), the parents it waits
+--   for (ids, space-separated, or ''), and what a parent that did not complete means to it
+--   ('fail' or 'ignore')
 -- Returns {'existing', idempotency value} when the idempotency key is taken; otherwise
 --         {now ms, 1 if this queue had no jobs' bookkeeping yet (a new queue, or one whose
 --         data was lost: the caller registers its name), then per job: due ms, or -1 when a
 --         job with that id exists already, or 'unique {id}' when its unique lock is held by
 --         a job not final yet (nothing created), or 'debounced {id} {due ms}' when it
 --         replaced that waiting job's input and pushed its start back}.
+-- A job with parents waits (deps.lua): in no due or ready set, until release.lua or a parent's
+-- settle releases it; the caller links it to its parents (link.lua) right after.
 -- Unique locks (`unique:{lock}` -> id) go when their job is final (flow.lua's flow_settle).
 -- Where a job waits: priority 0 in the due set (ARQ's shape: score = due ms); a higher
 -- priority, when due, in that priority's ready set (`ready:{p}`, score = due ms; the level is
@@ -32,8 +37,8 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 -- The sub-millisecond fraction: jobs enqueued within one millisecond (one call, or calls
 -- that share it) count 0, 1, 2, ... in 4096ths; a new millisecond starts again at 0.
-local W = 10  -- values per job
-local rows = (#ARGV - 7) / W
+local W = 12  -- values per job
+local rows = (#ARGV - 8) / W
 local last = redis.call('HMGET', P .. 'seq', 'ms', 'n')
 local seq = -1
 if tonumber(last[1]) == now then seq = tonumber(last[2]) - 1 end
@@ -71,11 +76,12 @@ local function debounce(holder, data, due, score)
   redis.call('ZADD', KEYS[1], score, holder)
 end
 
-for i = 8, #ARGV, W do
+for i = 9, #ARGV, W do
   local id, data, delay, due_at, priority =
     ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
   local gates, lock, lock_ttl, mode, expires =
     ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7]), ARGV[i + 8], ARGV[i + 9]
+  local after, on_failure = ARGV[i + 10], ARGV[i + 11]
   seq = seq + 1
   local holder = lock ~= '' and lock_holder(lock)
   if expires ~= '' then  -- `x`: not started by then, it never starts
@@ -104,15 +110,26 @@ for i = 8, #ARGV, W do
       nth = redis.call('ZCOUNT', KEYS[1], due, '(' .. (due + 1))
     end
     local score = string.format('%.17g', due + math.min(nth, 4095) / 4096)
-    redis.call('SET', P .. 'job:' .. id, data .. ',"et":' .. now .. '}',
-      'PX', due - now + tonumber(ARGV[3]))
-    if priority == 0 and due <= now then
+    local ttl = due - now + tonumber(ARGV[3])
+    if after ~= '' then ttl = tonumber(ARGV[8]) end
+    redis.call('SET', P .. 'job:' .. id, data .. ',"et":' .. now .. '}', 'PX', ttl)
+    if priority ~= 0 then redis.call('HSET', P .. 'prio', id, priority) end
+    if after ~= '' then
+      local parents = {}
+      for parent in string.gmatch(after, '%S+') do parents[#parents + 1] = parent end
+      for start = 1, #parents, 1000 do
+        redis.call('SADD', P .. 'deps:' .. id, unpack(parents, start, math.min(start + 999, #parents)))
+      end
+      redis.call('HSET', P .. 'state:' .. id, 'deps', redis.call('SCARD', P .. 'deps:' .. id),
+        'op', on_failure, 'after', after)
+      -- First sweep in 10 s (jobs/dependencies.py SWEEP_S): by then its links are made.
+      redis.call('ZADD', P .. 'waiting', now + 10000, id)
+    elseif priority == 0 and due <= now then
       ready_now[#ready_now + 1] = score  -- added in one call below
       ready_now[#ready_now + 1] = id
     elseif priority == 0 then
       redis.call('ZADD', KEYS[1], score, id)  -- now: a later deferred job's ZCOUNT sees it
     else
-      redis.call('HSET', P .. 'prio', id, priority)
       if due <= now then
         redis.call('ZADD', P .. 'ready:' .. priority, score, id)
         redis.call('ZADD', KEYS[2], priority, priority)

@@ -7,19 +7,26 @@
 --                            c = '1' to drop the job from the listing (keeps no result)
 --   retry                    a = delay ms until the next try, b = last error (JSON)
 --   requeue                  (shutdown: due at once, and the try does not count)
--- Returns {lost ids...}: rows whose lease no longer holds the token are skipped (lease lost:
---         the job's lease ran out and it may belong to another worker now; nothing of the
---         current owner is touched).
--- Events  "finished" with the final ids, "requeued" with the retried and re-queued ones.
+-- Returns {{lost ids...}, {child, parent, status, ...}}: rows whose lease no longer holds the
+--         token are skipped (lease lost: the job's lease ran out and it may belong to another
+--         worker now; nothing of the current owner is touched); then the releases this
+--         call owes to waiting jobs on other queues (the caller sends them: release.lua).
+-- Events  "finished" with the final ids, "requeued" with the retried and re-queued ones,
+--         "released" with the waiting jobs of this queue queued now.
 -- Times are the server's: a worker's clock may be off, the queue's scores must not be.
 -- Flow control (flow.lua): a settled try of a gated job frees its slot for the next held job;
--- a final one also drops its unique lock.
+-- a final one also drops its unique lock. Dependencies (deps.lua): a final job releases the
+-- jobs waiting for it, here for those of this queue.
 local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[3]), KEYS[1]
+local DEFINITION_TTL = @DEFINITION_TTL_MS@
 --@include flow
+--@include deps
 local gated = redis.call('EXISTS', P .. 'flow') == 1
+local linked = redis.call('EXISTS', P .. 'parents') == 1
+local relay, released = {}, {}
 local finished, requeued, lost = {}, {}, {}
 -- Most queues have no priorities and no abort requests: skip those deletes then.
 local ranked = redis.call('EXISTS', P .. 'prio') == 1
@@ -74,6 +81,7 @@ for i = 4, #ARGV, 6 do
     if c == '1' then unlisted[#unlisted + 1] = id end
     finished[#finished + 1] = id
     if gated then flow_settle(id, true) end
+    if linked then deps_parent_final(id, kind, relay, released) end
   end
   settled[id] = true  -- a second row for the same try in one batch finds its lease gone
 end
@@ -91,4 +99,7 @@ end
 if #requeued > 0 then
   redis.call('PUBLISH', '@EVENTS@', 'requeued ' .. table.concat(requeued, ' '))
 end
-return lost
+if #released > 0 then
+  redis.call('PUBLISH', '@EVENTS@', 'released ' .. table.concat(released, ' '))
+end
+return {lost, relay}

@@ -1,0 +1,32 @@
+-- Make waiting jobs known to their parents on one queue, or learn that those are final already.
+-- ARGV[1] the queue's key prefix  ARGV[2] the waiting jobs' ids (space-separated; they wait for
+--   the same parents)  then the parents' ids
+-- Returns per parent: its final status ('complete', 'failed' or 'aborted'); 'live' (linked:
+--         its settle releases the waiting job); or 'missing' (unknown, or expired).
+-- Idempotent: a sweep links again what a crash may have left unlinked.
+local P = ARGV[1]
+local children = {}
+for child in string.gmatch(ARGV[2], '%S+') do children[#children + 1] = child end
+local out = {}
+for i = 3, #ARGV do
+  local parent = ARGV[i]
+  local result = redis.call('GET', P .. 'result:' .. parent)
+  if result then
+    local ok, d = pcall(cjson.decode, result)
+    local status = 'failed'
+    if ok and type(d) == 'table' then
+      if type(d.status) == 'string' then status = d.status elseif d.s == true then status = 'complete' end
+    end
+    out[#out + 1] = status
+  elseif redis.call('EXISTS', P .. 'job:' .. parent) == 1 then
+    for start = 1, #children, 1000 do
+      redis.call('SADD', P .. 'children:' .. parent,
+        unpack(children, start, math.min(start + 999, #children)))
+    end
+    redis.call('SADD', P .. 'parents', parent)
+    out[#out + 1] = 'live'
+  else
+    out[#out + 1] = 'missing'
+  end
+end
+return out
