@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     """Most items in one `POST /jobs/{name}/bulk`."""
     dependency_wait_s: int = Field(default=7 * 24 * 3600, ge=1)
     """How long a job waiting for parents (`after`) is kept waiting at most."""
+    dependency_sweep_s: float = Field(default=10.0, gt=0)
+    """A job waiting for parents is looked at again this long after its enqueue, then this
+    often (`jobs.dependencies.sweep`): the most a release lost to a crash is late by (the
+    worker sweeps every half of it)."""
     job_timeout_s: float = 300.0
     result_ttl_s: int = 24 * 3600
     """How long results of successful jobs are kept."""

@@ -15,15 +15,14 @@ How a release reaches the child, which may be on another queue (another Redis Cl
 2. a parent's settle (`finish.lua`, `abort.lua`) releases its children of the same queue in
    the same script, and hands back the others, which the caller releases on their own slots
    right away (`release.lua`);
-3. a sweep (every worker, `SWEEP_S`) looks again at the parents of jobs that have waited a
-   while, and links and releases what is missing: a crash between a settle and the release it
-   owed, or between creating a child and linking it, costs one sweep interval, never a lost or
-   doubled release. Releases are idempotent (a parent counts once per child), so a child never
-   runs twice because two releases raced.
+3. a sweep (every worker, every half of `DEPENDENCY_SWEEP_S`) looks again at the parents
+   of jobs that have waited a while, and links and releases what is missing: a crash between
+   a settle and the release it owed, or between creating a child and linking it, costs one
+   sweep interval, never a lost or doubled release. Releases are idempotent (a parent counts
+   once per child), so a child never runs twice because two releases raced.
 """
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,9 +35,9 @@ from jobs.serialization import deserialize
 logger = logging.getLogger("jobs.worker")
 
 OnParentFailure = Literal["fail", "ignore"]
-SWEEP_S = 10.0
-"""How long a job waits for its parents before a sweep first looks at them (enqueue.lua
-schedules the first look; each look schedules the next this much later)."""
+# How long a job waits for its parents before a sweep first looks at them, and between two
+# looks, is the setting `dependency_sweep_s` (DEPENDENCY_SWEEP_S, default 10 s): enqueue.lua
+# schedules the first look, each look the next.
 SWEEP_BATCH = 100
 MAX_PARENTS = 10_000
 
@@ -106,19 +105,21 @@ def releases_from(flat: Sequence[bytes]) -> list[Release]:
     return [(values[i], values[i + 1], values[i + 2]) for i in range(0, len(values) - 2, 3)]
 
 
-async def sweep(redis: RedisClient, queues: Iterable[str]) -> int:
-    """Look again at the parents of jobs that have waited `SWEEP_S` (a batch per queue):
-    link what is unlinked, release what a lost call owed. Returns how many jobs were looked at.
-    Any worker may sweep any queue at any time: every step is idempotent."""
+async def sweep(redis: RedisClient, queues: Iterable[str], interval_s: float) -> int:
+    """Look again at the parents of jobs whose look is due (a batch per queue; the next look
+    `interval_s` later): link what is unlinked, release what a lost call owed. Returns how many
+    jobs were looked at. Any worker may sweep any queue at any time: every step is idempotent.
+    Times are the server's (enqueue.lua scheduled the first look by its clock)."""
     looked = 0
-    now_ms = time.time() * 1000
+    seconds, micros = await redis.time()
+    now_ms = int(seconds) * 1000 + int(micros) // 1000
     for name in queues:
         q = keys.queue(name)
         due = await redis.zrangebyscore(q.waiting, "-inf", now_ms, start=0, num=SWEEP_BATCH)
         for raw in due:
             child = raw.decode()
             # Next look later, first: a crash mid-sweep must not make it look every time.
-            await redis.zadd(q.waiting, {child: now_ms + SWEEP_S * 1000}, xx=True)
+            await redis.zadd(q.waiting, {child: now_ms + int(interval_s * 1000)}, xx=True)
             pending = [p.decode() for p in await redis.smembers(q.deps(child))]  # type: ignore[misc]
             if pending:
                 await link(redis, [child], pending)

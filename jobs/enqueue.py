@@ -264,6 +264,7 @@ async def _call(
         settings.listing_max_jobs,
         "1" if fresh else "0",
         settings.dependency_wait_s * 1000,
+        int(settings.dependency_sweep_s * 1000),
     ]
     for job_id, data in rows:
         args += o.row(job_id, data)

@@ -145,7 +145,9 @@ class Worker:
             asyncio.create_task(self._every(0.2, self._watch_aborts)),
             asyncio.create_task(self._every(self.settings.heartbeat_s, self._heartbeat)),
             asyncio.create_task(self._every(1.0, self._flush_stats)),
-            asyncio.create_task(self._every(dependencies.SWEEP_S / 2, self._sweep_waiting)),
+            asyncio.create_task(
+                self._every(self.settings.dependency_sweep_s / 2, self._sweep_waiting)
+            ),
         ]
         if self.schedules and self.settings.cron_enabled and not self.burst:
             background.append(
@@ -318,7 +320,9 @@ class Worker:
 
     async def _sweep_waiting(self) -> None:
         """Jobs waiting for parents: release what a crash may have left unreleased."""
-        await dependencies.sweep(self.pool, [q.name for q in self.served.queues])
+        await dependencies.sweep(
+            self.pool, [q.name for q in self.served.queues], self.settings.dependency_sweep_s
+        )
 
     async def _flush_stats(self) -> None:
         await self.stats.flush(self.pool)

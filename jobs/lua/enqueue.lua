@@ -6,6 +6,7 @@
 --   ARGV[5] listing: keep entries this many ms  ARGV[6] listing: keep at most this many
 --   ARGV[7] '1': the ids are fresh (random, made for this call): no earlier job can hold them
 --   ARGV[8] ms to keep the definition of a job that waits for parents (until released)
+--   ARGV[9] ms until a sweep first looks at a job that waits for parents (DEPENDENCY_SWEEP_S)
 --   then per job 10 values: id, definition without `et` (open JSON: the script appends the
 --   server's time), delay ms, absolute due ms or '', priority (0 = first),
 --   gates (records.Gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
@@ -38,7 +39,7 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 -- The sub-millisecond fraction: jobs enqueued within one millisecond (one call, or calls
 -- that share it) count 0, 1, 2, ... in 4096ths; a new millisecond starts again at 0.
 local W = 12  -- values per job
-local rows = (#ARGV - 8) / W
+local rows = (#ARGV - 9) / W
 local last = redis.call('HMGET', P .. 'seq', 'ms', 'n')
 local seq = -1
 if tonumber(last[1]) == now then seq = tonumber(last[2]) - 1 end
@@ -76,7 +77,7 @@ local function debounce(holder, data, due, score)
   redis.call('ZADD', KEYS[1], score, holder)
 end
 
-for i = 9, #ARGV, W do
+for i = 10, #ARGV, W do
   local id, data, delay, due_at, priority =
     ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
   local gates, lock, lock_ttl, mode, expires =
@@ -122,8 +123,8 @@ for i = 9, #ARGV, W do
       end
       redis.call('HSET', P .. 'state:' .. id, 'deps', redis.call('SCARD', P .. 'deps:' .. id),
         'op', on_failure, 'after', after)
-      -- First sweep in 10 s (jobs/dependencies.py SWEEP_S): by then its links are made.
-      redis.call('ZADD', P .. 'waiting', now + 10000, id)
+      -- First sweep after ARGV[9] ms (DEPENDENCY_SWEEP_S): by then its links are made.
+      redis.call('ZADD', P .. 'waiting', now + tonumber(ARGV[9]), id)
     elseif priority == 0 and due <= now then
       ready_now[#ready_now + 1] = score  -- added in one call below
       ready_now[#ready_now + 1] = id

@@ -1,0 +1,31 @@
+"""The sweep interval is a setting (DEPENDENCY_SWEEP_S): enqueue.lua schedules a waiting job's
+first look by it, and a sweep schedules the next by it, both by the server's clock."""
+
+from jobs import keys
+from jobs.connection import RedisClient
+from jobs.dependencies import sweep
+from jobs.enqueue import enqueue
+from settings import Settings
+from tests.helpers.workers import server_ms
+
+
+async def test_the_first_and_next_looks_follow_the_setting(
+    redis: RedisClient, settings: Settings
+) -> None:
+    s = settings.model_copy(update={"dependency_sweep_s": 3.5})
+    parent = await enqueue(redis, "numbered", {"n": 1}, queue="nobody", settings=s)
+    before = await server_ms(redis)
+    child = await enqueue(redis, "gather", {}, after=[parent.job_id], settings=s)
+    after = await server_ms(redis)
+    waiting = keys.of_job(child.job_id).waiting
+    first = await redis.zscore(waiting, child.job_id)
+    assert first is not None and before + 3500 <= first <= after + 3500
+
+    # Not due yet: a sweep leaves it alone.
+    assert await sweep(redis, [keys.queue_of(child.job_id)], 3.5) == 0
+    # Due: looked at (its parent is still live: it keeps waiting), next look 3.5 s later.
+    await redis.zadd(waiting, {child.job_id: 0}, xx=True)
+    looking = await server_ms(redis)
+    assert await sweep(redis, [keys.queue_of(child.job_id)], 3.5) == 1
+    again = await redis.zscore(waiting, child.job_id)
+    assert again is not None and looking + 3500 <= again <= await server_ms(redis) + 3500
