@@ -23,6 +23,11 @@ from jobs.flow import FlowControl, declare
 from jobs.keys import check_queue_name
 from settings import Settings
 
+MaxTries = int | Callable[[Settings], int]
+"""A number of tries, or how to read it from the settings when the catalog is loaded (a
+built-in job whose limit is a setting, e.g. `jobsvc.deliver_webhook`'s
+`WEBHOOK_MAX_ATTEMPTS`)."""
+
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 JobFunction = Callable[[JobContext, In], Awaitable[Out]]
@@ -32,12 +37,13 @@ JobFunction = Callable[[JobContext, In], Awaitable[Out]]
 class JobOptions:
     """What `@job(...)` was given; `None` means "the settings' default"."""
 
-    max_tries: int | None = None
+    max_tries: MaxTries | None = None
     timeout_s: float | None = None
     queue: str | None = None
     backoff_base_s: float | None = None
     backoff_max_s: float | None = None
     keep_result_s: float | None = None
+    internal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,7 @@ class JobDeclaration:
 
     def resolve(self, settings: Settings) -> "JobSpec":
         o = self.options
+        max_tries = o.max_tries(settings) if callable(o.max_tries) else o.max_tries
         return JobSpec(
             name=self.name,
             function=self.function,
@@ -60,7 +67,7 @@ class JobDeclaration:
             output_model=self.output_model,
             description=self.description,
             retry_on=self.retry_on,
-            max_tries=o.max_tries or settings.default_max_tries,
+            max_tries=max_tries or settings.default_max_tries,
             timeout_s=o.timeout_s or settings.job_timeout_s,
             queue=o.queue or settings.queue_name,
             backoff_base_s=settings.backoff_base_s
@@ -69,6 +76,7 @@ class JobDeclaration:
             backoff_max_s=settings.backoff_max_s if o.backoff_max_s is None else o.backoff_max_s,
             keep_result_s=settings.result_ttl_s if o.keep_result_s is None else o.keep_result_s,
             flow=self.flow,
+            internal=o.internal,
         )
 
 
@@ -92,6 +100,9 @@ class JobSpec:
     for `RESULT_GRACE_S`, and the job leaves the listing)."""
     flow: FlowControl = field(default_factory=FlowControl)
     """Limits shared by all workers, uniqueness, expiry (`jobs.flow`)."""
+    internal: bool = False
+    """Enqueued by the service itself (a webhook delivery, a workflow's gate): no
+    `POST /jobs/{name}` route, not listed in `/job-types` (nor the dashboard's enqueue form)."""
 
     def is_retryable(self, exc: BaseException) -> bool:
         return isinstance(exc, self.retry_on) and not isinstance(exc, PERMANENT)
@@ -129,7 +140,7 @@ def job(
     *,
     name: str | None = None,
     description: str | None = None,
-    max_tries: int | None = None,
+    max_tries: MaxTries | None = None,
     timeout: float | None = None,
     queue: str | None = None,
     retry_on: tuple[type[BaseException], ...] = (Exception,),
@@ -145,11 +156,14 @@ def job(
     unique_key: str | None = None,
     debounce: float | None = None,
     expires: float | None = None,
+    internal: bool = False,
 ) -> Callable[[JobFunction[In, Out]], JobFunction[In, Out]]:
     """Declare a job. Options left `None` take the settings' defaults.
 
     `queue`: the queue it goes to unless an enqueue names another. `keep_result`: seconds to
-    keep a successful result (0: fire and forget; ARQ's `keep_result`).
+    keep a successful result (0: fire and forget; ARQ's `keep_result`). `max_tries` may be a
+    function of the settings (read when the catalog is loaded). `internal`: only the service
+    enqueues it (no HTTP enqueue route, not in `/job-types`).
 
     Flow control (`jobs.flow`), shared by every worker:
     - `concurrency`: at most this many run at once; `concurrency_key` (an input field)
@@ -200,7 +214,9 @@ def job(
             output_model=output_model,  # type: ignore[arg-type]
             description=description or inspect.getdoc(function) or "",
             retry_on=retry_on,
-            options=JobOptions(max_tries, timeout, queue, backoff_base, backoff_max, keep_result),
+            options=JobOptions(
+                max_tries, timeout, queue, backoff_base, backoff_max, keep_result, internal
+            ),
             flow=flow,
         )
         return function

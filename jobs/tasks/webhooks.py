@@ -54,8 +54,6 @@ from jobs.webhooks import (
 )
 from settings import Settings
 
-MAX_TRIES = 20
-"""The job's ceiling; `WEBHOOK_MAX_ATTEMPTS` (at most this) is the limit that applies."""
 RESPONSE_CAP_BYTES = 1024
 """Most of a response body read (and then dropped): the status is the answer."""
 USER_AGENT = "jobsvc-webhooks/1"
@@ -95,7 +93,13 @@ class Answer:
     error: str | None = None
 
 
-@job(name="jobsvc.deliver_webhook", max_tries=MAX_TRIES, timeout=60)
+def _attempts(settings: Settings) -> int:
+    return settings.webhook_max_attempts
+
+
+# Internal: enqueued by the service behind the job it reports on (`jobs.callbacks`), never
+# over `POST /jobs/{name}`. Its tries are the delivery attempts: `WEBHOOK_MAX_ATTEMPTS`.
+@job(name="jobsvc.deliver_webhook", max_tries=_attempts, timeout=60, internal=True)
 async def deliver_webhook(ctx: JobContext, payload: DeliverWebhook) -> Delivered:
     """Deliver a final job's JobView to a callback URL, signed; retried with backoff."""
     settings, attempt = ctx.settings, ctx.try_
@@ -216,4 +220,4 @@ async def _post_to(
 
 def _max_tries(settings: Settings) -> dict[str, int]:
     """Max tries per job name, for the JobView (the worker's catalog is not in the ctx)."""
-    return {n: d.options.max_tries or settings.default_max_tries for n, d in DECLARED.items()}
+    return {n: d.resolve(settings).max_tries for n, d in DECLARED.items()}

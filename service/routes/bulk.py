@@ -110,6 +110,8 @@ def _body_schema(spec: JobSpec, max_bulk: int) -> dict[str, Any]:
 def bulk_router(catalog: dict[str, JobSpec], max_bulk: int) -> APIRouter:
     routes = APIRouter(tags=["enqueue"], responses=ERROR_RESPONSES)
     for spec in sorted(catalog.values(), key=lambda s: s.name):
+        if spec.internal:  # enqueued by the service only
+            continue
         routes.add_api_route(
             f"/jobs/{spec.name}/bulk",
             _bulk_endpoint(spec),

@@ -292,7 +292,8 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
 def enqueue_router(catalog: dict[str, JobSpec]) -> APIRouter:
     """One typed `POST /jobs/{name}` per job, then a catch-all that answers 404."""
     enqueue_routes = APIRouter(tags=["enqueue"], responses=ERROR_RESPONSES)
-    for spec in sorted(catalog.values(), key=lambda s: s.name):
+    public = sorted((s for s in catalog.values() if not s.internal), key=lambda s: s.name)
+    for spec in public:  # an internal job is enqueued by the service only
         enqueue_routes.add_api_route(
             f"/jobs/{spec.name}",
             _enqueue_endpoint(spec),
@@ -305,7 +306,8 @@ def enqueue_router(catalog: dict[str, JobSpec]) -> APIRouter:
         )
 
     async def enqueue_unknown(name: str) -> JobView:
-        raise JobTypeNotFound(f"no job type {name!r}", details={"known": sorted(catalog)})
+        known = [s.name for s in public]
+        raise JobTypeNotFound(f"no job type {name!r}", details={"known": known})
 
     enqueue_routes.add_api_route(
         "/jobs/{name}",

@@ -13,7 +13,8 @@ router = APIRouter(tags=["job types"], responses=AUTH_ERRORS)
 
 @router.get("/job-types")
 async def list_job_types(catalog: CatalogDep) -> list[JobType]:
-    """Every job: its input and output JSON Schema, retry and timeout policy, cron schedules,
+    """Every job a client may enqueue (not the service's internal ones, e.g. webhook
+    deliveries): its input and output JSON Schema, retry and timeout policy, cron schedules,
     flow-control limits."""
     schedules = schedules_for(catalog)
     return [
@@ -33,4 +34,5 @@ async def list_job_types(catalog: CatalogDep) -> list[JobType]:
             limits=JobLimits(**spec.flow.describe()),
         )
         for spec in sorted(catalog.values(), key=lambda s: s.name)
+        if not spec.internal
     ]
