@@ -10,6 +10,7 @@ without bounds of its own is published with the int64 range: a client (or a fuzz
 schema learns what the service answers 422 to (`jobs.serialization.NotSerializable`).
 """
 
+import re
 from typing import Any, Literal
 
 from fastapi import FastAPI
@@ -39,7 +40,9 @@ def bound_integers(node: Any) -> None:
 
 
 def _camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.replace("-", "_").split("_"))
+    """`deliver_webhook` -> `DeliverWebhook`; any character a model name cannot hold (job
+    names may have `.` and `-`) separates words, so generated clients get valid names."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name))
 
 
 def job_view_models(catalog: dict[str, JobSpec]) -> dict[str, type[BaseModel]]:
