@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     """A job waiting for parents is looked at again this long after its enqueue, then this
     often (`jobs.dependencies.sweep`): the most a release lost to a crash is late by (the
     worker sweeps every half of it)."""
+    max_workflow_nodes: int = Field(default=1000, ge=1)
+    """Most nodes in one workflow (`POST /workflows`; 413 above it)."""
+    max_batch_jobs: int = Field(default=10_000, ge=1)
+    """Most jobs in one batch (`POST /batches`; 413 above it)."""
     job_timeout_s: float = 300.0
     result_ttl_s: int = 24 * 3600
     """How long results of successful jobs are kept."""

@@ -123,6 +123,8 @@ class Attempts:
         if parents is not None:
             ctx["parent_results"] = parents.results
             ctx["parent_failures"] = parents.failures
+            ctx["parent_statuses"] = parents.statuses
+            ctx["batch"] = parents.batch_summary()
         log = logger.isEnabledFor(logging.INFO)
         if log:
             logger.info("job started", extra=_log_fields(claimed, spec))

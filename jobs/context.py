@@ -32,6 +32,11 @@ class JobContext:
     """For a job enqueued `after` others: each completed parent's id -> its result (JSON)."""
     parent_failures: dict[str, Any] = field(default_factory=dict)
     """Parents that did not complete (`on_parent_failure="ignore"`): id -> {"status", "error"}."""
+    parent_statuses: dict[str, str] = field(default_factory=dict)
+    """Each parent's id -> its final status ("complete", "failed", "aborted", or "missing")."""
+    batch: dict[str, Any] | None = None
+    """For a batch's callback (`jobs.batches`): {"id", "total", "complete", "failed",
+    "aborted"} of its batch, final when the callback runs."""
 
     @classmethod
     def from_arq(cls, ctx: dict[str, Any], name: str, max_tries: int) -> "JobContext":
@@ -48,6 +53,8 @@ class JobContext:
             lease_token=str(ctx.get("lease_token", "")),
             parent_results=ctx.get("parent_results") or {},
             parent_failures=ctx.get("parent_failures") or {},
+            parent_statuses=ctx.get("parent_statuses") or {},
+            batch=ctx.get("batch"),
         )
 
     def resource(self, name: str) -> Any:

@@ -138,10 +138,32 @@ class ParentOutcomes:
     """Completed parents' results (those still kept)."""
     failures: dict[str, Any] = field(default_factory=dict)
     """Parents that did not complete: id -> {"status": ..., "error": ... or None}."""
+    batch: str | None = None
+    """The batch this job is a callback of (`jobs.batches`; state field `batch`)."""
 
     @property
     def first_failed(self) -> str | None:
         return next((p for p, s in self.statuses.items() if s != "complete"), None)
+
+    def batch_summary(self) -> dict[str, Any] | None:
+        """A batch callback's view of its batch: it waited for every member, so its parents'
+        statuses are the members' outcomes (a member gone counts as failed)."""
+        if self.batch is None:
+            return None
+        counts = {"complete": 0, "failed": 0, "aborted": 0}
+        for status in self.statuses.values():
+            counts[status if status in counts else "failed"] += 1
+        return {"id": self.batch, "total": len(self.statuses), **counts}
+
+
+COMMIT_GATE = "wfgate."
+"""How the id of a workflow's commit gate starts (`jobs.workflows`, Redis Cluster path): a
+gate that did not complete (the workflow was never committed) fails its children whatever
+their `on_parent_failure`, and a gate is no parent the job sees otherwise."""
+
+
+def is_commit_gate(job_id: str) -> bool:
+    return job_id.startswith(COMMIT_GATE)
 
 
 async def parent_outcomes(redis: RedisClient, job_id: str, *, results: bool) -> ParentOutcomes:
@@ -149,8 +171,17 @@ async def parent_outcomes(redis: RedisClient, job_id: str, *, results: bool) -> 
     state = await redis.hgetall(keys.of_job(job_id).state(job_id))  # type: ignore[misc]
     on_failure: OnParentFailure = "ignore" if state.get(b"op") == b"ignore" else "fail"
     statuses = {k[2:].decode(): v.decode() for k, v in state.items() if k.startswith(b"p:")}
+    raw_batch = state.get(b"batch")
+    batch = raw_batch.decode() if raw_batch else None
+    # A workflow's commit gate (jobs/workflows.py) is not a parent the job knows of; if it
+    # did not complete, the workflow was never committed: nothing of it may run.
+    gates = {p: s for p, s in statuses.items() if is_commit_gate(p)}
+    uncommitted = {p: s for p, s in gates.items() if s != "complete"}
+    if uncommitted:
+        return ParentOutcomes("fail", uncommitted, batch=batch)
+    statuses = {p: s for p, s in statuses.items() if p not in gates}
     if not results:
-        return ParentOutcomes(on_failure, statuses)
+        return ParentOutcomes(on_failure, statuses, batch=batch)
     stored: dict[str, Any] = {}
     for q, group in by_queue(statuses).items():
         async with redis.pipeline(transaction=False) as pipe:
@@ -164,7 +195,7 @@ async def parent_outcomes(redis: RedisClient, job_id: str, *, results: bool) -> 
         for p, s in statuses.items()
         if s != "complete"
     }
-    return ParentOutcomes(on_failure, statuses, done, failed)
+    return ParentOutcomes(on_failure, statuses, done, failed, batch)
 
 
 def _record(raw: bytes | None) -> dict[str, Any]:

@@ -244,6 +244,40 @@ def _dump(payload: BaseModel | Any) -> Any:
     return payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
 
 
+def script_header(
+    q: keys.QueueKeys, settings: Settings, idempotency: str = "", *, fresh: bool
+) -> list[Any]:
+    """`enqueue.lua`'s ARGV before the rows. Public for `jobs.workflows`, which puts the
+    rows of many job types (`plan(...).row(...)`) in calls of its own, inside a transaction."""
+    return [
+        q.prefix,
+        idempotency,
+        expires_extra_ms,
+        settings.result_ttl_s * 1000,
+        max(settings.result_ttl_s, settings.failed_ttl_s) * 1000,
+        settings.listing_max_jobs,
+        "1" if fresh else "0",
+        settings.dependency_wait_s * 1000,
+        int(settings.dependency_sweep_s * 1000),
+    ]
+
+
+def plan(
+    job: JobSpec | str,
+    settings: Settings,
+    *,
+    queue: str | None = None,
+    priority: int = 0,
+    after: Sequence[str] = (),
+    on_parent_failure: OnParentFailure = "fail",
+) -> "_Options":
+    """One job's checked options (raising what `enqueue` would), without enqueueing it: for
+    `jobs.workflows`, which validates a whole graph before it writes anything."""
+    return _options(
+        job, queue, priority, None, None, settings, after=after, on_parent_failure=on_parent_failure
+    )
+
+
 async def _call(
     redis: RedisClient,
     o: _Options,
@@ -255,17 +289,7 @@ async def _call(
 ) -> list[Any]:
     """`fresh`: every id was made here (random): the script skips its duplicate checks."""
     q = o.queue
-    args: list[Any] = [
-        q.prefix,
-        idempotency[1] if idempotency else "",
-        expires_extra_ms,
-        settings.result_ttl_s * 1000,
-        max(settings.result_ttl_s, settings.failed_ttl_s) * 1000,
-        settings.listing_max_jobs,
-        "1" if fresh else "0",
-        settings.dependency_wait_s * 1000,
-        int(settings.dependency_sweep_s * 1000),
-    ]
+    args = script_header(q, settings, idempotency[1] if idempotency else "", fresh=fresh)
     for job_id, data in rows:
         args += o.row(job_id, data)
     idem_key = idempotency[0] if idempotency else q.index

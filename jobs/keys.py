@@ -178,6 +178,11 @@ class QueueKeys:
         """zset id -> ms of its next sweep: the queue's jobs waiting for parents."""
         return self.prefix + "waiting"
 
+    def workflow(self, workflow_id: str) -> str:
+        """a workflow or batch (records.WorkflowRecord): its nodes' job ids and edges; kept as
+        long as its jobs may wait and their results are kept (`jobs.workflows`)."""
+        return f"{self.prefix}workflow:{workflow_id}"
+
     @property
     def health_check(self) -> str:
         """ARQ's health-check key, read by `arq --check`."""

@@ -172,3 +172,53 @@ class Event:
         text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         kind, *job_ids = text.split() or [""]
         return cls(kind, job_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRecord:
+    """A workflow or batch (`jobs.workflows`, `jobs.batches`), kept beside its first queue's
+    keys: `{"k": kind, "n": {node key: job id}, "a": {node key: [node keys]}, "t": created ms
+    (the server's clock), "g": commit gate id or null, "c": {callback: node key}}`."""
+
+    kind: str
+    """"workflow" or "batch"."""
+    nodes: dict[str, str]
+    after: dict[str, list[str]]
+    created_ms: int
+    gate: str | None = None
+    """The commit gate's job id (Redis Cluster path), else None."""
+    callbacks: dict[str, str] = field(default_factory=dict)
+    """A batch's callbacks: "on_success" / "on_complete" -> node key."""
+
+    def dump(self) -> bytes:
+        return orjson.dumps(
+            {
+                "k": self.kind,
+                "n": self.nodes,
+                "a": {k: v for k, v in self.after.items() if v},
+                "t": self.created_ms,
+                "g": self.gate,
+                "c": self.callbacks,
+            }
+        )
+
+    @classmethod
+    def load(cls, raw: bytes | str) -> "WorkflowRecord | Poison":
+        try:
+            d = orjson.loads(raw)
+            nodes = {str(k): str(v) for k, v in d["n"].items()}
+            after = {str(k): [str(p) for p in v] for k, v in d.get("a", {}).items()}
+            callbacks = {str(k): str(v) for k, v in (d.get("c") or {}).items()}
+            gate = d.get("g")
+            return cls(
+                str(d["k"]),
+                nodes,
+                after,
+                int(d["t"]),
+                None if gate is None else str(gate),
+                callbacks,
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
+            return Poison(
+                "UndecodableWorkflow", "the stored workflow is not one this service wrote"
+            )

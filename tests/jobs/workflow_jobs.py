@@ -42,3 +42,20 @@ async def gather(ctx: JobContext, payload: Number) -> Gathered:
     return Gathered(
         parent_results=ctx.parent_results, parent_failures=ctx.parent_failures, total=total
     )
+
+
+RUNS = "tests:callback-runs:"
+"""`batch_callback` counts its runs under this prefix + its job id."""
+
+
+class BatchSeen(BaseModel):
+    batch: dict[str, Any] | None
+    parent_statuses: dict[str, str]
+    runs: int
+
+
+@job(max_tries=1)
+async def batch_callback(ctx: JobContext, payload: Number) -> BatchSeen:
+    """Counts its runs in Redis and says what it saw of its batch."""
+    runs = int(await ctx.redis.incr(RUNS + ctx.job_id))
+    return BatchSeen(batch=ctx.batch, parent_statuses=ctx.parent_statuses, runs=runs)

@@ -1,0 +1,223 @@
+"""Write a validated workflow all or nothing (which path when: see `jobs.workflows`).
+
+Both paths write the same things: each node's job (`enqueue.lua` rows, many job types per call,
+one call per queue and chunk), its links to its parents (`link.lua`, per parent queue), a batch
+callback's batch id (its state field `batch`, read by the worker with its parents' statuses)
+and the workflow's record. They differ in what makes them atomic:
+- `write_transaction` (one Redis): all of it in ONE MULTI/EXEC. Scripts go as EVAL (their
+  source) inside it: an EVALSHA the server has not cached would fail alone inside EXEC while
+  the rest applied (EXEC does not roll back). A refused command (OOM, a wrong argument count)
+  aborts the whole EXEC.
+- `write_gated` (Redis Cluster, or anywhere): every node also waits for a commit gate, a job
+  (`jobsvc.workflow_gate`) in the workflow's slot that waits for a sentinel id that is never
+  a job. Once everything is written, `release.lua` releases the gate from the sentinel as
+  "complete": one atomic step, the commit. Uncommitted, the sweep finds the sentinel missing,
+  the gate fails `ParentFailed`, and every node fails after it without starting (a failed
+  gate fails its children whatever their `on_parent_failure`: `jobs.dependencies`).
+"""
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jobs import dependencies, keys, lua
+from jobs.connection import RedisClient, is_cluster
+from jobs.dependencies import COMMIT_GATE
+from jobs.enqueue import BULK_CHUNK, plan, script_header
+from jobs.records import WorkflowRecord
+from jobs.registry import JobSpec
+from jobs.workflows import Created, Planned, Workflow, WorkflowNotCommitted, record_key, validate
+from settings import Settings
+
+GATE_JOB = "jobsvc.workflow_gate"
+
+
+async def submit(
+    redis: RedisClient,
+    settings: Settings,
+    flow: Workflow,
+    *,
+    kind: str = "workflow",
+    callbacks: Mapping[str, str] | None = None,
+    catalog: Mapping[str, JobSpec] | None = None,
+    limit: int | None = None,
+) -> Created:
+    """Validate `flow`, then write it by the path the connection allows. `callbacks` (a
+    batch's): callback name -> node key; those nodes learn the batch id."""
+    planned = validate(flow, settings, catalog=catalog, limit=limit)
+    if is_cluster(settings):
+        return await write_gated(redis, settings, planned, kind=kind, callbacks=callbacks)
+    return await write_transaction(redis, settings, planned, kind=kind, callbacks=callbacks)
+
+
+class _Writes:
+    """Ids, script calls and the record of one workflow, built before anything is sent."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        planned: Sequence[Planned],
+        kind: str,
+        callbacks: Mapping[str, str] | None,
+        gated: bool,
+    ) -> None:
+        self.settings = settings
+        first_root = next(p for p in planned if not p.after)
+        self.id = keys.job_id_for(first_root.queue)
+        unique = self.id.partition("@")[0]
+        self.home = keys.queue(first_root.queue)
+        self.gate = keys.job_id_for(self.home.name, COMMIT_GATE + unique) if gated else None
+        self.sentinel = keys.job_id_for(self.home.name, "commit." + unique)
+        self.ids = {p.key: keys.job_id_for(p.queue) for p in planned}
+        self.planned = planned
+        self.kind = kind
+        self.callbacks = dict(callbacks or {})
+
+    def parents(self, p: Planned) -> list[str]:
+        return [self.ids[a] for a in p.after] + ([self.gate] if self.gate else [])
+
+    def enqueue_calls(self) -> list[tuple[list[str], list[Any]]]:
+        """(KEYS, ARGV) of `enqueue.lua`, per queue and chunk."""
+        rows: dict[keys.QueueKeys, list[Any]] = defaultdict(list)
+        counts: dict[keys.QueueKeys, int] = defaultdict(int)
+        calls: list[tuple[list[str], list[Any]]] = []
+        for p in self.planned:
+            o = plan(
+                p.name,
+                self.settings,
+                queue=p.queue,
+                priority=p.priority,
+                after=self.parents(p),
+                on_parent_failure=p.on_parent_failure,
+            )
+            rows[o.queue] += o.row(self.ids[p.key], p.data)
+            counts[o.queue] += 1
+            if counts[o.queue] == BULK_CHUNK:
+                calls.append(self._call(o.queue, rows.pop(o.queue)))
+                counts[o.queue] = 0
+        calls += [self._call(q, r) for q, r in rows.items() if r]
+        return calls
+
+    def _call(self, q: keys.QueueKeys, rows: list[Any]) -> tuple[list[str], list[Any]]:
+        header = script_header(q, self.settings, fresh=True)
+        return [q.due, q.levels, q.wake, q.index, q.index], header + rows
+
+    def links(self) -> list[tuple[list[str], list[str]]]:
+        """(children, parents): nodes that wait for the same parents, linked together."""
+        groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
+        for p in self.planned:
+            if p.after:
+                groups[tuple(self.ids[a] for a in p.after)].append(self.ids[p.key])
+        out = [(children, list(parents)) for parents, children in groups.items()]
+        if self.gate:
+            out.append(([self.ids[p.key] for p in self.planned], [self.gate]))
+        return out
+
+    def batch_members(self) -> dict[str, str]:
+        """Callback job id -> the batch id (its state field `batch`)."""
+        return {self.ids[key]: self.id for key in self.callbacks.values()}
+
+    def record(self, now_ms: int) -> tuple[str, bytes, int]:
+        s = self.settings
+        ttl_ms = (s.dependency_wait_s + max(s.result_ttl_s, s.failed_ttl_s)) * 1000
+        rec = WorkflowRecord(
+            self.kind,
+            dict(self.ids),
+            {p.key: list(p.after) for p in self.planned},
+            now_ms,
+            self.gate,
+            self.callbacks,
+        )
+        return record_key(self.id), rec.dump(), ttl_ms
+
+    def created(self) -> Created:
+        return Created(self.id, dict(self.ids), self.gate)
+
+    def queues(self) -> set[str]:
+        return {p.queue for p in self.planned} | {self.home.name}
+
+
+async def _server_ms(redis: RedisClient) -> int:
+    seconds, micros = await redis.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+async def write_transaction(
+    redis: RedisClient,
+    settings: Settings,
+    planned: Sequence[Planned],
+    *,
+    kind: str = "workflow",
+    callbacks: Mapping[str, str] | None = None,
+) -> Created:
+    """One Redis: everything in one MULTI/EXEC (see the module doc)."""
+    w = _Writes(settings, planned, kind, callbacks, gated=False)
+    key, value, ttl_ms = w.record(await _server_ms(redis))
+    enqueue_source, link_source = lua.script("enqueue").source, lua.script("link").source
+    links = w.links()
+    async with redis.pipeline(transaction=True) as pipe:
+        calls = w.enqueue_calls()
+        for script_keys, args in calls:
+            pipe.eval(enqueue_source, len(script_keys), *script_keys, *args)
+        link_calls: list[tuple[list[str], list[str]]] = []
+        for children, parents in links:
+            for q, group in dependencies.by_queue(parents).items():
+                pipe.eval(link_source, 0, q.prefix, " ".join(children), *group)
+                link_calls.append((children, group))
+        for job_id, batch_id in w.batch_members().items():
+            pipe.hset(keys.of_job(job_id).state(job_id), "batch", batch_id)
+        pipe.set(key, value, px=ttl_ms)
+        pipe.sadd(keys.QUEUES, *w.queues())
+        replies = await pipe.execute()
+    # Every parent was created in the same transaction, so each link says 'live'; should one
+    # not, its release is owed now (what `dependencies.link` does).
+    owed: list[dependencies.Release] = []
+    for (children, group), statuses in zip(link_calls, replies[len(calls) :], strict=False):
+        for parent, raw in zip(group, statuses, strict=True):
+            if raw != b"live":
+                owed += [(child, parent, raw.decode()) for child in children]
+    await dependencies.send_releases(redis, owed)
+    return w.created()
+
+
+async def write_gated(
+    redis: RedisClient,
+    settings: Settings,
+    planned: Sequence[Planned],
+    *,
+    kind: str = "workflow",
+    callbacks: Mapping[str, str] | None = None,
+    commit: bool = True,
+) -> Created:
+    """Redis Cluster: the nodes behind a commit gate, then one commit step (see the module
+    doc). `commit=False` stops where a crash before the commit would (for tests)."""
+    w = _Writes(settings, planned, kind, callbacks, gated=True)
+    assert w.gate is not None
+    home = w.home
+    # The gate first: it waits for the sentinel (never linked: only a sweep looks it up).
+    gate = plan(GATE_JOB, settings, queue=home.name, after=[w.sentinel])
+    header = script_header(home, settings, fresh=True)
+    await lua.script("enqueue")(
+        redis,
+        [home.due, home.levels, home.wake, home.index, home.index],
+        header + list(gate.row(w.gate, {})),
+    )
+    key, value, ttl_ms = w.record(await _server_ms(redis))
+    await redis.set(key, value, px=ttl_ms)
+    for script_keys, args in w.enqueue_calls():
+        await lua.script("enqueue")(redis, script_keys, args)
+    for job_id, batch_id in w.batch_members().items():
+        await redis.hset(keys.of_job(job_id).state(job_id), "batch", batch_id)  # type: ignore[misc]
+    for children, parents in w.links():
+        await dependencies.link(redis, children, parents)
+    await redis.sadd(keys.QUEUES, *w.queues())  # type: ignore[misc]
+    if commit:
+        released = await lua.script("release")(
+            redis, [home.due], [home.prefix, w.gate, w.sentinel, "complete"]
+        )
+        if w.gate.encode() not in released:
+            raise WorkflowNotCommitted(
+                f"workflow {w.id}: its gate was failed by the sweep before the commit "
+                "(creation took longer than DEPENDENCY_SWEEP_S): none of its jobs will run"
+            )
+    return w.created()

@@ -1,0 +1,368 @@
+"""Workflows: a small graph of jobs, validated whole and enqueued all or nothing.
+
+    flow = Workflow()
+    flow.add("fetch", fetch_page, FetchPage(url=...))
+    flow.add("parse", parse_page, ParsePage(), after=["fetch"])
+    flow.add("notify", send_email, SendEmail(...), after=["parse"], on_parent_failure="ignore")
+    created = await flow.enqueue(redis, settings)  # created.jobs["parse"] is a job id
+
+or with the helpers: `chain(task(a, ...), task(b, ...))`, `group(...)`, `chord(header,
+callback)`. Each node is a job (name or function), its input, and the options of
+`enqueue(..., after=...)`: `queue`, `priority`, `on_parent_failure`; its `after` names other
+nodes by key. The whole graph is checked before anything is written (every job known and not
+internal, unique or debounced; every input valid; every `after` key a node; no cycle; at most
+`MAX_WORKFLOW_NODES` nodes): `InvalidWorkflow` names the node and the field.
+
+What is atomic when (`jobs.workflow_commit`):
+- on one Redis (or Sentinel): every job, every link between them and the workflow's record
+  are written in ONE MULTI/EXEC transaction (the scripts are sent with EVAL inside it, so no
+  NOSCRIPT can leave half of it applied): a crash leaves all of it or none.
+- on a Redis Cluster the jobs of several queues live on several slots, and redis-py has no
+  cluster transactions: the nodes are written one queue at a time, all waiting for a commit
+  gate (`jobsvc.workflow_gate`, in the workflow's slot) that waits for a parent that is not a
+  job; then ONE script call (`release.lua`) releases the gate: that is the commit. A crash
+  before it leaves nothing that runs: the dependency sweep finds the gate's parent missing
+  and fails the gate, and with it every node (`ParentFailed`, never started). A creation
+  slower than `DEPENDENCY_SWEEP_S` loses that race too and raises `WorkflowNotCommitted`.
+
+A workflow's id names its first root's queue like a job id does (`<unique>@<queue>`), and its
+record (`records.WorkflowRecord`: node key -> job id, edges, creation time) is kept beside
+that queue's keys for as long as its jobs may wait plus the longest result retention.
+"""
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from jobs import keys
+from jobs.connection import RedisClient
+from jobs.dependencies import OnParentFailure
+from jobs.enqueue import InvalidDependency, InvalidPriority, QueuePinned, UnknownJobName, plan
+from jobs.ids import InvalidQueueName
+from jobs.records import Poison, WorkflowRecord
+from jobs.registry import DECLARED, JobSpec, load_catalog
+from jobs.store import JobRecord, JobStatus, load_jobs
+from settings import Settings, get_settings
+
+NODE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+JobRef = str | JobSpec | Callable[..., Any]
+"""A job by name, by spec, or by its function."""
+WorkflowStatus = Literal["running", "complete", "failed"]
+
+
+class InvalidWorkflow(ValueError):
+    """The graph cannot be enqueued; nothing was written. `node` and `field` say where."""
+
+    code = "invalid_workflow"
+
+    def __init__(
+        self, message: str, node: str | None = None, field: str | None = None, errors: Any = None
+    ) -> None:
+        super().__init__(f"node {node!r}: {message}" if node is not None else message)
+        self.node = node
+        self.field = field
+        self.details: dict[str, Any] = {"node": node, "field": field}
+        if errors is not None:
+            self.details["errors"] = errors
+
+
+class NodeQueuePinned(InvalidWorkflow):
+    """A node names another queue for a job whose limits live on its declared queue."""
+
+    code = "queue_pinned"
+
+
+class WorkflowTooLarge(InvalidWorkflow):
+    code = "payload_too_large"
+
+
+class WorkflowNotCommitted(RuntimeError):
+    """Redis Cluster path: the sweep failed the commit gate before the commit (creation took
+    longer than `DEPENDENCY_SWEEP_S`): every node fails without starting; nothing runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One job to run, not yet placed in a graph."""
+
+    job: JobRef
+    input: BaseModel | dict[str, Any] | None = None
+    queue: str | None = None
+    priority: int = 0
+    on_parent_failure: OnParentFailure = "fail"
+
+
+def task(
+    job: JobRef,
+    input: BaseModel | dict[str, Any] | None = None,
+    *,
+    queue: str | None = None,
+    priority: int = 0,
+    on_parent_failure: OnParentFailure = "fail",
+) -> Task:
+    return Task(job, input, queue, priority, on_parent_failure)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    task: Task
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A workflow (or batch) as written: its id, and each node key's job id."""
+
+    id: str
+    jobs: dict[str, str]
+    gate: str | None = None
+
+
+@dataclass
+class Workflow:
+    """A graph of jobs by node key (insertion order is kept)."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+
+    def add(
+        self,
+        key: str,
+        job: JobRef,
+        input: BaseModel | dict[str, Any] | None = None,
+        *,
+        after: Sequence[str] = (),
+        queue: str | None = None,
+        priority: int = 0,
+        on_parent_failure: OnParentFailure = "fail",
+    ) -> str:
+        """Add a node; returns its key (for `after=` of later nodes)."""
+        return self.add_task(key, Task(job, input, queue, priority, on_parent_failure), after)
+
+    def add_task(self, key: str, node: Task, after: Sequence[str] = ()) -> str:
+        if key in self.nodes:
+            raise InvalidWorkflow("a node with this key exists already", key, "key")
+        if isinstance(after, str):
+            raise InvalidWorkflow("after is a list of node keys, not one string", key, "after")
+        self.nodes[key] = Node(node, tuple(dict.fromkeys(after)))
+        return key
+
+    def sinks(self) -> list[str]:
+        """The nodes no other node waits for."""
+        waited = {p for n in self.nodes.values() for p in n.after}
+        return [k for k in self.nodes if k not in waited]
+
+    async def enqueue(self, redis: RedisClient, settings: Settings | None = None) -> Created:
+        """Validate the whole graph, then write it all or nothing (see the module doc)."""
+        from jobs.workflow_commit import submit
+
+        return await submit(redis, settings or get_settings(), self)
+
+
+def chain(*tasks: Task) -> Workflow:
+    """Each task after the one before (keys "0", "1", ...)."""
+    flow = Workflow()
+    for i, t in enumerate(tasks):
+        flow.add_task(str(i), t, [str(i - 1)] if i else [])
+    return flow
+
+
+def group(*tasks: Task) -> Workflow:
+    """Independent tasks (keys "0", "1", ...)."""
+    flow = Workflow()
+    for i, t in enumerate(tasks):
+        flow.add_task(str(i), t)
+    return flow
+
+
+def chord(header: Workflow | Sequence[Task], callback: Task, key: str = "callback") -> Workflow:
+    """`header` (a workflow, or tasks run as a group), then `callback` after all its sinks."""
+    flow = header if isinstance(header, Workflow) else group(*header)
+    flow.add_task(key, callback, flow.sinks())
+    return flow
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A validated node: its job's checked options (`jobs.enqueue.plan`) and input."""
+
+    key: str
+    name: str
+    data: Any
+    after: tuple[str, ...]
+    queue: str
+    priority: int
+    on_parent_failure: OnParentFailure
+
+
+def _name_of(job: JobRef) -> str:
+    if isinstance(job, str):
+        return job
+    if isinstance(job, JobSpec):
+        return job.name
+    found = next((d.name for d in DECLARED.values() if d.function is job), None)
+    if found is None:
+        raise UnknownJobName(f"{getattr(job, '__name__', job)!r} is not a declared job")
+    return found
+
+
+def _plan_node(key: str, node: Node, catalog: Mapping[str, JobSpec], s: Settings) -> Planned:
+    if not NODE_KEY.fullmatch(key):
+        raise InvalidWorkflow("a node key is [A-Za-z0-9_.:-]{1,64}", key, "key")
+    t = node.task
+    try:
+        name = _name_of(t.job)
+    except UnknownJobName as exc:
+        raise InvalidWorkflow(str(exc), key, "job") from None
+    spec = catalog.get(name)
+    if spec is None or spec.internal:
+        raise InvalidWorkflow(f"no job named {name!r} is declared", key, "job")
+    if spec.flow.debounce_s is not None or spec.flow.unique_for_s is not None:
+        # An equal job would stand in for the node: its edges would point at another job.
+        raise InvalidWorkflow(f"job {name!r} is unique or debounced: not in a workflow", key, "job")
+    raw = t.input.model_dump(mode="json") if isinstance(t.input, BaseModel) else t.input
+    try:
+        data = spec.input_model.model_validate(raw if raw is not None else {})
+    except ValidationError as exc:
+        errors = [
+            {"loc": list(e["loc"]), "msg": e["msg"]}
+            for e in exc.errors(include_url=False, include_context=False)
+        ]
+        raise InvalidWorkflow("input is invalid", key, "input", errors) from None
+    try:
+        o = plan(spec, s, queue=t.queue, priority=t.priority, on_parent_failure=t.on_parent_failure)
+    except QueuePinned as exc:
+        raise NodeQueuePinned(str(exc), key, "queue") from None
+    except InvalidPriority as exc:
+        raise InvalidWorkflow(str(exc), key, "priority") from None
+    except InvalidQueueName as exc:
+        raise InvalidWorkflow(str(exc), key, "queue") from None
+    except InvalidDependency as exc:
+        raise InvalidWorkflow(str(exc), key, "on_parent_failure") from None
+    return Planned(
+        key,
+        name,
+        data.model_dump(mode="json"),
+        node.after,
+        o.queue.name,
+        o.priority,
+        t.on_parent_failure,
+    )
+
+
+def find_cycle(edges: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """A cycle of `edges` (node -> the nodes it waits for) as [a, b, ..., a], or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in edges:
+        if state.get(start):
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, Iterable[str]]] = [(start, iter(edges[start]))]
+        state[start] = 1
+        path.append(start)
+        while stack:
+            node, pending = stack[-1]
+            nxt = next(iter(pending), None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+            elif state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(edges[nxt])))
+    return None
+
+
+def validate(
+    flow: Workflow,
+    settings: Settings,
+    *,
+    catalog: Mapping[str, JobSpec] | None = None,
+    limit: int | None = None,
+) -> list[Planned]:
+    """Every node checked, in an order where parents come first; raises `InvalidWorkflow`."""
+    limit = settings.max_workflow_nodes if limit is None else limit
+    if not flow.nodes:
+        raise InvalidWorkflow("a workflow needs at least one node")
+    if len(flow.nodes) > limit:
+        raise WorkflowTooLarge(f"{len(flow.nodes)} nodes; at most {limit}")
+    catalog = catalog if catalog is not None else load_catalog(settings)
+    planned = {key: _plan_node(key, node, catalog, settings) for key, node in flow.nodes.items()}
+    for key, node in flow.nodes.items():
+        unknown = [p for p in node.after if p not in flow.nodes]
+        if unknown:
+            raise InvalidWorkflow(f"after names no node: {', '.join(unknown)}", key, "after")
+    cycle = find_cycle({k: n.after for k, n in flow.nodes.items()})
+    if cycle:
+        raise InvalidWorkflow(f"cycle: {' -> '.join(cycle)}", cycle[0], "after", cycle)
+    return _parents_first(planned)
+
+
+def _parents_first(planned: dict[str, Planned]) -> list[Planned]:
+    order: list[Planned] = []
+    placed: set[str] = set()
+    pending = list(planned.values())
+    while pending:  # no cycle: every round places at least one node
+        later = []
+        for p in pending:
+            if all(a in placed for a in p.after):
+                order.append(p)
+                placed.add(p.key)
+            else:
+                later.append(p)
+        pending = later
+    return order
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowState:
+    id: str
+    record: WorkflowRecord
+    jobs: dict[str, JobRecord | None]
+    """Node key -> its job as it is now (None: unknown or expired)."""
+
+    @property
+    def status(self) -> WorkflowStatus:
+        """complete: every node complete; failed: every node final and one did not complete
+        (failed, aborted, or gone); otherwise running (some node is waiting, queued, or
+        running)."""
+        jobs = list(self.jobs.values())
+        if all(j is not None and j.status is JobStatus.complete for j in jobs):
+            return "complete"
+        if all(j is None or j.status.is_final for j in jobs):
+            return "failed"
+        return "running"
+
+
+def record_key(workflow_id: str) -> str:
+    return keys.of_job(workflow_id).workflow(workflow_id)
+
+
+async def load(
+    redis: RedisClient, workflow_id: str, max_tries: dict[str, int], *, legacy: bool = False
+) -> WorkflowState | None:
+    """A workflow or batch and each of its jobs, or None (unknown, expired, or not ours)."""
+    if not keys.JOB_ID.match(workflow_id):
+        return None
+    try:
+        raw = await redis.get(record_key(workflow_id))
+    except InvalidQueueName:
+        return None
+    if raw is None:
+        return None
+    record = WorkflowRecord.load(raw)
+    if isinstance(record, Poison):
+        return None
+    found = await load_jobs(redis, list(record.nodes.values()), max_tries, legacy=legacy)
+    return WorkflowState(workflow_id, record, dict(zip(record.nodes, found, strict=True)))
