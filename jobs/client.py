@@ -24,6 +24,7 @@ from jobs import abort as aborting
 from jobs import events
 from jobs.connection import RedisClient, is_cluster, pubsub_client
 from jobs.context import JobContext
+from jobs.dependencies import OnParentFailure
 from jobs.enqueue import Enqueued, UnknownJobName, enqueue, enqueue_many
 from jobs.registry import DECLARED, JobDeclaration, load_catalog
 from jobs.store import JobRecord, JobStatus, load_job
@@ -126,6 +127,8 @@ class Options(TypedDict, total=False):
     unique_for: float | timedelta | None
     expires_in: float | timedelta | None
     expires_at: datetime | None
+    after: Sequence[str]
+    on_parent_failure: OnParentFailure
 
 
 class JobClient:
@@ -179,7 +182,8 @@ class JobClient:
         """Validate, then enqueue; a handle to the job (an existing one for a repeated
         `idempotency_key` with the same input, or when uniqueness or debounce resolve it to an
         equal job not final yet). Options: `queue`, `priority`, `defer_by`, `defer_until`,
-        `job_id`, `idempotency_key`, `unique_for`, `expires_in`, `expires_at`."""
+        `job_id`, `idempotency_key`, `unique_for`, `expires_in`, `expires_at`, `after` (job ids
+        it waits for) and `on_parent_failure` (see `jobs.dependencies`)."""
         declared = self.declaration(job)
         enqueued: Enqueued = await enqueue(
             self.redis,
@@ -202,10 +206,13 @@ class JobClient:
         unique_for: float | timedelta | None = None,
         expires_in: float | timedelta | None = None,
         expires_at: datetime | None = None,
+        after: Sequence[str] = (),
+        on_parent_failure: OnParentFailure = "fail",
     ) -> list[JobHandle[Out]]:
         """Validate every input first (one bad input: `InvalidJobInput`, nothing queued), then
         enqueue them in order, a few hundred per round trip. An input equal to a job not final
-        yet (uniqueness, debounce) gets that job's handle."""
+        yet (uniqueness, debounce) gets that job's handle. With `after`, every job waits for
+        those parents."""
         declared = self.declaration(job)
         validated = [self._validated(declared, p) for p in payloads]
         enqueued = await enqueue_many(
@@ -219,6 +226,8 @@ class JobClient:
             unique_for=unique_for,
             expires_in=expires_in,
             expires_at=expires_at,
+            after=after,
+            on_parent_failure=on_parent_failure,
             settings=self.settings,
         )
         output = cast(type[Out], declared.output_model)

@@ -10,9 +10,10 @@ the job's function).
 """
 
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import httpx
 from pydantic import BaseModel
@@ -20,6 +21,8 @@ from pydantic import BaseModel
 from jobs.store import JobRecord
 
 JobView = JobRecord
+OnParentFailure = Literal["fail", "ignore"]
+Params = dict[str, str | int | float | list[str]]
 ExcInfo = type[BaseException] | BaseException | TracebackType | None
 
 
@@ -39,8 +42,10 @@ def _params(
     unique_for: float | None = None,
     expires_in: float | None = None,
     expires_at: datetime | None = None,
-) -> dict[str, str | int | float]:
-    params: dict[str, str | int | float] = {}
+    after: Sequence[str] = (),
+    on_parent_failure: OnParentFailure | None = None,
+) -> Params:
+    params: Params = {}
     if queue is not None:
         params["queue"] = queue
     if priority is not None:
@@ -55,6 +60,10 @@ def _params(
         params["expires_in"] = expires_in
     if expires_at is not None:
         params["expires_at"] = expires_at.isoformat()
+    if after:
+        params["after"] = list(after)  # repeated: ?after=a&after=b
+    if on_parent_failure is not None:
+        params["on_parent_failure"] = on_parent_failure
     return params
 
 
@@ -127,15 +136,27 @@ class JobServiceClient:
         unique_for: float | None = None,
         expires_in: float | None = None,
         expires_at: datetime | None = None,
+        after: Sequence[str] = (),
+        on_parent_failure: OnParentFailure | None = None,
     ) -> JobView:
         """Enqueue `job`; the new job's view, or (same `idempotency_key` and input, or an equal
-        job not final yet with `unique_for`/debounce) the existing job's."""
+        job not final yet with `unique_for`/debounce) the existing job's. With `after` (job
+        ids), it is `waiting` until they are final; `on_parent_failure` says what one that did
+        not complete means (`fail`, the service's default, or `ignore`)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = await self._http.post(
             f"/jobs/{job}",
             json=_body(payload),
             params=_params(
-                queue, priority, defer_by, defer_until, unique_for, expires_in, expires_at
+                queue,
+                priority,
+                defer_by,
+                defer_until,
+                unique_for,
+                expires_in,
+                expires_at,
+                after,
+                on_parent_failure,
             ),
             headers=headers,
         )
@@ -200,15 +221,27 @@ class SyncJobServiceClient:
         unique_for: float | None = None,
         expires_in: float | None = None,
         expires_at: datetime | None = None,
+        after: Sequence[str] = (),
+        on_parent_failure: OnParentFailure | None = None,
     ) -> JobView:
         """Enqueue `job`; the new job's view, or (same `idempotency_key` and input, or an equal
-        job not final yet with `unique_for`/debounce) the existing job's."""
+        job not final yet with `unique_for`/debounce) the existing job's. With `after` (job
+        ids), it is `waiting` until they are final; `on_parent_failure` says what one that did
+        not complete means (`fail`, the service's default, or `ignore`)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = self._http.post(
             f"/jobs/{job}",
             json=_body(payload),
             params=_params(
-                queue, priority, defer_by, defer_until, unique_for, expires_in, expires_at
+                queue,
+                priority,
+                defer_by,
+                defer_until,
+                unique_for,
+                expires_in,
+                expires_at,
+                after,
+                on_parent_failure,
             ),
             headers=headers,
         )

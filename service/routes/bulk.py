@@ -79,14 +79,17 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
             unique_for=options.unique_for,
             expires_in=options.expires_in,
             expires_at=options.expires_at,
+            after=options.after,
+            on_parent_failure=options.on_parent_failure,
             settings=settings,
         )
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})
-        # An item equal to a job not final yet (uniqueness) is that job, as it is now.
+        # An item equal to a job not final yet (uniqueness) is that job, as it is now; so is
+        # a job waiting for parents (they may be final already).
         return BulkEnqueued(
             jobs=[
                 created_view(spec, e)
-                if e.outcome == "created"
+                if e.outcome == "created" and not e.waiting
                 else await load_view(redis, catalog, settings, e.job_id)
                 for e in enqueued
             ]

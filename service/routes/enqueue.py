@@ -6,17 +6,19 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, StringConstraints, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.routing import Match
 from starlette.types import Scope
 
+from jobs.dependencies import MAX_PARENTS, OnParentFailure
 from jobs.enqueue import MAX_PRIORITY, Enqueued, enqueue
+from jobs.ids import JOB_ID
 from jobs.registry import JobSpec
 from jobs.store import new_job_record
 from service.deps import CatalogDep, RedisDep, SettingsDep
@@ -43,6 +45,7 @@ def _rfc3339_only(value: object) -> object:
 
 
 Rfc3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+JobIdParam = Annotated[str, StringConstraints(pattern=JOB_ID.pattern, max_length=265)]
 
 _LOCATION = {
     "Location": {
@@ -75,6 +78,8 @@ class EnqueueOptions:
     unique_for: float | None = None
     expires_in: float | None = None
     expires_at: datetime | None = None
+    after: tuple[str, ...] = ()
+    on_parent_failure: OnParentFailure = "fail"
 
 
 async def enqueue_options(
@@ -130,6 +135,24 @@ async def enqueue_options(
             "starts: it ends `failed` with error type `Expired` (not with `expires_in`)."
         ),
     ] = None,
+    after: Annotated[
+        list[JobIdParam] | None,
+        Query(
+            max_length=MAX_PARENTS,
+            description="Job ids this job waits for, one per parameter, repeated "
+            "(`?after=a&after=b`): it is `waiting` until every one of them is final, then "
+            "queued (no defer with it). An unknown or expired id is a 422 `unknown_parent` "
+            "listing them, and nothing is enqueued.",
+        ),
+    ] = None,
+    on_parent_failure: Annotated[
+        Literal["fail", "ignore"],
+        Query(
+            description="With `after`: what a parent that did not complete (failed, aborted, "
+            "or expired) means: `fail` (this job ends `failed` with `ParentFailed`, never "
+            "started) or `ignore` (it runs anyway)."
+        ),
+    ] = "fail",
 ) -> EnqueueOptions:
     """An async dependency: a class one would run in the thread pool on every request."""
     if defer_by is not None and defer_until is not None:
@@ -137,7 +160,15 @@ async def enqueue_options(
     if expires_in is not None and expires_at is not None:
         raise InvalidRequest("give expires_in or expires_at, not both")
     return EnqueueOptions(
-        defer_by, defer_until, queue, priority, unique_for, expires_in, expires_at
+        defer_by,
+        defer_until,
+        queue,
+        priority,
+        unique_for,
+        expires_in,
+        expires_at,
+        tuple(after or ()),
+        on_parent_failure,
     )
 
 
@@ -186,6 +217,8 @@ async def _submit(
         unique_for=options.unique_for,
         expires_in=options.expires_in,
         expires_at=options.expires_at,
+        after=options.after,
+        on_parent_failure=options.on_parent_failure,
         settings=settings,
     )
     if enqueued.outcome == "existing" and not enqueued.same_input:
@@ -200,8 +233,10 @@ async def _submit(
     log = {"job_id": enqueued.job_id, "job": spec.name, "outcome": enqueued.outcome}
     logger.info("job enqueued", extra=log)
     response.headers["Location"] = job_location(request, enqueued.job_id)
-    if enqueued.outcome == "created":
+    if enqueued.outcome == "created" and not enqueued.waiting:
         return created_view(spec, enqueued)
+    # A job that waits for parents: read back, since they may be final already (then it is
+    # queued, or even failed by the `fail` rule, by the time this answers).
     return await load_view(redis, catalog, settings, enqueued.job_id)
 
 

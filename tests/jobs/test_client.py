@@ -79,3 +79,24 @@ async def test_enqueue_many_keeps_order_and_types(
     handles = await jobs.enqueue_many(ping, [Ping(message=str(n)) for n in range(5)])
     results = [await h.result(timeout=10) for h in handles]
     assert [r.message for r in results] == ["0", "1", "2", "3", "4"]
+
+
+async def test_enqueue_after_waits_for_the_parents_and_applies_the_rule(
+    redis: RedisClient, settings: Settings
+) -> None:
+    jobs = JobClient(redis, settings)
+    parent = await jobs.enqueue(always_permanent, Empty())
+    failing = await jobs.enqueue(ping, Ping(message="never"), after=[parent.id])
+    assert (await failing.status()).status == "waiting"
+    [second, third] = await jobs.enqueue_many(
+        ping, [Ping(), Ping()], after=[parent.id], on_parent_failure="ignore"
+    )
+    assert (await second.status()).after == [parent.id]
+    worker = Worker(settings, burst=True, handle_signals=False)
+    await worker.main()
+    with pytest.raises(JobFailedError) as failed:
+        await failing.result(timeout=10)  # the default rule: fail
+    assert failed.value.record.error is not None
+    assert failed.value.record.error.type == "ParentFailed"
+    assert (await second.result(timeout=10)).tries == 1
+    assert (await third.status()).status == "complete"
