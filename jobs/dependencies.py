@@ -79,7 +79,7 @@ async def link(redis: RedisClient, children: Sequence[str], parents: Sequence[st
     releases: list[Release] = []
     script = lua.script("link")
     for q, group in by_queue(parents).items():
-        statuses = await script(redis, [], [q.prefix, " ".join(children), *group])
+        statuses = await script(redis, [q.parents], [q.prefix, " ".join(children), *group])
         for parent, raw in zip(group, statuses, strict=True):
             status = raw.decode()
             if status != "live":

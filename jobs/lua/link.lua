@@ -1,10 +1,13 @@
 -- Make waiting jobs known to their parents on one queue, or learn that those are final already.
+-- KEYS[1] the queue's `parents` set: it routes the call to the queue's slot on a Redis
+--   Cluster (a keyless call goes to any node); a single server's callers may pass no key
 -- ARGV[1] the queue's key prefix  ARGV[2] the waiting jobs' ids (space-separated; they wait for
 --   the same parents)  then the parents' ids
 -- Returns per parent: its final status ('complete', 'failed' or 'aborted'); 'live' (linked:
 --         its settle releases the waiting job); or 'missing' (unknown, or expired).
 -- Idempotent: a sweep links again what a crash may have left unlinked.
 local P = ARGV[1]
+local PARENTS = KEYS[1] or (P .. 'parents')
 local children = {}
 for child in string.gmatch(ARGV[2], '%S+') do children[#children + 1] = child end
 local out = {}
@@ -23,7 +26,7 @@ for i = 3, #ARGV do
       redis.call('SADD', P .. 'children:' .. parent,
         unpack(children, start, math.min(start + 999, #children)))
     end
-    redis.call('SADD', P .. 'parents', parent)
+    redis.call('SADD', PARENTS, parent)
     out[#out + 1] = 'live'
   else
     out[#out + 1] = 'missing'

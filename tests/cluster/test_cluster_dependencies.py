@@ -1,0 +1,141 @@
+"""Dependencies on a real 3-primary Valkey Cluster, with two worker processes: parents and
+children on queues of different slots (on different primaries), released across slots: by
+the settling worker (release.lua on the child's slot), and by a sweep when that worker died
+right after its settle."""
+
+import pytest
+
+from jobs import dependencies, keys, lua
+from jobs.claimer import Claimer
+from jobs.connection import RedisClient
+from jobs.enqueue import enqueue, enqueue_many
+from jobs.results import result_data
+from jobs.served import ServedQueues
+from jobs.store import JobStatus
+from settings import Settings
+from tests.helpers.chaos import report
+from tests.helpers.cluster import ClusterProcesses, ValkeyCluster, slot_of
+from tests.helpers.dependencies import (
+    SWEEP_S,
+    dependency_settings,
+    dependency_worker,
+    final_records,
+    ms,
+    runs,
+)
+
+pytestmark = pytest.mark.cluster
+
+
+async def _queues_on_three_primaries(cluster: ValkeyCluster) -> list[str]:
+    """Three queue names whose keys live on three different primaries."""
+    by_port: dict[int, str] = {}
+    for i in range(200):
+        name = f"dep-{i}"
+        by_port.setdefault(await cluster.primary_port_of(keys.queue(name).due), name)
+        if len(by_port) == 3:
+            return list(by_port.values())
+    raise AssertionError(f"three primaries expected, found {sorted(by_port)}")
+
+
+async def test_parents_release_children_across_slots(
+    cluster: ValkeyCluster, processes: ClusterProcesses, redis: RedisClient, settings: Settings
+) -> None:
+    """20 parents on two queues, a fan-in on a third; and a chain through all three."""
+    s = dependency_settings(settings)
+    a, b, c = await _queues_on_three_primaries(cluster)
+    served = f"{a},{b},{c}"
+    for _ in range(2):
+        await dependency_worker(processes, served)
+    parents = []
+    for queue in (a, b):
+        parents += await enqueue_many(
+            redis,
+            "counted",
+            [{"label": f"{queue}-{i}"} for i in range(10)],
+            queue=queue,
+            settings=s,
+        )
+    fan_in = await enqueue(
+        redis,
+        "counted",
+        {"label": "fan-in"},
+        queue=c,
+        after=[p.job_id for p in parents],
+        settings=s,
+    )
+    first = await enqueue(redis, "numbered", {"n": 1}, queue=a, settings=s)
+    second = await enqueue(redis, "numbered", {"n": 2}, queue=b, after=[first.job_id], settings=s)
+    third = await enqueue(redis, "gather", {}, queue=c, after=[second.job_id], settings=s)
+
+    done = await final_records(redis, [fan_in.job_id, third.job_id], timeout_s=60)
+    counts = await runs(redis)
+    report(
+        "cluster dependencies",
+        slots=[slot_of(keys.queue(q).due) for q in (a, b, c)],
+        fan_in_runs=counts["fan-in"],
+    )
+    assert len({slot_of(keys.queue(q).due) for q in (a, b, c)}) == 3
+    assert done[fan_in.job_id].status is JobStatus.complete, done[fan_in.job_id].error
+    assert done[fan_in.job_id].result["parents"] == 20
+    assert counts["fan-in"] == 1 and done[fan_in.job_id].tries == 1
+    chain_end = done[third.job_id]
+    assert chain_end.status is JobStatus.complete, chain_end.error
+    assert chain_end.result["parent_results"] == {second.job_id: {"n": 2}}
+    assert "Traceback" not in processes.log_text("worker")
+
+
+async def test_a_sweep_sends_across_slots_what_a_dead_worker_owed(
+    cluster: ValkeyCluster, processes: ClusterProcesses, redis: RedisClient, settings: Settings
+) -> None:
+    """The test settles a parent through finish.lua as a worker does and drops the releases
+    it owes to children on another primary (a worker killed right after its settle); the
+    workers' sweeps (server TIME from some node, link.lua on the parent's slot, release.lua on
+    the children's) release each child once."""
+    s = dependency_settings(settings)
+    a, b, _ = await _queues_on_three_primaries(cluster)
+    for _ in range(2):
+        await dependency_worker(processes, b)
+    parent = await enqueue(redis, "counted", {"label": "parent"}, queue=a, settings=s)
+    labels = [f"child-{i}" for i in range(10)]
+    children = await enqueue_many(
+        redis,
+        "counted",
+        [{"label": label} for label in labels],
+        queue=b,
+        after=[parent.job_id],
+        settings=s,
+    )
+    child_ids = [child.job_id for child in children]
+    qa, qb = keys.queue(a), keys.queue(b)
+    first_looks = [await redis.zscore(qb.waiting, child) for child in child_ids]
+
+    claimer = Claimer(redis, "w-doomed", ServedQueues.parse(a, "arq:queue"), 5000, False)
+    claimed = (await claimer.claim(1)).jobs
+    assert [cl.job_id for cl in claimed] == [parent.job_id]
+    data = result_data(
+        name="counted",
+        args=[{"label": "parent"}],
+        kwargs={},
+        tries=1,
+        enqueued_ms=0,
+        status="complete",
+        result={"label": "parent", "parents": 0},
+        started_ms=claimed[0].started_ms,
+    )
+    row = ("complete", parent.job_id, claimed[0].token, data, 60_000, "")
+    lost, owed = await lua.script("finish")(
+        redis, [qa.due, qa.failed, qa.index], [qa.prefix, "0", 5000, *row]
+    )
+    assert lost == []
+    assert dependencies.releases_from(owed) == [(c, parent.job_id, "complete") for c in child_ids]
+
+    done = await final_records(redis, child_ids, timeout_s=3 * SWEEP_S + 30)
+    counts = await runs(redis)
+    for child_id, label, first_look in zip(child_ids, labels, first_looks, strict=True):
+        view = done[child_id]
+        assert view.status is JobStatus.complete, view.error
+        assert counts[label] == 1 and view.tries == 1
+        assert view.result["parents"] == 1
+        assert first_look is not None and ms(view.started_at) >= first_look
+    assert await redis.zcard(qb.waiting) == 0
