@@ -290,6 +290,14 @@ function showJob(job) {
     fields.push(["waiting for", `${job.waiting_for.replace("_", " ")}${until}`]);
   }
   if (job.expires_at) fields.push(["expires", when(job.expires_at)]);
+  if (job.after && job.after.length) {
+    // The jobs it waits for (or waited for, until it is final): each opens on a click.
+    fields.push(["after", el("span", { class: "parents" }, ...job.after.map(jobLink))]);
+  }
+  if (job.waiting_on !== null && job.waiting_on !== undefined) {
+    const of = job.after ? ` of ${job.after.length}` : "";
+    fields.push(["waiting on", `${job.waiting_on}${of} not final yet`]);
+  }
   $("#detail-fields").replaceChildren(...fields.flatMap(([k, v]) =>
     [el("dt", {}, k), el("dd", { "data-field": k }, v)]));
   $("#detail-input").textContent = JSON.stringify(job.input, null, 2);
@@ -298,6 +306,16 @@ function showJob(job) {
   $("#detail-outcome").textContent = JSON.stringify(failed ? job.error : job.result, null, 2);
   $("#abort").disabled = FINAL.has(job.status);
   $("#retry").disabled = !["failed", "aborted"].includes(job.status);
+}
+
+function jobLink(id) {
+  const link = el("a", { href: `#job=${encodeURIComponent(id)}`, "data-job-link": id },
+    el("code", {}, id));
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    openJob(id).catch((error) => { $("#detail-error").textContent = error.message; });
+  });
+  return link;
 }
 
 async function act(request) {
@@ -362,7 +380,12 @@ async function enqueue(event) {
   try {
     const name = $("#enqueue-type").value;
     const defer = $("#enqueue-defer").value;
-    const query = defer ? `?defer_by=${encodeURIComponent(defer)}` : "";
+    const params = new URLSearchParams();
+    if (defer) params.set("defer_by", defer);
+    const after = $("#enqueue-after").value.split(/[\s,]+/).filter(Boolean);
+    for (const id of after) params.append("after", id);
+    if (after.length) params.set("on_parent_failure", $("#enqueue-on-parent-failure").value);
+    const query = params.toString() ? `?${params}` : "";
     const body = JSON.stringify(formPayload());
     const job = await api(`/jobs/${encodeURIComponent(name)}${query}`, { method: "POST", body });
     resetList();

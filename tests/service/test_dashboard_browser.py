@@ -177,3 +177,35 @@ def test_held_jobs_and_limits_are_shown(page: Page) -> None:
     expect(page.locator(f'#jobs tr[data-job-id="{held_id}"]')).to_have_attribute(
         "data-status", "aborted"
     )
+
+
+def test_a_job_waiting_for_a_parent_shows_it_and_follows_its_fate(page: Page) -> None:
+    parent_id = enqueue(page, "ping", sleep_s="30")
+    expect(page.locator("#detail-status")).to_have_text("in_progress")
+    page.fill("#enqueue-after", parent_id)
+    child_id = enqueue(page, "ping", message="after the parent")
+    page.fill("#enqueue-after", "")
+    expect(page.locator("#detail-status")).to_have_text("waiting")
+    expect(page.locator('#detail-fields dd[data-field="waiting on"]')).to_have_text(
+        "1 of 1 not final yet"
+    )
+    parent_link = page.locator(
+        f'#detail-fields dd[data-field="after"] a[data-job-link="{parent_id}"]'
+    )
+    expect(parent_link).to_have_text(parent_id)
+    page.select_option("#filter-status", "waiting")
+    row = page.locator(f'#jobs tr[data-job-id="{child_id}"]')
+    expect(row).to_have_attribute("data-status", "waiting")
+    expect(page.locator("#jobs tr[data-job-id]")).to_have_count(1)
+    expect(row.locator(".status-waiting")).to_have_text("waiting")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-waiting.png"), full_page=True)
+    parent_link.click()  # the parent opens; aborting it fails the child (rule: fail)
+    expect(page.locator("#detail-id")).to_have_text(parent_id)
+    page.click("#abort")
+    expect(page.locator("#detail-status")).to_have_text("aborted")
+    page.select_option("#filter-status", "failed")
+    row.click()
+    expect(page.locator("#detail-id")).to_have_text(child_id)
+    expect(page.locator("#detail-status")).to_have_text("failed")
+    expect(page.locator("#detail-outcome")).to_contain_text("ParentFailed")
+    expect(page.locator("#detail-outcome")).to_contain_text(parent_id)
