@@ -77,6 +77,31 @@ class PayloadTooLarge(ServiceError):
     code = "payload_too_large"
 
 
+class QueuePinnedError(ServiceError):
+    """A workflow or batch node names another queue for a job pinned to its own."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    code = "queue_pinned"
+
+
+class WorkflowNotFound(ServiceError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "workflow_not_found"
+
+
+class BatchNotFound(ServiceError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "batch_not_found"
+
+
+class WorkflowNotCommittedError(ServiceError):
+    """Redis Cluster: the workflow's creation lost the race with the sweep (it took longer
+    than `DEPENDENCY_SWEEP_S`); none of its jobs runs. Try again."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "workflow_not_committed"
+
+
 class RedisUnavailable(ServiceError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "redis_unavailable"

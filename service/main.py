@@ -13,6 +13,7 @@ from service.lifespan import lifespan
 from service.limits import BodySizeLimit
 from service.openapi import install_openapi
 from service.routes import (
+    batches,
     bulk,
     cron,
     dashboard,
@@ -27,6 +28,7 @@ from service.routes import (
     metrics,
     queues,
     stats,
+    workflows,
 )
 from settings import Settings, get_settings
 
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ApiKeyMiddleware, api_keys=settings.api_keys)
     app.include_router(bulk.bulk_router(catalog, settings.max_bulk))
     app.include_router(enqueue.enqueue_router(catalog))
+    app.include_router(workflows.router)
+    app.include_router(batches.router)
     app.include_router(failed.router)
     app.include_router(jobs.router)
     app.include_router(deliveries.router)

@@ -1,0 +1,200 @@
+"""`POST /workflows`, `GET /workflows/{id}`: a small graph of jobs, enqueued all or nothing.
+
+The graph is validated whole before anything is written (`jobs.workflows`): an unknown job, an
+input its model refuses, an `after` naming no node, or a cycle is a 422 naming the node (and
+the field, or the cycle); more than `MAX_WORKFLOW_NODES` nodes a 413. Then every node is
+written in one transaction (one Redis), or behind a commit gate released in one step (Redis
+Cluster): see `jobs.workflow_commit`.
+"""
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import Field, StringConstraints
+
+from jobs.connection import RedisClient
+from jobs.dependencies import OnParentFailure
+from jobs.enqueue import MAX_PRIORITY
+from jobs.ids import JOB_ID, QUEUE_NAME
+from jobs.models import Model
+from jobs.registry import JobSpec
+from jobs.workflow_commit import submit
+from jobs.workflows import (
+    InvalidWorkflow,
+    NodeQueuePinned,
+    Workflow,
+    WorkflowNotCommitted,
+    WorkflowState,
+    WorkflowStatus,
+    WorkflowTooLarge,
+    load,
+)
+from jobs.workflows import task as make_task
+from service.deps import CatalogDep, RedisDep, SettingsDep
+from service.errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    QueuePinnedError,
+    ServiceError,
+    WorkflowNotCommittedError,
+    WorkflowNotFound,
+)
+from service.routes.enqueue import item_errors
+from service.schemas import ERROR_RESPONSES, JobView, error_response
+from service.views import max_tries_by_name, reads_legacy
+from settings import Settings
+
+QUEUE_PATTERN = f"^{QUEUE_NAME.pattern}$"
+router = APIRouter(tags=["workflows"], responses=ERROR_RESPONSES)
+logger = logging.getLogger("service")
+
+WorkflowId = Annotated[str, Path(min_length=1, max_length=265, pattern=JOB_ID.pattern)]
+
+
+NodeKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
+class NodeIn(Model):
+    """One node: a job, its input and options, and the nodes it waits for."""
+
+    job: str
+    """The job's name (see `/job-types`)."""
+    input: Any = None
+    """The job's input (validated against its model)."""
+    queue: Annotated[str, StringConstraints(pattern=QUEUE_PATTERN)] | None = None
+    priority: int = Field(default=0, ge=0, le=MAX_PRIORITY)
+    on_parent_failure: OnParentFailure = "fail"
+    """What a parent that did not complete means: `fail` (this job fails `ParentFailed`,
+    without starting) or `ignore` (it runs anyway)."""
+    after: list[NodeKey] = Field(default_factory=list)
+    """Keys of the nodes this one waits for."""
+
+
+class WorkflowIn(Model):
+    nodes: dict[NodeKey, NodeIn] = Field(min_length=1)
+    """Nodes by key (`[A-Za-z0-9_.:-]{1,64}`)."""
+
+
+class NodeView(Model):
+    job_id: str
+    after: list[str]
+    job: JobView | None
+    """The job as it is now (null once its record has expired)."""
+
+
+class WorkflowView(Model):
+    id: str
+    status: WorkflowStatus
+    """`complete` when every node is; `failed` when every node is final and one did not
+    complete; `running` otherwise."""
+    created_at: datetime
+    nodes: dict[str, NodeView]
+
+
+def service_error(exc: InvalidWorkflow) -> ServiceError:
+    """The API's error for a graph the jobs layer refused (nothing was written)."""
+    details = exc.details
+    if isinstance(exc, WorkflowTooLarge):
+        return PayloadTooLarge(str(exc), details)
+    if isinstance(exc, NodeQueuePinned):
+        return QueuePinnedError(str(exc), details)
+    return InvalidRequest(str(exc), details)
+
+
+def strict_input_errors(
+    catalog: Mapping[str, JobSpec], nodes: Mapping[str, tuple[str, Any]]
+) -> None:
+    """What the lax models would take but the published schemas refuse (`"1"` for an int):
+    the routes for single jobs refuse it, so do these."""
+    for key, (name, data) in nodes.items():
+        spec = catalog.get(name)
+        if spec is None or spec.internal:
+            continue  # the jobs layer names it
+        errors = item_errors(spec, json.dumps(data if data is not None else {}).encode())
+        if errors:
+            problems = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors]
+            message = f"node {key!r}: input is invalid"
+            raise InvalidRequest(message, {"node": key, "field": "input", "errors": problems})
+
+
+def workflow_view(state: WorkflowState) -> WorkflowView:
+    return WorkflowView(
+        id=state.id,
+        status=state.status,
+        created_at=datetime.fromtimestamp(state.record.created_ms / 1000, UTC),
+        nodes={
+            key: NodeView(job_id=job_id, after=state.record.after.get(key, []), job=state.jobs[key])
+            for key, job_id in state.record.nodes.items()
+        },
+    )
+
+
+async def load_state(
+    redis: RedisClient, catalog: dict[str, JobSpec], settings: Settings, workflow_id: str
+) -> WorkflowState:
+    state = await load(
+        redis, workflow_id, max_tries_by_name(catalog), legacy=reads_legacy(settings)
+    )
+    if state is None:
+        raise WorkflowNotFound(f"no workflow {workflow_id!r} (unknown or expired)")
+    return state
+
+
+@router.post(
+    "/workflows",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        status.HTTP_400_BAD_REQUEST: error_response("The body is not JSON (or not UTF-8)."),
+        status.HTTP_413_CONTENT_TOO_LARGE: error_response("Too many nodes."),
+    },
+)
+async def create_workflow(
+    body: WorkflowIn,
+    request: Request,
+    response: Response,
+    redis: RedisDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> WorkflowView:
+    """Enqueue a graph of jobs all or nothing: every node validated first (422 names the node
+    and the field, or the cycle; 413 past `MAX_WORKFLOW_NODES`); roots start at once, the
+    others when their `after` nodes are final. `Location` is the workflow's URL."""
+    if len(body.nodes) > settings.max_workflow_nodes:
+        raise PayloadTooLarge(
+            f"{len(body.nodes)} nodes; at most {settings.max_workflow_nodes} (MAX_WORKFLOW_NODES)"
+        )
+    strict_input_errors(catalog, {k: (n.job, n.input) for k, n in body.nodes.items()})
+    flow = Workflow()
+    try:
+        for key, node in body.nodes.items():
+            flow.add_task(
+                key,
+                make_task(
+                    node.job,
+                    node.input,
+                    queue=node.queue,
+                    priority=node.priority,
+                    on_parent_failure=node.on_parent_failure,
+                ),
+                node.after,
+            )
+        created = await submit(redis, settings, flow, catalog=catalog)
+    except InvalidWorkflow as exc:
+        raise service_error(exc) from None
+    except WorkflowNotCommitted as exc:
+        raise WorkflowNotCommittedError(str(exc)) from None
+    logger.info("workflow enqueued", extra={"workflow": created.id, "count": len(created.jobs)})
+    response.headers["Location"] = f"{request.scope.get('root_path', '')}/workflows/{created.id}"
+    return workflow_view(await load_state(redis, catalog, settings, created.id))
+
+
+@router.get("/workflows/{workflow_id}")
+async def get_workflow(
+    workflow_id: WorkflowId, redis: RedisDep, catalog: CatalogDep, settings: SettingsDep
+) -> WorkflowView:
+    """A workflow's status and each node's job as it is now (also a batch's, by its id)."""
+    return workflow_view(await load_state(redis, catalog, settings, workflow_id))
