@@ -1,0 +1,87 @@
+"""Workflows on a real 3-primary Valkey Cluster: the commit-gate path (no transaction spans
+slots), with a real worker process, across two queues on two different primaries."""
+
+import pytest
+
+from jobs import keys, workflows
+from jobs.connection import RedisClient
+from jobs.store import JobRecord, JobStatus, load_job
+from jobs.workflow_commit import write_gated
+from jobs.workflows import Workflow, validate
+from settings import Settings
+from tests.conftest import eventually
+from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
+
+pytestmark = pytest.mark.cluster
+
+QUEUES = ("wf-a", "wf-b")
+WORKER_ENV = {
+    "JOB_MODULES": "tests.jobs.workflow_jobs",
+    "WORKER_QUEUES": ",".join(QUEUES),
+    "DEPENDENCY_SWEEP_S": "0.5",
+}
+
+
+async def final(redis: RedisClient, job_id: str) -> JobRecord:
+    async def is_final() -> bool:
+        found = await load_job(redis, job_id, {})
+        return found is not None and found.status.is_final
+
+    await eventually(is_final, timeout_s=30, interval_s=0.05)
+    found = await load_job(redis, job_id, {})
+    assert found is not None
+    return found
+
+
+def diamond() -> Workflow:
+    flow = Workflow()
+    flow.add("a", "numbered", {"n": 1}, queue=QUEUES[0])
+    flow.add("b", "numbered", {"n": 2}, queue=QUEUES[1], after=["a"])
+    flow.add("c", "numbered", {"n": 3}, queue=QUEUES[0], after=["a"])
+    flow.add("d", "gather", {}, queue=QUEUES[1], after=["b", "c"], on_parent_failure="ignore")
+    return flow
+
+
+@pytest.fixture
+def wf_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "job_modules": [*settings.job_modules, "tests.jobs.workflow_jobs"],
+            "dependency_sweep_s": 0.5,
+        }
+    )
+
+
+async def test_a_workflow_across_two_slots_commits_through_its_gate(
+    cluster: ValkeyCluster, processes: ClusterProcesses, redis: RedisClient, wf_settings: Settings
+) -> None:
+    ports = {await cluster.primary_port_of(keys.queue(q).prefix + "due") for q in QUEUES}
+    assert len(ports) == 2, "the two queues must live on two primaries"
+    await processes.worker(**WORKER_ENV)
+    created = await diamond().enqueue(redis, wf_settings)
+    assert created.gate is not None and created.gate.endswith("@" + QUEUES[0])
+    d = await final(redis, created.jobs["d"])
+    assert d.status is JobStatus.complete, d.error
+    assert d.result["total"] == 5
+    assert set(d.result["parent_results"]) == {created.jobs["b"], created.jobs["c"]}
+    state = await workflows.load(redis, created.id, {})
+    assert state is not None and state.status == "complete"
+    assert "Traceback" not in processes.log_text("worker")
+
+
+async def test_a_workflow_never_committed_on_a_cluster_never_runs(
+    processes: ClusterProcesses, redis: RedisClient, wf_settings: Settings
+) -> None:
+    """A creator that dies before the commit: the sweep fails the gate, then every node,
+    without starting one (`d` would run despite failed parents: its rule is ignore)."""
+    await processes.worker(**WORKER_ENV)
+    planned = validate(diamond(), wf_settings)
+    created = await write_gated(redis, wf_settings, planned, commit=False)
+    assert created.gate is not None
+    for job_id in [created.gate, *created.jobs.values()]:
+        job = await final(redis, job_id)
+        assert job.status is JobStatus.failed, job
+        assert job.error is not None and job.error.type == "ParentFailed"
+        assert job.started_at is None and job.tries == 0
+    state = await workflows.load(redis, created.id, {})
+    assert state is not None and state.status == "failed"
