@@ -22,12 +22,14 @@ from redis.exceptions import RedisError
 
 from jobs import abort as aborting
 from jobs import events
+from jobs.batches import BatchCreated, create_batch
 from jobs.connection import RedisClient, is_cluster, pubsub_client
 from jobs.context import JobContext
 from jobs.dependencies import OnParentFailure
 from jobs.enqueue import Enqueued, UnknownJobName, enqueue, enqueue_many
 from jobs.registry import DECLARED, JobDeclaration, load_catalog
 from jobs.store import JobRecord, JobStatus, load_job
+from jobs.workflows import Created, Task, Workflow
 from settings import Settings, get_settings
 
 In = TypeVar("In", bound=BaseModel)
@@ -232,6 +234,23 @@ class JobClient:
         )
         output = cast(type[Out], declared.output_model)
         return [JobHandle(self, e.job_id, output) for e in enqueued]
+
+    async def enqueue_workflow(self, workflow: Workflow) -> Created:
+        """Validate the whole graph (`InvalidWorkflow` names the node), then write it all or
+        nothing; the workflow's id and each node's job id (`jobs.workflows`)."""
+        return await workflow.enqueue(self.redis, self.settings)
+
+    async def enqueue_batch(
+        self,
+        jobs: Sequence[Task],
+        *,
+        on_success: Task | None = None,
+        on_complete: Task | None = None,
+    ) -> BatchCreated:
+        """Many jobs as one batch, with callbacks once all are final (`jobs.batches`)."""
+        return await create_batch(
+            self.redis, self.settings, jobs, on_success=on_success, on_complete=on_complete
+        )
 
     def handle(self, job_id: str, output_model: type[Out]) -> JobHandle[Out]:
         """A handle to a job enqueued elsewhere."""

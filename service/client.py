@@ -10,7 +10,7 @@ the job's function).
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -19,6 +19,8 @@ import httpx
 from pydantic import BaseModel
 
 from jobs.store import JobRecord
+from service.routes.batches import BatchView
+from service.routes.workflows import WorkflowView
 
 JobView = JobRecord
 OnParentFailure = Literal["fail", "ignore"]
@@ -74,6 +76,10 @@ def _body(payload: BaseModel | dict[str, Any] | None) -> Any:
 
 
 def _view(response: httpx.Response) -> JobView:
+    return JobView.model_validate(_checked(response).json())
+
+
+def _checked(response: httpx.Response) -> httpx.Response:
     if response.is_error:
         try:
             error = response.json()["error"]
@@ -85,7 +91,7 @@ def _view(response: httpx.Response) -> JobView:
             error.get("message", ""),
             error.get("details"),
         )
-    return JobView.model_validate(response.json())
+    return response
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
@@ -179,6 +185,34 @@ class JobServiceClient:
 
     async def abort(self, job_id: str) -> JobView:
         return _view(await self._http.delete(f"/jobs/{job_id}"))
+
+    async def create_workflow(self, nodes: Mapping[str, Mapping[str, Any]]) -> WorkflowView:
+        """`POST /workflows`: nodes by key, each `{"job", "input", "after": [keys], "queue",
+        "priority", "on_parent_failure"}`; validated whole, enqueued all or nothing."""
+        response = await self._http.post("/workflows", json={"nodes": nodes})
+        return WorkflowView.model_validate(_checked(response).json())
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowView:
+        response = await self._http.get(f"/workflows/{workflow_id}")
+        return WorkflowView.model_validate(_checked(response).json())
+
+    async def create_batch(
+        self,
+        jobs: Sequence[Mapping[str, Any]],
+        *,
+        on_success: Mapping[str, Any] | None = None,
+        on_complete: Mapping[str, Any] | None = None,
+    ) -> BatchView:
+        """`POST /batches`: jobs as `{"job", "input", "queue", "priority"}`, with optional
+        callback jobs (the same shape) run once all are final."""
+        body = {"jobs": jobs, "on_success": on_success, "on_complete": on_complete}
+        return BatchView.model_validate(
+            _checked(await self._http.post("/batches", json=body)).json()
+        )
+
+    async def get_batch(self, batch_id: str) -> BatchView:
+        response = await self._http.get(f"/batches/{batch_id}")
+        return BatchView.model_validate(_checked(response).json())
 
 
 class SyncJobServiceClient:

@@ -3,6 +3,7 @@
 import pytest
 
 from jobs import workflows
+from jobs.client import JobClient
 from jobs.connection import RedisClient
 from jobs.store import JobRecord, JobStatus, load_job
 from jobs.workflow_commit import write_gated
@@ -19,6 +20,7 @@ from jobs.workflows import (
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.workers import background_worker
+from tests.jobs.workflow_jobs import Number, gather, numbered
 
 
 async def final(redis: RedisClient, job_id: str) -> JobRecord:
@@ -178,3 +180,16 @@ async def test_a_workflow_never_committed_never_runs(
 async def test_unknown_workflow_reads_as_none(redis: RedisClient) -> None:
     assert await workflows.load(redis, "nope", {}) is None
     assert await workflows.load(redis, "bad id!", {}) is None
+
+
+async def test_the_job_client_enqueues_workflows_and_batches(
+    redis: RedisClient, settings: Settings
+) -> None:
+    jobs = JobClient(redis, settings)
+    created = await jobs.enqueue_workflow(chain(task(numbered, Number(n=4)), task(gather, {})))
+    batch = await jobs.enqueue_batch([task("numbered", {"n": 1})], on_success=task(gather, {}))
+    async with background_worker(settings, redis):
+        last = await final(redis, created.jobs["1"])
+        callback = await final(redis, batch.callbacks["on_success"])
+    assert last.result["total"] == 4
+    assert callback.status is JobStatus.complete

@@ -3,8 +3,11 @@
 from typing import Any
 
 import httpx
+import pytest
 
 from jobs.connection import RedisClient
+from service.client import JobServiceClient, JobServiceError
+from service.main import create_app
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.workers import background_worker
@@ -141,3 +144,25 @@ async def test_batch_validation(client: httpx.AsyncClient, redis: RedisClient) -
     assert response.status_code == 422
     assert response.json()["error"]["details"]["node"] == "on_success"
     assert await redis.dbsize() == 0
+
+
+async def test_the_http_client_creates_and_reads_workflows_and_batches(
+    settings: Settings, redis: RedisClient
+) -> None:
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        JobServiceClient("http://test", transport=httpx.ASGITransport(app=app)) as service,
+    ):
+        flow = await service.create_workflow(
+            {"a": node("numbered", {"n": 1}), "b": node("gather", after=["a"])}
+        )
+        assert flow.nodes["b"].after == ["a"] and flow.status == "running"
+        assert (await service.get_workflow(flow.id)).nodes["a"].job_id == flow.nodes["a"].job_id
+        batch = await service.create_batch(
+            [node("numbered", {"n": 1})], on_complete=node("batch_callback")
+        )
+        assert (await service.get_batch(batch.id)).total == 1
+        with pytest.raises(JobServiceError) as refused:
+            await service.create_workflow({"a": node("no_such_job")})
+        assert refused.value.status == 422 and refused.value.details["node"] == "a"
