@@ -131,6 +131,7 @@ class Options(TypedDict, total=False):
     expires_at: datetime | None
     after: Sequence[str]
     on_parent_failure: OnParentFailure
+    callback_url: str | None
 
 
 class JobClient:
@@ -185,7 +186,8 @@ class JobClient:
         `idempotency_key` with the same input, or when uniqueness or debounce resolve it to an
         equal job not final yet). Options: `queue`, `priority`, `defer_by`, `defer_until`,
         `job_id`, `idempotency_key`, `unique_for`, `expires_in`, `expires_at`, `after` (job ids
-        it waits for) and `on_parent_failure` (see `jobs.dependencies`)."""
+        it waits for) and `on_parent_failure` (see `jobs.dependencies`), `callback_url` (its
+        completion webhook: `jobs.callbacks`)."""
         declared = self.declaration(job)
         enqueued: Enqueued = await enqueue(
             self.redis,
@@ -210,11 +212,12 @@ class JobClient:
         expires_at: datetime | None = None,
         after: Sequence[str] = (),
         on_parent_failure: OnParentFailure = "fail",
+        callback_url: str | None = None,
     ) -> list[JobHandle[Out]]:
         """Validate every input first (one bad input: `InvalidJobInput`, nothing queued), then
         enqueue them in order, a few hundred per round trip. An input equal to a job not final
         yet (uniqueness, debounce) gets that job's handle. With `after`, every job waits for
-        those parents."""
+        those parents; with `callback_url`, each job's webhook goes there."""
         declared = self.declaration(job)
         validated = [self._validated(declared, p) for p in payloads]
         enqueued = await enqueue_many(
@@ -230,6 +233,7 @@ class JobClient:
             expires_at=expires_at,
             after=after,
             on_parent_failure=on_parent_failure,
+            callback_url=callback_url,
             settings=self.settings,
         )
         output = cast(type[Out], declared.output_model)

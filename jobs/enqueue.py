@@ -11,7 +11,7 @@ within the queue (0 first; FIFO within one priority).
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from arq.constants import expires_extra_ms
 from pydantic import BaseModel
 
 from jobs import keys, lua
+from jobs.callbacks import DELIVERY_JOB, check_callback, delivery_for
 from jobs.connection import RedisClient
 from jobs.dependencies import MAX_PARENTS, OnParentFailure, UnknownParent, link, missing_parents
 from jobs.flow import FlowControl
@@ -286,12 +287,21 @@ async def _call(
     idempotency: tuple[str, str] | None = None,
     *,
     fresh: bool,
+    callback_url: str | None = None,
 ) -> list[Any]:
-    """`fresh`: every id was made here (random): the script skips its duplicate checks."""
+    """`fresh`: every id was made here (random): the script skips its duplicate checks.
+    `callback_url`: each job's row is followed by its webhook delivery's, which waits for it
+    (`jobs.callbacks`: linked by the script itself; the reply has a value for each row)."""
     q = o.queue
     args = script_header(q, settings, idempotency[1] if idempotency else "", fresh=fresh)
+    deliveries = None
+    if callback_url is not None:
+        deliveries = plan(DELIVERY_JOB, settings, queue=q.name, on_parent_failure="ignore")
     for job_id, data in rows:
         args += o.row(job_id, data)
+        if deliveries is not None and callback_url is not None:
+            d = delivery_for(job_id, callback_url)
+            args += replace(deliveries, after=(job_id,)).row(d.job_id, d.payload)
     idem_key = idempotency[0] if idempotency else q.index
     reply: list[Any] = await lua.script("enqueue")(
         redis, [q.due, q.levels, q.wake, q.index, idem_key], args
@@ -331,6 +341,7 @@ async def enqueue(
     expires_at: datetime | None = None,
     after: Sequence[str] = (),
     on_parent_failure: OnParentFailure = "fail",
+    callback_url: str | None = None,
     settings: Settings | None = None,
 ) -> Enqueued:
     """Enqueue `job` with `payload` (validated by the caller; the worker validates again).
@@ -339,8 +350,12 @@ async def enqueue(
     `unique_for` (seconds) overrides the job's declared `unique_for`; `expires_in` (seconds
     after enqueue) or `expires_at` its declared `expires`. `after`: job ids it waits for (it
     starts once all are final; `on_parent_failure` says what one that did not complete means:
-    see `jobs.dependencies`); an unknown or expired one raises `UnknownParent`."""
+    see `jobs.dependencies`); an unknown or expired one raises `UnknownParent`.
+    `callback_url`: once final, the job's JobView is POSTed there, signed (`jobs.callbacks`:
+    its delivery is created in the same step; a bad URL raises `InvalidCallback`)."""
     settings = settings or get_settings()
+    if callback_url is not None:
+        check_callback(callback_url, settings)
     o = _options(
         job,
         queue,
@@ -359,7 +374,7 @@ async def enqueue(
     if idempotency_key:
         key = o.queue.idempotency(o.name, idempotency_key)
         idempotency = (key, input_fingerprint(data))
-    return await _enqueue_one(redis, o, data, job_id, idempotency, settings)
+    return await _enqueue_one(redis, o, data, job_id, idempotency, settings, callback_url)
 
 
 async def _enqueue_one(
@@ -369,12 +384,15 @@ async def _enqueue_one(
     unique: str | None,
     idempotency: tuple[str, str] | None,
     settings: Settings,
+    callback_url: str | None = None,
 ) -> Enqueued:
     job_id = keys.job_id_for(o.queue.name, unique)
     idem = (idempotency[0], f"{job_id} {idempotency[1]}") if idempotency else None
     if o.after:
         await _check_parents_exist(redis, o.after)
-    reply = await _call(redis, o, [(job_id, data)], settings, idem, fresh=unique is None)
+    reply = await _call(
+        redis, o, [(job_id, data)], settings, idem, fresh=unique is None, callback_url=callback_url
+    )
     if reply[0] == b"existing":
         existing_id, _, fingerprint = reply[1].decode().partition(" ")
         same = idempotency is not None and fingerprint == idempotency[1]
@@ -454,12 +472,16 @@ async def enqueue_many(
     expires_at: datetime | None = None,
     after: Sequence[str] = (),
     on_parent_failure: OnParentFailure = "fail",
+    callback_url: str | None = None,
     settings: Settings | None = None,
 ) -> list[Enqueued]:
     """Enqueue many jobs of one type, in input order, one round trip per `BULK_CHUNK`. An
     item equal to a job not final yet (uniqueness) comes back as that job. With `after`,
-    every item waits for those parents (a fan-out behind them)."""
+    every item waits for those parents (a fan-out behind them). With `callback_url`, each
+    job's webhook is delivered there (one delivery per job, created with it)."""
     settings = settings or get_settings()
+    if callback_url is not None:
+        check_callback(callback_url, settings)
     o = _options(
         job,
         queue,
@@ -476,15 +498,15 @@ async def enqueue_many(
     if o.after:
         await _check_parents_exist(redis, o.after)
     out: list[Enqueued] = []
-    for start in range(0, len(payloads), BULK_CHUNK):
-        rows = [
-            (keys.job_id_for(o.queue.name), _dump(p)) for p in payloads[start : start + BULK_CHUNK]
-        ]
-        reply = await _call(redis, o, rows, settings, fresh=True)
+    step = BULK_CHUNK // 2 if callback_url else BULK_CHUNK  # a delivery row per job
+    for start in range(0, len(payloads), step):
+        rows = [(keys.job_id_for(o.queue.name), _dump(p)) for p in payloads[start : start + step]]
+        reply = await _call(redis, o, rows, settings, fresh=True, callback_url=callback_url)
         now = int(reply[0])
+        dues = reply[2::2] if callback_url else reply[2:]  # the deliveries' values skipped
         chunk = [
             _outcome(job_id, due, now, data, o)
-            for (job_id, data), due in zip(rows, reply[2:], strict=True)
+            for (job_id, data), due in zip(rows, dues, strict=True)
         ]
         if o.after:
             await link(redis, [e.job_id for e in chunk if e.outcome == "created"], o.after)

@@ -46,6 +46,7 @@ def _params(
     expires_at: datetime | None = None,
     after: Sequence[str] = (),
     on_parent_failure: OnParentFailure | None = None,
+    callback_url: str | None = None,
 ) -> Params:
     params: Params = {}
     if queue is not None:
@@ -66,6 +67,8 @@ def _params(
         params["after"] = list(after)  # repeated: ?after=a&after=b
     if on_parent_failure is not None:
         params["on_parent_failure"] = on_parent_failure
+    if callback_url is not None:
+        params["callback_url"] = callback_url
     return params
 
 
@@ -144,11 +147,13 @@ class JobServiceClient:
         expires_at: datetime | None = None,
         after: Sequence[str] = (),
         on_parent_failure: OnParentFailure | None = None,
+        callback_url: str | None = None,
     ) -> JobView:
         """Enqueue `job`; the new job's view, or (same `idempotency_key` and input, or an equal
         job not final yet with `unique_for`/debounce) the existing job's. With `after` (job
         ids), it is `waiting` until they are final; `on_parent_failure` says what one that did
-        not complete means (`fail`, the service's default, or `ignore`)."""
+        not complete means (`fail`, the service's default, or `ignore`). `callback_url`: the
+        service POSTs the final JobView there, signed (its completion webhook)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = await self._http.post(
             f"/jobs/{job}",
@@ -163,6 +168,7 @@ class JobServiceClient:
                 expires_at,
                 after,
                 on_parent_failure,
+                callback_url,
             ),
             headers=headers,
         )
@@ -257,11 +263,13 @@ class SyncJobServiceClient:
         expires_at: datetime | None = None,
         after: Sequence[str] = (),
         on_parent_failure: OnParentFailure | None = None,
+        callback_url: str | None = None,
     ) -> JobView:
         """Enqueue `job`; the new job's view, or (same `idempotency_key` and input, or an equal
         job not final yet with `unique_for`/debounce) the existing job's. With `after` (job
         ids), it is `waiting` until they are final; `on_parent_failure` says what one that did
-        not complete means (`fail`, the service's default, or `ignore`)."""
+        not complete means (`fail`, the service's default, or `ignore`). `callback_url`: the
+        service POSTs the final JobView there, signed (its completion webhook)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = self._http.post(
             f"/jobs/{job}",
@@ -276,6 +284,7 @@ class SyncJobServiceClient:
                 expires_at,
                 after,
                 on_parent_failure,
+                callback_url,
             ),
             headers=headers,
         )

@@ -22,6 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
+from jobs.callbacks import InvalidCallback
 from jobs.dependencies import UnknownParent
 from jobs.enqueue import InvalidDependency, QueuePinned
 from jobs.serialization import NotSerializable
@@ -222,6 +223,11 @@ async def _invalid_dependency(request: Request, exc: Exception) -> JSONResponse:
     return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_dependency", str(exc))
 
 
+async def _invalid_callback(request: Request, exc: Exception) -> JSONResponse:
+    code = exc.code if isinstance(exc, InvalidCallback) else "callback_refused"
+    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, code, str(exc))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
@@ -235,6 +241,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(QueuePinned, _queue_pinned)
     app.add_exception_handler(UnknownParent, _unknown_parent)
     app.add_exception_handler(InvalidDependency, _invalid_dependency)
+    app.add_exception_handler(InvalidCallback, _invalid_callback)
     # Handled here rather than by the `Exception` handler, which re-raises after answering.
     app.add_exception_handler(RedisError, _store_error)
     app.add_exception_handler(OSError, _store_error)

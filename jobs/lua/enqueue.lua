@@ -18,9 +18,12 @@
 --         data was lost: the caller registers its name), then per job: due ms, or -1 when a
 --         job with that id exists already, or 'unique {id}' when its unique lock is held by
 --         a job not final yet (nothing created), or 'debounced {id} {due ms}' when it
---         replaced that waiting job's input and pushed its start back}.
+--         replaced that waiting job's input and pushed its start back, or -2 when it waits for
+--         a job of this call that was not created (nothing created)}.
 -- A job with parents waits (deps.lua): in no due or ready set, until release.lua or a parent's
--- settle releases it; the caller links it to its parents (link.lua) right after.
+-- settle releases it; the caller links it to its parents (link.lua) right after. A parent
+-- created earlier in this same call (a job and its webhook delivery: jobs/callbacks.py) is
+-- linked here instead, in the same step: the two appear together or not at all.
 -- Unique locks (`unique:{lock}` -> id) go when their job is final (flow.lua's flow_settle).
 -- Where a job waits: priority 0 in the due set (ARQ's shape: score = due ms); a higher
 -- priority, when due, in that priority's ready set (`ready:{p}`, score = due ms; the level is
@@ -50,6 +53,7 @@ local last_due = now
 local fresh = ARGV[7] == '1'
 -- Sorted-set additions are gathered and made in one call each: per-call overhead counts.
 local ready_now, listed = {}, {}
+local in_call = {}  -- this call's rows by id (see the parents of a row below)
 -- The job an equal enqueue would return (its unique lock's holder, if still waiting or
 -- running: a lock outlives its job only if the job's data was lost).
 local function lock_holder(lock)
@@ -85,12 +89,22 @@ for i = 10, #ARGV, W do
   local after, on_failure = ARGV[i + 10], ARGV[i + 11]
   seq = seq + 1
   local holder = lock ~= '' and lock_holder(lock)
+  -- Parents that are rows of this call: `in_call[id]` is the definition ttl of a row created
+  -- here, false for one that was not (unique, duplicate, ...): then this row is not created.
+  local parents, orphan = {}, false
+  for parent in string.gmatch(after, '%S+') do
+    parents[#parents + 1] = parent
+    if in_call[parent] == false then orphan = true end
+  end
   if expires ~= '' then  -- `x`: not started by then, it never starts
     local x = tonumber(expires)
     if string.sub(expires, 1, 1) == '+' then x = now + tonumber(string.sub(expires, 2)) end
     data = data .. ',"x":' .. string.format('%.0f', x)
   end
-  if holder and (mode ~= 'debounce' or redis.call('EXISTS', P .. 'lease:' .. holder) == 0) then
+  in_call[id] = false
+  if orphan then
+    out[#out + 1] = -2
+  elseif holder and (mode ~= 'debounce' or redis.call('EXISTS', P .. 'lease:' .. holder) == 0) then
     if mode == 'debounce' then
       local due = now + delay
       if due_at ~= '' then due = math.max(now, tonumber(due_at)) end
@@ -113,11 +127,13 @@ for i = 10, #ARGV, W do
     local score = string.format('%.17g', due + math.min(nth, 4095) / 4096)
     local ttl = due - now + tonumber(ARGV[3])
     if after ~= '' then ttl = tonumber(ARGV[8]) end
+    for _, parent in ipairs(parents) do  -- kept at least as long as a parent of this call
+      if in_call[parent] then ttl = math.max(ttl, in_call[parent]) end
+    end
+    in_call[id] = ttl
     redis.call('SET', P .. 'job:' .. id, data .. ',"et":' .. now .. '}', 'PX', ttl)
     if priority ~= 0 then redis.call('HSET', P .. 'prio', id, priority) end
     if after ~= '' then
-      local parents = {}
-      for parent in string.gmatch(after, '%S+') do parents[#parents + 1] = parent end
       for start = 1, #parents, 1000 do
         redis.call('SADD', P .. 'deps:' .. id, unpack(parents, start, math.min(start + 999, #parents)))
       end
@@ -125,6 +141,12 @@ for i = 10, #ARGV, W do
         'op', on_failure, 'after', after)
       -- First sweep after ARGV[9] ms (DEPENDENCY_SWEEP_S): by then its links are made.
       redis.call('ZADD', P .. 'waiting', now + tonumber(ARGV[9]), id)
+      for _, parent in ipairs(parents) do
+        if in_call[parent] then  -- created above in this call: link.lua's step, done here
+          redis.call('SADD', P .. 'children:' .. parent, id)
+          redis.call('SADD', P .. 'parents', parent)
+        end
+      end
     elseif priority == 0 and due <= now then
       ready_now[#ready_now + 1] = score  -- added in one call below
       ready_now[#ready_now + 1] = id
@@ -151,7 +173,8 @@ for i = 10, #ARGV, W do
     end
     out[#out + 1] = due
     created = created + 1
-    last_due = due
+    -- The latest due time (a job's delivery, due at once, follows a deferred job).
+    if due > last_due then last_due = due end
   end
 end
 if #ready_now > 0 then redis.call('ZADD', KEYS[1], unpack(ready_now)) end

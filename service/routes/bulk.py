@@ -81,6 +81,7 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
             expires_at=options.expires_at,
             after=options.after,
             on_parent_failure=options.on_parent_failure,
+            callback_url=options.callback_url,
             settings=settings,
         )
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})

@@ -21,6 +21,7 @@ from jobs.enqueue import MAX_PRIORITY, Enqueued, enqueue
 from jobs.ids import JOB_ID
 from jobs.registry import JobSpec
 from jobs.store import new_job_record
+from jobs.webhook_policy import MAX_URL_LENGTH
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import IdempotencyConflict, InvalidRequest, JobTypeNotFound
 from service.schemas import ERROR_RESPONSES, JobView, error_response
@@ -80,6 +81,7 @@ class EnqueueOptions:
     expires_at: datetime | None = None
     after: tuple[str, ...] = ()
     on_parent_failure: OnParentFailure = "fail"
+    callback_url: str | None = None
 
 
 async def enqueue_options(
@@ -153,6 +155,19 @@ async def enqueue_options(
             "started) or `ignore` (it runs anyway)."
         ),
     ] = "fail",
+    callback_url: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_URL_LENGTH,
+            description="Once the job is final (complete, failed or aborted), POST its JobView "
+            "to this URL, signed (`X-Signature`, `X-Webhook-Id`; see `GET /jobs/{id}/deliveries`"
+            "). `https://` only (`http://` with `WEBHOOK_ALLOW_HTTP`); a literal private, "
+            "loopback or link-local address is a 422 `callback_refused` unless "
+            "`WEBHOOK_ALLOW_PRIVATE`; without a `WEBHOOK_SECRET` a 422 "
+            "`webhooks_not_configured`. Nothing is enqueued then.",
+        ),
+    ] = None,
 ) -> EnqueueOptions:
     """An async dependency: a class one would run in the thread pool on every request."""
     if defer_by is not None and defer_until is not None:
@@ -169,6 +184,7 @@ async def enqueue_options(
         expires_at,
         tuple(after or ()),
         on_parent_failure,
+        callback_url,
     )
 
 
@@ -219,6 +235,7 @@ async def _submit(
         expires_at=options.expires_at,
         after=options.after,
         on_parent_failure=options.on_parent_failure,
+        callback_url=options.callback_url,
         settings=settings,
     )
     if enqueued.outcome == "existing" and not enqueued.same_input:
