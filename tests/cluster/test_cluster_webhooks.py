@@ -4,12 +4,14 @@ the counters in a global hash, the attempt time comes from a node's `TIME`."""
 import pytest
 from pydantic import SecretStr
 
+from jobs.callbacks import delivery_for
 from jobs.connection import RedisClient
+from jobs.enqueue import enqueue
 from jobs.store import JobStatus
 from jobs.webhooks import delivery_stats, load_deliveries
 from settings import Settings
 from tests.helpers.webhook_receiver import deliver_after_final, final_record, webhook_receiver
-from tests.helpers.workers import background_worker
+from tests.helpers.workers import background_worker, new_queue
 
 pytestmark = pytest.mark.cluster
 
@@ -17,15 +19,7 @@ pytestmark = pytest.mark.cluster
 async def test_a_retried_delivery_is_recorded_on_a_cluster(
     settings: Settings, redis: RedisClient
 ) -> None:
-    hooks = settings.model_copy(
-        update={
-            "webhook_secret": SecretStr("s"),
-            "webhook_allow_http": True,
-            "webhook_allow_private": True,
-            "webhook_backoff_base_s": 0.01,
-            "webhook_backoff_max_s": 0.05,
-        }
-    )
+    hooks = _hooks(settings)
     with webhook_receiver(answers=[503]) as receiver:
         async with background_worker(hooks, redis):
             parent_id, delivery_id, _ = await deliver_after_final(redis, hooks, receiver.url())
@@ -38,3 +32,40 @@ async def test_a_retried_delivery_is_recorded_on_a_cluster(
     ]
     stats = await delivery_stats(redis)
     assert stats.outcomes["failed"] == 1 and stats.outcomes["delivered"] == 1
+
+
+async def test_a_callback_url_job_and_its_delivery_share_a_slot_on_a_cluster(
+    settings: Settings, redis: RedisClient
+) -> None:
+    """Created by one enqueue.lua call (the job's queue's slot), released by the job's settle:
+    a failed job on a queue of its own still delivers."""
+    hooks, queue = _hooks(settings), new_queue("hooks")
+    with webhook_receiver() as receiver:
+        job = await enqueue(
+            redis,
+            "always_permanent",
+            {},
+            queue=queue,
+            callback_url=receiver.url(),
+            settings=hooks,
+        )
+        delivery_id = delivery_for(job.job_id, receiver.url()).job_id
+        async with background_worker(hooks, redis, worker_queues=queue):
+            delivery = await final_record(redis, delivery_id)
+        [request] = receiver.requests()
+    assert delivery.status is JobStatus.complete
+    assert b'"status":"failed"' in request.body
+    [attempt] = await load_deliveries(redis, job.job_id)
+    assert attempt.outcome == "delivered"
+
+
+def _hooks(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "webhook_secret": SecretStr("s"),
+            "webhook_allow_http": True,
+            "webhook_allow_private": True,
+            "webhook_backoff_base_s": 0.01,
+            "webhook_backoff_max_s": 0.05,
+        }
+    )
