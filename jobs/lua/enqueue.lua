@@ -7,7 +7,7 @@
 --   ARGV[7] '1': the ids are fresh (random, made for this call): no earlier job can hold them
 --   ARGV[8] ms to keep the definition of a job that waits for parents (until released)
 --   ARGV[9] ms until a sweep first looks at a job that waits for parents (DEPENDENCY_SWEEP_S)
---   then per job 10 values: id, definition without `et` (open JSON: the script appends the
+--   then per job 12 values: id, definition without `et` (open JSON: the script appends the
 --   server's time), delay ms, absolute due ms or '', priority (0 = first),
 --   gates (records.Gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
 --   'debounce', expiry ('' none, '+{ms}' after now, or absolute ms), the parents it waits
