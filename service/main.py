@@ -52,8 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     install_error_handlers(app)
     app.add_middleware(ApiKeyMiddleware, api_keys=settings.api_keys)
-    app.include_router(bulk.bulk_router(catalog, settings.max_bulk))
+    # The hot route first: a request is matched against the routes in order.
     app.include_router(enqueue.enqueue_router(catalog))
+    app.include_router(bulk.bulk_router(catalog, settings.max_bulk))
     app.include_router(workflows.router)
     app.include_router(batches.router)
     app.include_router(failed.router)

@@ -3,12 +3,13 @@
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
+from fastapi._compat import ModelField
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, StringConstraints, ValidationError
@@ -16,13 +17,13 @@ from pydantic_core import ErrorDetails
 from starlette.routing import Match
 from starlette.types import Scope
 
+from jobs.connection import RedisClient
 from jobs.dependencies import MAX_PARENTS, OnParentFailure
 from jobs.enqueue import MAX_PRIORITY, Enqueued, enqueue
 from jobs.ids import JOB_ID
 from jobs.registry import JobSpec
 from jobs.store import new_job_record
 from jobs.webhook_policy import MAX_URL_LENGTH
-from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import IdempotencyConflict, InvalidRequest, JobTypeNotFound
 from service.schemas import ERROR_RESPONSES, JobView, error_response
 from service.views import job_location, load_view
@@ -191,14 +192,74 @@ async def enqueue_options(
 OptionsDep = Annotated[EnqueueOptions, Depends(enqueue_options)]
 
 
+NO_OPTIONS = EnqueueOptions(None, None, None, 0)
+
+
 class _JobTypeRoute(APIRoute):
     """`/jobs/{a job type's name}` is that type's enqueue resource for every method: a GET or
     DELETE there answers 405 (with `Allow: POST`) instead of falling through to
-    `/jobs/{job_id}`, as the OpenAPI document says (a concrete path wins over a template)."""
+    `/jobs/{job_id}`, as the OpenAPI document says (a concrete path wins over a template).
+
+    A plain request (a small JSON body that is valid as sent, no query options, no
+    `Idempotency-Key`) takes a short path (`_plain_enqueue`); every other one, and every
+    invalid one, goes through FastAPI's own handler."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
         return (Match.FULL if match is Match.PARTIAL else match), child_scope
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        full = super().get_route_handler()
+        spec: JobSpec | None = getattr(self.endpoint, "job_spec", None)
+        field = self.response_field
+        if spec is None or field is None:
+            return full
+
+        async def handler(request: Request) -> Response:
+            return await _plain_enqueue(spec, field, request) or await full(request)
+
+        return handler
+
+
+PLAIN_BODY_MAX = 65_536
+"""Bodies up to this size (declared by Content-Length) may take the short path."""
+
+
+async def _plain_enqueue(spec: JobSpec, field: ModelField, request: Request) -> Response | None:
+    """A plain enqueue without FastAPI's per-request work (dependency solving, JSON parsing and
+    lax validation of the body, validating the view again): about half of this route's CPU.
+    None when the request is not plain: the full handler answers it.
+
+    The answer is the full handler's: this body is one the full path accepts too (it refuses
+    what strict validation refuses, `_refuse_coerced_input`), and `_submit` and the route's
+    own response field make the status, Location, log line and JSON."""
+    scope = request.scope
+    if scope["query_string"]:
+        return None
+    content_type = length = None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            length = value
+        elif name == b"idempotency-key":
+            return None
+    if content_type != b"application/json" or not length or not length.isdigit():
+        return None
+    if not 0 < int(length) <= PLAIN_BODY_MAX:
+        return None
+    body = await request.body()  # kept on the request: the full handler would read it again
+    try:
+        payload = spec.input_model.model_validate_json(body, strict=True)
+    except ValidationError:
+        return None  # the full handler answers, with its own errors
+    view, code = await _submit(spec, payload, request, NO_OPTIONS, None)
+    return Response(
+        field.serialize_json(view, by_alias=True),
+        status_code=code,
+        headers={"Location": job_location(request, view.id)},
+        media_type="application/json",
+    )
 
 
 class _UnknownJobTypeRoute(APIRoute):
@@ -214,13 +275,15 @@ async def _submit(
     spec: JobSpec,
     payload: BaseModel,
     request: Request,
-    response: Response,
-    redis: RedisDep,
-    settings: Settings,
-    catalog: dict[str, JobSpec],
     options: EnqueueOptions,
     idempotency_key: str | None,
-) -> JobView:
+) -> tuple[JobView, int]:
+    """Enqueue; the job's view and the status to answer with."""
+    # Redis and settings from the app's state, not dependencies: each dependency is one more
+    # round of FastAPI's dependency solving on every request.
+    state = request.app.state
+    redis: RedisClient = state.redis
+    settings: Settings = state.settings
     enqueued = await enqueue(
         redis,
         spec,
@@ -243,18 +306,16 @@ async def _submit(
             "this Idempotency-Key was used with a different input",
             details={"job_id": enqueued.job_id},
         )
-    # 202 for a new job; 200 for the job an Idempotency-Key or uniqueness resolved to.
-    response.status_code = (
-        status.HTTP_202_ACCEPTED if enqueued.outcome == "created" else status.HTTP_200_OK
-    )
     log = {"job_id": enqueued.job_id, "job": spec.name, "outcome": enqueued.outcome}
     logger.info("job enqueued", extra=log)
-    response.headers["Location"] = job_location(request, enqueued.job_id)
     if enqueued.outcome == "created" and not enqueued.waiting:
-        return created_view(spec, enqueued)
-    # A job that waits for parents: read back, since they may be final already (then it is
-    # queued, or even failed by the `fail` rule, by the time this answers).
-    return await load_view(redis, catalog, settings, enqueued.job_id)
+        return created_view(spec, enqueued), status.HTTP_202_ACCEPTED
+    # 200 for the job an Idempotency-Key or uniqueness resolved to; a job that waits for
+    # parents is read back, since they may be final already (then it is queued, or even
+    # failed by the `fail` rule, by the time this answers).
+    view = await load_view(redis, state.catalog, settings, enqueued.job_id)
+    code = status.HTTP_202_ACCEPTED if enqueued.outcome == "created" else status.HTTP_200_OK
+    return view, code
 
 
 def created_view(spec: JobSpec, enqueued: Enqueued) -> JobView:
@@ -303,9 +364,6 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
         payload: Any = None,
         request: Request,
         response: Response,
-        redis: RedisDep,
-        settings: SettingsDep,
-        catalog: CatalogDep,
         options: OptionsDep,
         idempotency_key: Annotated[
             str | None,
@@ -316,17 +374,9 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
             payload = spec.input_model()
         else:  # FastAPI has read the body already (cached): no second read from the client
             _refuse_coerced_input(spec, await request.body())
-        return await _submit(
-            spec,
-            payload,
-            request,
-            response,
-            redis,
-            settings,
-            catalog,
-            options,
-            idempotency_key,
-        )
+        view, response.status_code = await _submit(spec, payload, request, options, idempotency_key)
+        response.headers["Location"] = job_location(request, view.id)
+        return view
 
     signature = inspect.signature(endpoint)
     model = spec.input_model | None if optional_body else spec.input_model
@@ -337,6 +387,7 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
     params = [typed_payload if p.name == "payload" else p for p in signature.parameters.values()]
     endpoint.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     endpoint.__name__ = f"enqueue_{spec.name}"
+    endpoint.job_spec = spec  # type: ignore[attr-defined]  # for _JobTypeRoute's short path
     endpoint.__doc__ = f"Enqueue `{spec.name}`: {spec.description}"
     return endpoint
 

@@ -40,8 +40,9 @@ class Opened(BaseModel):
 async def wait_for_gate(ctx: JobContext, payload: Gate) -> Opened:
     """Count the run, report progress, then wait until the test opens the gate."""
     await ctx.redis.incr(runs_key(ctx.job_id))
-    await ctx.progress(payload.fraction, payload.message)
     try:
+        # Progress is reported inside the try: once it shows, a cancel is counted.
+        await ctx.progress(payload.fraction, payload.message)
         while not await ctx.redis.exists(payload.gate):  # noqa: ASYNC110 (a Redis key, not an Event)
             await asyncio.sleep(0.02)
     except asyncio.CancelledError:

@@ -53,10 +53,10 @@ async def test_running_job_is_cancelled_and_ends_aborted(
 ) -> None:
     job_id = (await client.post("/jobs/wait_for_gate", json={})).json()["id"]
 
-    async def running() -> bool:
-        return await _status(client, job_id) == "in_progress"
+    async def waiting_at_gate() -> bool:  # in_progress alone: the body may not have begun
+        return (await client.get(f"/jobs/{job_id}")).json()["progress"] is not None
 
-    await eventually(running)
+    await eventually(waiting_at_gate)
     requested = await client.delete(f"/jobs/{job_id}")
     # The answer waits for the worker's cancel (it watches for abort requests).
     assert requested.status_code == 202 and requested.json()["status"] == "aborted"
