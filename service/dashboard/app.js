@@ -16,6 +16,7 @@ const state = {
   detail: null, // the open JobView
   events: null, // its EventSource
   lastStats: null, // {at, finished, failed} of the previous poll, for rates
+  graph: null, // the workflow or batch shown: {kind, id}
 };
 
 // --- helpers --------------------------------------------------------------------------------
@@ -330,6 +331,127 @@ async function act(request) {
   }
 }
 
+// --- a workflow or a batch: its jobs, their states, and what each waits for ------------------------
+
+const BATCH_SHOWN = 50; // a batch may hold 10,000 jobs: the first ones are shown one by one
+
+function nodeOf(key, jobId, job, after) {
+  return {
+    key, jobId, after, name: job ? job.name : "",
+    status: job ? job.status : "gone", // its record expired
+    tries: job ? job.tries : null,
+    error: job && job.error ? `${job.error.type}: ${job.error.message}` : "",
+  };
+}
+
+async function jobOrNull(id) {
+  try {
+    return await api(`/jobs/${encodeURIComponent(id)}`);
+  } catch (error) {
+    if (error.message.startsWith("404")) return null;
+    throw error;
+  }
+}
+
+async function graphNodes(kind, view) {
+  if (kind === "workflows") {
+    return Object.entries(view.nodes).map(([key, n]) => nodeOf(key, n.job_id, n.job, n.after));
+  }
+  const shown = view.jobs.slice(0, BATCH_SHOWN);
+  const jobs = await Promise.all(shown.map(jobOrNull));
+  const members = shown.map((id, i) => nodeOf(`job ${i + 1}`, id, jobs[i], []));
+  const callbacks = ["on_success", "on_complete"].filter((c) => view[c]).map((c) =>
+    nodeOf(c, view[c].id, view[c], members.map((m) => m.key)));
+  return [...members, ...callbacks];
+}
+
+async function showGraph(kind, id) {
+  const view = await api(`/${kind}/${encodeURIComponent(id)}`);
+  const nodes = await graphNodes(kind, view);
+  state.graph = { kind, id };
+  $("#graph-view").hidden = false;
+  $("#graph-view").dataset.status = view.status;
+  $("#graph-status").replaceWith(Object.assign(statusBadge(view.status), { id: "graph-status" }));
+  $("#graph-summary").textContent = kind === "batches"
+    ? `${view.total} jobs: ${view.pending} pending, ${view.complete} complete, ${view.failed} failed, `
+      + `${view.aborted} aborted${view.total > BATCH_SHOWN ? ` (the first ${BATCH_SHOWN} shown)` : ""}`
+    : `${nodes.length} jobs, created ${when(view.created_at)}`;
+  drawGraph(nodes);
+  $("#graph-nodes").replaceChildren(...nodes.map((n) => el("tr",
+    { "data-node": n.key, "data-status": n.status },
+    el("td", {}, n.key), el("td", {}, jobLink(n.jobId), " ", n.name),
+    el("td", {}, statusBadge(n.status)),
+    el("td", {}, n.after.length > 3 ? `${n.after.length} jobs` : n.after.join(", ") || "–"),
+    el("td", {}, n.tries ?? "–"), el("td", { class: "error-text" }, n.error))));
+}
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
+  node.append(...children);
+  return node;
+}
+
+function drawGraph(nodes) {
+  // Columns by depth (the longest chain of parents before a node), parents to the left.
+  const byKey = Object.fromEntries(nodes.map((n) => [n.key, n]));
+  const depth = {};
+  const depthOf = (key, seen = new Set()) => {
+    if (depth[key] !== undefined) return depth[key];
+    if (seen.has(key)) return 0; // a cycle cannot be written; be safe anyway
+    seen.add(key);
+    const parents = byKey[key].after.filter((p) => byKey[p]);
+    depth[key] = parents.length ? 1 + Math.max(...parents.map((p) => depthOf(p, seen))) : 0;
+    return depth[key];
+  };
+  const columns = [];
+  for (const n of nodes) (columns[depthOf(n.key)] ||= []).push(n);
+  const [W, H, GAP_X, GAP_Y] = [150, 26, 50, 8];
+  const at = {};
+  columns.forEach((column, c) => column.forEach((n, r) => {
+    at[n.key] = { x: 10 + c * (W + GAP_X), y: 10 + r * (H + GAP_Y) };
+  }));
+  const width = 20 + columns.length * (W + GAP_X) - GAP_X;
+  const height = 20 + Math.max(...columns.map((col) => col.length)) * (H + GAP_Y) - GAP_Y;
+  const edges = nodes.flatMap((n) => n.after.filter((p) => at[p]).map((p) => {
+    const [a, b] = [at[p], at[n.key]];
+    const [x1, y1, x2, y2] = [a.x + W, a.y + H / 2, b.x, b.y + H / 2];
+    const mid = (x1 + x2) / 2;
+    return svg("path", { class: "edge", "data-edge": `${p}>${n.key}`,
+      d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2 - 4},${y2}` });
+  }));
+  const boxes = nodes.map((n) => {
+    const g = svg("g", { class: "node", "data-node": n.key, "data-status": n.status },
+      svg("rect", { x: at[n.key].x, y: at[n.key].y, width: W, height: H, class: `fill-${n.status}` }),
+      svg("text", { x: at[n.key].x + 6, y: at[n.key].y + 17 }, `${n.key} · ${n.status}`),
+      svg("title", {}, `${n.key}: ${n.name} ${n.jobId} (${n.status})`));
+    g.addEventListener("click", () => openJob(n.jobId).catch(showConnection));
+    return g;
+  });
+  const arrow = svg("marker", { id: "arrow", viewBox: "0 0 6 6", refX: 5, refY: 3,
+    markerWidth: 6, markerHeight: 6, orient: "auto" }, svg("path", { d: "M0,0 L6,3 L0,6 z", fill: "#94a3b8" }));
+  const box = $("#graph-svg");
+  box.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  box.style.height = `${Math.min(height, 400)}px`;
+  box.style.maxWidth = `${width}px`;
+  box.replaceChildren(svg("defs", {}, arrow), ...edges, ...boxes);
+}
+
+async function lookUpGraph(event) {
+  event.preventDefault();
+  $("#graph-error").textContent = "";
+  const kind = $("#graph-kind").value;
+  const id = $("#graph-id").value.trim();
+  try {
+    await showGraph(kind, id);
+    history.replaceState(null, "", `#${kind === "workflows" ? "workflow" : "batch"}=${encodeURIComponent(id)}`);
+  } catch (error) {
+    state.graph = null;
+    $("#graph-view").hidden = true;
+    $("#graph-error").textContent = error.message;
+  }
+}
+
 // --- enqueue: a form generated from the job's input JSON Schema -----------------------------------
 
 function fieldFor(name, schema, required) {
@@ -403,7 +525,8 @@ function showConnection(error) {
 
 async function poll() {
   try {
-    await Promise.all([refreshOverview(), refreshList()]);
+    const graph = state.graph ? showGraph(state.graph.kind, state.graph.id) : null;
+    await Promise.all([refreshOverview(), refreshList(), graph]);
     showConnection(null);
   } catch (error) {
     showConnection(error);
@@ -456,8 +579,16 @@ async function start() {
   $("#retry").addEventListener("click", () =>
     act(() => api(`/jobs/${encodeURIComponent(state.detail.id)}/retry`, { method: "POST" })));
   poll();
-  const linked = new URLSearchParams(location.hash.slice(1)).get("job");
+  $("#graph-lookup").addEventListener("submit", lookUpGraph);
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const linked = hash.get("job");
   if (linked) openJob(linked).catch(showConnection); // a link to one job: open it
+  for (const [param, kind] of [["workflow", "workflows"], ["batch", "batches"]]) {
+    if (!hash.get(param)) continue; // a link to a workflow or batch: show it
+    $("#graph-kind").value = kind;
+    $("#graph-id").value = hash.get(param);
+    $("#graph-show").click();
+  }
 }
 
 start().catch(showConnection);

@@ -209,3 +209,66 @@ def test_a_job_waiting_for_a_parent_shows_it_and_follows_its_fate(page: Page) ->
     expect(page.locator("#detail-status")).to_have_text("failed")
     expect(page.locator("#detail-outcome")).to_contain_text("ParentFailed")
     expect(page.locator("#detail-outcome")).to_contain_text(parent_id)
+
+
+def test_a_workflow_and_a_batch_are_shown_with_their_jobs_states(
+    page: Page, live_stack: Stack
+) -> None:
+    """A diamond whose one branch fails (the join ignores it), then a batch with on_success:
+    looked up by id, each shows its jobs' states as a table and a graph; a node opens its job."""
+    nodes = {
+        "a": {"job": "ping", "input": {"message": "a"}},
+        "b": {"job": "ping", "input": {"message": "b"}, "after": ["a"]},
+        "c": {"job": "always_permanent", "input": {}, "after": ["a"]},
+        "d": {"job": "ping", "input": {}, "after": ["b", "c"], "on_parent_failure": "ignore"},
+    }
+    auth = {"Authorization": f"Bearer {live_stack.api_key}"}
+    created = page.request.post("/workflows", data={"nodes": nodes}, headers=auth)
+    assert created.status == 202, created.text()
+    workflow = created.json()
+    page.select_option("#graph-kind", "workflows")
+    page.fill("#graph-id", workflow["id"])
+    page.click("#graph-show")
+    expect(page.locator("#graph-view")).to_have_attribute("data-status", "failed")
+    rows = page.locator("#graph-nodes tr")
+    expect(rows).to_have_count(4)
+    expect(page.locator('#graph-nodes tr[data-node="d"]')).to_have_attribute(
+        "data-status", "complete"
+    )
+    expect(page.locator('#graph-nodes tr[data-node="d"]')).to_contain_text("b, c")
+    expect(page.locator('#graph-nodes tr[data-node="c"]')).to_contain_text("JobFailed")
+    expect(page.locator("#graph-svg g.node")).to_have_count(4)
+    expect(page.locator("#graph-svg path.edge")).to_have_count(4)
+    expect(page.locator('#graph-svg g.node[data-node="c"]')).to_have_attribute(
+        "data-status", "failed"
+    )
+    assert page.url.endswith(f"#workflow={workflow['id']}")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-workflow.png"), full_page=True)
+    page.locator('#graph-svg g.node[data-node="c"]').click()
+    expect(page.locator("#detail-id")).to_have_text(workflow["nodes"]["c"]["job_id"])
+    expect(page.locator("#detail-status")).to_have_text("failed")
+
+    batch = page.request.post(
+        "/batches",
+        data={
+            "jobs": [{"job": "ping", "input": {"message": str(i)}} for i in range(3)],
+            "on_success": {"job": "ping", "input": {"message": "all done"}},
+        },
+        headers=auth,
+    )
+    assert batch.status == 202, batch.text()
+    page.select_option("#graph-kind", "batches")
+    page.fill("#graph-id", batch.json()["id"])
+    page.click("#graph-show")
+    expect(page.locator("#graph-view")).to_have_attribute("data-status", "complete")
+    expect(page.locator("#graph-summary")).to_contain_text(
+        "3 jobs: 0 pending, 3 complete, 0 failed, 0 aborted"
+    )
+    expect(page.locator("#graph-nodes tr")).to_have_count(4)
+    expect(page.locator('#graph-nodes tr[data-node="on_success"]')).to_have_attribute(
+        "data-status", "complete"
+    )
+    expect(page.locator("#graph-svg path.edge")).to_have_count(3)
+    page.fill("#graph-id", "no-such-batch")
+    page.click("#graph-show")
+    expect(page.locator("#graph-error")).to_contain_text("404")
