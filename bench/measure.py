@@ -37,6 +37,7 @@ class Bench:
         self.r = aioredis.Redis.from_url(args.redis)
         self.tally = aioredis.Redis.from_url(args.tally)
         self.log_dir = Path(args.log_dir)
+        self.worker_cpu: tuple[float, int] = (0.0, 0)
 
     def workers(self, count: int, tag: str) -> Workers:
         env = {
@@ -59,14 +60,22 @@ class Bench:
         return n / (time.perf_counter() - t0)
 
     async def wait_seen(self, key: str, n: int, workers: Workers, cap_s: float) -> int:
+        """Wait until `n` jobs ran; meanwhile the workers' CPU from the first job seen on
+        (start-up left out) goes to `self.worker_cpu` as (CPU s, jobs)."""
         deadline = time.monotonic() + cap_s
         last_rss = 0.0
+        first: tuple[float, int] | None = None
+        self.worker_cpu = (0.0, 0)
         while True:
             seen = int(await self.tally.hlen(f"{key}:seen"))
+            if first is None and seen:
+                first = (workers.cpu_s(), seen)
             if time.monotonic() - last_rss > 0.05:
                 workers.sample_rss()
                 last_rss = time.monotonic()
             if seen >= n or time.monotonic() > deadline or not workers.alive():
+                if first is not None:
+                    self.worker_cpu = (workers.cpu_s() - first[0], seen - first[1])
                 return seen
             await asyncio.sleep(0.01)
 
@@ -125,6 +134,10 @@ class Bench:
         result["commands_per_job"] = total / max(seen, 1)
         result["top_commands"] = dict(sorted(calls.items(), key=lambda kv: -kv[1])[:8])
         result["peak_rss_mb"] = max(workers.peak_rss) / 2**20
+        cpu_s, jobs = self.worker_cpu
+        # Worker processes' CPU per job from the first job seen to the last (all processes):
+        # what bounds one worker's jobs/s when it has a core of its own.
+        result["worker_cpu_us_per_job"] = cpu_s * 1e6 / jobs if jobs else None
         return result, workers
 
     async def latency(self) -> dict[str, Any]:

@@ -61,6 +61,21 @@ class Workers:
                     total += p.memory_info().rss
             self.peak_rss[i] = max(self.peak_rss[i], total)
 
+    def cpu_s(self) -> float:
+        """CPU time (user + system) used so far by the workers' process trees."""
+        total = 0.0
+        for proc in self.procs:
+            try:
+                root = psutil.Process(proc.pid)
+                tree = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for p in tree:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    times = p.cpu_times()
+                    total += times.user + times.system
+        return total
+
     def stop(self, timeout_s: float = 15.0) -> None:
         for p in self.procs:
             if p.poll() is None:

@@ -135,14 +135,14 @@ def scale_table(sc: dict[str, Any]) -> str:
     one = drains.get("1", {}).get("jobs_per_s")
     lines = [
         "| worker processes | drain (jobs/s) | × one process | Redis CPU, claim+run+finish "
-        "(µs/job) | Redis commands/job | exactly once |",
-        "|---|---|---|---|---|---|",
+        "(µs/job) | Redis commands/job | worker CPU (µs/job) | exactly once |",
+        "|---|---|---|---|---|---|---|",
     ]
     for count, d in sorted(drains.items(), key=lambda kv: int(kv[0])):
         lines.append(
             f"| {count} | {_fmt(d.get('jobs_per_s'))} | {_ratio(d.get('jobs_per_s'), one)} | "
             f"{_fmt(d.get('redis_cpu_drain_us_per_job'))} | {_fmt(d.get('commands_per_job'))} | "
-            f"{'✓' if _ok(d) else '✗'} |"
+            f"{_fmt(d.get('worker_cpu_us_per_job'))} | {'✓' if _ok(d) else '✗'} |"
         )
     for e in sc.get("errors", []):
         lines.append(f"\nError: {e}")
