@@ -38,6 +38,8 @@ class BatchCreated:
     """The members' job ids, in the order given."""
     callbacks: dict[str, str]
     """"on_success" / "on_complete" -> the callback's job id (those given)."""
+    done: str | None = None
+    """With a `callback_url`: the job whose completion webhook reports the batch."""
 
 
 def batch_workflow(
@@ -69,8 +71,10 @@ async def create_batch(
     on_success: Task | None = None,
     on_complete: Task | None = None,
     catalog: Mapping[str, JobSpec] | None = None,
+    callback_url: str | None = None,
 ) -> BatchCreated:
-    """Validate every job and callback, then write the batch all or nothing."""
+    """Validate every job and callback, then write the batch all or nothing. `callback_url`:
+    once all are final (callbacks included), a signed POST of the batch's outcome."""
     flow, callbacks = batch_workflow(jobs, on_success, on_complete)
     created = await submit(
         redis,
@@ -80,11 +84,13 @@ async def create_batch(
         callbacks=callbacks,
         catalog=catalog,
         limit=settings.max_batch_jobs + len(callbacks),
+        callback_url=callback_url,
     )
     return BatchCreated(
         created.id,
         [created.jobs[str(i)] for i in range(len(jobs))],
         {name: created.jobs[key] for name, key in callbacks.items()},
+        created.done,
     )
 
 

@@ -239,10 +239,13 @@ class JobClient:
         output = cast(type[Out], declared.output_model)
         return [JobHandle(self, e.job_id, output) for e in enqueued]
 
-    async def enqueue_workflow(self, workflow: Workflow) -> Created:
+    async def enqueue_workflow(
+        self, workflow: Workflow, *, callback_url: str | None = None
+    ) -> Created:
         """Validate the whole graph (`InvalidWorkflow` names the node), then write it all or
-        nothing; the workflow's id and each node's job id (`jobs.workflows`)."""
-        return await workflow.enqueue(self.redis, self.settings)
+        nothing; the workflow's id and each node's job id (`jobs.workflows`). `callback_url`:
+        a signed POST of its outcome once every job is final."""
+        return await workflow.enqueue(self.redis, self.settings, callback_url=callback_url)
 
     async def enqueue_batch(
         self,
@@ -250,10 +253,16 @@ class JobClient:
         *,
         on_success: Task | None = None,
         on_complete: Task | None = None,
+        callback_url: str | None = None,
     ) -> BatchCreated:
         """Many jobs as one batch, with callbacks once all are final (`jobs.batches`)."""
         return await create_batch(
-            self.redis, self.settings, jobs, on_success=on_success, on_complete=on_complete
+            self.redis,
+            self.settings,
+            jobs,
+            on_success=on_success,
+            on_complete=on_complete,
+            callback_url=callback_url,
         )
 
     def handle(self, job_id: str, output_model: type[Out]) -> JobHandle[Out]:

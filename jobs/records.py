@@ -178,7 +178,8 @@ class Event:
 class WorkflowRecord:
     """A workflow or batch (`jobs.workflows`, `jobs.batches`), kept beside its first queue's
     keys: `{"k": kind, "n": {node key: job id}, "a": {node key: [node keys]}, "t": created ms
-    (the server's clock), "g": commit gate id or null, "c": {callback: node key}}`."""
+    (the server's clock), "g": commit gate id or null, "c": {callback: node key}, "d": the
+    done job's id or null}`."""
 
     kind: str
     """"workflow" or "batch"."""
@@ -189,6 +190,9 @@ class WorkflowRecord:
     """The commit gate's job id (Redis Cluster path), else None."""
     callbacks: dict[str, str] = field(default_factory=dict)
     """A batch's callbacks: "on_success" / "on_complete" -> node key."""
+    done: str | None = None
+    """With a `callback_url`: the job (`jobsvc.workflow_done`) that runs once every node is
+    final and whose completion webhook reports the workflow."""
 
     def dump(self) -> bytes:
         return orjson.dumps(
@@ -199,6 +203,7 @@ class WorkflowRecord:
                 "t": self.created_ms,
                 "g": self.gate,
                 "c": self.callbacks,
+                "d": self.done,
             }
         )
 
@@ -209,7 +214,7 @@ class WorkflowRecord:
             nodes = {str(k): str(v) for k, v in d["n"].items()}
             after = {str(k): [str(p) for p in v] for k, v in d.get("a", {}).items()}
             callbacks = {str(k): str(v) for k, v in (d.get("c") or {}).items()}
-            gate = d.get("g")
+            gate, done = d.get("g"), d.get("d")
             return cls(
                 str(d["k"]),
                 nodes,
@@ -217,6 +222,7 @@ class WorkflowRecord:
                 int(d["t"]),
                 None if gate is None else str(gate),
                 callbacks,
+                None if done is None else str(done),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
             return Poison(

@@ -14,6 +14,11 @@ and the workflow's record. They differ in what makes them atomic:
   "complete": one atomic step, the commit. Uncommitted, the sweep finds the sentinel missing,
   the gate fails `ParentFailed`, and every node fails after it without starting (a failed
   gate fails its children whatever their `on_parent_failure`: `jobs.dependencies`).
+
+With a `callback_url`, two more jobs are written in the same step, on the workflow's queue:
+`jobsvc.workflow_done`, after every node (`ignore`), which reports the outcome, and its
+webhook delivery (`jobs.callbacks.delivery_for`), after it; on the gated path both also wait
+for the gate, so an uncommitted workflow sends nothing.
 """
 
 from collections import defaultdict
@@ -21,15 +26,25 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobs import dependencies, keys, lua
+from jobs.callbacks import DELIVERY_JOB, check_callback, delivery_for
 from jobs.connection import RedisClient, is_cluster
-from jobs.dependencies import COMMIT_GATE
-from jobs.enqueue import BULK_CHUNK, plan, script_header
+from jobs.dependencies import COMMIT_GATE, MAX_PARENTS
+from jobs.enqueue import BULK_CHUNK, _Options, plan, script_header
 from jobs.records import WorkflowRecord
 from jobs.registry import JobSpec
-from jobs.workflows import Created, Planned, Workflow, WorkflowNotCommitted, record_key, validate
+from jobs.workflows import (
+    Created,
+    Planned,
+    Workflow,
+    WorkflowNotCommitted,
+    WorkflowTooLarge,
+    record_key,
+    validate,
+)
 from settings import Settings
 
 GATE_JOB = "jobsvc.workflow_gate"
+DONE_JOB = "jobsvc.workflow_done"
 
 
 async def submit(
@@ -41,13 +56,23 @@ async def submit(
     callbacks: Mapping[str, str] | None = None,
     catalog: Mapping[str, JobSpec] | None = None,
     limit: int | None = None,
+    callback_url: str | None = None,
 ) -> Created:
     """Validate `flow`, then write it by the path the connection allows. `callbacks` (a
-    batch's): callback name -> node key; those nodes learn the batch id."""
+    batch's): callback name -> node key; those nodes learn the batch id. `callback_url`: once
+    every node is final, `jobsvc.workflow_done` reports the workflow, and its completion
+    webhook posts that report there (checked first: `jobs.callbacks.InvalidCallback`)."""
     planned = validate(flow, settings, catalog=catalog, limit=limit)
-    if is_cluster(settings):
-        return await write_gated(redis, settings, planned, kind=kind, callbacks=callbacks)
-    return await write_transaction(redis, settings, planned, kind=kind, callbacks=callbacks)
+    if callback_url is not None:
+        check_callback(callback_url, settings)
+        if len(planned) > MAX_PARENTS:
+            raise WorkflowTooLarge(
+                f"{len(planned)} jobs; at most {MAX_PARENTS} with a callback_url"
+            )
+    write = write_gated if is_cluster(settings) else write_transaction
+    return await write(
+        redis, settings, planned, kind=kind, callbacks=callbacks, callback_url=callback_url
+    )
 
 
 class _Writes:
@@ -60,6 +85,7 @@ class _Writes:
         kind: str,
         callbacks: Mapping[str, str] | None,
         gated: bool,
+        callback_url: str | None = None,
     ) -> None:
         self.settings = settings
         first_root = next(p for p in planned if not p.after)
@@ -72,25 +98,60 @@ class _Writes:
         self.planned = planned
         self.kind = kind
         self.callbacks = dict(callbacks or {})
+        self.done = keys.job_id_for(self.home.name) if callback_url else None
+        self.delivery = (
+            delivery_for(self.done, callback_url) if self.done and callback_url else None
+        )
 
     def parents(self, p: Planned) -> list[str]:
         return [self.ids[a] for a in p.after] + ([self.gate] if self.gate else [])
 
+    def extras(self) -> list[tuple[_Options, str, Any]]:
+        """With a callback URL: the done job (after every node) and its webhook delivery."""
+        if self.done is None or self.delivery is None:
+            return []
+        gate = [self.gate] if self.gate else []
+        done = plan(
+            DONE_JOB,
+            self.settings,
+            queue=self.home.name,
+            after=[*self.ids.values(), *gate],
+            on_parent_failure="ignore",
+        )
+        deliver = plan(
+            DELIVERY_JOB,
+            self.settings,
+            queue=self.home.name,
+            after=[self.done, *gate],
+            on_parent_failure="ignore",
+        )
+        return [
+            (done, self.done, {"workflow_id": self.id}),
+            (deliver, self.delivery.job_id, self.delivery.payload),
+        ]
+
     def enqueue_calls(self) -> list[tuple[list[str], list[Any]]]:
-        """(KEYS, ARGV) of `enqueue.lua`, per queue and chunk."""
+        """(KEYS, ARGV) of `enqueue.lua`, per queue and chunk (parents before children)."""
         rows: dict[keys.QueueKeys, list[Any]] = defaultdict(list)
         counts: dict[keys.QueueKeys, int] = defaultdict(int)
         calls: list[tuple[list[str], list[Any]]] = []
-        for p in self.planned:
-            o = plan(
-                p.name,
-                self.settings,
-                queue=p.queue,
-                priority=p.priority,
-                after=self.parents(p),
-                on_parent_failure=p.on_parent_failure,
+        entries = [
+            (
+                plan(
+                    p.name,
+                    self.settings,
+                    queue=p.queue,
+                    priority=p.priority,
+                    after=self.parents(p),
+                    on_parent_failure=p.on_parent_failure,
+                ),
+                self.ids[p.key],
+                p.data,
             )
-            rows[o.queue] += o.row(self.ids[p.key], p.data)
+            for p in self.planned
+        ]
+        for o, job_id, data in entries + self.extras():
+            rows[o.queue] += o.row(job_id, data)
             counts[o.queue] += 1
             if counts[o.queue] == BULK_CHUNK:
                 calls.append(self._call(o.queue, rows.pop(o.queue)))
@@ -109,8 +170,12 @@ class _Writes:
             if p.after:
                 groups[tuple(self.ids[a] for a in p.after)].append(self.ids[p.key])
         out = [(children, list(parents)) for parents, children in groups.items()]
+        extra: list[str] = []
+        if self.done and self.delivery:
+            out += [([self.done], list(self.ids.values())), ([self.delivery.job_id], [self.done])]
+            extra = [self.done, self.delivery.job_id]
         if self.gate:
-            out.append(([self.ids[p.key] for p in self.planned], [self.gate]))
+            out.append(([*self.ids.values(), *extra], [self.gate]))
         return out
 
     def batch_members(self) -> dict[str, str]:
@@ -127,11 +192,12 @@ class _Writes:
             now_ms,
             self.gate,
             self.callbacks,
+            self.done,
         )
         return record_key(self.id), rec.dump(), ttl_ms
 
     def created(self) -> Created:
-        return Created(self.id, dict(self.ids), self.gate)
+        return Created(self.id, dict(self.ids), self.gate, self.done)
 
     def queues(self) -> set[str]:
         return {p.queue for p in self.planned} | {self.home.name}
@@ -149,9 +215,10 @@ async def write_transaction(
     *,
     kind: str = "workflow",
     callbacks: Mapping[str, str] | None = None,
+    callback_url: str | None = None,
 ) -> Created:
     """One Redis: everything in one MULTI/EXEC (see the module doc)."""
-    w = _Writes(settings, planned, kind, callbacks, gated=False)
+    w = _Writes(settings, planned, kind, callbacks, gated=False, callback_url=callback_url)
     key, value, ttl_ms = w.record(await _server_ms(redis))
     enqueue_source, link_source = lua.script("enqueue").source, lua.script("link").source
     links = w.links()
@@ -187,11 +254,12 @@ async def write_gated(
     *,
     kind: str = "workflow",
     callbacks: Mapping[str, str] | None = None,
+    callback_url: str | None = None,
     commit: bool = True,
 ) -> Created:
     """Redis Cluster: the nodes behind a commit gate, then one commit step (see the module
     doc). `commit=False` stops where a crash before the commit would (for tests)."""
-    w = _Writes(settings, planned, kind, callbacks, gated=True)
+    w = _Writes(settings, planned, kind, callbacks, gated=True, callback_url=callback_url)
     assert w.gate is not None
     home = w.home
     # The gate first: it waits for the sentinel (never linked: only a sweep looks it up).

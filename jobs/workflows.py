@@ -119,6 +119,9 @@ class Created:
     id: str
     jobs: dict[str, str]
     gate: str | None = None
+    done: str | None = None
+    """With a `callback_url`: the job whose completion webhook reports the workflow (its
+    deliveries: `GET /jobs/{done}/deliveries`)."""
 
 
 @dataclass
@@ -154,11 +157,19 @@ class Workflow:
         waited = {p for n in self.nodes.values() for p in n.after}
         return [k for k in self.nodes if k not in waited]
 
-    async def enqueue(self, redis: RedisClient, settings: Settings | None = None) -> Created:
-        """Validate the whole graph, then write it all or nothing (see the module doc)."""
+    async def enqueue(
+        self,
+        redis: RedisClient,
+        settings: Settings | None = None,
+        *,
+        callback_url: str | None = None,
+    ) -> Created:
+        """Validate the whole graph, then write it all or nothing (see the module doc).
+        `callback_url`: once every node is final, a signed POST of the workflow's outcome
+        (the JobView of its `jobsvc.workflow_done` job, `Created.done`)."""
         from jobs.workflow_commit import submit
 
-        return await submit(redis, settings or get_settings(), self)
+        return await submit(redis, settings or get_settings(), self, callback_url=callback_url)
 
 
 def chain(*tasks: Task) -> Workflow:

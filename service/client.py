@@ -192,10 +192,14 @@ class JobServiceClient:
     async def abort(self, job_id: str) -> JobView:
         return _view(await self._http.delete(f"/jobs/{job_id}"))
 
-    async def create_workflow(self, nodes: Mapping[str, Mapping[str, Any]]) -> WorkflowView:
+    async def create_workflow(
+        self, nodes: Mapping[str, Mapping[str, Any]], *, callback_url: str | None = None
+    ) -> WorkflowView:
         """`POST /workflows`: nodes by key, each `{"job", "input", "after": [keys], "queue",
-        "priority", "on_parent_failure"}`; validated whole, enqueued all or nothing."""
-        response = await self._http.post("/workflows", json={"nodes": nodes})
+        "priority", "on_parent_failure"}`; validated whole, enqueued all or nothing.
+        `callback_url`: a signed POST of its outcome once every job is final."""
+        body = {"nodes": nodes, "callback_url": callback_url}
+        response = await self._http.post("/workflows", json=body)
         return WorkflowView.model_validate(_checked(response).json())
 
     async def get_workflow(self, workflow_id: str) -> WorkflowView:
@@ -208,10 +212,16 @@ class JobServiceClient:
         *,
         on_success: Mapping[str, Any] | None = None,
         on_complete: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
     ) -> BatchView:
         """`POST /batches`: jobs as `{"job", "input", "queue", "priority"}`, with optional
         callback jobs (the same shape) run once all are final."""
-        body = {"jobs": jobs, "on_success": on_success, "on_complete": on_complete}
+        body = {
+            "jobs": jobs,
+            "on_success": on_success,
+            "on_complete": on_complete,
+            "callback_url": callback_url,
+        }
         return BatchView.model_validate(
             _checked(await self._http.post("/batches", json=body)).json()
         )

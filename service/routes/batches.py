@@ -25,7 +25,9 @@ from service.errors import (
     WorkflowNotFound,
 )
 from service.routes.workflows import (
+    CALLBACK_TEXT,
     QUEUE_PATTERN,
+    CallbackUrl,
     WorkflowId,
     load_state,
     service_error,
@@ -51,6 +53,7 @@ class BatchIn(Model):
     """Runs once, after every job completed (not if one failed or was aborted)."""
     on_complete: BatchJob | None = None
     """Runs once, after every job is final, whatever the outcome."""
+    callback_url: CallbackUrl | None = Field(default=None, description=CALLBACK_TEXT)
 
 
 class BatchView(Model):
@@ -67,6 +70,8 @@ class BatchView(Model):
     """The jobs' ids, in the order given."""
     on_success: JobView | None = None
     on_complete: JobView | None = None
+    webhook_job: str | None = None
+    """With a `callback_url`: the job whose webhook reports the batch."""
 
 
 def _task(j: BatchJob) -> Task:
@@ -96,6 +101,7 @@ async def _view(
         jobs=members,
         on_success=s.callbacks.get("on_success"),
         on_complete=s.callbacks.get("on_complete"),
+        webhook_job=state.record.done,
     )
 
 
@@ -136,6 +142,7 @@ async def create_batch_route(
             on_success=_task(body.on_success) if body.on_success else None,
             on_complete=_task(body.on_complete) if body.on_complete else None,
             catalog=catalog,
+            callback_url=body.callback_url,
         )
     except InvalidWorkflow as exc:
         raise service_error(exc) from None

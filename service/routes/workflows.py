@@ -22,6 +22,7 @@ from jobs.enqueue import MAX_PRIORITY
 from jobs.ids import JOB_ID, QUEUE_NAME
 from jobs.models import Model
 from jobs.registry import JobSpec
+from jobs.webhook_policy import MAX_URL_LENGTH
 from jobs.workflow_commit import submit
 from jobs.workflows import (
     InvalidWorkflow,
@@ -74,9 +75,18 @@ class NodeIn(Model):
     """Keys of the nodes this one waits for."""
 
 
+CallbackUrl = Annotated[str, StringConstraints(min_length=1, max_length=MAX_URL_LENGTH)]
+CALLBACK_TEXT = (
+    "Once every job is final, POST the JobView of its report job (`jobsvc.workflow_done`, "
+    "`webhook_job`: `result` says the status and each job's outcome) here, signed, as "
+    "`callback_url` on `POST /jobs/{name}` does (same rules and 422s)."
+)
+
+
 class WorkflowIn(Model):
     nodes: dict[NodeKey, NodeIn] = Field(min_length=1)
     """Nodes by key (`[A-Za-z0-9_.:-]{1,64}`)."""
+    callback_url: CallbackUrl | None = Field(default=None, description=CALLBACK_TEXT)
 
 
 class NodeView(Model):
@@ -93,6 +103,9 @@ class WorkflowView(Model):
     complete; `running` otherwise."""
     created_at: datetime
     nodes: dict[str, NodeView]
+    webhook_job: str | None = None
+    """With a `callback_url`: the job whose webhook reports the workflow (its delivery
+    attempts: `GET /jobs/{webhook_job}/deliveries`)."""
 
 
 def service_error(exc: InvalidWorkflow) -> ServiceError:
@@ -126,6 +139,7 @@ def workflow_view(state: WorkflowState) -> WorkflowView:
         id=state.id,
         status=state.status,
         created_at=datetime.fromtimestamp(state.record.created_ms / 1000, UTC),
+        webhook_job=state.record.done,
         nodes={
             key: NodeView(job_id=job_id, after=state.record.after.get(key, []), job=state.jobs[key])
             for key, job_id in state.record.nodes.items()
@@ -182,7 +196,9 @@ async def create_workflow(
                 ),
                 node.after,
             )
-        created = await submit(redis, settings, flow, catalog=catalog)
+        created = await submit(
+            redis, settings, flow, catalog=catalog, callback_url=body.callback_url
+        )
     except InvalidWorkflow as exc:
         raise service_error(exc) from None
     except WorkflowNotCommitted as exc:

@@ -4,6 +4,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from jobs.connection import RedisClient
 from service.client import JobServiceClient, JobServiceError
@@ -166,3 +167,29 @@ async def test_the_http_client_creates_and_reads_workflows_and_batches(
         with pytest.raises(JobServiceError) as refused:
             await service.create_workflow({"a": node("no_such_job")})
         assert refused.value.status == 422 and refused.value.details["node"] == "a"
+
+
+async def test_callback_url_on_a_workflow_and_a_batch(
+    settings: Settings, redis: RedisClient
+) -> None:
+    hooks = settings.model_copy(
+        update={"webhook_secret": SecretStr("s3cret"), "webhook_allow_private": True}
+    )
+    app = create_app(hooks)
+    async with (
+        app.router.lifespan_context(app),
+        JobServiceClient("http://test", transport=httpx.ASGITransport(app=app)) as service,
+    ):
+        flow = await service.create_workflow(
+            {"a": node("numbered")}, callback_url="https://10.0.0.9/hook"
+        )
+        assert flow.webhook_job is not None
+        done = await service.get(flow.webhook_job)
+        assert done.name == "jobsvc.workflow_done" and done.status == "waiting"
+        batch = await service.create_batch([node("numbered")], callback_url="https://10.0.0.9/hook")
+        assert batch.webhook_job is not None
+        before = await redis.dbsize()
+        with pytest.raises(JobServiceError) as refused:
+            await service.create_workflow({"a": node("numbered")}, callback_url="ftp://x/")
+        assert (refused.value.status, refused.value.code) == (422, "callback_refused")
+        assert await redis.dbsize() == before
