@@ -118,6 +118,11 @@ async def sweep(redis: RedisClient, queues: Iterable[str], interval_s: float) ->
         due = await redis.zrangebyscore(q.waiting, "-inf", now_ms, start=0, num=SWEEP_BATCH)
         for raw in due:
             child = raw.decode()
+            if not await redis.exists(q.job(child)):
+                # Its definition expired while it waited (DEPENDENCY_WAIT_S) or it was lost:
+                # nothing can run it any more; its waiting keys go with it.
+                await _forget(redis, q, child)
+                continue
             # Next look later, first: a crash mid-sweep must not make it look every time.
             await redis.zadd(q.waiting, {child: now_ms + int(interval_s * 1000)}, xx=True)
             pending = [p.decode() for p in await redis.smembers(q.deps(child))]  # type: ignore[misc]
@@ -125,6 +130,13 @@ async def sweep(redis: RedisClient, queues: Iterable[str], interval_s: float) ->
                 await link(redis, [child], pending)
             looked += 1
     return looked
+
+
+async def _forget(redis: RedisClient, q: keys.QueueKeys, child: str) -> None:
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zrem(q.waiting, child)
+        pipe.delete(q.deps(child), q.state(child))
+        await pipe.execute()
 
 
 @dataclass(frozen=True, slots=True)

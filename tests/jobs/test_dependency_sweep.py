@@ -29,3 +29,16 @@ async def test_the_first_and_next_looks_follow_the_setting(
     assert await sweep(redis, [keys.queue_of(child.job_id)], 3.5) == 1
     again = await redis.zscore(waiting, child.job_id)
     assert again is not None and looking + 3500 <= again <= await server_ms(redis) + 3500
+
+
+async def test_a_waiting_job_whose_definition_expired_is_forgotten(
+    redis: RedisClient, settings: Settings
+) -> None:
+    parent = await enqueue(redis, "numbered", {"n": 1}, queue="nobody", settings=settings)
+    child = await enqueue(redis, "gather", {}, after=[parent.job_id], settings=settings)
+    q = keys.of_job(child.job_id)
+    await redis.delete(q.job(child.job_id))  # as DEPENDENCY_WAIT_S running out would
+    await redis.zadd(q.waiting, {child.job_id: 0}, xx=True)
+    assert await sweep(redis, [q.name], 10) == 0
+    assert await redis.zscore(q.waiting, child.job_id) is None
+    assert not await redis.exists(q.deps(child.job_id), q.state(child.job_id))
