@@ -98,6 +98,8 @@ class _Writes:
         self.planned = planned
         self.kind = kind
         self.callbacks = dict(callbacks or {})
+        self.call_of: dict[str, int] = {}
+        """Job id -> the index of the `enqueue_calls` call that creates it."""
         self.done = keys.job_id_for(self.home.name) if callback_url else None
         self.delivery = (
             delivery_for(self.done, callback_url) if self.done and callback_url else None
@@ -133,8 +135,14 @@ class _Writes:
     def enqueue_calls(self) -> list[tuple[list[str], list[Any]]]:
         """(KEYS, ARGV) of `enqueue.lua`, per queue and chunk (parents before children)."""
         rows: dict[keys.QueueKeys, list[Any]] = defaultdict(list)
-        counts: dict[keys.QueueKeys, int] = defaultdict(int)
+        pending: dict[keys.QueueKeys, list[str]] = defaultdict(list)
         calls: list[tuple[list[str], list[Any]]] = []
+
+        def flush(q: keys.QueueKeys) -> None:
+            for job_id in pending.pop(q):
+                self.call_of[job_id] = len(calls)
+            calls.append(self._call(q, rows.pop(q)))
+
         entries = [
             (
                 plan(
@@ -152,11 +160,11 @@ class _Writes:
         ]
         for o, job_id, data in entries + self.extras():
             rows[o.queue] += o.row(job_id, data)
-            counts[o.queue] += 1
-            if counts[o.queue] == BULK_CHUNK:
-                calls.append(self._call(o.queue, rows.pop(o.queue)))
-                counts[o.queue] = 0
-        calls += [self._call(q, r) for q, r in rows.items() if r]
+            pending[o.queue].append(job_id)
+            if len(pending[o.queue]) == BULK_CHUNK:
+                flush(o.queue)
+        for q in list(rows):
+            flush(q)
         return calls
 
     def _call(self, q: keys.QueueKeys, rows: list[Any]) -> tuple[list[str], list[Any]]:
@@ -164,7 +172,9 @@ class _Writes:
         return [q.due, q.levels, q.wake, q.index, q.index], header + rows
 
     def links(self) -> list[tuple[list[str], list[str]]]:
-        """(children, parents): nodes that wait for the same parents, linked together."""
+        """(children, parents) still to link once `enqueue_calls` is made: nodes that wait
+        for the same parents, together. A child whose parents are all rows of its own
+        `enqueue.lua` call needs none: the script links a parent of the same call itself."""
         groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for p in self.planned:
             if p.after:
@@ -176,7 +186,16 @@ class _Writes:
             extra = [self.done, self.delivery.job_id]
         if self.gate:
             out.append(([*self.ids.values(), *extra], [self.gate]))
-        return out
+        needed = []
+        for children, parents in out:
+            outside = [c for c in children if any(self._apart(c, p) for p in parents)]
+            if outside:
+                needed.append((outside, parents))
+        return needed
+
+    def _apart(self, child: str, parent: str) -> bool:
+        call = self.call_of.get(child)
+        return call is None or call != self.call_of.get(parent)
 
     def batch_members(self) -> dict[str, str]:
         """Callback job id -> the batch id (its state field `batch`)."""
@@ -221,9 +240,9 @@ async def write_transaction(
     w = _Writes(settings, planned, kind, callbacks, gated=False, callback_url=callback_url)
     key, value, ttl_ms = w.record(await _server_ms(redis))
     enqueue_source, link_source = lua.script("enqueue").source, lua.script("link").source
+    calls = w.enqueue_calls()
     links = w.links()
     async with redis.pipeline(transaction=True) as pipe:
-        calls = w.enqueue_calls()
         for script_keys, args in calls:
             pipe.eval(enqueue_source, len(script_keys), *script_keys, *args)
         link_calls: list[tuple[list[str], list[str]]] = []

@@ -193,3 +193,15 @@ async def test_the_job_client_enqueues_workflows_and_batches(
         callback = await final(redis, batch.callbacks["on_success"])
     assert last.result["total"] == 4
     assert callback.status is JobStatus.complete
+
+
+async def test_links_across_enqueue_calls_and_within_one(
+    redis: RedisClient, settings: Settings
+) -> None:
+    """600 parents on one queue take two enqueue calls (500 rows each at most): the script
+    links the parents of its own call, the callback's other parents are linked after it."""
+    header = [task("numbered", {"n": 1}) for _ in range(600)]
+    created = await chord(header, task("gather", {})).enqueue(redis, settings)
+    async with background_worker(settings, redis):
+        done = await final(redis, created.jobs["callback"])
+    assert done.status is JobStatus.complete and done.result["total"] == 600
