@@ -32,14 +32,13 @@ from jobs.dependencies import COMMIT_GATE, MAX_PARENTS
 from jobs.enqueue import BULK_CHUNK, _Options, plan, script_header
 from jobs.records import WorkflowRecord
 from jobs.registry import JobSpec
+from jobs.workflow_validation import Planned, validate
 from jobs.workflows import (
     Created,
-    Planned,
     Workflow,
     WorkflowNotCommitted,
     WorkflowTooLarge,
     record_key,
-    validate,
 )
 from settings import Settings
 

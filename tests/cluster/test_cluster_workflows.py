@@ -7,7 +7,8 @@ from jobs import keys, workflows
 from jobs.connection import RedisClient
 from jobs.store import JobRecord, JobStatus, load_job
 from jobs.workflow_commit import write_gated
-from jobs.workflows import Workflow, validate
+from jobs.workflow_validation import validate
+from jobs.workflows import Workflow
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.cluster import ClusterProcesses, ValkeyCluster

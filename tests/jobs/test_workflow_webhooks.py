@@ -10,7 +10,8 @@ from jobs.callbacks import InvalidCallback, delivery_for
 from jobs.connection import RedisClient
 from jobs.store import JobStatus, load_job
 from jobs.workflow_commit import write_gated
-from jobs.workflows import Workflow, task, validate
+from jobs.workflow_validation import validate
+from jobs.workflows import Workflow, task
 from settings import Settings
 from tests.helpers.webhook_receiver import final_record, webhook_receiver
 from tests.helpers.workers import background_worker

@@ -7,6 +7,7 @@ from jobs.client import JobClient
 from jobs.connection import RedisClient
 from jobs.store import JobRecord, JobStatus, load_job
 from jobs.workflow_commit import write_gated
+from jobs.workflow_validation import validate
 from jobs.workflows import (
     InvalidWorkflow,
     NodeQueuePinned,
@@ -15,7 +16,6 @@ from jobs.workflows import (
     chain,
     chord,
     task,
-    validate,
 )
 from settings import Settings
 from tests.conftest import eventually
