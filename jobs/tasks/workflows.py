@@ -27,14 +27,14 @@ class Gate(Model):
     """No input: the gate's id names its workflow."""
 
 
-class Opened(Model):
+class GateOpened(Model):
     """No output."""
 
 
 @job(name="jobsvc.workflow_gate", max_tries=5, internal=True)
-async def workflow_gate(ctx: JobContext, payload: Gate) -> Opened:
+async def workflow_gate(ctx: JobContext, payload: Gate) -> GateOpened:
     """Open a committed workflow: completing releases its jobs."""
-    return Opened()
+    return GateOpened()
 
 
 class Done(Model):
