@@ -89,8 +89,9 @@ class QueueKeys:
 
     @property
     def sequence(self) -> str:
-        """hash {ms, n}: jobs enqueued so far in the current millisecond (the sub-millisecond
-        fraction of due scores: FIFO within a millisecond)."""
+        """hash {ms, n, t}: jobs enqueued so far in the current millisecond (the sub-millisecond
+        fraction of due scores: FIFO within a millisecond), and enqueue calls since the listing
+        was last trimmed."""
         return self.prefix + "seq"
 
     @property

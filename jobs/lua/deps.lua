@@ -34,8 +34,7 @@ local function deps_release(child, parent, status)
     redis.call('ZADD', DUE, NOW, child)
   end
   redis.call('PEXPIRE', P .. 'job:' .. child, DEFINITION_TTL)
-  redis.call('LPUSH', P .. 'wake', '1')
-  redis.call('LTRIM', P .. 'wake', 0, 15)
+  if redis.call('LPUSH', P .. 'wake', '1') > 16 then redis.call('LTRIM', P .. 'wake', 0, 15) end
   return true
 end
 

@@ -43,10 +43,16 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 -- that share it) count 0, 1, 2, ... in 4096ths; a new millisecond starts again at 0.
 local W = 12  -- values per job
 local rows = (#ARGV - 9) / W
-local last = redis.call('HMGET', P .. 'seq', 'ms', 'n')
+-- The same hash counts calls since the listing was last trimmed (`t`): a trim costs two
+-- commands, so single enqueues trim every TRIM_EVERY-th call (the listing may run that many
+-- entries past its cap or age for a moment); a call of several jobs always trims.
+local TRIM_EVERY = 64
+local last = redis.call('HMGET', P .. 'seq', 'ms', 'n', 't')
 local seq = -1
 if tonumber(last[1]) == now then seq = tonumber(last[2]) - 1 end
-redis.call('HSET', P .. 'seq', 'ms', now, 'n', seq + 1 + rows)
+local untrimmed = tonumber(last[3]) or TRIM_EVERY
+local trim = rows > 1 or untrimmed + 1 >= TRIM_EVERY
+redis.call('HSET', P .. 'seq', 'ms', now, 'n', seq + 1 + rows, 't', trim and 0 or untrimmed + 1)
 local out = {now, last[1] and 0 or 1}
 local created = 0
 local last_due = now
@@ -183,12 +189,13 @@ if ARGV[2] ~= '' and created > 0 then
   redis.call('SET', KEYS[5], ARGV[2], 'PX', last_due - now + tonumber(ARGV[4]))
 end
 if created > 0 then
-  -- Listing: drop entries older than the longest retention, and beyond the cap.
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('%.0f', (now - tonumber(ARGV[5])) * 1000))
-  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[6]) - 1)
+  if trim then  -- Listing: drop entries older than the longest retention, and beyond the cap.
+    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('%.0f', (now - tonumber(ARGV[5])) * 1000))
+    redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[6]) - 1)
+  end
   -- One token wakes one idle worker, which claims a whole batch (or, for a deferred job,
-  -- shortens its wait to the new due time); a few spare tokens suffice.
-  redis.call('LPUSH', KEYS[3], '1')
-  redis.call('LTRIM', KEYS[3], 0, 15)
+  -- shortens its wait to the new due time); a few spare tokens suffice (LPUSH answers the
+  -- length: trim only past them).
+  if redis.call('LPUSH', KEYS[3], '1') > 16 then redis.call('LTRIM', KEYS[3], 0, 15) end
 end
 return out

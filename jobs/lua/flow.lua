@@ -163,8 +163,7 @@ local function flow_release(gate)
     end
   end
   if released > 0 then
-    redis.call('LPUSH', P .. 'wake', '1')
-    redis.call('LTRIM', P .. 'wake', 0, 15)
+    if redis.call('LPUSH', P .. 'wake', '1') > 16 then redis.call('LTRIM', P .. 'wake', 0, 15) end
   end
   return released
 end
