@@ -18,6 +18,7 @@ from typing import Any, Literal
 import orjson
 from arq.constants import expires_extra_ms
 from pydantic import BaseModel
+from redis.asyncio.cluster import RedisCluster
 
 from jobs import keys, lua
 from jobs.callbacks import DELIVERY_JOB, check_callback, delivery_for
@@ -498,6 +499,8 @@ async def enqueue_many(
     if o.after:
         await _check_parents_exist(redis, o.after)
     out: list[Enqueued] = []
+    if not o.after and callback_url is None and not isinstance(redis, RedisCluster):
+        return await _stream_chunks(redis, o, payloads, settings)
     step = BULK_CHUNK // 2 if callback_url else BULK_CHUNK  # a delivery row per job
     for start in range(0, len(payloads), step):
         rows = [(keys.job_id_for(o.queue.name), _dump(p)) for p in payloads[start : start + step]]
@@ -512,3 +515,62 @@ async def enqueue_many(
             await link(redis, [e.job_id for e in chunk if e.outcome == "created"], o.after)
         out += chunk
     return out
+
+
+async def _stream_chunks(
+    redis: RedisClient,
+    o: _Options,
+    payloads: Sequence[BaseModel | dict[str, Any]],
+    settings: Settings,
+) -> list[Enqueued]:
+    """`enqueue_many`'s plain case on one server: the chunks go over ONE connection, each sent
+    before the previous one's reply is read, so building a chunk (the producer's CPU) overlaps
+    the server running the last one. One connection keeps them in order (FIFO across chunks);
+    EVAL rather than EVALSHA: a server that lost its script cache cannot fail a chunk
+    midstream. A connection error leaves the chunks before it enqueued, as one call each would."""
+    q = o.queue
+    source = lua.script("enqueue").source
+    keys_ = [q.due, q.levels, q.wake, q.index, q.index]
+
+    def command(start: int) -> tuple[list[tuple[str, Any]], list[Any]]:
+        rows = [(keys.job_id_for(q.name), _dump(p)) for p in payloads[start : start + BULK_CHUNK]]
+        args = script_header(q, settings, fresh=True)
+        for job_id, data in rows:
+            args += o.row(job_id, data)
+        return rows, ["EVAL", source, len(keys_), *keys_, *args]
+
+    out: list[Enqueued] = []
+    new_queue = False  # a script said the queue had no bookkeeping yet: register its name
+    starts = range(0, len(payloads), BULK_CHUNK)
+    pool = redis.connection_pool
+    conn = await pool.get_connection()
+    try:
+        sent: list[list[tuple[str, Any]]] = []
+        for start in starts:
+            rows, cmd = command(start)
+            await conn.send_command(*cmd)
+            sent.append(rows)
+            if len(sent) > 1:
+                reply = await conn.read_response()
+                new_queue |= reply[1] == 1
+                out += _chunk_outcomes(sent.pop(0), reply, o)
+        for rows in sent:
+            reply = await conn.read_response()
+            new_queue |= reply[1] == 1
+            out += _chunk_outcomes(rows, reply, o)
+    except BaseException:
+        await conn.disconnect()  # replies may be pending: the connection is not reusable
+        raise
+    finally:
+        await pool.release(conn)
+    if out:
+        await _register(redis, q.name, new=new_queue)
+    return out
+
+
+def _chunk_outcomes(rows: list[tuple[str, Any]], reply: Any, o: _Options) -> list[Enqueued]:
+    now = int(reply[0])
+    return [
+        _outcome(job_id, due, now, data, o)
+        for (job_id, data), due in zip(rows, reply[2:], strict=True)
+    ]
