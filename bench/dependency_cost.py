@@ -20,10 +20,7 @@ Writes results/dependency_cost.json.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
 import statistics
 import sys
 import time
@@ -32,13 +29,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bench import redis_cost
+from bench import redis_cost, standalone
 from bench.procs import Workers
-from bench.redis_server import EmbeddedServer
 from bench.stats import summarize
 
 HERE = Path(__file__).resolve().parent
-LOG_DIR = HERE / "results" / "logs"
 MODULES = "bench.workers.ours_jobs"
 JOB = "bench_noop"
 PARENT_DEFER_S = 0.02
@@ -244,27 +239,14 @@ async def run(
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--redis", help="queue server (its db is FLUSHDB'd); default: embedded")
-    p.add_argument("--tally", help="bookkeeping server (FLUSHDB'd too); default: embedded")
-    p.add_argument("--n", type=int, default=10_000, help="parents of the fan-in")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--samples", type=int, default=500, help="chains per release mode")
-    p.add_argument("--log-dir", default=os.fspath(LOG_DIR))
-    p.add_argument("--out", default=os.fspath(HERE / "results" / "dependency_cost.json"))
-    args = p.parse_args()
-    log_dir = Path(args.log_dir)
-    servers = []
-    if not (args.redis and args.tally):
-        servers = [EmbeddedServer("deps-queue", log_dir), EmbeddedServer("deps-tally", log_dir)]
-    try:
-        urls = [s.start() for s in servers] or [args.redis, args.tally]
-        result = asyncio.run(run(*urls, args.n, args.rounds, args.samples, log_dir))
-    finally:
-        for s in servers:
-            s.stop()
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "drains"}, indent=2))
+    standalone.main(
+        "dependency_cost",
+        run,
+        n=10_000,
+        n_help="parents of the fan-in",
+        samples=500,
+        samples_help="chains per release mode",
+    )
 
 
 if __name__ == "__main__":

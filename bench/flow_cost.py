@@ -20,10 +20,7 @@ Writes results/flow_cost.json.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
 import statistics
 import sys
 import time
@@ -32,13 +29,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bench import redis_cost
+from bench import redis_cost, standalone
 from bench.procs import Workers
-from bench.redis_server import EmbeddedServer
 from bench.stats import summarize
 
 HERE = Path(__file__).resolve().parent
-LOG_DIR = HERE / "results" / "logs"
 MODULES = "bench.workers.ours_jobs,bench.workers.flow_jobs"
 PLAIN, LIMITED, GATED = "bench_noop", "bench_noop_limited", "bench_one_at_a_time"
 
@@ -193,27 +188,14 @@ async def run(
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--redis", help="queue server (its db is FLUSHDB'd); default: embedded")
-    p.add_argument("--tally", help="bookkeeping server (FLUSHDB'd too); default: embedded")
-    p.add_argument("--n", type=int, default=5000)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--samples", type=int, default=200)
-    p.add_argument("--log-dir", default=os.fspath(LOG_DIR))
-    p.add_argument("--out", default=os.fspath(HERE / "results" / "flow_cost.json"))
-    args = p.parse_args()
-    log_dir = Path(args.log_dir)
-    servers = []
-    if not (args.redis and args.tally):
-        servers = [EmbeddedServer("flow-queue", log_dir), EmbeddedServer("flow-tally", log_dir)]
-    try:
-        urls = [s.start() for s in servers] or [args.redis, args.tally]
-        result = asyncio.run(run(*urls, args.n, args.rounds, args.samples, log_dir))
-    finally:
-        for s in servers:
-            s.stop()
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "drains"}, indent=2))
+    standalone.main(
+        "flow_cost",
+        run,
+        n=5000,
+        n_help="jobs per drain",
+        samples=200,
+        samples_help="released jobs timed",
+    )
 
 
 if __name__ == "__main__":
