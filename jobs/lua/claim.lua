@@ -57,19 +57,14 @@ while #take < limit and seen < SCAN do
   for i = 1, #batch, 2 do
     local id, score = batch[i], batch[i + 1]
     local priority = ranked and redis.call('HGET', P .. 'prio', id)
+    local gates = not priority and gated and flow_spec(id)
     if priority then
       redis.call('ZREM', KEYS[1], id)
       redis.call('ZADD', P .. 'ready:' .. priority, score, id)
       redis.call('ZADD', KEYS[2], priority, priority)
       seen = seen + 1
-    elseif gated and redis.call('HEXISTS', P .. 'flow', id) == 1 then
-      -- Out of the due range either way: running (its lease's end) or held at a gate.
-      if flow_admit(id, score, 0) then
-        take[#take + 1] = id
-        redis.call('ZADD', KEYS[1], now + lease, id)
-      else
-        redis.call('ZREM', KEYS[1], id)
-      end
+    elseif gates and not flow_admit(id, score, 0, gates) then
+      redis.call('ZREM', KEYS[1], id)  -- held at a gate: out of the due set
       seen = seen + 1
     else
       take[#take + 1] = id

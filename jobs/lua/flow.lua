@@ -54,9 +54,10 @@ end
 
 -- May this job start now? True when it has no gates or passes them (its slot is taken and its
 -- rate admission counted); otherwise it is held at the gate (the caller has already taken it
--- out of the due or ready set it was in). `score` is its due score, its rank when held.
-local function flow_admit(id, score, priority)
-  local spec = flow_spec(id)
+-- out of the due or ready set it was in). `score` is its due score, its rank when held;
+-- `spec` its gates, when the caller has read them already.
+local function flow_admit(id, score, priority, spec)
+  spec = spec or flow_spec(id)
   if not spec then return true end
   local state = P .. 'state:' .. id
   if spec.r and redis.call('HEXISTS', state, 'pass') == 0 then
