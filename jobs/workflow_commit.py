@@ -29,7 +29,7 @@ from jobs import dependencies, keys, lua
 from jobs.callbacks import DELIVERY_JOB, check_callback, delivery_for
 from jobs.connection import RedisClient, is_cluster
 from jobs.dependencies import COMMIT_GATE, MAX_PARENTS
-from jobs.enqueue import BULK_CHUNK, _Options, plan, script_header
+from jobs.enqueue import BULK_CHUNK, Plan, plan, script_header
 from jobs.records import WorkflowRecord
 from jobs.registry import JobSpec
 from jobs.workflow_validation import Planned, validate
@@ -107,7 +107,7 @@ class _Writes:
     def parents(self, p: Planned) -> list[str]:
         return [self.ids[a] for a in p.after] + ([self.gate] if self.gate else [])
 
-    def extras(self) -> list[tuple[_Options, str, Any]]:
+    def extras(self) -> list[tuple[Plan, str, Any]]:
         """With a callback URL: the done job (after every node) and its webhook delivery."""
         if self.done is None or self.delivery is None:
             return []
