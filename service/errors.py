@@ -203,29 +203,25 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unstorable_input(request: Request, exc: Exception) -> JSONResponse:
-    """Input the model accepts but JSON cannot store exactly (an integer past 64 bits)."""
-    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_input", str(exc))
+# What `jobs` raises for a caller's mistake, and the code of its 422: an input the model takes
+# but JSON cannot store exactly (an integer past 64 bits), a queue a limited job may not use,
+# parents that do not exist or cannot be waited for, a callback URL refused.
+_CALLER_MISTAKES: dict[type[Exception], str] = {
+    NotSerializable: "invalid_input",
+    QueuePinned: "queue_pinned",
+    UnknownParent: "unknown_parent",
+    InvalidDependency: "invalid_dependency",
+    InvalidCallback: "callback_refused",
+}
 
 
-async def _queue_pinned(request: Request, exc: Exception) -> JSONResponse:
-    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "queue_pinned", str(exc))
-
-
-async def _unknown_parent(request: Request, exc: Exception) -> JSONResponse:
-    ids = exc.job_ids if isinstance(exc, UnknownParent) else []
-    return _json(
-        status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown_parent", str(exc), {"job_ids": ids}
-    )
-
-
-async def _invalid_dependency(request: Request, exc: Exception) -> JSONResponse:
-    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_dependency", str(exc))
-
-
-async def _invalid_callback(request: Request, exc: Exception) -> JSONResponse:
-    code = exc.code if isinstance(exc, InvalidCallback) else "callback_refused"
-    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, code, str(exc))
+async def _caller_mistake(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, InvalidCallback):
+        code = exc.code  # refused, or no signing secret configured
+    else:
+        code = next(c for kind, c in _CALLER_MISTAKES.items() if isinstance(exc, kind))
+    details = {"job_ids": exc.job_ids} if isinstance(exc, UnknownParent) else None
+    return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, code, str(exc), details)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -237,11 +233,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(NotSerializable, _unstorable_input)
-    app.add_exception_handler(QueuePinned, _queue_pinned)
-    app.add_exception_handler(UnknownParent, _unknown_parent)
-    app.add_exception_handler(InvalidDependency, _invalid_dependency)
-    app.add_exception_handler(InvalidCallback, _invalid_callback)
+    for mistake in _CALLER_MISTAKES:
+        app.add_exception_handler(mistake, _caller_mistake)
     # Handled here rather than by the `Exception` handler, which re-raises after answering.
     app.add_exception_handler(RedisError, _store_error)
     app.add_exception_handler(OSError, _store_error)
