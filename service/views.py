@@ -5,7 +5,7 @@ from fastapi import Request
 from jobs.connection import RedisClient, is_cluster
 from jobs.ids import InvalidQueueName
 from jobs.registry import JobSpec
-from jobs.store import load_job
+from jobs.store import load_job, load_jobs
 from service.errors import JobNotFound
 from service.schemas import JobView
 from settings import Settings
@@ -32,6 +32,20 @@ async def load_view(
     if record is None:
         raise JobNotFound(f"no job {job_id!r} (unknown or expired)")
     return record
+
+
+async def load_views(
+    redis: RedisClient, catalog: dict[str, JobSpec], settings: Settings, job_ids: list[str]
+) -> list[JobView]:
+    """The views of jobs just enqueued or found (ids that name their queue), in one pipeline;
+    one gone meanwhile (expired, or fire-and-forget) answers 404 like `load_view`."""
+    records = await load_jobs(
+        redis, job_ids, max_tries_by_name(catalog), legacy=reads_legacy(settings)
+    )
+    for job_id, record in zip(job_ids, records, strict=True):
+        if record is None:
+            raise JobNotFound(f"no job {job_id!r} (unknown or expired)")
+    return [r for r in records if r is not None]
 
 
 def job_location(request: Request, job_id: str) -> str:

@@ -20,7 +20,7 @@ from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import InvalidRequest, PayloadTooLarge
 from service.routes.enqueue import OptionsDep, created_view, item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
-from service.views import load_view
+from service.views import load_views
 
 logger = logging.getLogger("service")
 
@@ -87,12 +87,18 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})
         # An item equal to a job not final yet (uniqueness) is that job, as it is now; so is
         # a job waiting for parents (they may be final already).
+        known = [e.outcome == "created" and not e.waiting for e in enqueued]
+        read = await load_views(
+            redis,
+            catalog,
+            settings,
+            [e.job_id for e, k in zip(enqueued, known, strict=True) if not k],
+        )
+        views = iter(read)
         return BulkEnqueued(
             jobs=[
-                created_view(spec, e)
-                if e.outcome == "created" and not e.waiting
-                else await load_view(redis, catalog, settings, e.job_id)
-                for e in enqueued
+                created_view(spec, e) if k else next(views)
+                for e, k in zip(enqueued, known, strict=True)
             ]
         )
 
