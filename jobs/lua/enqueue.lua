@@ -31,7 +31,10 @@
 -- a sub-millisecond fraction (n/4096 for the n-th job of that millisecond: enqueued in it, or,
 -- when deferred, due in it): FIFO within a millisecond too, up to 4096 jobs in one.
 -- Listing and failed-registry scores are ms * 1000 + a position (unique within a call).
--- Scores past 14 digits are formatted explicitly: Lua's own number-to-string keeps 14.
+-- Numbers go to redis.call as numbers: the server prints them exactly (an integer as one, a
+-- fraction in its shortest exact form), where string.format costs a libc printf each (the
+-- costliest step per row) and Lua's own number-to-string keeps only 14 digits. Only `now`
+-- (13 digits) is concatenated, once per call.
 local P = ARGV[1]
 if ARGV[2] ~= '' then
   local existing = redis.call('GET', KEYS[5])
@@ -39,6 +42,7 @@ if ARGV[2] ~= '' then
 end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local stamped = ',"et":' .. now .. '}'  -- closes each definition: the server's enqueue time
 -- The sub-millisecond fraction: jobs enqueued within one millisecond (one call, or calls
 -- that share it) count 0, 1, 2, ... in 4096ths; a new millisecond starts again at 0.
 local W = 12  -- values per job
@@ -82,7 +86,7 @@ local function debounce(holder, data, due, score)
   end
   local priority = redis.call('HGET', P .. 'prio', holder)
   if priority then redis.call('ZREM', P .. 'ready:' .. priority, holder) end
-  redis.call('SET', P .. 'job:' .. holder, data .. ',"et":' .. now .. '}',
+  redis.call('SET', P .. 'job:' .. holder, data .. stamped,
     'PX', due - now + tonumber(ARGV[3]))
   redis.call('ZADD', KEYS[1], score, holder)
 end
@@ -114,7 +118,7 @@ for i = 10, #ARGV, W do
     if mode == 'debounce' then
       local due = now + delay
       if due_at ~= '' then due = math.max(now, tonumber(due_at)) end
-      local score = string.format('%.17g', due + math.min(seq, 4095) / 4096)
+      local score = due + math.min(seq, 4095) / 4096
       debounce(holder, data, due, score)
       out[#out + 1] = 'debounced ' .. holder .. ' ' .. due
     else
@@ -130,14 +134,14 @@ for i = 10, #ARGV, W do
     if due > now then  -- deferred: the jobs already due at that same millisecond come first
       nth = redis.call('ZCOUNT', KEYS[1], due, '(' .. (due + 1))
     end
-    local score = string.format('%.17g', due + math.min(nth, 4095) / 4096)
+    local score = due + math.min(nth, 4095) / 4096
     local ttl = due - now + tonumber(ARGV[3])
     if after ~= '' then ttl = tonumber(ARGV[8]) end
     for _, parent in ipairs(parents) do  -- kept at least as long as a parent of this call
       if in_call[parent] then ttl = math.max(ttl, in_call[parent]) end
     end
     in_call[id] = ttl
-    redis.call('SET', P .. 'job:' .. id, data .. ',"et":' .. now .. '}', 'PX', ttl)
+    redis.call('SET', P .. 'job:' .. id, data .. stamped, 'PX', ttl)
     if priority ~= 0 then redis.call('HSET', P .. 'prio', id, priority) end
     if after ~= '' then
       for start = 1, #parents, 1000 do
@@ -167,7 +171,7 @@ for i = 10, #ARGV, W do
       end
     end
     -- Listing score: ms * 1000 + position, so a bulk call's jobs keep their order.
-    listed[#listed + 1] = string.format('%.0f', now * 1000 + created % 1000)
+    listed[#listed + 1] = now * 1000 + created % 1000
     listed[#listed + 1] = id
     -- An abort request left over for a reused id must not kill the new job.
     if not fresh then redis.call('ZREM', P .. 'abort', id) end
@@ -190,7 +194,7 @@ if ARGV[2] ~= '' and created > 0 then
 end
 if created > 0 then
   if trim then  -- Listing: drop entries older than the longest retention, and beyond the cap.
-    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('%.0f', (now - tonumber(ARGV[5])) * 1000))
+    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', (now - tonumber(ARGV[5])) * 1000)
     redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[6]) - 1)
   end
   -- One token wakes one idle worker, which claims a whole batch (or, for a deferred job,

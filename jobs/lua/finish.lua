@@ -49,11 +49,13 @@ local lease_keys = {}
 for i = 4, #ARGV, 6 do lease_keys[#lease_keys + 1] = P .. 'lease:' .. ARGV[i + 1] end
 local leases = redis.call('MGET', unpack(lease_keys))
 local settled, gone, failed, unlisted = {}, {}, {}, {}
+local stamped = ',"ft":' .. now .. '}'  -- closes each result: the server's settle time
 for i = 4, #ARGV, 6 do
   local kind, id, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local a, b, c = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local lease_key = P .. 'lease:' .. id
-  if leases[(i - 4) / 6 + 1] ~= token or settled[id] then
+  local row = (i - 4) / 6 + 1
+  local lease_key = lease_keys[row]
+  if leases[row] ~= token or settled[id] then
     lost[#lost + 1] = id
   elseif kind == 'retry' then
     local due = now + tonumber(a)
@@ -69,13 +71,13 @@ for i = 4, #ARGV, 6 do
     requeued[#requeued + 1] = id
     if gated then flow_settle(id, false) end
   else
-    redis.call('SET', P .. 'result:' .. id, a .. ',"ft":' .. now .. '}', 'PX', b)
+    redis.call('SET', P .. 'result:' .. id, a .. stamped, 'PX', b)
     gone[#gone + 1] = P .. 'job:' .. id
     gone[#gone + 1] = lease_key
     gone[#gone + 1] = P .. 'state:' .. id
     if ARGV[2] == '1' then gone[#gone + 1] = 'arq:job:' .. id end
     if kind ~= 'complete' then
-      failed[#failed + 1] = string.format('%.0f', now * 1000 + #finished % 1000)
+      failed[#failed + 1] = now * 1000 + #finished % 1000  -- a number: printed exactly
       failed[#failed + 1] = id
     end
     if c == '1' then unlisted[#unlisted + 1] = id end
