@@ -88,6 +88,12 @@ def part_line(name: str, r: dict[str, Any]) -> str:
             " µs)"
             for k, d in r.get("drains", {}).items()
         ) + ("" if drains_ok(r) else "  [CHECK FAILED]")
+    if name == "server_busy":
+        return ", ".join(
+            f"{k} {_fmt(r[k]['redis_cpu_us_per_job'])} µs/job "
+            f"(server busy {r[k]['server_busy_share']:.0%})"
+            for k in ("busy", "paced")
+        )
     if name == "cluster":
         return ", ".join(
             f"{k} {_fmt(r[k].get('jobs_per_s'))} jobs/s" for k in ("single", "cluster") if k in r

@@ -149,6 +149,28 @@ def scale_table(sc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def busy_table(sb: dict[str, Any]) -> str:
+    rows = [
+        "| calls | Redis CPU (µs/job) | Redis commands/job | server busy (share of wall time) "
+        "| jobs/s through claim + finish |",
+        "|---|---|---|---|---|",
+    ]
+    labels = {
+        "busy": "back to back, {drivers:.0f} callers, {batch:.0f} jobs per call",
+        "paced": "one caller, {pause_ms:.0f} ms between calls, {batch:.0f} jobs per call",
+    }
+    for key, label in labels.items():
+        d = sb.get(key)
+        if not d:
+            continue
+        rows.append(
+            f"| {label.format(**d)} | {_fmt(d['redis_cpu_us_per_job'])} | "
+            f"{_fmt(d['commands_per_job'])} | {d['server_busy_share']:.0%} | "
+            f"{_fmt(d['jobs_per_s'])} |"
+        )
+    return "\n".join(rows)
+
+
 def cluster_table(cl: dict[str, Any]) -> str:
     if "skipped" in cl:
         return f"One server vs a cluster: skipped ({cl['skipped']})."
@@ -208,6 +230,15 @@ def section(results: dict[str, Any]) -> list[str]:
             "server and the bench):",
             "",
             scale_table(sc),
+        ]
+    if results.get("server_busy") and "error" not in results["server_busy"]:
+        parts += [
+            "",
+            "The queue server's cost per job when it is busy and when it idles between calls "
+            "(`bench.server_busy`: the worker's own claim and finish scripts, no jobs run; "
+            "20,000 jobs enqueued in bulk first):",
+            "",
+            busy_table(results["server_busy"]),
         ]
     if results.get("cluster"):
         cl = results["cluster"]

@@ -104,6 +104,8 @@ def issue9_targets_table(results: dict[str, Any]) -> str:
     cpu = enqueue_cpu + drain_cpu if enqueue_cpu is not None and drain_cpu is not None else None
     bulk_cpu = bulk.get("redis_cpu_us_per_job")
     cpu_bulk = bulk_cpu + drain_cpu if bulk_cpu is not None and drain_cpu is not None else None
+    busy = (results.get("server_busy") or {}).get("busy") or {}
+    busy_cpu = busy.get("redis_cpu_us_per_job")
     kept = _drain(ours, "1", "kept_bytes_per_job")
     short = _drain(ours, "1", "kept_short_lived_bytes_per_job")
     lasting = kept - short if kept is not None and short is not None else None
@@ -134,10 +136,13 @@ def issue9_targets_table(results: dict[str, Any]) -> str:
             check(http_ratio, lambda v: v >= 10),
         ),
         _row(
-            "Redis CPU per no-op job ≤ 15 µs (`enqueue` + claim/finish; with `enqueue_many` in "
-            "brackets)",
-            f"{fmt(cpu, '.1f')} µs ({fmt(cpu_bulk, '.1f')} µs)",
-            check(cpu, lambda v: v <= 15),
+            "Redis CPU per no-op job ≤ 15 µs (claim + finish on a busy server, as where the "
+            "issue's 22–28 µs were read; in brackets: the 1-worker drain, where the server idles "
+            "between calls, and with the enqueue added: `enqueue()` one at a time / "
+            "`enqueue_many`)",
+            f"{fmt(busy_cpu, '.1f')} µs ({fmt(drain_cpu, '.1f')} µs; {fmt(cpu, '.1f')} / "
+            f"{fmt(cpu_bulk, '.1f')} µs)",
+            check(busy_cpu, lambda v: v <= 15),
         ),
         _row(
             "Redis memory kept per finished no-op job ≤ 400 B (default retention, listing incl.;"

@@ -76,6 +76,10 @@ class Claimer:
     def mark_unconfirmed(self, q: keys.QueueKeys, claim_id: str) -> None:
         self._unconfirmed.append((q, claim_id))
 
+    def confirm(self, q: keys.QueueKeys, claim_id: str) -> None:
+        """The reply of this claim, which took jobs, arrived: its record can go with the next."""
+        self._confirmed[q.name] = claim_id
+
     async def claim(self, limit: int) -> Claims:
         """Take up to `limit` jobs, queue after queue in this round's order."""
         out = Claims()
@@ -97,7 +101,7 @@ class Claimer:
                 raise
             taken, due = self.parse(reply, claim_id)
             if taken:
-                self._confirmed[q.name] = claim_id
+                self.confirm(q, claim_id)
             out.jobs += taken
             if due:
                 due_times.append(due)
@@ -177,7 +181,7 @@ class Claimer:
             return await self.claim(limit)
         taken, due = self.parse(reply, claim_id)
         if taken:
-            self._confirmed[q.name] = claim_id
+            self.confirm(q, claim_id)
         return Claims(taken, 0 if taken else due)
 
     async def _wait_any(self, timeout_s: float) -> None:

@@ -1,0 +1,123 @@
+"""What the queue server spends per job when it is busy, and when it idles between calls.
+
+`python -m bench.server_busy --redis URL [--n 20000] [--batch 30] [--drivers 3]`
+
+The issue's "22-28 µs of Redis CPU per job" was read where a single Redis core saturated
+(12 worker processes on 16 cores). On 2 cores no number of worker processes gets there: one
+worker costs ~150 µs of its own CPU per job, so the server idles most of a 1-worker drain,
+and after each idle stretch it runs its next call on cold caches (and a vCPU woken from a
+halt). The same calls cost the server far more per job then (measured below: `paced`).
+
+So this part calls the worker's own scripts (`claim.lua` with the worker's `Claimer`
+arguments, `finish.lua` with the `Finisher`'s rows) back to back, without running jobs, from
+`drivers` concurrent callers of `batch` jobs per call (the batches a busy worker makes: about
+30 jobs per call in the 1-worker drain), so that the server always has a call queued: the
+condition of a saturated server. Then once more with a single caller that pauses 5 ms
+between calls (a 1-worker drain's rhythm). Per job: server CPU (`INFO cpu`), its commands, and
+the share of wall time the server was busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from bench import bulk_enqueue, redis_cost
+from jobs import lua
+from jobs.claimer import Claimer
+from jobs.connection import create_redis
+from jobs.records import LeaseToken
+from jobs.served import ServedQueues
+
+RESULT = b'{"t":1,"f":"bench_noop","a":[],"s":true,"r":{},"st":0,"w":"w"'
+"""A settled no-op's result (open JSON, as `jobs.results.result_data` makes it)."""
+RESULT_TTL_MS = 86_400_000
+
+
+async def _driver(
+    redis: Any, name: str, batch: int, pause_s: float, counts: list[int], stop: asyncio.Event
+) -> None:
+    """Claim `batch`, settle them all `complete`, until the queue is empty."""
+    claimer = Claimer(redis, name, ServedQueues.parse("", "arq:queue"), 30_000, False)
+    q = claimer.served.queues[0]
+    claim, finish = lua.script("claim"), lua.script("finish")
+    while not stop.is_set():
+        claim_id = claimer.new_claim_id()
+        reply = await claim(redis, *claimer.claim_call(q, batch, claim_id))
+        # Only the ids and the token (`Claimer.parse` also decodes every definition: the
+        # caller's CPU, which would leave the server idle more of the time).
+        taken = reply[3::3]
+        if not taken:
+            stop.set()
+            return
+        token = LeaseToken(name, int(reply[2]), claim_id).encode()
+        claimer.confirm(q, claim_id)
+        args: list[Any] = [q.prefix, "0", 30_000]
+        for job_id in taken:
+            args += ["complete", job_id, token, RESULT, RESULT_TTL_MS, ""]
+        refused, _owed = await finish(redis, [q.due, q.failed, q.index], args)
+        assert not refused, refused
+        counts.append(len(taken))
+        if pause_s:
+            await asyncio.sleep(pause_s)
+
+
+async def drain(redis_url: str, n: int, batch: int, drivers: int, pause_s: float) -> dict[str, Any]:
+    redis, settings = bulk_enqueue.open_ours(redis_url)
+    clients = [create_redis(settings) for _ in range(drivers)]
+    try:
+        await redis.flushdb()
+        await redis_cost.prepare(redis)
+        await bulk_enqueue.enqueue_bulk(redis, settings, bulk_enqueue.payloads(n, "busy"))
+        await redis.config_resetstat()
+        before = await redis_cost.snapshot(redis)
+        counts: list[int] = []
+        stop = asyncio.Event()
+        t0 = time.perf_counter()
+        await asyncio.gather(
+            *(_driver(c, f"busy{i}", batch, pause_s, counts, stop) for i, c in enumerate(clients))
+        )
+        wall = time.perf_counter() - t0
+        after = await redis_cost.snapshot(redis)
+        calls = await redis_cost.commandstats(redis)
+        done = sum(counts)
+        cpu_s = after["cpu_s"] - before["cpu_s"]
+        return {
+            "jobs": done,
+            "complete": done == n,
+            "drivers": drivers,
+            "batch": batch,
+            "pause_ms": pause_s * 1000,
+            "redis_cpu_us_per_job": cpu_s * 1e6 / max(done, 1),
+            "commands_per_job": sum(calls.values()) / max(done, 1),
+            "server_busy_share": cpu_s / wall,
+            "jobs_per_s": done / wall,
+        }
+    finally:
+        for c in clients:
+            await c.aclose()
+        await redis.aclose()
+
+
+async def run(redis_url: str, n: int, batch: int = 30, drivers: int = 3) -> dict[str, Any]:
+    return {
+        "busy": await drain(redis_url, n, batch, drivers, 0.0),
+        "paced": await drain(redis_url, min(n, 5_000), batch, 1, 0.005),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--redis", required=True, help="queue server (its db is FLUSHDB'd)")
+    p.add_argument("--n", type=int, default=20_000)
+    p.add_argument("--batch", type=int, default=30)
+    p.add_argument("--drivers", type=int, default=3)
+    a = p.parse_args()
+    print(json.dumps(asyncio.run(run(a.redis, a.n, a.batch, a.drivers)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
