@@ -7,14 +7,16 @@ results/latest.json, results/chart.png and the results section of README.md.
 
 Then, for ours only (issue 9), in every round: bulk enqueue from Python (`bench.bulk_enqueue`),
 `POST /jobs/{name}/bulk` vs single POSTs (`bench.http_bulk`), a 1/2/4 worker-process scaling
-table (`bench.scale`), the server's cost per job when busy and when paced
+table (`bench.scale`), one worker draining jobs that do nothing (`bench.pure_noop`), the
+server's cost per job when busy and when paced
 (`bench.server_busy`), and once: one server vs a 3-primary cluster (`bench.cluster_drain`).
 
 Environment: BENCH_SYSTEMS (comma list), BENCH_N (5000), BENCH_LAT_COUNT (200),
 BENCH_HTTP_REQUESTS (5000), BENCH_HTTP_CONCURRENCY (32), BENCH_TASKIQ_PYTHON, BENCH_ROUNDS (2);
 BENCH_BULK_N (20000), BENCH_HTTP_BULK_REQUESTS (60), BENCH_HTTP_BULK_SIZE (500),
-BENCH_SCALE_N (10000), BENCH_SCALE_WORKERS (1,2,4), BENCH_BUSY_N (20000), BENCH_CLUSTER_N (12000),
-BENCH_CLUSTER_WORKERS (2), BENCH_CLUSTER_PYTHON (.venv/bin/python: it needs the test helpers).
+BENCH_SCALE_N (10000), BENCH_SCALE_WORKERS (1,2,4), BENCH_BUSY_N (20000), BENCH_PURE_N (20000),
+BENCH_CLUSTER_N (12000), BENCH_CLUSTER_WORKERS (2), BENCH_CLUSTER_PYTHON (.venv/bin/python:
+it needs the test helpers).
 BENCH_ONLY=scale,bulk (any of PARTS) runs just those parts and writes results/logs/partial.json
 instead of latest.json and README.md; BENCH_QUICK=1 shrinks every N for a quick check.
 """
@@ -37,6 +39,7 @@ from bench import (
     http_bench,
     http_bulk,
     machine,
+    pure_noop,
     redis_cost,
     report,
     scale,
@@ -49,7 +52,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 LOGS = RESULTS / "logs"
-PARTS = ("systems", "http", "bulk", "http_bulk", "scale", "server_busy", "cluster")
+PARTS = ("systems", "http", "bulk", "http_bulk", "scale", "pure", "server_busy", "cluster")
 QUICK = {
     "BENCH_N": "1000",
     "BENCH_LAT_COUNT": "50",
@@ -60,6 +63,7 @@ QUICK = {
     "BENCH_SCALE_N": "3000",
     "BENCH_CLUSTER_N": "3000",
     "BENCH_BUSY_N": "5000",
+    "BENCH_PURE_N": "5000",
 }
 
 
@@ -110,6 +114,10 @@ def ours_parts(parts: list[str], redis_url: str, tally_url: str) -> dict[str, An
         out["scale"] = guarded(
             "scale",
             lambda: scale.run(redis_url, tally_url, env_int("BENCH_SCALE_N", 10_000), counts, LOGS),
+        )
+    if "pure" in parts:
+        out["pure"] = guarded(
+            "pure", lambda: pure_noop.run(redis_url, env_int("BENCH_PURE_N", 20_000), LOGS)
         )
     if "server_busy" in parts:
         out["server_busy"] = guarded(

@@ -88,6 +88,11 @@ def part_line(name: str, r: dict[str, Any]) -> str:
             " µs)"
             for k, d in r.get("drains", {}).items()
         ) + ("" if drains_ok(r) else "  [CHECK FAILED]")
+    if name == "pure":
+        return (
+            f"{_fmt(r.get('jobs_per_s'))} jobs/s, worker {_fmt(r.get('worker_cpu_us_per_job'))} "
+            f"µs/job" + ("" if r.get("exactly_once") else "  [CHECK FAILED]")
+        )
     if name == "server_busy":
         return ", ".join(
             f"{k} {_fmt(r[k]['redis_cpu_us_per_job'])} µs/job "

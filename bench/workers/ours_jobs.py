@@ -21,3 +21,12 @@ class NoopOutput(BaseModel):
 async def bench_noop(ctx: JobContext, payload: NoopInput) -> NoopOutput:
     await tally.record(payload.idx, payload.key, payload.stamp)
     return NoopOutput()
+
+
+class PassInput(BaseModel):
+    idx: int
+
+
+@job(name="bench_pass", description="Benchmark job that does nothing: the worker's own cost.")
+async def bench_pass(ctx: JobContext, payload: PassInput) -> NoopOutput:
+    return NoopOutput()
