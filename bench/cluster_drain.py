@@ -10,6 +10,11 @@ bench0..bench5 (on the cluster they hash to different slots, so to all three pri
 `--workers` worker processes serving `WORKER_QUEUES=bench0:1,...,bench5:1` (weighted: every
 claim round visits the queues in a random order) drain them. Throughput is first to last job
 start, as in `bench.measure`; Redis CPU per job is summed over every primary.
+
+On 2 cores the worker processes, not the servers, bound both drains. So each setup is also
+driven by `bench.server_busy` (the worker's claim and finish scripts called back to back over
+the 6 queues, no jobs run), and `capacity_ratio` is what the servers could drain with a core
+each: the single server's CPU per job ÷ the busiest primary's.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from bench import bulk_enqueue, redis_cost
+from bench import bulk_enqueue, redis_cost, server_busy
 from bench.procs import Workers
 from bench.systems.ours import JOB_MODULE
 
@@ -118,7 +123,10 @@ async def drain(
     }
 
 
-async def run(redis_url: str, tally_url: str, n: int, count: int, log_dir: Path) -> dict[str, Any]:
+async def run(
+    redis_url: str, tally_url: str, n: int, count: int, log_dir: Path, busy_n: int = 30_000
+) -> dict[str, Any]:
+    from settings import Settings
     from tests.helpers.cluster import ValkeyCluster
 
     tally = aioredis.Redis.from_url(tally_url)
@@ -130,12 +138,23 @@ async def run(redis_url: str, tally_url: str, n: int, count: int, log_dir: Path)
         out["single"] = await drain(
             "single", {**base, "REDIS_URL": redis_url}, [single], tally, n, count, log_dir
         )
+        one = Settings(redis_url=redis_url, job_modules=[JOB_MODULE])
+        out["busy_single"] = await server_busy.drain(one, [single], busy_n, queues=QUEUES)
         await single.flushdb()
         await cluster.start()
         primaries = [cluster.node(port) for port in await cluster.topology()]
         try:
             env = {**base, "REDIS_URL": cluster.url, "REDIS_CLUSTER_NODES": cluster.nodes}
             out["cluster"] = await drain("cluster", env, primaries, tally, n, count, log_dir)
+            three = Settings(
+                redis_url=cluster.url, redis_cluster_nodes=cluster.nodes, job_modules=[JOB_MODULE]
+            )
+            out["busy_cluster"] = await server_busy.drain(three, primaries, busy_n, queues=QUEUES)
+            # Each primary on a core of its own, the busiest one bounds the cluster.
+            out["capacity_ratio"] = (
+                out["busy_single"]["redis_cpu_us_per_job"]
+                / out["busy_cluster"]["busiest_server_cpu_us_per_job"]
+            )
         finally:
             for node in primaries:
                 await node.aclose()

@@ -188,7 +188,28 @@ def cluster_table(cl: dict[str, Any]) -> str:
             f"{_fmt(d.get('commands_per_job'))} | {'✓' if _ok(d) else '✗'} |"
         )
     ratio = _ratio(cl["cluster"].get("jobs_per_s"), cl["single"].get("jobs_per_s"))
-    lines += ["", f"Cluster ÷ one server: {ratio}."]
+    lines += ["", f"Cluster ÷ one server: {ratio} (bound by the worker processes on 2 cores)."]
+    if cl.get("busy_single") and cl.get("busy_cluster"):
+        lines += [
+            "",
+            "The same two setups driven by `bench.server_busy` (the worker's claim and finish "
+            "scripts back to back over the 6 queues, 3 callers, no jobs run), Redis CPU per "
+            "job:",
+            "",
+            "| setup | all servers (µs/job) | busiest server (µs/job) | Redis commands/job |",
+            "|---|---|---|---|",
+        ]
+        for key, label in (("busy_single", "one server"), ("busy_cluster", "3 primaries")):
+            d = cl[key]
+            lines.append(
+                f"| {label} | {_fmt(d['redis_cpu_us_per_job'])} | "
+                f"{_fmt(d['busiest_server_cpu_us_per_job'])} | {_fmt(d['commands_per_job'])} |"
+            )
+        lines += [
+            "",
+            f"With a core per server, what the servers could drain: 3 primaries ÷ one = "
+            f"{cl['capacity_ratio']:.2f}× (one server's CPU per job ÷ the busiest primary's).",
+        ]
     return "\n".join(lines)
 
 

@@ -25,12 +25,16 @@ import json
 import time
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from bench import bulk_enqueue, redis_cost
+from bench.systems.ours import JOB_MODULE
 from jobs import lua
 from jobs.claimer import Claimer
 from jobs.connection import create_redis
 from jobs.records import LeaseToken
 from jobs.served import ServedQueues
+from settings import Settings
 
 RESULT = b'{"t":1,"f":"bench_noop","a":[],"s":true,"r":{},"st":0,"w":"w"'
 """A settled no-op's result (open JSON, as `jobs.results.result_data` makes it)."""
@@ -38,62 +42,88 @@ RESULT_TTL_MS = 86_400_000
 
 
 async def _driver(
-    redis: Any, name: str, batch: int, pause_s: float, counts: list[int], stop: asyncio.Event
+    redis: Any, name: str, queues: list[str], batch: int, pause_s: float, counts: list[int]
 ) -> None:
-    """Claim `batch`, settle them all `complete`, until the queue is empty."""
-    claimer = Claimer(redis, name, ServedQueues.parse("", "arq:queue"), 30_000, False)
-    q = claimer.served.queues[0]
+    """Claim `batch` from each queue in turn, settle them all `complete`, until a whole round
+    finds every queue empty."""
+    claimer = Claimer(redis, name, ServedQueues.parse(",".join(queues), queues[0]), 30_000, False)
     claim, finish = lua.script("claim"), lua.script("finish")
-    while not stop.is_set():
-        claim_id = claimer.new_claim_id()
-        reply = await claim(redis, *claimer.claim_call(q, batch, claim_id))
-        # Only the ids and the token (`Claimer.parse` also decodes every definition: the
-        # caller's CPU, which would leave the server idle more of the time).
-        taken = reply[3::3]
-        if not taken:
-            stop.set()
+    while True:
+        took = 0
+        for q in claimer.served.queues:
+            claim_id = claimer.new_claim_id()
+            reply = await claim(redis, *claimer.claim_call(q, batch, claim_id))
+            # Only the ids and the token (`Claimer.parse` also decodes every definition: the
+            # caller's CPU, which would leave the server idle more of the time).
+            taken = reply[3::3]
+            if not taken:
+                continue
+            claimer.confirm(q, claim_id)
+            token = LeaseToken(name, int(reply[2]), claim_id).encode()
+            args: list[Any] = [q.prefix, "0", 30_000]
+            for job_id in taken:
+                args += ["complete", job_id, token, RESULT, RESULT_TTL_MS, ""]
+            refused, _owed = await finish(redis, [q.due, q.failed, q.index], args)
+            assert not refused, refused
+            counts.append(len(taken))
+            took += len(taken)
+            if pause_s:
+                await asyncio.sleep(pause_s)
+        if not took:
             return
-        token = LeaseToken(name, int(reply[2]), claim_id).encode()
-        claimer.confirm(q, claim_id)
-        args: list[Any] = [q.prefix, "0", 30_000]
-        for job_id in taken:
-            args += ["complete", job_id, token, RESULT, RESULT_TTL_MS, ""]
-        refused, _owed = await finish(redis, [q.due, q.failed, q.index], args)
-        assert not refused, refused
-        counts.append(len(taken))
-        if pause_s:
-            await asyncio.sleep(pause_s)
 
 
-async def drain(redis_url: str, n: int, batch: int, drivers: int, pause_s: float) -> dict[str, Any]:
-    redis, settings = bulk_enqueue.open_ours(redis_url)
+async def drain(
+    settings: Settings,
+    nodes: list[Any],
+    n: int,
+    *,
+    queues: list[str] | None = None,
+    batch: int = 30,
+    drivers: int = 3,
+    pause_s: float = 0.0,
+) -> dict[str, Any]:
+    """`n` no-op jobs spread over `queues`, claimed and settled by `drivers` callers; `nodes`:
+    a client per server (every primary of a cluster), whose CPU is summed."""
+    queues = queues or [settings.queue_name]
+    redis = create_redis(settings)
     clients = [create_redis(settings) for _ in range(drivers)]
     try:
-        await redis.flushdb()
-        await redis_cost.prepare(redis)
-        await bulk_enqueue.enqueue_bulk(redis, settings, bulk_enqueue.payloads(n, "busy"))
-        await redis.config_resetstat()
-        before = await redis_cost.snapshot(redis)
+        for node in nodes:
+            await node.flushdb()
+            await redis_cost.prepare(node)
+        per_queue = n // len(queues)
+        for i, queue in enumerate(queues):
+            items = bulk_enqueue.payloads(per_queue, f"busy{i}")
+            await bulk_enqueue.enqueue_bulk(redis, settings, items, queue=queue)
+        total = per_queue * len(queues)
+        for node in nodes:
+            await node.config_resetstat()
+        before = [await redis_cost.snapshot(node) for node in nodes]
         counts: list[int] = []
-        stop = asyncio.Event()
         t0 = time.perf_counter()
         await asyncio.gather(
-            *(_driver(c, f"busy{i}", batch, pause_s, counts, stop) for i, c in enumerate(clients))
+            *(_driver(c, f"busy{i}", queues, batch, pause_s, counts) for i, c in enumerate(clients))
         )
         wall = time.perf_counter() - t0
-        after = await redis_cost.snapshot(redis)
-        calls = await redis_cost.commandstats(redis)
+        after = [await redis_cost.snapshot(node) for node in nodes]
+        calls = 0
+        for node in nodes:
+            calls += sum((await redis_cost.commandstats(node)).values())
         done = sum(counts)
-        cpu_s = after["cpu_s"] - before["cpu_s"]
+        cpu = [a["cpu_s"] - b["cpu_s"] for b, a in zip(before, after, strict=True)]
         return {
             "jobs": done,
-            "complete": done == n,
+            "complete": done == total,
+            "servers": len(nodes),
+            "queues": len(queues),
             "drivers": drivers,
             "batch": batch,
             "pause_ms": pause_s * 1000,
-            "redis_cpu_us_per_job": cpu_s * 1e6 / max(done, 1),
-            "commands_per_job": sum(calls.values()) / max(done, 1),
-            "server_busy_share": cpu_s / wall,
+            "redis_cpu_us_per_job": sum(cpu) * 1e6 / max(done, 1),
+            "busiest_server_cpu_us_per_job": max(cpu) * 1e6 / max(done, 1),
+            "commands_per_job": calls / max(done, 1),
+            "server_busy_share": max(cpu) / wall,
             "jobs_per_s": done / wall,
         }
     finally:
@@ -103,10 +133,17 @@ async def drain(redis_url: str, n: int, batch: int, drivers: int, pause_s: float
 
 
 async def run(redis_url: str, n: int, batch: int = 30, drivers: int = 3) -> dict[str, Any]:
-    return {
-        "busy": await drain(redis_url, n, batch, drivers, 0.0),
-        "paced": await drain(redis_url, min(n, 5_000), batch, 1, 0.005),
-    }
+    settings = Settings(redis_url=redis_url, job_modules=[JOB_MODULE])
+    node = aioredis.Redis.from_url(redis_url)
+    try:
+        return {
+            "busy": await drain(settings, [node], n, batch=batch, drivers=drivers),
+            "paced": await drain(
+                settings, [node], min(n, 5_000), batch=batch, drivers=1, pause_s=0.005
+            ),
+        }
+    finally:
+        await node.aclose()
 
 
 def main() -> None:
