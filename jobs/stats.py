@@ -12,6 +12,7 @@ Hash fields: `outcome:{job}:{complete|failed|aborted|retried}`, `duration_bucket
 
 import math
 import time
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -52,12 +53,36 @@ def le_label(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
-def _bucket(value_s: float, bounds: tuple[float, ...]) -> str:
-    return le_label(next(b for b in bounds if value_s <= b))
+def _bucket(value_s: float, bounds: tuple[float, ...]) -> int:
+    """The index of the first bound `value_s` is within (the last bound is +Inf)."""
+    return bisect_left(bounds, value_s)
+
+
+_PICKUP_KEYS = tuple(f"pickup_bucket:{le_label(b)}" for b in PICKUP_BUCKETS_S)
 
 
 def _ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class _JobKeys:
+    """The hash fields one job's tries count into, spelled once per job and outcome (they
+    were formatted anew for every try: a few µs of a no-op job's cost)."""
+
+    outcome: str
+    buckets: tuple[str, ...]
+    count: str
+    sum_ms: str
+
+    @classmethod
+    def of(cls, job: str, outcome: str) -> "_JobKeys":
+        return cls(
+            f"outcome:{job}:{outcome}",
+            tuple(f"duration_bucket:{job}:{le_label(b)}" for b in DURATION_BUCKETS_S),
+            f"duration_count:{job}",
+            f"duration_sum_ms:{job}",
+        )
 
 
 class JobStats:
@@ -67,25 +92,31 @@ class JobStats:
         self._pending: Counter[str] = Counter()
         self._minutes: Counter[tuple[int, str]] = Counter()
         """(minute ms, outcome) -> tries that ended then: the dashboard's last hour."""
+        self._keys: dict[tuple[str, str], _JobKeys] = {}
 
     def outcome(self, job: str, outcome: str, started_ms: int) -> None:
         """A try ended (`complete`, `failed`, `aborted`, or `retried`): count it and its time."""
-        duration_ms = max(_ms() - started_ms, 0)
+        now = _ms()
+        duration_ms = max(now - started_ms, 0)
+        keys = self._keys.get((job, outcome))
+        if keys is None:
+            keys = self._keys[(job, outcome)] = _JobKeys.of(job, outcome)
         pending = self._pending
-        pending[f"outcome:{job}:{outcome}"] += 1
-        pending[f"duration_bucket:{job}:{_bucket(duration_ms / 1000, DURATION_BUCKETS_S)}"] += 1
-        pending[f"duration_count:{job}"] += 1
-        pending[f"duration_sum_ms:{job}"] += duration_ms
-        self._minutes[(_ms() // 60_000 * 60_000, outcome)] += 1
+        pending[keys.outcome] += 1
+        pending[keys.buckets[_bucket(duration_ms / 1000, DURATION_BUCKETS_S)]] += 1
+        pending[keys.count] += 1
+        pending[keys.sum_ms] += duration_ms
+        self._minutes[(now // 60_000 * 60_000, outcome)] += 1
 
     def picked_up(self, tries: int, enqueued_ms: int | None, started_ms: int) -> None:
         """A first try started: enqueue-to-start latency (retries are not pickups)."""
         if tries != 1 or not enqueued_ms:
             return
         latency_ms = max(started_ms - int(enqueued_ms), 0)
-        self._pending[f"pickup_bucket:{_bucket(latency_ms / 1000, PICKUP_BUCKETS_S)}"] += 1
-        self._pending["pickup_count"] += 1
-        self._pending["pickup_sum_ms"] += latency_ms
+        pending = self._pending
+        pending[_PICKUP_KEYS[_bucket(latency_ms / 1000, PICKUP_BUCKETS_S)]] += 1
+        pending["pickup_count"] += 1
+        pending["pickup_sum_ms"] += latency_ms
 
     async def flush(self, redis: RedisClient) -> None:
         """Add the pending counts to the shared hash; on a Redis error keep them for next time."""
