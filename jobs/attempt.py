@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from jobs import dependencies
+from jobs.deadlines import Deadlines
 from jobs.errors import Aborted, JobTimeout, error_info
 from jobs.finisher import FinalKind, Settle
 from jobs.records import JobDefinition, Poison
@@ -46,7 +47,8 @@ class Claimed:
     """The server's clock when the claim ran."""
     task: "asyncio.Task[None] | None" = None
     cancel_reason: str | None = None
-    """Why the worker cancelled it: "abort", "shutdown" or "lost" (lease)."""
+    """Why the worker cancelled it: "timeout" (its job's), "abort", "shutdown" or "lost"
+    (lease)."""
 
     @property
     def name(self) -> str:
@@ -61,6 +63,7 @@ class Attempts:
         ctx: dict[str, Any],
         stats: JobStats,
         wake_later: Callable[[str, float], None],
+        deadlines: Deadlines,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -69,10 +72,12 @@ class Attempts:
         own keys."""
         self.stats = stats
         self._wake_later = wake_later
+        self._deadlines = deadlines
+        """Cuts a try off at its job's timeout: the worker then settles it as `cancelled`."""
         self.counts = {"complete": 0, "failed": 0, "retried": 0, "aborted": 0, "requeued": 0}
 
     async def run(self, claimed: Claimed) -> Settle:
-        """Run one try; never raises but CancelledError (abort, shutdown, lost lease)."""
+        """Run one try; never raises but CancelledError (timeout, abort, shutdown, lost lease)."""
         d = claimed.definition
         if d is None:
             return self._rejected(claimed, None, Poison("JobExpired", "job definition expired"))
@@ -128,14 +133,13 @@ class Attempts:
         log = logger.isEnabledFor(logging.INFO)
         if log:
             logger.info("job started", extra=_log_fields(claimed, spec))
+        self._deadlines.watch(claimed.job_id, spec.timeout_s)
         try:
-            async with asyncio.timeout(spec.timeout_s):
-                output = await spec.call(ctx, payload)
-        except TimeoutError:
-            exc: Exception = JobTimeout(f"timed out after {spec.timeout_s:g} s")
-            return self._failed_try(claimed, spec, exc)
+            output = await spec.call(ctx, payload)
         except Exception as e:
             return self._failed_try(claimed, spec, e)
+        finally:
+            self._deadlines.unwatch(claimed.job_id)
         self.counts["complete"] += 1
         self.stats.outcome(spec.name, "complete", claimed.started_ms)
         if log:
@@ -177,6 +181,10 @@ class Attempts:
     def cancelled(self, claimed: Claimed) -> Settle | None:
         """How a try the worker cancelled settles."""
         reason = claimed.cancel_reason
+        if reason == "timeout":
+            spec = self.catalog[claimed.name]  # only a try that ran its job has a deadline
+            timed_out = JobTimeout(f"timed out after {spec.timeout_s:g} s")
+            return self._failed_try(claimed, spec, timed_out)
         if reason == "abort":
             self.counts["aborted"] += 1
             self.stats.outcome(claimed.name, "aborted", claimed.started_ms)

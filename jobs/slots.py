@@ -86,8 +86,10 @@ class Slots:
         self._room.set()
 
     def cancel(self, job_id: str, reason: str) -> None:
+        """Cancel a running try, once; a try that outlived its timeout's cancellation (the
+        job caught it) can still be aborted, re-queued or dropped."""
         claimed = self.running.get(job_id)
-        if claimed and claimed.task and claimed.cancel_reason is None:
+        if claimed and claimed.task and claimed.cancel_reason in (None, "timeout"):
             claimed.cancel_reason = reason
             claimed.task.cancel()
 

@@ -32,6 +32,7 @@ from jobs.attempt import Attempts, Claimed
 from jobs.claimer import Claimer, Claims
 from jobs.connection import RedisClient, create_redis, is_cluster
 from jobs.cron import schedules_for
+from jobs.deadlines import Deadlines
 from jobs.eviction import warn_unless_safe
 from jobs.finisher import Finisher, Settle
 from jobs.keys import QueueKeys, of_job
@@ -96,7 +97,10 @@ class Worker:
             self.pool, legacy, lambda: bool(self.slots.running), self._lease_ms
         )
         self.stats = JobStats()  # for /metrics: see jobs/stats.py
-        self._attempts = Attempts(settings, self.catalog, self.ctx, self.stats, self._wake_later)
+        deadlines = Deadlines(lambda job_id: self.slots.cancel(job_id, "timeout"))
+        self._attempts = Attempts(
+            settings, self.catalog, self.ctx, self.stats, self._wake_later, deadlines
+        )
         self.counts = self._attempts.counts
 
     # --- lifecycle -------------------------------------------------------------------------
