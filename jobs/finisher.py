@@ -12,8 +12,7 @@ left unsettled then runs again once its lease ends.
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from redis.exceptions import RedisError
 
@@ -25,9 +24,9 @@ logger = logging.getLogger("jobs.worker")
 FinalKind = Literal["complete", "failed", "aborted"]
 
 
-@dataclass(frozen=True, slots=True)
-class Settle:
-    """One row of `finish.lua`; build it with `final`, `retry` or `requeue`."""
+class Settle(NamedTuple):
+    """One row of `finish.lua`, its 6 values in order; build it with `final`, `retry` or
+    `requeue`. (A tuple: immutable, and built in a third of a frozen dataclass's time.)"""
 
     kind: Literal["complete", "failed", "aborted", "retry", "requeue"]
     job_id: str
@@ -52,9 +51,6 @@ class Settle:
     def requeue(cls, job_id: str, token: str) -> "Settle":
         """Shutdown: ready again at once, and the interrupted try does not count."""
         return cls("requeue", job_id, token)
-
-    def row(self) -> tuple[str, str, str, bytes | str | int, bytes | str | int, str]:
-        return (self.kind, self.job_id, self.token, self.a, self.b, self.c)
 
 
 LINGER_S = 0.005
@@ -143,7 +139,7 @@ class Finisher:
         releases: list[dependencies.Release] = []
         for q, rows in by_queue.items():
             args: list[bytes | str | int] = [q.prefix, self._legacy, self._lease_ms]
-            args += [value for s in rows for value in s.row()]
+            args += [value for row in rows for value in row]
             refused, owed = await script(self._redis, [q.due, q.failed, q.index], args)
             lost += [i.decode() for i in refused]
             releases += dependencies.releases_from(owed)
