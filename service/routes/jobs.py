@@ -53,6 +53,8 @@ async def get_job(
         return view
     deadline = time.monotonic() + min(wait, settings.max_wait_s)
     async with hub.watch(job_id) as changed:
+        # A change between the read above and this watch woke nobody: read once more.
+        view = await load_view(redis, catalog, settings, job_id)
         while not view.status.is_final:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -84,6 +86,12 @@ async def job_events(
     """Server-sent events: the JobView on every change of status or progress, then the end at a
     final state. Changes arrive by pub/sub from the workers, not by polling."""
     async with hub.watch(view.id) as changed:
+        # The view was read before this watch began, and a change in between (a job starting
+        # and reporting progress within a millisecond) woke nobody: read it once more.
+        try:
+            view = await load_view(redis, catalog, settings, view.id)
+        except JobNotFound:
+            return
         last = None
         while True:
             key = (view.status, view.tries, view.progress)
