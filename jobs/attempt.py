@@ -123,7 +123,7 @@ class Attempts:
             "job_id": claimed.job_id,
             "job_try": claimed.tries,
             "lease_token": claimed.token,
-            "enqueue_time": d.enqueued_ms,
+            "enqueue_time": datetime.fromtimestamp(d.enqueued_ms / 1000, tz=UTC),  # as ARQ's
             "score": claimed.started_ms,
         }
         if parents is not None:

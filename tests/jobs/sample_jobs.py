@@ -99,3 +99,14 @@ async def count_with_shared_resource(ctx: JobContext, payload: Empty) -> Counted
     """Takes the next number from the worker's shared counter."""
     counter: itertools.count[int] = ctx.resource("counter")
     return Counted(n=next(counter))
+
+
+class Seen(BaseModel):
+    enqueued_at: str
+
+
+@job()
+async def context_probe(ctx: JobContext, payload: Empty) -> Seen:
+    """Reports what its context says of the job."""
+    assert ctx.enqueued_at is not None
+    return Seen(enqueued_at=ctx.enqueued_at.isoformat())

@@ -28,6 +28,17 @@ async def test_ping_runs_and_result_is_json(
     assert record is not None and record.status is JobStatus.complete
 
 
+async def test_context_gives_the_enqueue_time_as_a_datetime(
+    redis: RedisClient, run_worker: RunWorker, settings: Settings
+) -> None:
+    enqueued = await enqueue(redis, "context_probe", {}, settings=settings)
+    await run_worker()
+    record = await load_job(redis, enqueued.job_id, {"context_probe": 25})
+    assert record is not None and record.status is JobStatus.complete, record
+    assert record.enqueued_at is not None
+    assert record.result == {"enqueued_at": record.enqueued_at.isoformat()}
+
+
 async def test_failing_ping_is_retried_until_it_succeeds(
     redis: RedisClient, run_worker: RunWorker, settings: Settings
 ) -> None:
