@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,16 +29,15 @@ from jobs import keys
 LOG_DIR = Path(__file__).resolve().parent / "results" / "logs"
 
 
-async def run(
-    redis_url: str, n: int, log_dir: Path = LOG_DIR, cap_s: float = 120.0
+async def drain(
+    redis_url: str, n: int, level: str, log_dir: Path, cap_s: float = 120.0
 ) -> dict[str, Any]:
     from jobs.enqueue import enqueue_many
 
     redis, settings = bulk_enqueue.open_ours(redis_url)
     q = keys.queue(settings.queue_name)
-    level = os.environ.get("BENCH_OURS_LOG_LEVEL", "INFO")
     env = {"REDIS_URL": redis_url, "JOB_MODULES": JOB_MODULE, "LOG_LEVEL": level}
-    workers = Workers([sys.executable, "-m", "jobs"], env, 1, log_dir, "ours-pure")
+    workers = Workers([sys.executable, "-m", "jobs"], env, 1, log_dir, f"ours-pure-{level}")
     try:
         await redis.flushdb()
         await redis_cost.prepare(redis)
@@ -85,6 +83,11 @@ async def run(
     finally:
         workers.stop()
         await redis.aclose()
+
+
+async def run(redis_url: str, n: int, log_dir: Path = LOG_DIR) -> dict[str, Any]:
+    """At the default `LOG_LEVEL=INFO` (two lines per job) and at WARNING (none)."""
+    return {level: await drain(redis_url, n, level, log_dir) for level in ("INFO", "WARNING")}
 
 
 def main() -> None:

@@ -89,9 +89,11 @@ def part_line(name: str, r: dict[str, Any]) -> str:
             for k, d in r.get("drains", {}).items()
         ) + ("" if drains_ok(r) else "  [CHECK FAILED]")
     if name == "pure":
-        return (
-            f"{_fmt(r.get('jobs_per_s'))} jobs/s, worker {_fmt(r.get('worker_cpu_us_per_job'))} "
-            f"µs/job" + ("" if r.get("exactly_once") else "  [CHECK FAILED]")
+        return ", ".join(
+            f"{level} {_fmt(d.get('jobs_per_s'))} jobs/s, worker "
+            f"{_fmt(d.get('worker_cpu_us_per_job'))} µs/job"
+            + ("" if d.get("exactly_once") else "  [CHECK FAILED]")
+            for level, d in r.items()
         )
     if name == "server_busy":
         return ", ".join(
