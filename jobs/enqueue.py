@@ -23,6 +23,7 @@ from jobs import keys, lua
 from jobs.callbacks import check_callback
 from jobs.connection import RedisClient
 from jobs.dependencies import OnParentFailure, UnknownParent, link, missing_parents
+from jobs.enqueue_batcher import enqueue_row
 from jobs.enqueue_plan import (
     MAX_PRIORITY,
     InvalidDependency,
@@ -188,6 +189,14 @@ async def _enqueue_one(
     idem = (idempotency[0], f"{job_id} {idempotency[1]}") if idempotency else None
     if o.after:
         await _check_parents_exist(redis, o.after)
+    elif idem is None and callback_url is None:
+        # Nothing in its row depends on another row of a call: it may share one with the
+        # single enqueues of others (`jobs.enqueue_batcher`).
+        now, new, value = await enqueue_row(
+            redis, o.queue, settings, o.row(job_id, data), fresh=unique is None
+        )
+        await _register(redis, o.queue.name, new=new == 1)
+        return _outcome(job_id, value, now, data, o)
     reply = await _call(
         redis, o, [(job_id, data)], settings, idem, fresh=unique is None, callback_url=callback_url
     )

@@ -212,10 +212,16 @@ def dump_input(payload: BaseModel | Any) -> Any:
 
 
 def script_header(
-    q: keys.QueueKeys, settings: Settings, idempotency: str = "", *, fresh: bool
+    q: keys.QueueKeys,
+    settings: Settings,
+    idempotency: str = "",
+    *,
+    fresh: bool,
+    coalesced: bool = False,
 ) -> list[Any]:
     """`enqueue.lua`'s ARGV before the rows. Public for `jobs.workflows`, which puts the
-    rows of many job types (`plan(...).row(...)`) in calls of its own, inside a transaction."""
+    rows of many job types (`plan(...).row(...)`) in calls of its own, inside a transaction.
+    `coalesced`: the rows are single enqueues sent together (`jobs.enqueue_batcher`)."""
     return [
         q.prefix,
         idempotency,
@@ -226,6 +232,7 @@ def script_header(
         "1" if fresh else "0",
         settings.dependency_wait_s * 1000,
         int(settings.dependency_sweep_s * 1000),
+        "1" if coalesced else "0",
     ]
 
 

@@ -7,6 +7,8 @@
 --   ARGV[7] '1': the ids are fresh (random, made for this call): no earlier job can hold them
 --   ARGV[8] ms to keep the definition of a job that waits for parents (until released)
 --   ARGV[9] ms until a sweep first looks at a job that waits for parents (DEPENDENCY_SWEEP_S)
+--   ARGV[10] '1': the rows are single enqueues coalesced into one call (jobs/enqueue_batcher.py):
+--   each counts toward the listing trim as a call of its own (see TRIM_EVERY)
 --   then per job 12 values: id, definition without `et` (open JSON: the script appends the
 --   server's time), delay ms, absolute due ms or '', priority (0 = first),
 --   gates (records.Gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
@@ -46,17 +48,20 @@ local stamped = ',"et":' .. now .. '}'  -- closes each definition: the server's 
 -- The sub-millisecond fraction: jobs enqueued within one millisecond (one call, or calls
 -- that share it) count 0, 1, 2, ... in 4096ths; a new millisecond starts again at 0.
 local W = 12  -- values per job
-local rows = (#ARGV - 9) / W
+local rows = (#ARGV - 10) / W
 -- The same hash counts calls since the listing was last trimmed (`t`): a trim costs two
 -- commands, so single enqueues trim every TRIM_EVERY-th call (the listing may run that many
--- entries past its cap or age for a moment); a call of several jobs always trims.
+-- entries past its cap or age for a moment); a call of several jobs always trims, unless
+-- they are single enqueues coalesced (ARGV[10]): those count one each.
 local TRIM_EVERY = 64
 local last = redis.call('HMGET', P .. 'seq', 'ms', 'n', 't')
 local seq = -1
 if tonumber(last[1]) == now then seq = tonumber(last[2]) - 1 end
+local coalesced = ARGV[10] == '1'
+local singles = coalesced and rows or 1
 local untrimmed = tonumber(last[3]) or TRIM_EVERY
-local trim = rows > 1 or untrimmed + 1 >= TRIM_EVERY
-redis.call('HSET', P .. 'seq', 'ms', now, 'n', seq + 1 + rows, 't', trim and 0 or untrimmed + 1)
+local trim = (rows > 1 and not coalesced) or untrimmed + singles >= TRIM_EVERY
+redis.call('HSET', P .. 'seq', 'ms', now, 'n', seq + 1 + rows, 't', trim and 0 or untrimmed + singles)
 local out = {now, last[1] and 0 or 1}
 local created = 0
 local last_due = now
@@ -91,7 +96,7 @@ local function debounce(holder, data, due, score)
   redis.call('ZADD', KEYS[1], score, holder)
 end
 
-for i = 10, #ARGV, W do
+for i = 11, #ARGV, W do
   local id, data, delay, due_at, priority =
     ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
   local gates, lock, lock_ttl, mode, expires =
