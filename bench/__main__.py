@@ -274,13 +274,21 @@ def main() -> None:
             results["systems"][name]["exactly_once_all_rounds"] = all(
                 report.exactly_once(r) for r in system_runs
             )
-        for part in ("bulk", "http_bulk", "scale"):
+        for part in ("bulk", "http_bulk", "scale", "pure", "server_busy"):
             part_runs = [r[part] for r in ours_runs if part in r and "error" not in r[part]]
             if part_runs:
                 results[part] = median_of(part_runs)
                 results[part]["rounds"] = len(part_runs)
             elif any(part in r for r in ours_runs):
                 results[part] = next(r[part] for r in ours_runs if part in r)
+        if isinstance(results.get("pure"), dict) and "error" not in results["pure"]:
+            for level, drain in results["pure"].items():
+                if isinstance(drain, dict):  # every round, not the first one's
+                    drain["exactly_once"] = all(
+                        r["pure"][level].get("exactly_once")
+                        for r in ours_runs
+                        if level in r.get("pure", {})
+                    )
         if "scale" in results and "drains" in results["scale"]:
             results["scale"]["exactly_once_all_rounds"] = all(
                 report.drains_ok(r["scale"]) for r in ours_runs if "drains" in r.get("scale", {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import sys
 import time
 from collections import Counter
@@ -103,21 +104,38 @@ async def bench_app(
         server.stop()
 
 
-async def run(redis_url: str, total: int, conc: int, log_dir: Path) -> dict[str, Any]:
+async def run(
+    redis_url: str, total: int, conc: int, log_dir: Path, rounds: int = 3
+) -> dict[str, Any]:
+    """Each app `rounds` times, interleaved (drift hits both alike); per-figure medians, and
+    each round's server CPU per request next to them."""
     import redis.asyncio as aioredis
 
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in APPS}
     out: dict[str, Any] = {}
     r = aioredis.Redis.from_url(redis_url)
     try:
-        for name in APPS:
-            await r.flushdb()
-            try:
-                out[name] = await bench_app(name, redis_url, total, conc, log_dir)
-            except Exception as exc:  # reported, the rest of the bench goes on
-                out[name] = {"error": repr(exc)}
+        for _ in range(rounds):
+            for name in APPS:
+                await r.flushdb()
+                try:
+                    runs[name].append(await bench_app(name, redis_url, total, conc, log_dir))
+                except Exception as exc:  # reported, the rest of the bench goes on
+                    out[name] = {"error": repr(exc)}
         await r.flushdb()
     finally:
         await r.aclose()
+    for name, done in runs.items():
+        if name in out or not done:
+            continue
+        merged = {
+            k: statistics.median(v[k] for v in done)
+            if isinstance(done[0][k], int | float) and not isinstance(done[0][k], bool)
+            else done[0][k]
+            for k in done[0]
+        }
+        merged["server_cpu_ms_per_req_rounds"] = [d["server_cpu_ms_per_req"] for d in done]
+        out[name] = merged
     return out
 
 
