@@ -238,6 +238,13 @@ def pubsub_client(settings: Settings, attempt: int = 0) -> Redis:
     )
 
 
+async def server_ms(redis: RedisClient) -> int:
+    """The server's clock in ms (`TIME`): every stored time and due score is the server's,
+    whatever the caller's clock says."""
+    seconds, micros = await redis.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
 def arq_redis_settings(settings: Settings) -> RedisSettings:
     """The same server as ARQ `RedisSettings`, for stock `arq --check` runs of WorkerSettings."""
     redis_settings = RedisSettings.from_dsn(settings.redis_url)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from jobs import keys, lua
-from jobs.connection import RedisClient
+from jobs.connection import RedisClient, server_ms
 from jobs.serialization import deserialize
 
 logger = logging.getLogger("jobs.worker")
@@ -111,8 +111,7 @@ async def sweep(redis: RedisClient, queues: Iterable[str], interval_s: float) ->
     jobs were looked at. Any worker may sweep any queue at any time: every step is idempotent.
     Times are the server's (enqueue.lua scheduled the first look by its clock)."""
     looked = 0
-    seconds, micros = await redis.time()
-    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    now_ms = await server_ms(redis)
     for name in queues:
         q = keys.queue(name)
         due = await redis.zrangebyscore(q.waiting, "-inf", now_ms, start=0, num=SWEEP_BATCH)

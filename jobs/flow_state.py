@@ -19,7 +19,7 @@ from typing import Any, Literal
 import orjson
 
 from jobs import keys
-from jobs.connection import RedisClient
+from jobs.connection import RedisClient, server_ms
 from jobs.flow import FlowControl
 
 GateKind = Literal["concurrency", "rate_limit"]
@@ -106,11 +106,6 @@ async def held_jobs(
         name: sum(int(next(counts)) for _ in gates or [])
         for name, gates in zip(queues, listed, strict=True)
     }
-
-
-async def server_ms(redis: RedisClient) -> int:
-    seconds, micros = await redis.time()
-    return int(seconds) * 1000 + int(micros) // 1000
 
 
 async def read_gates(

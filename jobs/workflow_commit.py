@@ -27,7 +27,7 @@ from typing import Any
 
 from jobs import dependencies, keys, lua
 from jobs.callbacks import DELIVERY_JOB, check_callback, delivery_for
-from jobs.connection import RedisClient, is_cluster
+from jobs.connection import RedisClient, is_cluster, server_ms
 from jobs.dependencies import COMMIT_GATE, MAX_PARENTS
 from jobs.enqueue import BULK_CHUNK, Plan, plan, script_header
 from jobs.records import WorkflowRecord
@@ -221,11 +221,6 @@ class _Writes:
         return {p.queue for p in self.planned} | {self.home.name}
 
 
-async def _server_ms(redis: RedisClient) -> int:
-    seconds, micros = await redis.time()
-    return int(seconds) * 1000 + int(micros) // 1000
-
-
 async def write_transaction(
     redis: RedisClient,
     settings: Settings,
@@ -237,7 +232,7 @@ async def write_transaction(
 ) -> Created:
     """One Redis: everything in one MULTI/EXEC (see the module doc)."""
     w = _Writes(settings, planned, kind, callbacks, gated=False, callback_url=callback_url)
-    key, value, ttl_ms = w.record(await _server_ms(redis))
+    key, value, ttl_ms = w.record(await server_ms(redis))
     enqueue_source, link_source = lua.script("enqueue").source, lua.script("link").source
     calls = w.enqueue_calls()
     links = w.links()
@@ -288,7 +283,7 @@ async def write_gated(
         [home.due, home.levels, home.wake, home.index, home.index],
         header + list(gate.row(w.gate, {})),
     )
-    key, value, ttl_ms = w.record(await _server_ms(redis))
+    key, value, ttl_ms = w.record(await server_ms(redis))
     await redis.set(key, value, px=ttl_ms)
     for script_keys, args in w.enqueue_calls():
         await lua.script("enqueue")(redis, script_keys, args)

@@ -19,7 +19,7 @@ import pytest
 
 from jobs import dependencies, keys, lua
 from jobs.claimer import Claimer
-from jobs.connection import RedisClient
+from jobs.connection import RedisClient, server_ms
 from jobs.enqueue import enqueue, enqueue_many
 from jobs.results import result_data
 from jobs.served import ServedQueues
@@ -36,7 +36,6 @@ from tests.helpers.dependencies import (
     ms,
     runs,
 )
-from tests.helpers.workers import server_ms
 
 pytestmark = pytest.mark.e2e
 

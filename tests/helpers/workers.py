@@ -39,12 +39,6 @@ async def starts(redis: RedisClient, key: str = STARTS) -> list[str]:
     return [label.decode() for label in await redis.lrange(key, 0, -1)]  # type: ignore[misc]
 
 
-async def server_ms(redis: RedisClient) -> int:
-    """The server's clock (every due time is the server's)."""
-    seconds, micros = await redis.time()
-    return int(seconds) * 1000 + int(micros) // 1000
-
-
 def new_queue(prefix: str = "q") -> str:
     """A queue name no other test uses (the process remembers the queues it registered)."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"

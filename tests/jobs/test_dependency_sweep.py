@@ -2,11 +2,10 @@
 first look by it, and a sweep schedules the next by it, both by the server's clock."""
 
 from jobs import keys
-from jobs.connection import RedisClient
+from jobs.connection import RedisClient, server_ms
 from jobs.dependencies import sweep
 from jobs.enqueue import enqueue
 from settings import Settings
-from tests.helpers.workers import server_ms
 
 
 async def test_the_first_and_next_looks_follow_the_setting(

@@ -6,12 +6,12 @@ every `record_start` try appends its label to a Redis list as it starts.
 
 import pytest
 
-from jobs.connection import RedisClient
+from jobs.connection import RedisClient, server_ms
 from jobs.enqueue import MAX_PRIORITY, InvalidPriority, enqueue, enqueue_many
 from jobs.store import JobStatus, load_job
 from settings import Settings
 from tests.conftest import RunWorker, eventually
-from tests.helpers.workers import server_ms, starts
+from tests.helpers.workers import starts
 
 ONE_AT_A_TIME = {"worker_concurrency": 1, "claim_batch": 1}
 MAX = {"record_start": 3}

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobs.connection import RedisClient
+from jobs.connection import RedisClient, server_ms
 from jobs.enqueue import BULK_CHUNK, enqueue, enqueue_many
 from settings import Settings
 from tests.conftest import RunWorker, eventually
-from tests.helpers.workers import new_queue, server_ms, starts
+from tests.helpers.workers import new_queue, starts
 
 EARLIER = 8 * BULK_CHUNK + 90
 """Jobs the queue saw before (deferred for good): 4,090, just short of 4,096 = 2**12."""
