@@ -32,6 +32,7 @@ from bench.systems.ours import JOB_MODULE
 from jobs import lua
 from jobs.claimer import Claimer
 from jobs.connection import create_redis
+from jobs.finisher import Finisher, Settle
 from jobs.records import LeaseToken
 from jobs.served import ServedQueues
 from settings import Settings
@@ -48,6 +49,7 @@ async def _driver(
     finds every queue empty."""
     claimer = Claimer(redis, name, ServedQueues.parse(",".join(queues), queues[0]), 30_000, False)
     claim, finish = lua.script("claim"), lua.script("finish")
+    finisher = Finisher(redis, legacy=False)
     while True:
         took = 0
         for q in claimer.served.queues:
@@ -60,11 +62,12 @@ async def _driver(
                 continue
             claimer.confirm(q, claim_id)
             token = LeaseToken(name, int(reply[2]), claim_id).encode()
-            args: list[Any] = [q.prefix, "0", 30_000]
-            for job_id in taken:
-                args += ["complete", job_id, token, RESULT, RESULT_TTL_MS, ""]
-            refused, _owed = await finish(redis, [q.due, q.failed, q.index], args)
-            assert not refused, refused
+            rows = [
+                Settle.final("complete", job_id.decode(), token, RESULT, RESULT_TTL_MS, False)
+                for job_id in taken
+            ]
+            lost = await finisher.store(rows, finish)
+            assert not lost, lost
             counts.append(len(taken))
             took += len(taken)
             if pause_s:

@@ -115,7 +115,7 @@ class Finisher:
             batch, self._pending = self._pending, []
             self._ready.clear()
             try:
-                lost = await self._settle(script, batch)
+                lost = await self.store(batch, script)
             except RedisError as exc:
                 logger.warning("could not settle %d jobs, retrying: %s", len(batch), exc)
                 self._pending[:0] = batch
@@ -130,8 +130,10 @@ class Finisher:
             if not self._pending:
                 self._idle.set()
 
-    async def _settle(self, script: lua.Script, batch: list[Settle]) -> list[str]:
-        """One call per queue in the batch (each queue is its own cluster slot)."""
+    async def store(self, batch: list[Settle], script: lua.Script | None = None) -> list[str]:
+        """Store `batch` now, one call per queue in it (each queue is its own cluster slot);
+        the ids whose lease had gone to another try (nothing written for them)."""
+        script = script or lua.script("finish")
         by_queue: dict[keys.QueueKeys, list[Settle]] = {}
         for settle in batch:
             by_queue.setdefault(keys.of_job(settle.job_id), []).append(settle)
