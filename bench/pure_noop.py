@@ -25,6 +25,7 @@ from bench import bulk_enqueue, redis_cost
 from bench.procs import Workers
 from bench.systems.ours import JOB_MODULE
 from jobs import keys
+from jobs.store import JobStatus, load_jobs
 
 LOG_DIR = Path(__file__).resolve().parent / "results" / "logs"
 
@@ -59,19 +60,18 @@ async def drain(
         cpu_s = workers.cpu_s()
         after = await redis_cost.snapshot(redis)
         calls = await redis_cost.commandstats(redis)
-        results = []
+        records = []  # read as the API reads them
         for start in range(0, n, 1000):
-            results += await redis.mget([q.result(i) for i in ids[start : start + 1000]])
-        records = [json.loads(r) for r in results if r]
-        once = [r for r in records if r.get("s") and r.get("t") == 1]
-        starts = sorted(r["st"] for r in records if "st" in r)
+            records += await load_jobs(redis, ids[start : start + 1000], {"bench_pass": 1})
+        once = [r for r in records if r and r.status is JobStatus.complete and r.tries == 1]
+        starts = sorted(r.started_at.timestamp() for r in once if r.started_at)
         settled = n - left - (first[1] if first else 0)
         return {
             "n": n,
             "log_level": level,
             "complete_once": len(once),
             "exactly_once": len(once) == n,
-            "jobs_per_s": (len(starts) - 1) / ((starts[-1] - starts[0]) / 1000)
+            "jobs_per_s": (len(starts) - 1) / (starts[-1] - starts[0])
             if len(starts) > 1 and starts[-1] > starts[0]
             else None,
             "worker_cpu_us_per_job": (cpu_s - first[0]) * 1e6 / settled
