@@ -55,9 +55,10 @@ async def queue_figures(
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
             q = keys.queue(name)
-            pipe.zcount(q.due, "-inf", now_ms)
-            pipe.zcount(q.due, f"({now_ms}", "+inf")
-            pipe.zrangebyscore(q.due, "-inf", now_ms, start=0, num=1, withscores=True)
+            # A score is a due ms plus its place within that ms: below now + 1 is due.
+            pipe.zcount(q.due, "-inf", f"({now_ms + 1}")
+            pipe.zcount(q.due, now_ms + 1, "+inf")
+            pipe.zrangebyscore(q.due, "-inf", f"({now_ms + 1}", start=0, num=1, withscores=True)
             pipe.zcard(q.failed)
             pipe.exists(q.paused)
         replies = await pipe.execute()

@@ -43,6 +43,8 @@ local function claim(id)
   claimed[#claimed + 1] = id
 end
 
+-- A score is its due ms plus a fraction (the job's place within that millisecond), so
+-- everything below now + 1 is due: a job enqueued in this very millisecond included.
 -- Due entries, in due order: priority 0 ones are taken; others (deferred, retried, or whose
 -- lease ran out) move to their priority's ready set, keeping their due time as their rank.
 -- Up to `limit` priority-0 entries are taken, looking past at most SCAN prioritised or held
@@ -51,7 +53,7 @@ local SCAN = 1000
 local ranked = redis.call('EXISTS', P .. 'prio') == 1
 local take, seen, kept = {}, 0, 0  -- kept: taken ones still in the due range
 while #take < limit and seen < SCAN do
-  local batch = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES',
+  local batch = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now + 1), 'WITHSCORES',
     'LIMIT', kept, limit - #take)
   if #batch == 0 then break end
   for i = 1, #batch, 2 do

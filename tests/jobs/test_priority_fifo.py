@@ -9,6 +9,7 @@ import pytest
 
 from jobs.connection import RedisClient, server_ms
 from jobs.enqueue import BULK_CHUNK, enqueue, enqueue_many
+from jobs.worker import Worker
 from settings import Settings
 from tests.conftest import RunWorker, eventually
 from tests.helpers.workers import new_queue, starts
@@ -68,3 +69,18 @@ async def test_jobs_deferred_to_the_same_instant_run_in_enqueue_order(
     await eventually(due)
     await run_worker(worker_concurrency=1, claim_batch=1)
     assert await starts(redis) == labels
+
+
+async def test_jobs_enqueued_in_the_claims_own_millisecond_are_due(
+    redis: RedisClient, settings: Settings
+) -> None:
+    """A score is its due ms plus its place within that ms; a claim in that same ms takes all.
+
+    Two jobs enqueued in one call share a millisecond (scores T and T + 1/4096); a claim sent
+    right behind them often runs within that millisecond and must see both as due.
+    """
+    claimer = Worker(settings, burst=True, handle_signals=False)._claimer
+    for _ in range(20):
+        await enqueue_many(redis, "ping", [{}, {}], settings=settings)
+        claims = await claimer.claim(2)
+        assert len(claims.jobs) == 2, claims
