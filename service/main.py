@@ -1,5 +1,6 @@
 """`create_app(settings)`: the web process. `service.main:app` for uvicorn."""
 
+import gc
 from typing import Any
 
 from fastapi import FastAPI
@@ -78,5 +79,10 @@ def __getattr__(name: str) -> Any:
     if name == "app":
         settings = get_settings()
         setup_logging(settings)
-        return create_app(settings)
+        app = create_app(settings)
+        # What start-up built (routes, models, their schemas) lives as long as the process:
+        # frozen, the collector stops scanning it in every full collection.
+        gc.collect()
+        gc.freeze()
+        return app
     raise AttributeError(name)
