@@ -105,10 +105,12 @@ async def bench_app(
 
 
 async def run(
-    redis_url: str, total: int, conc: int, log_dir: Path, rounds: int = 3
+    redis_url: str, total: int, conc: int, log_dir: Path, rounds: int = 5
 ) -> dict[str, Any]:
     """Each app `rounds` times, interleaved (drift hits both alike); per-figure medians, and
-    each round's server CPU per request next to them."""
+    each round's server CPU per request next to them. The CPU ratio is paired: ours over
+    bare within each round (a minute apart at most), then the median of those, so a slow
+    minute of the machine counts against both sides alike."""
     import redis.asyncio as aioredis
 
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in APPS}
@@ -136,6 +138,13 @@ async def run(
         }
         merged["server_cpu_ms_per_req_rounds"] = [d["server_cpu_ms_per_req"] for d in done]
         out[name] = merged
+    if all(name in out and "error" not in out[name] for name in APPS):
+        ratios = [
+            ours["server_cpu_ms_per_req"] / bare["server_cpu_ms_per_req"]
+            for ours, bare in zip(runs["ours"], runs["bare_fastapi"], strict=False)
+        ]
+        out["server_cpu_ratio_rounds"] = ratios
+        out["server_cpu_ratio"] = statistics.median(ratios)
     return out
 
 

@@ -187,6 +187,8 @@ def http_table(http: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for name, h in http.items():
+        if not isinstance(h, dict):  # the paired CPU ratio, shown with the targets
+            continue
         if "error" in h:
             lines.append(f"| {name} | error: {h['error']} | | | | | |")
             continue
