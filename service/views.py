@@ -1,6 +1,6 @@
 """Load a JobView or answer 404: what every route about one job starts with."""
 
-from fastapi import Request
+from starlette.types import Scope
 
 from jobs.connection import RedisClient, is_cluster
 from jobs.ids import InvalidQueueName
@@ -48,6 +48,6 @@ async def load_views(
     return [r for r in records if r is not None]
 
 
-def job_location(request: Request, job_id: str) -> str:
+def job_location(scope: Scope, job_id: str) -> str:
     """`/jobs/{id}`, under the prefix the service is mounted at, if any."""
-    return f"{request.scope.get('root_path', '')}/jobs/{job_id}"
+    return f"{scope.get('root_path', '')}/jobs/{job_id}"

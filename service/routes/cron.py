@@ -93,5 +93,5 @@ async def run_schedule_now(
     schedule = _find(catalog, name)
     spec = catalog[schedule.job]
     enqueued = await scheduler.run_now(redis, schedule, spec, settings)
-    response.headers["Location"] = job_location(request, enqueued.job_id)
+    response.headers["Location"] = job_location(request.scope, enqueued.job_id)
     return created_view(spec, enqueued)

@@ -3,7 +3,7 @@
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -14,8 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, StringConstraints, ValidationError
 from pydantic_core import ErrorDetails
+from starlette.datastructures import State
 from starlette.routing import Match
-from starlette.types import Scope
+from starlette.types import Message, Receive, Scope, Send
 
 from jobs.connection import RedisClient
 from jobs.dependencies import MAX_PARENTS, OnParentFailure
@@ -202,41 +203,39 @@ class _JobTypeRoute(APIRoute):
     `/jobs/{job_id}`, as the OpenAPI document says (a concrete path wins over a template).
 
     A plain request (a small JSON body that is valid as sent, no query options, no
-    `Idempotency-Key`) takes a short path (`_plain_enqueue`); every other one, and every
-    invalid one, goes through FastAPI's own handler."""
+    `Idempotency-Key`) is answered by `_plain_enqueue` straight from the route's ASGI
+    `handle`; every other one, and every invalid one, goes through FastAPI's own handler,
+    given the body read so far."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
         return (Match.FULL if match is Match.PARTIAL else match), child_scope
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        full = super().get_route_handler()
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         spec: JobSpec | None = getattr(self.endpoint, "job_spec", None)
         field = self.response_field
-        if spec is None or field is None:
-            return full
-
-        async def handler(request: Request) -> Response:
-            return await _plain_enqueue(spec, field, request) or await full(request)
-
-        return handler
+        if spec is None or field is None or not _plain_request(scope):
+            await super().handle(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client left before sending its body: no one to answer
+        response = await _plain_enqueue(spec, field, scope, body)
+        if response is None:
+            await super().handle(scope, _replay(body, receive), send)
+        else:
+            await response(scope, receive, send)
 
 
 PLAIN_BODY_MAX = 65_536
 """Bodies up to this size (declared by Content-Length) may take the short path."""
 
 
-async def _plain_enqueue(spec: JobSpec, field: ModelField, request: Request) -> Response | None:
-    """A plain enqueue without FastAPI's per-request work (dependency solving, JSON parsing and
-    lax validation of the body, validating the view again): about half of this route's CPU.
-    None when the request is not plain: the full handler answers it.
-
-    The answer is the full handler's: this body is one the full path accepts too (it refuses
-    what strict validation refuses, `_refuse_coerced_input`), and `_submit` and the route's
-    own response field make the status, Location, log line and JSON."""
-    scope = request.scope
-    if scope["query_string"]:
-        return None
+def _plain_request(scope: Scope) -> bool:
+    """A POST with a JSON body of a declared size up to `PLAIN_BODY_MAX`, and nothing else
+    to read: no query options, no `Idempotency-Key`."""
+    if scope["method"] != "POST" or scope["query_string"]:
+        return False
     content_type = length = None
     for name, value in scope["headers"]:
         if name == b"content-type":
@@ -244,21 +243,56 @@ async def _plain_enqueue(spec: JobSpec, field: ModelField, request: Request) -> 
         elif name == b"content-length":
             length = value
         elif name == b"idempotency-key":
-            return None
+            return False
     if content_type != b"application/json" or not length or not length.isdigit():
-        return None
-    if not 0 < int(length) <= PLAIN_BODY_MAX:
-        return None
-    body = await request.body()  # kept on the request: the full handler would read it again
+        return False
+    return 0 < int(length) <= PLAIN_BODY_MAX
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None if the client disconnected first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for a handler that comes after the body was read: the body first, then
+    whatever the client sends next (a disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
+
+
+async def _plain_enqueue(
+    spec: JobSpec, field: ModelField, scope: Scope, body: bytes
+) -> Response | None:
+    """A plain enqueue without FastAPI's per-request work (its request object and exit
+    stacks, dependency solving, JSON parsing and lax validation of the body, validating the
+    view again): more than half of this route's CPU. None when the body is not valid as
+    sent: the full handler answers it.
+
+    The answer is the full handler's: this body is one the full path accepts too (it refuses
+    what strict validation refuses, `_refuse_coerced_input`), and `_submit` and the route's
+    own response field make the status, Location, log line and JSON. An error (Redis away)
+    goes to the app's exception handlers, as from the full handler."""
     try:
         payload = spec.input_model.model_validate_json(body, strict=True)
     except ValidationError:
-        return None  # the full handler answers, with its own errors
-    view, code = await _submit(spec, payload, request, NO_OPTIONS, None)
+        return None
+    view, code = await _submit(spec, payload, scope["app"].state, NO_OPTIONS, None)
     return Response(
         field.serialize_json(view, by_alias=True),
         status_code=code,
-        headers={"Location": job_location(request, view.id)},
+        headers={"Location": job_location(scope, view.id)},
         media_type="application/json",
     )
 
@@ -275,14 +309,13 @@ class _UnknownJobTypeRoute(APIRoute):
 async def _submit(
     spec: JobSpec,
     payload: BaseModel,
-    request: Request,
+    state: State,
     options: EnqueueOptions,
     idempotency_key: str | None,
 ) -> tuple[JobView, int]:
     """Enqueue; the job's view and the status to answer with."""
     # Redis and settings from the app's state, not dependencies: each dependency is one more
     # round of FastAPI's dependency solving on every request.
-    state = request.app.state
     redis: RedisClient = state.redis
     settings: Settings = state.settings
     enqueued = await enqueue(
@@ -375,8 +408,10 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
             payload = spec.input_model()
         else:  # FastAPI has read the body already (cached): no second read from the client
             _refuse_coerced_input(spec, await request.body())
-        view, response.status_code = await _submit(spec, payload, request, options, idempotency_key)
-        response.headers["Location"] = job_location(request, view.id)
+        view, response.status_code = await _submit(
+            spec, payload, request.app.state, options, idempotency_key
+        )
+        response.headers["Location"] = job_location(request.scope, view.id)
         return view
 
     signature = inspect.signature(endpoint)

@@ -189,7 +189,7 @@ async def retry_job(
     logger.info(
         "job enqueued", extra={"job_id": enqueued.job_id, "job": spec.name, "retry_of": job_id}
     )
-    response.headers["Location"] = job_location(request, enqueued.job_id)
+    response.headers["Location"] = job_location(request.scope, enqueued.job_id)
     return await load_view(redis, catalog, settings, enqueued.job_id)
 
 

@@ -20,6 +20,10 @@ async def test_redis_outage_is_503_and_the_service_recovers() -> None:
                 assert down.status_code == 503
                 assert down.headers["retry-after"] == "5"
                 assert down.json()["error"]["code"] == "redis_unavailable"
+                # A plain JSON body takes the short path: the same answer.
+                plain = await client.post("/jobs/ping", json={"message": "m"})
+                assert plain.status_code == 503 and plain.headers["retry-after"] == "5"
+                assert plain.json()["error"]["code"] == "redis_unavailable"
                 assert (await client.get("/ready")).status_code == 503
                 server = EmbeddedRedis(port=server.port).start()
                 assert (await client.post("/jobs/ping")).status_code == 202
