@@ -93,17 +93,11 @@ class _CheckedWithoutRead(AbstractConnection):
 
     async def can_read_destructive(self) -> bool:
         parser = self._parser
-        reader: Any = getattr(parser, "_reader", None)
-        stream: Any = getattr(parser, "_stream", None)
-        connected = getattr(parser, "_connected", False)
-        if not (
-            isinstance(parser, _AsyncHiredisParser)
-            and connected
-            and reader is not None
-            and stream is not None
-        ):
+        if not (isinstance(parser, _AsyncHiredisParser) and parser._connected):
             checked: bool = await super().can_read_destructive()  # type: ignore[no-untyped-call]
             return checked  # (raises for a closed connection)
+        reader: Any = parser._reader  # both set when it connected
+        stream: Any = parser._stream
         return bool(reader.has_data() or stream.at_eof() or stream._buffer)
 
 

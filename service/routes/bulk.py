@@ -17,8 +17,9 @@ from jobs.enqueue import enqueue_many
 from jobs.models import Model
 from jobs.registry import JobSpec
 from service.deps import CatalogDep, RedisDep, SettingsDep
+from service.enqueue_options import OptionsDep
 from service.errors import InvalidRequest, PayloadTooLarge
-from service.routes.enqueue import OptionsDep, created_view, item_errors
+from service.routes.enqueue import created_view, item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
 from service.views import load_views
 

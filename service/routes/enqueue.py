@@ -2,54 +2,31 @@
 
 import inspect
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Request, Response, status
 from fastapi._compat import ModelField
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, StringConstraints, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.datastructures import State
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from jobs.connection import RedisClient
-from jobs.dependencies import MAX_PARENTS, OnParentFailure
-from jobs.enqueue import MAX_PRIORITY, Enqueued, enqueue
-from jobs.ids import JOB_ID
+from jobs.enqueue import Enqueued, enqueue
 from jobs.logs import line
 from jobs.registry import JobSpec
 from jobs.store import new_job_record
-from jobs.webhook_policy import MAX_URL_LENGTH
-from service.errors import IdempotencyConflict, InvalidRequest, JobTypeNotFound
+from service.enqueue_options import NO_OPTIONS, EnqueueOptions, OptionsDep
+from service.errors import IdempotencyConflict, JobTypeNotFound
 from service.schemas import ERROR_RESPONSES, JobView, error_response
 from service.views import job_location, load_view
 from settings import Settings
 
 logger = logging.getLogger("service")
-
-MAX_DEFER_S = 365 * 24 * 3600
-
-# RFC 3339 `date-time` (what `format: date-time` promises), and nothing else pydantic would take:
-# no Unix timestamps, no bare dates, no offset-less times, no space for the `T`.
-_RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
-
-
-def _rfc3339_only(value: object) -> object:
-    if isinstance(value, str) and _RFC3339.fullmatch(value):
-        return value
-    raise ValueError("expected an RFC 3339 date-time with an offset, e.g. 2030-01-31T09:00:00Z")
-
-
-Rfc3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
-JobIdParam = Annotated[str, StringConstraints(pattern=JOB_ID.pattern, max_length=265)]
 
 _LOCATION = {
     "Location": {
@@ -69,132 +46,6 @@ ENQUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_202_ACCEPTED: {"description": "Enqueued: the new job.", "headers": _LOCATION},
     status.HTTP_400_BAD_REQUEST: error_response("The body could not be read (e.g. not UTF-8)."),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class EnqueueOptions:
-    """When, where and how urgently: the query options every enqueue route takes."""
-
-    defer_by: float | None
-    defer_until: datetime | None
-    queue: str | None
-    priority: int
-    unique_for: float | None = None
-    expires_in: float | None = None
-    expires_at: datetime | None = None
-    after: tuple[str, ...] = ()
-    on_parent_failure: OnParentFailure = "fail"
-    callback_url: str | None = None
-
-
-async def enqueue_options(
-    defer_by: Annotated[
-        float | None,
-        Query(
-            ge=0,
-            le=MAX_DEFER_S,
-            description="Run no sooner than this many seconds from now (not with `defer_until`).",
-        ),
-    ] = None,
-    defer_until: Annotated[
-        Rfc3339DateTime | None,
-        Query(
-            description="Run no sooner than this time: RFC 3339 with an offset "
-            "(`2030-01-31T09:00:00Z`); a past time runs now (not with `defer_by`)."
-        ),
-    ] = None,
-    queue: Annotated[
-        str | None,
-        Query(
-            pattern=r"^[A-Za-z0-9_.:\-]{1,64}$",
-            description="Put the job on this queue instead of its declared one.",
-        ),
-    ] = None,
-    priority: Annotated[
-        int,
-        Query(ge=0, le=MAX_PRIORITY, description="Lower runs first; FIFO within one."),
-    ] = 0,
-    unique_for: Annotated[
-        float | None,
-        Query(
-            gt=0,
-            le=MAX_DEFER_S,
-            description="For this many seconds, while this job is not final, an equal enqueue "
-            "(same job and input, or the job's `unique_key`) answers 200 with this job instead "
-            "of a new one. Overrides the job's declared `unique_for`.",
-        ),
-    ] = None,
-    expires_in: Annotated[
-        float | None,
-        Query(
-            gt=0,
-            le=MAX_DEFER_S,
-            description="Not started within this many seconds of its enqueue, the job never "
-            "starts: it ends `failed` with error type `Expired` (not with `expires_at`).",
-        ),
-    ] = None,
-    expires_at: Annotated[
-        Rfc3339DateTime | None,
-        Query(
-            description="Not started by this time (RFC 3339 with an offset), the job never "
-            "starts: it ends `failed` with error type `Expired` (not with `expires_in`)."
-        ),
-    ] = None,
-    after: Annotated[
-        list[JobIdParam] | None,
-        Query(
-            max_length=MAX_PARENTS,
-            description="Job ids this job waits for, one per parameter, repeated "
-            "(`?after=a&after=b`): it is `waiting` until every one of them is final, then "
-            "queued (no defer with it). An unknown or expired id is a 422 `unknown_parent` "
-            "listing them, and nothing is enqueued.",
-        ),
-    ] = None,
-    on_parent_failure: Annotated[
-        Literal["fail", "ignore"],
-        Query(
-            description="With `after`: what a parent that did not complete (failed, aborted, "
-            "or expired) means: `fail` (this job ends `failed` with `ParentFailed`, never "
-            "started) or `ignore` (it runs anyway)."
-        ),
-    ] = "fail",
-    callback_url: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=MAX_URL_LENGTH,
-            description="Once the job is final (complete, failed or aborted), POST its JobView "
-            "to this URL, signed (`X-Signature`, `X-Webhook-Id`; see `GET /jobs/{id}/deliveries`"
-            "). `https://` only (`http://` with `WEBHOOK_ALLOW_HTTP`); a literal private, "
-            "loopback or link-local address is a 422 `callback_refused` unless "
-            "`WEBHOOK_ALLOW_PRIVATE`; without a `WEBHOOK_SECRET` a 422 "
-            "`webhooks_not_configured`. Nothing is enqueued then.",
-        ),
-    ] = None,
-) -> EnqueueOptions:
-    """An async dependency: a class one would run in the thread pool on every request."""
-    if defer_by is not None and defer_until is not None:
-        raise InvalidRequest("give defer_by or defer_until, not both")
-    if expires_in is not None and expires_at is not None:
-        raise InvalidRequest("give expires_in or expires_at, not both")
-    return EnqueueOptions(
-        defer_by,
-        defer_until,
-        queue,
-        priority,
-        unique_for,
-        expires_in,
-        expires_at,
-        tuple(after or ()),
-        on_parent_failure,
-        callback_url,
-    )
-
-
-OptionsDep = Annotated[EnqueueOptions, Depends(enqueue_options)]
-
-
-NO_OPTIONS = EnqueueOptions(None, None, None, 0)
 
 
 class _JobTypeRoute(APIRoute):
