@@ -5,11 +5,11 @@ and one for job bookkeeping (or `BENCH_TALLY_URL`), measures each system with
 `python -m bench.measure` in that system's virtualenv, then HTTP enqueue, then writes
 results/latest.json, results/chart.png and the results section of README.md.
 
-Then, for ours only (issue 9), in every round: bulk enqueue from Python (`bench.bulk_enqueue`),
-`POST /jobs/{name}/bulk` vs single POSTs (`bench.http_bulk`), a 1/2/4 worker-process scaling
-table (`bench.scale`), one worker draining jobs that do nothing (`bench.pure_noop`), the
-server's cost per job when busy and when paced
-(`bench.server_busy`), and once: one server vs a 3-primary cluster (`bench.cluster_drain`).
+Then the scale-out parts, ours only, in every round: bulk enqueue from Python
+(`bench.bulk_enqueue`), `POST /jobs/{name}/bulk` vs single POSTs (`bench.http_bulk`), a 1/2/4
+worker-process scaling table (`bench.scale`), one worker draining jobs that do nothing
+(`bench.pure_noop`), the server's cost per job when busy and when paced (`bench.server_busy`),
+and once: one server vs a 3-primary cluster (`bench.cluster_drain`).
 
 Environment: BENCH_SYSTEMS (comma list), BENCH_N (5000), BENCH_LAT_COUNT (200),
 BENCH_HTTP_REQUESTS (5000), BENCH_HTTP_CONCURRENCY (32), BENCH_TASKIQ_PYTHON, BENCH_ROUNDS (2);
@@ -33,6 +33,8 @@ import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+import redis.asyncio as aioredis
 
 from bench import (
     bulk_enqueue,
@@ -91,7 +93,7 @@ def guarded(name: str, run: Any) -> dict[str, Any]:
 
 
 def ours_parts(parts: list[str], redis_url: str, tally_url: str) -> dict[str, Any]:
-    """One round of the parts that measure our service alone (issue 9)."""
+    """One round of the parts that measure our service alone (scale-out)."""
     out: dict[str, Any] = {}
     if "bulk" in parts:
         out["bulk"] = guarded(
@@ -127,8 +129,6 @@ def ours_parts(parts: list[str], redis_url: str, tally_url: str) -> dict[str, An
 
 
 async def round_trip(redis_url: str) -> dict[str, float]:
-    import redis.asyncio as aioredis
-
     r = aioredis.Redis.from_url(redis_url)
     try:
         return await redis_cost.round_trip_cost(r)
@@ -171,7 +171,7 @@ def python_for(name: str) -> str:
 
 
 def ours_missing() -> str | None:
-    for path in ("jobs/__main__.py", "jobs/enqueue.py", "settings.py"):
+    for path in ("jobs/__main__.py", "jobs/enqueue/submit.py", "settings.py"):
         if not (ROOT / path).exists():
             return f"{path} not found"
     return None

@@ -1,4 +1,5 @@
-"""Bulk enqueue from one Python producer: `jobs.enqueue.enqueue_many` (chunks of `BULK_CHUNK`).
+"""Bulk enqueue from one Python producer: `jobs.enqueue.submit.enqueue_many` (chunks of
+`BULK_CHUNK`).
 
 `python -m bench.bulk_enqueue --redis URL [--n 20000]` (the queue server's db is FLUSHDB'd).
 One producer, one `enqueue_many` call over N payloads built beforehand (what a caller hands
@@ -17,16 +18,16 @@ import time
 from typing import Any
 
 from bench import redis_cost
+from bench.systems.ours import JOB_MODULE
+from jobs.enqueue.submit import BULK_CHUNK, enqueue_many
+from jobs.layout.connection import create_redis
+from settings import Settings
 
 JOB = "bench_noop"
 
 
 def open_ours(redis_url: str) -> tuple[Any, Any]:
     """(client, settings) of our service for `redis_url`, with the bench job in its catalog."""
-    from bench.systems.ours import JOB_MODULE
-    from jobs.connection import create_redis
-    from settings import Settings
-
     settings = Settings(redis_url=redis_url, job_modules=[JOB_MODULE])
     return create_redis(settings), settings
 
@@ -39,8 +40,6 @@ async def enqueue_bulk(
     redis: Any, settings: Any, items: list[dict[str, Any]], queue: str | None = None
 ) -> float:
     """Enqueue `items` with one `enqueue_many` call; jobs/s."""
-    from jobs.enqueue import enqueue_many
-
     t0 = time.perf_counter()
     done = await enqueue_many(redis, JOB, items, queue=queue, settings=settings)
     elapsed = time.perf_counter() - t0
@@ -50,8 +49,6 @@ async def enqueue_bulk(
 
 async def run(redis_url: str, n: int, repeat: int = 3) -> dict[str, Any]:
     """`repeat` timed calls of N jobs each (an empty queue every time); medians."""
-    from jobs.enqueue import BULK_CHUNK
-
     redis, settings = open_ours(redis_url)
     rates, cpus, cmds = [], [], []
     try:

@@ -34,6 +34,9 @@ import redis.asyncio as aioredis
 from bench import bulk_enqueue, redis_cost, server_busy
 from bench.procs import Workers
 from bench.systems.ours import JOB_MODULE
+from jobs.layout.connection import create_redis
+from settings import Settings
+from tests.helpers.cluster import ValkeyCluster
 
 QUEUES = [f"bench{i}" for i in range(6)]
 LOG_DIR = Path(__file__).resolve().parent / "results" / "logs"
@@ -48,9 +51,6 @@ async def drain(
     count: int,
     log_dir: Path,
 ) -> dict[str, Any]:
-    from jobs.connection import create_redis
-    from settings import Settings
-
     settings = Settings(
         redis_url=env["REDIS_URL"],
         redis_cluster_nodes=env.get("REDIS_CLUSTER_NODES", ""),
@@ -126,9 +126,6 @@ async def drain(
 async def run(
     redis_url: str, tally_url: str, n: int, count: int, log_dir: Path, busy_n: int = 30_000
 ) -> dict[str, Any]:
-    from settings import Settings
-    from tests.helpers.cluster import ValkeyCluster
-
     tally = aioredis.Redis.from_url(tally_url)
     single = aioredis.Redis.from_url(redis_url)
     out: dict[str, Any] = {"n": n, "workers": count, "queues": len(QUEUES)}

@@ -1,4 +1,4 @@
-"""What a dependency costs (issue 11): `python -m bench.dependency_cost [--redis URL --tally URL]`.
+"""What a dependency costs: `python -m bench.dependency_cost [--redis URL --tally URL]`.
 
 - **Release latency**: chains of two `bench_noop`s on an idle `python -m jobs` (one process,
   serving `dep-a,dep-b`): the parent (on dep-a, deferred 20 ms so that the child is linked to
@@ -32,6 +32,10 @@ import redis.asyncio as aioredis
 from bench import redis_cost, standalone
 from bench.procs import Workers
 from bench.stats import summarize
+from jobs.enqueue.submit import enqueue, enqueue_many
+from jobs.layout.connection import create_redis
+from jobs.reading.job_record import load_job, load_jobs
+from settings import Settings
 
 HERE = Path(__file__).resolve().parent
 MODULES = "bench.workers.ours_jobs"
@@ -48,9 +52,6 @@ def _ms(at: Any) -> float:
 
 class DependencyCost:
     def __init__(self, redis_url: str, tally_url: str, log_dir: Path) -> None:
-        from jobs.connection import create_redis
-        from settings import Settings
-
         self.redis_url, self.tally_url, self.log_dir = redis_url, tally_url, log_dir
         self.settings = Settings(redis_url=redis_url, job_modules=MODULES.split(","))
         self.r = create_redis(self.settings)
@@ -75,8 +76,6 @@ class DependencyCost:
         return int(seconds) * 1000 + int(micros) / 1000
 
     async def _final(self, job_id: str, workers: Workers, timeout_s: float = 10) -> Any:
-        from jobs.store import load_job
-
         deadline = time.monotonic() + timeout_s
         while True:
             record = await load_job(self.r, job_id, {})
@@ -87,9 +86,6 @@ class DependencyCost:
             await asyncio.sleep(0.002)
 
     async def release_latency(self, samples: int) -> dict[str, Any]:
-        from jobs.enqueue import enqueue
-        from jobs.store import load_job
-
         await self.r.flushdb()
         await self.tally.flushdb()
         workers = self.worker("release", ",".join(MODES.values()))
@@ -135,9 +131,6 @@ class DependencyCost:
         return out
 
     async def fan_in(self, n: int, with_child: bool, key: str) -> dict[str, Any]:
-        from jobs.enqueue import enqueue, enqueue_many
-        from jobs.store import load_jobs
-
         await self.r.flushdb()
         await self.tally.flushdb()
         payloads = [{"idx": i, "key": key, "stamp": True} for i in range(n)]

@@ -1,4 +1,4 @@
-"""What flow control costs (issue 10): `python -m bench.flow_cost [--redis URL --tally URL]`.
+"""What flow control costs: `python -m bench.flow_cost [--redis URL --tally URL]`.
 
 - **Drain with a limit never reached**: N no-op jobs enqueued in bulk, then one
   `python -m jobs` drains them; `bench_noop` (no limit) and `bench_noop_limited`
@@ -12,7 +12,7 @@
   `started_at`) - A's settle (`finished_at`), both the server's clock at 1 ms resolution (the
   scripts store ms: a difference is within 1 ms of the truth). Next to it, A's own end to B's
   own start by the server's clock in µs, read inside the jobs: that one includes the worker's
-  settle linger (up to 5 ms, `jobs.slots`) and the task start.
+  settle linger (up to 5 ms, `jobs.worker.capacity`) and the task start.
 
 Without `--redis`, two embedded Valkey servers are started (queue, tally); both are FLUSHDB'd.
 Writes results/flow_cost.json.
@@ -32,6 +32,10 @@ import redis.asyncio as aioredis
 from bench import redis_cost, standalone
 from bench.procs import Workers
 from bench.stats import summarize
+from jobs.enqueue.submit import enqueue_many
+from jobs.layout.connection import create_redis
+from jobs.reading.job_record import load_jobs
+from settings import Settings
 
 HERE = Path(__file__).resolve().parent
 MODULES = "bench.workers.ours_jobs,bench.workers.flow_jobs"
@@ -40,9 +44,6 @@ PLAIN, LIMITED, GATED = "bench_noop", "bench_noop_limited", "bench_one_at_a_time
 
 class FlowCost:
     def __init__(self, redis_url: str, tally_url: str, log_dir: Path) -> None:
-        from jobs.connection import create_redis
-        from settings import Settings
-
         self.redis_url, self.tally_url, self.log_dir = redis_url, tally_url, log_dir
         self.settings = Settings(redis_url=redis_url, job_modules=MODULES.split(","))
         self.r = create_redis(self.settings)
@@ -62,8 +63,6 @@ class FlowCost:
         await self.tally.aclose()
 
     async def drain(self, job: str, n: int, key: str) -> dict[str, Any]:
-        from jobs.enqueue import enqueue_many
-
         await self.r.flushdb()
         await self.tally.flushdb()
         payloads = [{"idx": i, "key": key, "stamp": True} for i in range(n)]
@@ -104,9 +103,6 @@ class FlowCost:
         }
 
     async def release_latency(self, samples: int) -> dict[str, Any]:
-        from jobs.enqueue import enqueue_many
-        from jobs.store import load_jobs
-
         await self.r.flushdb()
         await self.tally.flushdb()
         workers = self.worker("release")

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import psutil
+import redis.asyncio as aioredis
 
 from bench.procs import ROOT, Workers
 from bench.redis_server import free_port
@@ -111,8 +112,6 @@ async def run(
     each round's server CPU per request next to them. The CPU ratio is paired: ours over
     bare within each round (a minute apart at most), then the median of those, so a slow
     minute of the machine counts against both sides alike."""
-    import redis.asyncio as aioredis
-
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in APPS}
     out: dict[str, Any] = {}
     r = aioredis.Redis.from_url(redis_url)

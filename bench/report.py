@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
+from bench import report_scale_out
+from bench.report_format import LABELS, METRICS, drain_figure, fmt, ratio_cell
 from bench.systems import BASELINE, PEERS
+from bench.targets import fast_worker_targets_table
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-LABELS = {
-    "ours": "ours",
-    "arq_default": "ARQ defaults",
-    "arq_tuned": "ARQ tuned",
-    "saq": "SAQ",
-    "taskiq": "taskiq",
-}
-# metric -> (label, getter, higher is better)
-METRICS: dict[str, tuple[str, Any, bool]] = {
-    "drain1": ("drain, 1 worker (jobs/s)", lambda r: _drain(r, "1", "jobs_per_s"), True),
-    "drain2": ("drain, 2 workers (jobs/s)", lambda r: _drain(r, "2", "jobs_per_s"), True),
-    "p50": ("pickup p50 (ms)", lambda r: r.get("latency", {}).get("p50_ms"), False),
-    "p99": ("pickup p99 (ms)", lambda r: r.get("latency", {}).get("p99_ms"), False),
-    "enqueue": (
-        "enqueue from Python (jobs/s)",
-        lambda r: _drain(r, "1", "enqueue_jobs_per_s"),
-        True,
-    ),
-    "rss": ("worker peak RSS (MB)", lambda r: _drain(r, "1", "peak_rss_mb"), False),
-    "cmds": ("Redis commands/job", lambda r: _drain(r, "1", "commands_per_job"), False),
-}
-
-
-def _drain(r: dict[str, Any], workers: str, field: str) -> float | None:
-    value = r.get("drains", {}).get(workers, {}).get(field)
-    return None if value is None else float(value)
 
 
 def exactly_once(r: dict[str, Any]) -> bool:
@@ -69,41 +48,40 @@ def part_exactly_once(results: dict[str, Any], part: str) -> bool:
 
 
 def part_line(name: str, r: dict[str, Any]) -> str:
-    """One line of progress for an issue-9 part."""
+    """One line of progress for a part that measures ours alone (bulk, scale, cluster...)."""
     if "error" in r:
         return "ERROR " + r["error"].strip().splitlines()[-1]
     if "skipped" in r:
         return f"skipped: {r['skipped']}"
     if name == "bulk":
-        return f"{_fmt(r['jobs_per_s'])} jobs/s, {_fmt(r['redis_cpu_us_per_job'])} µs Redis CPU/job"
+        return f"{fmt(r['jobs_per_s'])} jobs/s, {fmt(r['redis_cpu_us_per_job'])} µs Redis CPU/job"
     if name == "http_bulk":
         return ", ".join(
-            f"{k} {_fmt(r[k]['jobs_per_s'])} jobs/s "
-            f"({r[k]['server_cpu_ms_per_job']:.3f} ms CPU/job)"
+            f"{k} {fmt(r[k]['jobs_per_s'])} jobs/s ({r[k]['server_cpu_ms_per_job']:.3f} ms CPU/job)"
             for k in ("single", "bulk")
         )
     if name == "scale":
         return ", ".join(
-            f"{k}w {_fmt(d.get('jobs_per_s'))} jobs/s ({_fmt(d.get('redis_cpu_drain_us_per_job'))}"
+            f"{k}w {fmt(d.get('jobs_per_s'))} jobs/s ({fmt(d.get('redis_cpu_drain_us_per_job'))}"
             " µs)"
             for k, d in r.get("drains", {}).items()
         ) + ("" if drains_ok(r) else "  [CHECK FAILED]")
     if name == "pure":
         return ", ".join(
-            f"{level} {_fmt(d.get('jobs_per_s'))} jobs/s, worker "
-            f"{_fmt(d.get('worker_cpu_us_per_job'))} µs/job"
+            f"{level} {fmt(d.get('jobs_per_s'))} jobs/s, worker "
+            f"{fmt(d.get('worker_cpu_us_per_job'))} µs/job"
             + ("" if d.get("exactly_once") else "  [CHECK FAILED]")
             for level, d in r.items()
         )
     if name == "server_busy":
         return ", ".join(
-            f"{k} {_fmt(r[k]['redis_cpu_us_per_job'])} µs/job "
+            f"{k} {fmt(r[k]['redis_cpu_us_per_job'])} µs/job "
             f"(server busy {r[k]['server_busy_share']:.0%})"
             for k in ("busy", "paced")
         )
     if name == "cluster":
         return ", ".join(
-            f"{k} {_fmt(r[k].get('jobs_per_s'))} jobs/s" for k in ("single", "cluster") if k in r
+            f"{k} {fmt(r[k].get('jobs_per_s'))} jobs/s" for k in ("single", "cluster") if k in r
         ) + ("" if part_exactly_once({name: r}, name) else "  [CHECK FAILED]")
     return ""
 
@@ -111,14 +89,8 @@ def part_line(name: str, r: dict[str, Any]) -> str:
 def one_line(r: dict[str, Any]) -> str:
     if "skipped" in r:
         return f"skipped: {r['skipped']}"
-    bits = [f"{METRICS[k][0]}={_fmt(METRICS[k][1](r))}" for k in ("drain1", "drain2", "p50")]
+    bits = [f"{METRICS[k][0]}={fmt(METRICS[k][1](r))}" for k in ("drain1", "drain2", "p50")]
     return ", ".join(bits) + ("" if exactly_once(r) else "  [CHECK FAILED]")
-
-
-def _fmt(v: float | None) -> str:
-    if v is None:
-        return "—"
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
 
 
 def _check(r: dict[str, Any]) -> str:
@@ -133,12 +105,6 @@ def _check(r: dict[str, Any]) -> str:
         if v.get("done") != v.get("expected") or v.get("duplicates")
     ]
     return "✗ " + "; ".join(bad or ["error, see latest.json"])
-
-
-def _ratio(ours: float | None, other: float | None) -> str:
-    if not ours or not other:
-        return "—"
-    return f"{ours / other:.2f}×"
 
 
 def table(results: dict[str, Any]) -> str:
@@ -156,7 +122,7 @@ def table(results: dict[str, Any]) -> str:
                 + f" | skipped: {r['skipped']} |"
             )
             continue
-        cells = [_fmt(METRICS[k][1](r)) for k in keys]
+        cells = [fmt(METRICS[k][1](r)) for k in keys]
         lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + f" | {_check(r)} |")
     ours = systems.get("ours")
     if ours and "skipped" not in ours:
@@ -174,9 +140,11 @@ def table(results: dict[str, Any]) -> str:
             best = (max if higher else min)(peers) if peers else (None, "")
             base = get(systems[BASELINE]) if BASELINE in systems else None
             peer_cell = (
-                f"{_ratio(get(ours), best[0])} ({LABELS.get(best[1], best[1])})" if best[0] else "—"
+                f"{ratio_cell(get(ours), best[0])} ({LABELS.get(best[1], best[1])})"
+                if best[0]
+                else "—"
             )
-            lines.append(f"| {label} | {_ratio(get(ours), base)} | {peer_cell} |")
+            lines.append(f"| {label} | {ratio_cell(get(ours), base)} | {peer_cell} |")
     return "\n".join(lines)
 
 
@@ -193,16 +161,14 @@ def http_table(http: dict[str, Any]) -> str:
             lines.append(f"| {name} | error: {h['error']} | | | | | |")
             continue
         lines.append(
-            f"| {name} | {_fmt(h['req_per_s'])} | {_fmt(h['p50_ms'])} | "
-            f"{_fmt(h['p99_ms'])} | {_fmt(h.get('server_cpu_ms_per_req'))} | {h['status']} | "
-            f"{_fmt(h.get('server_rss_mb'))} |"
+            f"| {name} | {fmt(h['req_per_s'])} | {fmt(h['p50_ms'])} | "
+            f"{fmt(h['p99_ms'])} | {fmt(h.get('server_cpu_ms_per_req'))} | {h['status']} | "
+            f"{fmt(h.get('server_rss_mb'))} |"
         )
     return "\n".join(lines)
 
 
 def section(results: dict[str, Any]) -> str:
-    from bench.targets import targets_table  # targets reads METRICS from this module
-
     m = results["machine"]
     parts = [
         f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, Python {m['python']}, "
@@ -216,9 +182,9 @@ def section(results: dict[str, Any]) -> str:
         "",
         table(results),
         "",
-        "Targets of the fast-worker issue, in this run:",
+        "Fast-worker targets, in this run:",
         "",
-        targets_table(results),
+        fast_worker_targets_table(results),
         "",
         "![chart](results/chart.png)",
     ]
@@ -229,9 +195,7 @@ def section(results: dict[str, Any]) -> str:
             "",
             http_table(results["http"]),
         ]
-    from bench.report_issue9 import section as issue9_section
-
-    parts += issue9_section(results)
+    parts += report_scale_out.section(results)
     errors = [
         f"- {n}: {e.splitlines()[-1] if e.strip() else e}"
         for n, r in results["systems"].items()
@@ -253,6 +217,8 @@ def write_readme(results: dict[str, Any], readme: Path) -> None:
 
 
 def chart(results: dict[str, Any], path: Path) -> None:
+    # Only bench/.venv has matplotlib (the project's venv imports this module for the tables);
+    # the backend must be chosen before pyplot is imported.
     import matplotlib
 
     matplotlib.use("Agg")
@@ -264,7 +230,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     xs = range(len(names))
     for off, (w, color) in zip((-0.2, 0.2), (("1", "tab:blue"), ("2", "tab:orange")), strict=True):
-        vals = [_drain(r, w, "jobs_per_s") or 0 for r in rs]
+        vals = [drain_figure(r, w, "jobs_per_s") or 0 for r in rs]
         bars = ax1.bar([x + off for x in xs], vals, 0.4, label=f"{w} worker(s)", color=color)
         ax1.bar_label(bars, fmt="%.0f", fontsize=7)
     ax1.set_xticks(list(xs), labels)
@@ -297,9 +263,6 @@ def write(results: dict[str, Any], chart_path: Path, readme: Path) -> None:
 
 
 if __name__ == "__main__":
-    import json
-    import sys
-
     here = Path(__file__).resolve().parent
     data = json.loads(
         Path(sys.argv[1] if len(sys.argv) > 1 else here / "results/latest.json").read_text()

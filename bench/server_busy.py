@@ -2,17 +2,18 @@
 
 `python -m bench.server_busy --redis URL [--n 20000] [--batch 30] [--drivers 3]`
 
-The issue's "22-28 µs of Redis CPU per job" was read where a single Redis core saturated
-(12 worker processes on 16 cores). On 2 cores no number of worker processes gets there: one
-worker costs ~150 µs of its own CPU per job, so the server idles most of a 1-worker drain,
-and after each idle stretch it runs its next call on cold caches (and a vCPU woken from a
-halt). The same calls cost the server far more per job then (measured below: `paced`).
+The Redis CPU per job target was set against a figure read where a single Redis core
+saturated (12 worker processes on 16 cores). On 2 cores no number of worker processes gets
+there: one worker spends many times the server's CPU per job, so the server idles most of a
+1-worker drain, and after each idle stretch it runs its next call on cold caches (and a vCPU
+woken from a halt). The same calls cost the server far more per job then (measured below:
+`paced`).
 
 So this part calls the worker's own scripts (`claim.lua` with the worker's `Claimer`
 arguments, `finish.lua` with the `Finisher`'s rows) back to back, without running jobs, from
-`drivers` concurrent callers of `batch` jobs per call (the batches a busy worker makes: about
-30 jobs per call in the 1-worker drain), so that the server always has a call queued: the
-condition of a saturated server. Then once more with a single caller that pauses 5 ms
+`drivers` concurrent callers of `batch` jobs per call (by default the batches a busy worker
+makes in the 1-worker drain), so that the server always has a call queued: the condition of
+a saturated server. Then once more with a single caller that pauses 5 ms
 between calls (a 1-worker drain's rhythm). Per job: server CPU (`INFO cpu`), its commands, and
 the share of wall time the server was busy.
 """
@@ -29,16 +30,16 @@ import redis.asyncio as aioredis
 
 from bench import bulk_enqueue, redis_cost
 from bench.systems.ours import JOB_MODULE
-from jobs import lua
-from jobs.claimer import Claimer
-from jobs.connection import create_redis
-from jobs.finisher import Finisher, Settle
-from jobs.records import LeaseToken
-from jobs.served import ServedQueues
+from jobs.layout import scripts
+from jobs.layout.connection import create_redis
+from jobs.layout.records import LeaseToken
+from jobs.worker.claim import Claimer
+from jobs.worker.queue_order import ServedQueues
+from jobs.worker.settle import Finisher, Settle
 from settings import Settings
 
 RESULT = b'{"t":1,"f":"bench_noop","a":[],"s":true,"r":{},"st":0,"w":"w"'
-"""A settled no-op's result (open JSON, as `jobs.results.result_data` makes it)."""
+"""A settled no-op's result (open JSON, as `jobs.layout.results.result_data` makes it)."""
 RESULT_TTL_MS = 86_400_000
 
 
@@ -48,7 +49,7 @@ async def _driver(
     """Claim `batch` from each queue in turn, settle them all `complete`, until a whole round
     finds every queue empty."""
     claimer = Claimer(redis, name, ServedQueues.parse(",".join(queues), queues[0]), 30_000, False)
-    claim, finish = lua.script("claim"), lua.script("finish")
+    claim, finish = scripts.script("claim"), scripts.script("finish")
     finisher = Finisher(redis, legacy=False)
     while True:
         took = 0

@@ -14,6 +14,8 @@ import os
 import time
 from typing import Any
 
+import redis.asyncio as aioredis
+
 _client: Any = None
 
 
@@ -21,8 +23,6 @@ def client() -> Any:
     """One asyncio client per worker process, from env `BENCH_TALLY_URL`."""
     global _client
     if _client is None:
-        import redis.asyncio as aioredis
-
         _client = aioredis.Redis.from_url(os.environ["BENCH_TALLY_URL"])
     return _client
 

@@ -1,10 +1,10 @@
-"""Where each target of the fast-worker issue stands, computed from one run's results."""
+"""Where each fast-worker and scale-out target stands, computed from one run's results."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench.report import METRICS
+from bench.report_format import METRICS, drain_figure
 
 
 def _get(results: dict[str, Any], system: str, metric: str) -> float | None:
@@ -22,7 +22,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def targets_table(results: dict[str, Any]) -> str:
+def fast_worker_targets_table(results: dict[str, Any]) -> str:
     g = lambda system, metric: _get(results, system, metric)  # noqa: E731
     p50, p99 = g("ours", "p50"), g("ours", "p99")
     vs_tuned = _ratio(g("ours", "drain1"), g("arq_tuned", "drain1"))
@@ -81,9 +81,8 @@ def targets_table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def issue9_targets_table(results: dict[str, Any]) -> str:
-    """Targets of the scale-out issue (9) that one run of this harness can check."""
-    from bench.report import _drain
+def scale_out_targets_table(results: dict[str, Any]) -> str:
+    """The scale-out targets that one run of this harness can check."""
 
     def check(value: float | None, ok: Any) -> bool | None:
         return None if value is None else bool(ok(value))
@@ -99,18 +98,18 @@ def issue9_targets_table(results: dict[str, Any]) -> str:
     bulk_rate = bulk.get("jobs_per_s")
     http_ratio = _ratio(many.get("jobs_per_s"), single.get("jobs_per_s"))
     http_cpu = _ratio(single.get("server_cpu_ms_per_job"), many.get("server_cpu_ms_per_job"))
-    enqueue_cpu = _drain(ours, "1", "redis_cpu_enqueue_us_per_job")
-    drain_cpu = _drain(ours, "1", "redis_cpu_drain_us_per_job")
+    enqueue_cpu = drain_figure(ours, "1", "redis_cpu_enqueue_us_per_job")
+    drain_cpu = drain_figure(ours, "1", "redis_cpu_drain_us_per_job")
     cpu = enqueue_cpu + drain_cpu if enqueue_cpu is not None and drain_cpu is not None else None
     bulk_cpu = bulk.get("redis_cpu_us_per_job")
     cpu_bulk = bulk_cpu + drain_cpu if bulk_cpu is not None and drain_cpu is not None else None
     busy = (results.get("server_busy") or {}).get("busy") or {}
     busy_cpu = busy.get("redis_cpu_us_per_job")
-    kept = _drain(ours, "1", "kept_bytes_per_job")
-    short = _drain(ours, "1", "kept_short_lived_bytes_per_job")
+    kept = drain_figure(ours, "1", "kept_bytes_per_job")
+    short = drain_figure(ours, "1", "kept_short_lived_bytes_per_job")
     lasting = kept - short if kept is not None and short is not None else None
-    drain1 = _drain(ours, "1", "jobs_per_s")
-    worker_cpu = _drain(ours, "1", "worker_cpu_us_per_job")
+    drain1 = drain_figure(ours, "1", "jobs_per_s")
+    worker_cpu = drain_figure(ours, "1", "worker_cpu_us_per_job")
     pure = (results.get("pure") or {}).get("INFO") or {}
     pure_rate, pure_cpu = pure.get("jobs_per_s"), pure.get("worker_cpu_us_per_job")
     pure_core = 1e6 / pure_cpu if pure_cpu else None
@@ -140,9 +139,9 @@ def issue9_targets_table(results: dict[str, Any]) -> str:
             check(http_ratio, lambda v: v >= 10),
         ),
         _row(
-            "Redis CPU per no-op job ≤ 15 µs (claim + finish on a busy server, as where the "
-            "issue's 22–28 µs were read; in brackets: the 1-worker drain, where the server idles "
-            "between calls, and with the enqueue added: `enqueue()` one at a time / "
+            "Redis CPU per no-op job ≤ 15 µs (claim + finish on a busy server, the condition of "
+            "the 22–28 µs it was set against; in brackets: the 1-worker drain, where the server "
+            "idles between calls, and with the enqueue added: `enqueue()` one at a time / "
             "`enqueue_many`)",
             f"{fmt(busy_cpu, '.1f')} µs ({fmt(drain_cpu, '.1f')} µs; {fmt(cpu, '.1f')} / "
             f"{fmt(cpu_bulk, '.1f')} µs)",

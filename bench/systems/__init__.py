@@ -8,10 +8,8 @@ Modules are imported lazily: each interpreter has only its own system's dependen
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from bench.systems.base import System
+from bench.systems.base import System
 
 # name -> (module, virtualenv)
 SYSTEMS: dict[str, tuple[str, str]] = {

@@ -10,6 +10,9 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Any
 
+from arq import create_pool
+from arq.connections import RedisSettings
+
 from bench.systems.base import System
 
 SETTINGS = {
@@ -33,9 +36,6 @@ class ArqStock(System):
         return {"arq": version("arq"), **self.params}
 
     async def open(self, redis_url: str) -> None:
-        from arq import create_pool
-        from arq.connections import RedisSettings
-
         await super().open(redis_url)
         self.pool = await create_pool(RedisSettings.from_dsn(redis_url))
 

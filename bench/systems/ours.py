@@ -1,4 +1,4 @@
-"""Our service's worker (`python -m jobs`) and enqueue (`jobs.enqueue.enqueue`).
+"""Our service's worker (`python -m jobs`) and enqueue (`jobs.enqueue.submit.enqueue`).
 
 The no-op job is `bench_noop` from `bench.workers.ours_jobs`, added to the worker's catalog
 through the `JOB_MODULES` setting. Everything else is the worker's default settings.
@@ -6,10 +6,14 @@ through the `JOB_MODULES` setting. Everything else is the worker's default setti
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import version
 from typing import Any
 
 from bench.systems.base import System
+from jobs.enqueue.submit import enqueue
+from jobs.layout.connection import create_redis
+from settings import Settings
 
 JOB_MODULE = "bench.workers.ours_jobs"
 
@@ -26,8 +30,6 @@ class Ours(System):
         return [self.python(), "-m", "jobs"]
 
     def worker_env(self) -> dict[str, str]:
-        import os
-
         return {
             "REDIS_URL": self.redis_url,
             "JOB_MODULES": JOB_MODULE,
@@ -35,8 +37,6 @@ class Ours(System):
         }
 
     def config(self) -> dict[str, Any]:
-        from settings import Settings
-
         s = Settings()
         return {
             "jobservice": version("jobservice"),
@@ -46,17 +46,12 @@ class Ours(System):
         }
 
     async def open(self, redis_url: str) -> None:
-        from jobs.connection import create_redis
-        from settings import Settings
-
         await super().open(redis_url)
         # `enqueue` resolves job names against the catalog: the bench job must be in it.
         self.settings = Settings(redis_url=redis_url, job_modules=[JOB_MODULE])
         self.redis = create_redis(self.settings)
 
     async def enqueue(self, idx: int, key: str, stamp: bool) -> None:
-        from jobs.enqueue import enqueue
-
         done = await enqueue(
             self.redis,
             "bench_noop",

@@ -10,6 +10,8 @@ import os
 from importlib.metadata import version
 from typing import Any
 
+from saq import Queue
+
 from bench.systems.base import System
 
 QUEUE = "bench"
@@ -36,8 +38,6 @@ class Saq(System):
         return {"saq": version("saq"), "concurrency": concurrency()}
 
     async def open(self, redis_url: str) -> None:
-        from saq import Queue
-
         await super().open(redis_url)
         self.queue = Queue.from_url(redis_url, name=QUEUE)
         await self.queue.connect()

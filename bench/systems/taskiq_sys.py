@@ -7,6 +7,7 @@ Runs from `bench/.venv-taskiq` (taskiq-redis needs redis>=8).
 
 from __future__ import annotations
 
+import os
 from importlib.metadata import version
 from typing import Any
 
@@ -43,9 +44,8 @@ class Taskiq(System):
         }
 
     async def open(self, redis_url: str) -> None:
-        import os
-
         os.environ["BENCH_REDIS_URL"] = redis_url
+        # Imported here: the worker module builds its broker from this variable at import.
         from bench.workers import taskiq_worker
 
         await super().open(redis_url)

@@ -1,12 +1,14 @@
 """Bench-only jobs with flow control (`bench.flow_cost`), loaded with
 `JOB_MODULES=bench.workers.ours_jobs,bench.workers.flow_jobs`."""
 
+import asyncio
+
 from pydantic import BaseModel
 
 from bench import tally
 from bench.workers.ours_jobs import NoopInput, NoopOutput
-from jobs.context import JobContext
-from jobs.registry import job
+from jobs.declare.context import JobContext
+from jobs.declare.registry import job
 
 
 @job(name="bench_noop_limited", concurrency=1000, description="bench_noop behind a limit.")
@@ -25,8 +27,6 @@ class GateInput(BaseModel):
 @job(name="bench_one_at_a_time", concurrency=1, description="One at a time, all workers.")
 async def bench_one_at_a_time(ctx: JobContext, payload: GateInput) -> NoopOutput:
     """Records its start and end by the queue server's clock (µs) on the tally server."""
-    import asyncio
-
     start = await ctx.redis.time()
     if payload.hold_s:
         await asyncio.sleep(payload.hold_s)

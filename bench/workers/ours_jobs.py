@@ -3,8 +3,8 @@
 from pydantic import BaseModel
 
 from bench import tally
-from jobs.context import JobContext
-from jobs.registry import job
+from jobs.declare.context import JobContext
+from jobs.declare.registry import job
 
 
 class NoopInput(BaseModel):

@@ -1,40 +1,44 @@
-"""The README tables of the scale-out issue (9): bulk enqueue, bulk HTTP, Redis cost per job,
-worker-process scaling, one server vs a cluster. Input: latest.json's dict."""
+"""The README's scale-out tables: bulk enqueue, bulk HTTP, Redis cost per job, worker-process
+scaling, the server busy vs paced, one server vs a cluster. Input: latest.json's dict."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench.report import LABELS, _drain, _fmt, _ratio
+from bench.report_format import LABELS, drain_figure, fmt, ratio_cell
 from bench.systems import BASELINE, PEERS
+from bench.targets import scale_out_targets_table
 
 # metric -> (label, getter); all lower is better (server cost per job)
 COST: dict[str, tuple[str, Any]] = {
     "cpu_enqueue": (
         "Redis CPU, enqueue (µs/job)",
-        lambda r: _drain(r, "1", "redis_cpu_enqueue_us_per_job"),
+        lambda r: drain_figure(r, "1", "redis_cpu_enqueue_us_per_job"),
     ),
     "cpu_drain": (
         "Redis CPU, claim+run+finish (µs/job)",
-        lambda r: _drain(r, "1", "redis_cpu_drain_us_per_job"),
+        lambda r: drain_figure(r, "1", "redis_cpu_drain_us_per_job"),
     ),
     "cpu_total": ("Redis CPU, total (µs/job)", lambda r: _sum(r)),
     "cmds_enqueue": (
         "Redis commands/job, enqueue",
-        lambda r: _drain(r, "1", "enqueue_commands_per_job"),
+        lambda r: drain_figure(r, "1", "enqueue_commands_per_job"),
     ),
-    "cmds_drain": ("Redis commands/job, drain", lambda r: _drain(r, "1", "commands_per_job")),
-    "kept": ("Redis memory kept (B/finished job)", lambda r: _drain(r, "1", "kept_bytes_per_job")),
+    "cmds_drain": ("Redis commands/job, drain", lambda r: drain_figure(r, "1", "commands_per_job")),
+    "kept": (
+        "Redis memory kept (B/finished job)",
+        lambda r: drain_figure(r, "1", "kept_bytes_per_job"),
+    ),
     "kept_short": (
         "of which expiring within 60 s (B/job)",
-        lambda r: _drain(r, "1", "kept_short_lived_bytes_per_job"),
+        lambda r: drain_figure(r, "1", "kept_short_lived_bytes_per_job"),
     ),
 }
 
 
 def _sum(r: dict[str, Any]) -> float | None:
-    a = _drain(r, "1", "redis_cpu_enqueue_us_per_job")
-    b = _drain(r, "1", "redis_cpu_drain_us_per_job")
+    a = drain_figure(r, "1", "redis_cpu_enqueue_us_per_job")
+    b = drain_figure(r, "1", "redis_cpu_drain_us_per_job")
     return None if a is None or b is None else a + b
 
 
@@ -50,7 +54,7 @@ def cost_table(results: dict[str, Any]) -> str:
         "|---" * (len(keys) + 1) + "|",
     ]
     for name, r in systems.items():
-        cells = [_fmt(COST[k][1](r)) for k in keys]
+        cells = [fmt(COST[k][1](r)) for k in keys]
         lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
     ours = systems.get("ours")
     if ours:
@@ -64,8 +68,8 @@ def cost_table(results: dict[str, Any]) -> str:
             peers = [(v, p) for v, p in peers if v is not None and v > 0]
             best = min(peers) if peers else None
             base = get(systems[BASELINE]) if BASELINE in systems else None
-            peer = f"{_ratio(get(ours), best[0])} ({LABELS[best[1]]})" if best else "—"
-            lines.append(f"| {label} | {_ratio(get(ours), base)} | {peer} |")
+            peer = f"{ratio_cell(get(ours), best[0])} ({LABELS[best[1]]})" if best else "—"
+            lines.append(f"| {label} | {ratio_cell(get(ours), base)} | {peer} |")
     return "\n".join(lines)
 
 
@@ -75,28 +79,28 @@ def enqueue_table(results: dict[str, Any]) -> str:
     lines = [
         "| ours, one producer | jobs/s | Redis CPU (µs/job) | Redis commands/job |",
         "|---|---|---|---|",
-        f"| `enqueue()` one at a time | {_fmt(_drain(ours, '1', 'enqueue_jobs_per_s'))} | "
-        f"{_fmt(_drain(ours, '1', 'redis_cpu_enqueue_us_per_job'))} | "
-        f"{_fmt(_drain(ours, '1', 'enqueue_commands_per_job'))} |",
+        f"| `enqueue()` one at a time | {fmt(drain_figure(ours, '1', 'enqueue_jobs_per_s'))} | "
+        f"{fmt(drain_figure(ours, '1', 'redis_cpu_enqueue_us_per_job'))} | "
+        f"{fmt(drain_figure(ours, '1', 'enqueue_commands_per_job'))} |",
     ]
     if "error" in bulk:
         lines.append(f"| `enqueue_many()` | error: {bulk['error'].splitlines()[-1]} | | |")
     elif bulk:
         lines.append(
             f"| `enqueue_many()`, {bulk['chunk']:.0f} per script call | "
-            f"{_fmt(bulk['jobs_per_s'])} | {_fmt(bulk['redis_cpu_us_per_job'])} | "
-            f"{_fmt(bulk['commands_per_job'])} |"
+            f"{fmt(bulk['jobs_per_s'])} | {fmt(bulk['redis_cpu_us_per_job'])} | "
+            f"{fmt(bulk['commands_per_job'])} |"
         )
-    single = _drain(ours, "1", "enqueue_jobs_per_s")
+    single = drain_figure(ours, "1", "enqueue_jobs_per_s")
     arq = results["systems"].get(BASELINE)
-    arq_rate = _drain(arq, "1", "enqueue_jobs_per_s") if arq else None
+    arq_rate = drain_figure(arq, "1", "enqueue_jobs_per_s") if arq else None
     if bulk.get("jobs_per_s"):
         lines += [
             "",
-            f"`enqueue_many` ÷ `enqueue`: {_ratio(bulk['jobs_per_s'], single)}; "
-            f"÷ ARQ tuned's `enqueue_job`: {_ratio(bulk['jobs_per_s'], arq_rate)} "
+            f"`enqueue_many` ÷ `enqueue`: {ratio_cell(bulk['jobs_per_s'], single)}; "
+            f"÷ ARQ tuned's `enqueue_job`: {ratio_cell(bulk['jobs_per_s'], arq_rate)} "
             f"(N = {bulk['n']:.0f} jobs, payloads built beforehand; median of "
-            f"{bulk.get('repeat', 1):.0f} calls, best {_fmt(bulk.get('jobs_per_s_max'))} jobs/s).",
+            f"{bulk.get('repeat', 1):.0f} calls, best {fmt(bulk.get('jobs_per_s_max'))} jobs/s).",
         ]
     return "\n".join(lines)
 
@@ -114,15 +118,15 @@ def http_bulk_table(hb: dict[str, Any]) -> str:
         if key == "bulk":
             label += f", {h['items_per_request']:.0f} items"
         lines.append(
-            f"| {label} | {_fmt(h['jobs_per_s'])} | {_fmt(h['req_per_s'])} | "
-            f"{_fmt(h['p50_ms'])} | {_fmt(h['p99_ms'])} | "
+            f"| {label} | {fmt(h['jobs_per_s'])} | {fmt(h['req_per_s'])} | "
+            f"{fmt(h['p50_ms'])} | {fmt(h['p99_ms'])} | "
             f"{h['server_cpu_ms_per_job']:.3f} | {h['concurrency']:.0f} |"
         )
     single, bulk = hb["single"], hb["bulk"]
     lines += [
         "",
-        f"Bulk ÷ single: {_ratio(bulk['jobs_per_s'], single['jobs_per_s'])} the jobs/s, "
-        f"{_ratio(single['server_cpu_ms_per_job'], bulk['server_cpu_ms_per_job'])} less "
+        f"Bulk ÷ single: {ratio_cell(bulk['jobs_per_s'], single['jobs_per_s'])} the jobs/s, "
+        f"{ratio_cell(single['server_cpu_ms_per_job'], bulk['server_cpu_ms_per_job'])} less "
         "server CPU per job.",
     ]
     return "\n".join(lines)
@@ -140,9 +144,9 @@ def scale_table(sc: dict[str, Any]) -> str:
     ]
     for count, d in sorted(drains.items(), key=lambda kv: int(kv[0])):
         lines.append(
-            f"| {count} | {_fmt(d.get('jobs_per_s'))} | {_ratio(d.get('jobs_per_s'), one)} | "
-            f"{_fmt(d.get('redis_cpu_drain_us_per_job'))} | {_fmt(d.get('commands_per_job'))} | "
-            f"{_fmt(d.get('worker_cpu_us_per_job'))} | {'✓' if _ok(d) else '✗'} |"
+            f"| {count} | {fmt(d.get('jobs_per_s'))} | {ratio_cell(d.get('jobs_per_s'), one)} | "
+            f"{fmt(d.get('redis_cpu_drain_us_per_job'))} | {fmt(d.get('commands_per_job'))} | "
+            f"{fmt(d.get('worker_cpu_us_per_job'))} | {'✓' if _ok(d) else '✗'} |"
         )
     for e in sc.get("errors", []):
         lines.append(f"\nError: {e}")
@@ -164,9 +168,9 @@ def busy_table(sb: dict[str, Any]) -> str:
         if not d:
             continue
         rows.append(
-            f"| {label.format(**d)} | {_fmt(d['redis_cpu_us_per_job'])} | "
-            f"{_fmt(d['commands_per_job'])} | {d['server_busy_share']:.0%} | "
-            f"{_fmt(d['jobs_per_s'])} |"
+            f"| {label.format(**d)} | {fmt(d['redis_cpu_us_per_job'])} | "
+            f"{fmt(d['commands_per_job'])} | {d['server_busy_share']:.0%} | "
+            f"{fmt(d['jobs_per_s'])} |"
         )
     return "\n".join(rows)
 
@@ -184,10 +188,10 @@ def cluster_table(cl: dict[str, Any]) -> str:
     for key, label in (("single", "one server"), ("cluster", "3-primary Valkey Cluster")):
         d = cl[key]
         lines.append(
-            f"| {label} | {_fmt(d.get('jobs_per_s'))} | {_fmt(d.get('redis_cpu_us_per_job'))} | "
-            f"{_fmt(d.get('commands_per_job'))} | {'✓' if _ok(d) else '✗'} |"
+            f"| {label} | {fmt(d.get('jobs_per_s'))} | {fmt(d.get('redis_cpu_us_per_job'))} | "
+            f"{fmt(d.get('commands_per_job'))} | {'✓' if _ok(d) else '✗'} |"
         )
-    ratio = _ratio(cl["cluster"].get("jobs_per_s"), cl["single"].get("jobs_per_s"))
+    ratio = ratio_cell(cl["cluster"].get("jobs_per_s"), cl["single"].get("jobs_per_s"))
     lines += ["", f"Cluster ÷ one server: {ratio} (bound by the worker processes on 2 cores)."]
     if cl.get("busy_single") and cl.get("busy_cluster"):
         lines += [
@@ -202,8 +206,8 @@ def cluster_table(cl: dict[str, Any]) -> str:
         for key, label in (("busy_single", "one server"), ("busy_cluster", "3 primaries")):
             d = cl[key]
             lines.append(
-                f"| {label} | {_fmt(d['redis_cpu_us_per_job'])} | "
-                f"{_fmt(d['busiest_server_cpu_us_per_job'])} | {_fmt(d['commands_per_job'])} |"
+                f"| {label} | {fmt(d['redis_cpu_us_per_job'])} | "
+                f"{fmt(d['busiest_server_cpu_us_per_job'])} | {fmt(d['commands_per_job'])} |"
             )
         lines += [
             "",
@@ -214,8 +218,6 @@ def cluster_table(cl: dict[str, Any]) -> str:
 
 
 def section(results: dict[str, Any]) -> list[str]:
-    from bench.targets import issue9_targets_table
-
     parts: list[str] = []
     if "ours" in results["systems"] or "bulk" in results:
         parts += ["", "Enqueue from one Python producer:", "", enqueue_table(results)]
@@ -270,5 +272,5 @@ def section(results: dict[str, Any]) -> list[str]:
                 f"{cl['workers']:.0f} worker processes serving all of them)"
             )
         parts += ["", head + ":", "", cluster_table(cl)]
-    parts += ["", "Targets of the scale-out issue, in this run:", "", issue9_targets_table(results)]
+    parts += ["", "Scale-out targets, in this run:", "", scale_out_targets_table(results)]
     return parts
