@@ -1,4 +1,65 @@
-"""Job declarations, the worker that runs them, and the Redis layout they share.
+"""Background jobs: declare them, enqueue them, run them.
 
-`jobs` never imports `service`: the worker runs without the web process.
+The public API, for job modules and for code that enqueues:
+
+    from jobs import JobContext, job
+
+    @job(max_tries=5, timeout=30)
+    async def send_email(ctx: JobContext, payload: SendEmail) -> EmailSent: ...
+
+Inside, one folder per concept: `declare` (the catalog), `layout` (the only code that knows
+Redis), `enqueue`, `worker`, `flow` (flow control), `graph` (dependencies, workflows, batches),
+`webhooks`, `reading` (what the API shows), `cron`; `tasks` holds the shipped jobs. `jobs`
+never imports `service`: the worker runs without the web process.
 """
+
+from jobs.client import (
+    InvalidJobInput,
+    JobAbortedError,
+    JobClient,
+    JobClientError,
+    JobFailedError,
+    JobHandle,
+    JobNotFound,
+)
+from jobs.cron.schedules import schedule
+from jobs.declare.context import JobContext
+from jobs.declare.job_errors import JobFailed
+from jobs.declare.models import Model
+from jobs.declare.registry import job
+from jobs.declare.worker_lifespan import worker_lifespan
+from jobs.enqueue.plan import UnknownJobName
+from jobs.graph.batches import create_batch
+from jobs.graph.workflow_commit import enqueue_workflow
+from jobs.graph.workflows import InvalidWorkflow, Workflow, chain, chord, group, task
+from jobs.layout.connection import create_redis
+from jobs.webhooks.attach import attach_webhook
+from jobs.webhooks.signing import verify_signature
+
+__all__ = [
+    "InvalidJobInput",
+    "InvalidWorkflow",
+    "JobAbortedError",
+    "JobClient",
+    "JobClientError",
+    "JobContext",
+    "JobFailed",
+    "JobFailedError",
+    "JobHandle",
+    "JobNotFound",
+    "Model",
+    "UnknownJobName",
+    "Workflow",
+    "attach_webhook",
+    "chain",
+    "chord",
+    "create_batch",
+    "create_redis",
+    "enqueue_workflow",
+    "group",
+    "job",
+    "schedule",
+    "task",
+    "verify_signature",
+    "worker_lifespan",
+]

@@ -5,7 +5,7 @@ import asyncio
 import gc
 
 from jobs.logs import setup_logging
-from jobs.worker import Worker
+from jobs.worker.loop import Worker
 from settings import Settings, get_settings
 
 

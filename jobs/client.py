@@ -20,16 +20,17 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from jobs import abort as aborting
-from jobs import events
-from jobs.batches import BatchCreated, create_batch
-from jobs.connection import RedisClient, is_cluster, pubsub_client
-from jobs.context import JobContext
-from jobs.dependencies import OnParentFailure
-from jobs.enqueue import Enqueued, UnknownJobName, enqueue, enqueue_many
-from jobs.registry import DECLARED, JobDeclaration, load_catalog
-from jobs.store import JobRecord, JobStatus, load_job
-from jobs.workflows import Created, Task, Workflow
+from jobs.declare.context import JobContext
+from jobs.declare.registry import DECLARED, JobDeclaration, load_catalog
+from jobs.enqueue import abort as aborting
+from jobs.enqueue.submit import Enqueued, UnknownJobName, enqueue, enqueue_many
+from jobs.graph.batches import BatchCreated, create_batch
+from jobs.graph.dependencies import OnParentFailure
+from jobs.graph.workflow_commit import enqueue_workflow
+from jobs.graph.workflows import Created, Task, Workflow
+from jobs.layout.connection import RedisClient, is_cluster, pubsub_client
+from jobs.reading import changes
+from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings, get_settings
 
 In = TypeVar("In", bound=BaseModel)
@@ -118,7 +119,7 @@ JobRef = Callable[[JobContext, In], Awaitable[Out]]
 
 
 class Options(TypedDict, total=False):
-    """What an enqueue may say besides the input (see `jobs.enqueue.enqueue`)."""
+    """What an enqueue may say besides the input (see `jobs.enqueue.submit.enqueue`)."""
 
     queue: str | None
     priority: int
@@ -186,8 +187,8 @@ class JobClient:
         `idempotency_key` with the same input, or when uniqueness or debounce resolve it to an
         equal job not final yet). Options: `queue`, `priority`, `defer_by`, `defer_until`,
         `job_id`, `idempotency_key`, `unique_for`, `expires_in`, `expires_at`, `after` (job ids
-        it waits for) and `on_parent_failure` (see `jobs.dependencies`), `callback_url` (its
-        completion webhook: `jobs.callbacks`)."""
+        it waits for) and `on_parent_failure` (see `jobs.graph.dependencies`), `callback_url` (its
+        completion webhook: `jobs.webhooks.callback`)."""
         declared = self.declaration(job)
         enqueued: Enqueued = await enqueue(
             self.redis,
@@ -243,9 +244,11 @@ class JobClient:
         self, workflow: Workflow, *, callback_url: str | None = None
     ) -> Created:
         """Validate the whole graph (`InvalidWorkflow` names the node), then write it all or
-        nothing; the workflow's id and each node's job id (`jobs.workflows`). `callback_url`:
+        nothing; the workflow's id and each node's job id (`jobs.graph.workflows`). `callback_url`:
         a signed POST of its outcome once every job is final."""
-        return await workflow.enqueue(self.redis, self.settings, callback_url=callback_url)
+        return await enqueue_workflow(
+            self.redis, workflow, self.settings, callback_url=callback_url
+        )
 
     async def enqueue_batch(
         self,
@@ -255,7 +258,7 @@ class JobClient:
         on_complete: Task | None = None,
         callback_url: str | None = None,
     ) -> BatchCreated:
-        """Many jobs as one batch, with callbacks once all are final (`jobs.batches`)."""
+        """Many jobs as one batch, with callbacks once all are final (`jobs.graph.batches`)."""
         return await create_batch(
             self.redis,
             self.settings,
@@ -276,7 +279,7 @@ class JobClient:
     async def wait_final(self, job_id: str) -> JobRecord:
         """Until the job is final: woken by its events, polling only as a fallback."""
         client = pubsub_client(self.settings)
-        pubsub = await events.subscribe(client)
+        pubsub = await changes.subscribe(client)
         try:
             while True:
                 record = await self.record(job_id)
@@ -299,5 +302,5 @@ async def _next_change(pubsub: PubSub, job_id: str) -> None:
             while True:
                 message = await pubsub.get_message(timeout=POLL_S)
                 data = message.get("data") if message else None
-                if isinstance(data, bytes) and job_id in events.changed_jobs(data):
+                if isinstance(data, bytes) and job_id in changes.changed_jobs(data):
                     return

@@ -83,7 +83,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-01-31 12:00:00,123 INFO jobs.worker: job started job_id=... try=1` (local time,
+    """`2026-01-31 12:00:00,123 INFO jobs.worker.loop: job started job_id=... try=1` (local time,
     as `logging`'s default `asctime`), then the traceback if any. Built directly rather than
     through a `%`-style format string: this runs for every line the service writes."""
 

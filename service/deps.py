@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from jobs.client import JobClient
-from jobs.connection import RedisClient
-from jobs.registry import JobSpec
+from jobs.declare.registry import JobSpec
+from jobs.layout.connection import RedisClient
 from service.events import EventHub
 from settings import Settings
 

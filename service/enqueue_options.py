@@ -9,10 +9,10 @@ from typing import Annotated, Literal
 from fastapi import Depends, Query
 from pydantic import AwareDatetime, BeforeValidator, StringConstraints
 
-from jobs.dependencies import MAX_PARENTS, OnParentFailure
-from jobs.enqueue import MAX_PRIORITY
-from jobs.ids import JOB_ID
-from jobs.webhook_policy import MAX_URL_LENGTH
+from jobs.enqueue.submit import MAX_PRIORITY
+from jobs.graph.dependencies import MAX_PARENTS, OnParentFailure
+from jobs.layout.ids import JOB_ID
+from jobs.webhooks.url_policy import MAX_URL_LENGTH
 from service.errors import InvalidRequest
 
 MAX_DEFER_S = 365 * 24 * 3600

@@ -22,10 +22,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
-from jobs.callbacks import InvalidCallback
-from jobs.dependencies import UnknownParent
-from jobs.enqueue import InvalidDependency, QueuePinned
-from jobs.serialization import NotSerializable
+from jobs.enqueue.submit import InvalidDependency, QueuePinned
+from jobs.graph.dependencies import UnknownParent
+from jobs.layout.serialization import NotSerializable
+from jobs.webhooks.callback import InvalidCallback
 
 logger = logging.getLogger("service")
 

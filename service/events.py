@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 
 from redis.exceptions import RedisError
 
-from jobs import events as job_events
-from jobs.connection import pubsub_client
+from jobs.layout.connection import pubsub_client
+from jobs.reading import changes as job_events
 from settings import Settings
 
 logger = logging.getLogger("service.events")

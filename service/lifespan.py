@@ -5,8 +5,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from jobs.connection import create_redis
-from jobs.eviction import warn_unless_safe
+from jobs.layout.connection import create_redis
+from jobs.layout.eviction import warn_unless_safe
 from service.events import EventHub
 
 

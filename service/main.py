@@ -5,9 +5,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from jobs.cron import schedules_for
+from jobs.cron.schedules import schedules_for
+from jobs.declare.registry import load_catalog
 from jobs.logs import setup_logging
-from jobs.registry import load_catalog
 from service.auth import ApiKeyMiddleware
 from service.errors import install_error_handlers
 from service.lifespan import lifespan

@@ -1,8 +1,8 @@
 """Prometheus metrics, computed from Redis at scrape time (right with any number of workers).
 
 The web process keeps no counters of its own: it reads the queue, the workers' heartbeats and
-the stats hash the workers add to (`jobs/stats.py`), and a custom collector turns that reading
-into metric families.
+the stats hash the workers add to (`jobs/reading/stats.py`), and a custom collector turns that
+reading into metric families.
 """
 
 import time
@@ -18,9 +18,12 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from jobs import flow_state, heartbeat, stats, webhooks
-from jobs.connection import RedisClient
-from jobs.registry import JobSpec
+from jobs.declare.registry import JobSpec
+from jobs.flow import gate_state
+from jobs.layout.connection import RedisClient
+from jobs.reading import stats
+from jobs.webhooks import signing
+from jobs.worker import heartbeat
 from service.routes.queues import queue_stats
 from service.schemas import QueueStats
 from settings import Settings
@@ -38,8 +41,8 @@ class Reading:
     details: list[dict[str, Any]]
     stats: stats.Snapshot
     now_ms: int
-    deliveries: webhooks.DeliveryStats | None = None
-    gates: list[flow_state.QueueGates] = field(default_factory=list)
+    deliveries: signing.DeliveryStats | None = None
+    gates: list[gate_state.QueueGates] = field(default_factory=list)
     limits: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Job name -> (its queue, its declared concurrency) for the jobs with one."""
 
@@ -61,10 +64,10 @@ async def read(redis: RedisClient, catalog: dict[str, JobSpec], settings: Settin
     workers = await heartbeat.live_workers(redis)
     details = await heartbeat.worker_details(redis, list(workers))
     snapshot = await stats.read(redis)
-    deliveries = await webhooks.delivery_stats(redis)
+    deliveries = await signing.delivery_stats(redis)
     flows = {name: spec.flow for name, spec in catalog.items()}
     gated = {spec.queue for spec in catalog.values() if spec.flow.gated}
-    gates = await flow_state.read_gates(redis, sorted(gated | {q.name for q in queues}), flows)
+    gates = await gate_state.read_gates(redis, sorted(gated | {q.name for q in queues}), flows)
     limits = {
         name: (spec.queue, spec.flow.concurrency)
         for name, spec in catalog.items()

@@ -7,7 +7,7 @@ the schema is their union, discriminated on `name`. A generated client thus gets
 
 Job inputs are stored as JSON that holds 64-bit integers exactly (orjson), so an integer field
 without bounds of its own is published with the int64 range: a client (or a fuzzer) reading the
-schema learns what the service answers 422 to (`jobs.serialization.NotSerializable`).
+schema learns what the service answers 422 to (`jobs.layout.serialization.NotSerializable`).
 """
 
 import re
@@ -18,8 +18,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, create_model
 from pydantic.json_schema import models_json_schema
 
-from jobs.registry import JobSpec
-from jobs.store import JobRecord
+from jobs.declare.registry import JobSpec
+from jobs.reading.job_record import JobRecord
 
 INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 

@@ -6,9 +6,9 @@ from typing import Any
 from fastapi import status
 from pydantic import Field
 
-from jobs.models import Model
-from jobs.queues import QueueFigures
-from jobs.store import JobRecord
+from jobs.declare.models import Model
+from jobs.reading.job_record import JobRecord
+from jobs.reading.queues import QueueFigures
 
 JobView = JobRecord
 

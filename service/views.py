@@ -2,10 +2,10 @@
 
 from starlette.types import Scope
 
-from jobs.connection import RedisClient, is_cluster
-from jobs.ids import InvalidQueueName
-from jobs.registry import JobSpec
-from jobs.store import load_job, load_jobs
+from jobs.declare.registry import JobSpec
+from jobs.layout.connection import RedisClient, is_cluster
+from jobs.layout.ids import InvalidQueueName
+from jobs.reading.job_record import load_job, load_jobs
 from service.errors import JobNotFound
 from service.schemas import JobView
 from settings import Settings

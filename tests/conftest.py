@@ -13,9 +13,9 @@ import httpx
 import pytest
 from pydantic_settings import BaseSettings
 
-from jobs import keys
-from jobs.connection import RedisClient, create_redis
-from jobs.worker import Worker
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient, create_redis
+from jobs.worker.loop import Worker
 from scripts.embedded_redis import EmbeddedRedis
 from service.main import create_app
 from settings import Settings

@@ -7,9 +7,9 @@ from smtplib import SMTPException
 import aiosmtplib
 from pydantic import EmailStr, Field
 
-from jobs.context import JobContext
-from jobs.models import Model
-from jobs.registry import job
+from jobs.declare.context import JobContext
+from jobs.declare.models import Model
+from jobs.declare.registry import job
 
 
 class SendEmail(Model):

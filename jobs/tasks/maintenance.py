@@ -1,12 +1,13 @@
-"""Housekeeping jobs run by cron (see `jobs/cron.py`)."""
+"""Housekeeping jobs run by cron (see `jobs/cron/schedules.py`)."""
 
 import time
 
-from jobs import heartbeat, keys
-from jobs.context import JobContext
-from jobs.models import Model
-from jobs.queues import queue_names
-from jobs.registry import job
+from jobs.declare.context import JobContext
+from jobs.declare.models import Model
+from jobs.declare.registry import job
+from jobs.layout import keys
+from jobs.reading.queues import queue_names
+from jobs.worker import heartbeat
 
 
 class Nothing(Model):

@@ -4,9 +4,9 @@ import asyncio
 
 from pydantic import Field
 
-from jobs.context import JobContext
-from jobs.models import Model
-from jobs.registry import job
+from jobs.declare.context import JobContext
+from jobs.declare.models import Model
+from jobs.declare.registry import job
 
 
 class Ping(Model):

@@ -2,7 +2,7 @@
 
 `on_success` runs only if every job completes (else it fails `ParentFailed` without running);
 `on_complete` runs once all are final, whatever the outcome. Both are released exactly once,
-and read the batch's figures in `ctx.batch` (`jobs.batches`). Validated and written all or
+and read the batch's figures in `ctx.batch` (`jobs.graph.batches`). Validated and written all or
 nothing, like a workflow; more than `MAX_BATCH_JOBS` jobs is a 413.
 """
 
@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response, status
 from pydantic import Field, StringConstraints
 
-from jobs.batches import create_batch, summarize
-from jobs.enqueue import MAX_PRIORITY
-from jobs.models import Model
-from jobs.workflows import InvalidWorkflow, Task, WorkflowNotCommitted, WorkflowStatus, task
+from jobs.declare.models import Model
+from jobs.enqueue.submit import MAX_PRIORITY
+from jobs.graph.batches import create_batch, summarize
+from jobs.graph.workflows import InvalidWorkflow, Task, WorkflowNotCommitted, WorkflowStatus, task
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import (
     BatchNotFound,

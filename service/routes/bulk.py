@@ -2,7 +2,7 @@
 
 Every item is validated before anything is queued: one bad item is a 422 listing the bad
 indexes, and nothing is enqueued. More than `MAX_BULK` items is a 413. Otherwise the jobs are
-enqueued in input order, a few hundred per round trip (`jobs.enqueue.enqueue_many`).
+enqueued in input order, a few hundred per round trip (`jobs.enqueue.submit.enqueue_many`).
 """
 
 import json
@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, status
 from pydantic import BaseModel, ValidationError
 
-from jobs.enqueue import enqueue_many
-from jobs.models import Model
-from jobs.registry import JobSpec
+from jobs.declare.models import Model
+from jobs.declare.registry import JobSpec
+from jobs.enqueue.submit import enqueue_many
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.enqueue_options import OptionsDep
 from service.errors import InvalidRequest, PayloadTooLarge

@@ -5,9 +5,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from jobs import scheduler
-from jobs.cron import Schedule, schedules_for
-from jobs.models import Model
+from jobs.cron import runner
+from jobs.cron.schedules import Schedule, schedules_for
+from jobs.declare.models import Model
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import ServiceError
 from service.routes.enqueue import created_view
@@ -47,7 +47,7 @@ def _find(catalog: CatalogDep, name: str) -> Schedule:
 @router.get("/cron")
 async def list_schedules(redis: RedisDep, catalog: CatalogDep) -> list[CronSchedule]:
     """Every schedule: its expression and time zone, paused or not, next and last run."""
-    states = await scheduler.schedule_states(redis, schedules_for(catalog))
+    states = await runner.schedule_states(redis, schedules_for(catalog))
     return [
         CronSchedule(
             name=st.schedule.key,
@@ -71,13 +71,13 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 @router.post("/cron/{name}/pause", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def pause_schedule(name: ScheduleName, redis: RedisDep, catalog: CatalogDep) -> None:
     """Pause a schedule: its ticks enqueue nothing until it is resumed (on every worker)."""
-    await scheduler.set_paused(redis, _find(catalog, name), True)
+    await runner.set_paused(redis, _find(catalog, name), True)
 
 
 @router.post("/cron/{name}/resume", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def resume_schedule(name: ScheduleName, redis: RedisDep, catalog: CatalogDep) -> None:
     """Resume a paused schedule from its next tick."""
-    await scheduler.set_paused(redis, _find(catalog, name), False)
+    await runner.set_paused(redis, _find(catalog, name), False)
 
 
 @router.post("/cron/{name}/run", status_code=status.HTTP_202_ACCEPTED, responses=NOT_FOUND)
@@ -92,6 +92,6 @@ async def run_schedule_now(
     """Enqueue the schedule's job now (its input as declared), outside its ticks."""
     schedule = _find(catalog, name)
     spec = catalog[schedule.job]
-    enqueued = await scheduler.run_now(redis, schedule, spec, settings)
+    enqueued = await runner.run_now(redis, schedule, spec, settings)
     response.headers["Location"] = job_location(request.scope, enqueued.job_id)
     return created_view(spec, enqueued)

@@ -15,11 +15,11 @@ from starlette.datastructures import State
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
-from jobs.connection import RedisClient
-from jobs.enqueue import Enqueued, enqueue
+from jobs.declare.registry import JobSpec
+from jobs.enqueue.submit import Enqueued, enqueue
+from jobs.layout.connection import RedisClient
 from jobs.logs import line
-from jobs.registry import JobSpec
-from jobs.store import new_job_record
+from jobs.reading.job_record import new_job_record
 from service.enqueue_options import NO_OPTIONS, EnqueueOptions, OptionsDep
 from service.errors import IdempotencyConflict, JobTypeNotFound
 from service.schemas import ERROR_RESPONSES, JobView, error_response

@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import ValidationError
 
-from jobs import failed
-from jobs.models import Model
+from jobs.declare.models import Model
+from jobs.reading import failed
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import JobStateConflict
 from service.routes.jobs import known_queues

@@ -3,8 +3,8 @@
 from fastapi import APIRouter, Response, status
 from redis.exceptions import RedisError
 
-from jobs import heartbeat
-from jobs.eviction import eviction_policy, policy_warning
+from jobs.layout.eviction import eviction_policy, policy_warning
+from jobs.worker import heartbeat
 from service.deps import RedisDep
 from service.schemas import Health, Readiness
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from jobs.cron import schedules_for
+from jobs.cron.schedules import schedules_for
 from service.deps import CatalogDep
 from service.schemas import AUTH_ERRORS, CronInfo, JobLimits, JobType
 

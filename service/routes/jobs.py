@@ -11,13 +11,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 
-from jobs import listing
-from jobs.abort import abort
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.ids import JOB_ID, InvalidQueueName
-from jobs.queues import queue_names
-from jobs.store import JobStatus
+from jobs.enqueue.abort import abort
+from jobs.enqueue.submit import enqueue
+from jobs.layout.connection import RedisClient
+from jobs.layout.ids import JOB_ID, InvalidQueueName
+from jobs.reading import listing
+from jobs.reading.job_record import JobStatus
+from jobs.reading.queues import queue_names
 from service.deps import CatalogDep, HubDep, RedisDep, SettingsDep
 from service.errors import JobNotFound, JobStateConflict, JobTypeNotFound
 from service.routes.queues import declared_queues

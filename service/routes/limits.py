@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from jobs import flow_state
-from jobs.models import Model
+from jobs.declare.models import Model
+from jobs.flow import gate_state
 from service.deps import CatalogDep, RedisDep
 from service.schemas import AUTH_ERRORS, STORE_ERRORS
 
@@ -18,7 +18,7 @@ class GateView(Model):
     queue: str
     gate: str
     """`c:{job}[:{key value}]` (concurrency) or `r:{job}[:{key value}]` (rate limit)."""
-    kind: flow_state.GateKind
+    kind: gate_state.GateKind
     job: str
     key: str | None
     """The `concurrency_key`/`rate_key` field's value, for a per-key limit."""
@@ -48,7 +48,7 @@ async def list_limits(redis: RedisDep, catalog: CatalogDep) -> list[GateView]:
     flows = {name: spec.flow for name, spec in catalog.items()}
     queues = sorted({spec.queue for spec in catalog.values() if spec.flow.gated})
     out = []
-    for queue in await flow_state.read_gates(redis, queues, flows):
+    for queue in await gate_state.read_gates(redis, queues, flows):
         for g in queue.gates:
             declared = flows.get(g.job)
             out.append(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from jobs import queues
+from jobs.reading import queues
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.schemas import AUTH_ERRORS, STORE_ERRORS, QueueStats
 from settings import Settings

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from jobs import stats
-from jobs.models import Model
-from jobs.stats import OUTCOMES
+from jobs.declare.models import Model
+from jobs.reading import stats
+from jobs.reading.stats import OUTCOMES
 from service import metrics
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.schemas import AUTH_ERRORS, STORE_ERRORS

@@ -1,10 +1,10 @@
 """`POST /workflows`, `GET /workflows/{id}`: a small graph of jobs, enqueued all or nothing.
 
-The graph is validated whole before anything is written (`jobs.workflows`): an unknown job, an
+The graph is validated whole before anything is written (`jobs.graph.workflows`): an unknown job, an
 input its model refuses, an `after` naming no node, or a cycle is a 422 naming the node (and
 the field, or the cycle); more than `MAX_WORKFLOW_NODES` nodes a 413. Then every node is
 written in one transaction (one Redis), or behind a commit gate released in one step (Redis
-Cluster): see `jobs.workflow_commit`.
+Cluster): see `jobs.graph.workflow_commit`.
 """
 
 import json
@@ -16,15 +16,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import Field, StringConstraints
 
-from jobs.connection import RedisClient
-from jobs.dependencies import OnParentFailure
-from jobs.enqueue import MAX_PRIORITY
-from jobs.ids import JOB_ID, QUEUE_NAME
-from jobs.models import Model
-from jobs.registry import JobSpec
-from jobs.webhook_policy import MAX_URL_LENGTH
-from jobs.workflow_commit import submit
-from jobs.workflows import (
+from jobs.declare.models import Model
+from jobs.declare.registry import JobSpec
+from jobs.enqueue.submit import MAX_PRIORITY
+from jobs.graph.dependencies import OnParentFailure
+from jobs.graph.workflow_commit import enqueue_workflow
+from jobs.graph.workflows import (
     InvalidWorkflow,
     NodeQueuePinned,
     Workflow,
@@ -34,7 +31,10 @@ from jobs.workflows import (
     WorkflowTooLarge,
     load,
 )
-from jobs.workflows import task as make_task
+from jobs.graph.workflows import task as make_task
+from jobs.layout.connection import RedisClient
+from jobs.layout.ids import JOB_ID, QUEUE_NAME
+from jobs.webhooks.url_policy import MAX_URL_LENGTH
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import (
     InvalidRequest,
@@ -196,8 +196,8 @@ async def create_workflow(
                 ),
                 node.after,
             )
-        created = await submit(
-            redis, settings, flow, catalog=catalog, callback_url=body.callback_url
+        created = await enqueue_workflow(
+            redis, flow, settings, catalog=catalog, callback_url=body.callback_url
         )
     except InvalidWorkflow as exc:
         raise service_error(exc) from None

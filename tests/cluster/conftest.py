@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.connection import RedisClient, create_redis
+from jobs.layout.connection import RedisClient, create_redis
 from settings import Settings
 from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
 

@@ -7,17 +7,17 @@ import pytest
 from redis.asyncio.connection import SSLConnection
 from redis.exceptions import RedisError
 
-from jobs import keys
-from jobs.claimer import Claimer
-from jobs.connection import (
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys
+from jobs.layout.connection import (
     NON_LOCAL_KEY,
     ClusterUnavailable,
     RedisClient,
     create_redis,
     pubsub_client,
 )
-from jobs.enqueue import enqueue
-from jobs.served import ServedQueues
+from jobs.worker.claim import Claimer
+from jobs.worker.queue_order import ServedQueues
 from scripts.embedded_redis import free_port
 from settings import Settings
 from tests.conftest import eventually

@@ -5,13 +5,14 @@ right after its settle."""
 
 import pytest
 
-from jobs import dependencies, keys, lua
-from jobs.claimer import Claimer
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue, enqueue_many
-from jobs.results import result_data
-from jobs.served import ServedQueues
-from jobs.store import JobStatus
+from jobs.enqueue.submit import enqueue, enqueue_many
+from jobs.graph import dependencies
+from jobs.layout import keys, scripts
+from jobs.layout.connection import RedisClient
+from jobs.layout.results import result_data
+from jobs.reading.job_record import JobStatus
+from jobs.worker.claim import Claimer
+from jobs.worker.queue_order import ServedQueues
 from settings import Settings
 from tests.helpers.chaos import report
 from tests.helpers.cluster import ClusterProcesses, ValkeyCluster, slot_of
@@ -124,7 +125,7 @@ async def test_a_sweep_sends_across_slots_what_a_dead_worker_owed(
         started_ms=claimed[0].started_ms,
     )
     row = ("complete", parent.job_id, claimed[0].token, data, 60_000, "")
-    lost, owed = await lua.script("finish")(
+    lost, owed = await scripts.script("finish")(
         redis, [qa.due, qa.failed, qa.index], [qa.prefix, "0", 5000, *row]
     )
     assert lost == []

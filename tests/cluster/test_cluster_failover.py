@@ -11,10 +11,10 @@ import httpx
 import pytest
 from redis.exceptions import RedisError
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.store import JobRecord, JobStatus, load_jobs
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobRecord, JobStatus, load_jobs
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.chaos import report

@@ -3,9 +3,9 @@ gate's keys live in the queue's slot, so the limit is as global there as on one 
 
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue_many
+from jobs.enqueue.submit import enqueue_many
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.chaos import report

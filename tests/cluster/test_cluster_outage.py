@@ -1,14 +1,14 @@
 """A web process that starts before the cluster does (a deploy racing the cluster, or the
 cluster restarting) stays up, answers 503 meanwhile, and serves once the cluster is up.
 redis-py reports an unreachable cluster as `RedisClusterException`, which is no `RedisError`:
-before `jobs.connection.ClusterUnavailable` that was a 500."""
+before `jobs.layout.connection.ClusterUnavailable` that was a 500."""
 
 from pathlib import Path
 
 import httpx
 import pytest
 
-from jobs.connection import RedisClient, create_redis
+from jobs.layout.connection import RedisClient, create_redis
 from settings import Settings
 from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
 

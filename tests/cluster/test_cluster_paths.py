@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.store import JobStatus, load_job
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import exit_code

@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.store import JobStatus, load_jobs
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_jobs
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.chaos import report

@@ -3,12 +3,13 @@ slots), with a real worker process, across two queues on two different primaries
 
 import pytest
 
-from jobs import keys, workflows
-from jobs.connection import RedisClient
-from jobs.store import JobRecord, JobStatus, load_job
-from jobs.workflow_commit import write_gated
-from jobs.workflow_validation import validate
-from jobs.workflows import Workflow
+from jobs.graph import workflows
+from jobs.graph.workflow_commit import enqueue_workflow, write_gated
+from jobs.graph.workflow_validation import validate
+from jobs.graph.workflows import Workflow
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
@@ -59,7 +60,7 @@ async def test_a_workflow_across_two_slots_commits_through_its_gate(
     ports = {await cluster.primary_port_of(keys.queue(q).prefix + "due") for q in QUEUES}
     assert len(ports) == 2, "the two queues must live on two primaries"
     await processes.worker(**WORKER_ENV)
-    created = await diamond().enqueue(redis, wf_settings)
+    created = await enqueue_workflow(redis, diamond(), wf_settings)
     assert created.gate is not None and created.gate.endswith("@" + QUEUES[0])
     d = await final(redis, created.jobs["d"])
     assert d.status is JobStatus.complete, d.error

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.serialization import deserialize
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.layout.serialization import deserialize
 from scripts.embedded_redis import free_port
 from tests.conftest import eventually
 

@@ -1,9 +1,9 @@
 """Batches with two real worker processes finishing the last members at the same time."""
 
-from jobs.batches import create_batch
-from jobs.connection import RedisClient
-from jobs.store import JobRecord, load_job
-from jobs.workflows import task
+from jobs.graph.batches import create_batch
+from jobs.graph.workflows import task
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobRecord, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import BASE_ENV, Processes, exit_code

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes

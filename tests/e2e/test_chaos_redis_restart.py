@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobs.connection import create_redis
+from jobs.layout.connection import create_redis
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes

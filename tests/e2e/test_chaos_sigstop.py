@@ -13,8 +13,8 @@ import signal
 
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes

@@ -6,7 +6,7 @@ ones that do not are re-queued, and a second worker runs them and the rest. No t
 
 import pytest
 
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, exit_code, sigterm

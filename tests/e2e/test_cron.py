@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, exit_code, sigterm
 from tests.jobs.cron_jobs import TICKS, runs_key

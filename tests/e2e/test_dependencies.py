@@ -9,10 +9,10 @@ The crash proofs are in test_dependencies_crash.py.
 
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue, enqueue_many
-from jobs.store import JobStatus
+from jobs.enqueue.submit import enqueue, enqueue_many
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes

@@ -17,13 +17,14 @@ import signal
 
 import pytest
 
-from jobs import dependencies, keys, lua
-from jobs.claimer import Claimer
-from jobs.connection import RedisClient, server_ms
-from jobs.enqueue import enqueue, enqueue_many
-from jobs.results import result_data
-from jobs.served import ServedQueues
-from jobs.store import JobStatus
+from jobs.enqueue.submit import enqueue, enqueue_many
+from jobs.graph import dependencies
+from jobs.layout import keys, scripts
+from jobs.layout.connection import RedisClient, server_ms
+from jobs.layout.results import result_data
+from jobs.reading.job_record import JobStatus
+from jobs.worker.claim import Claimer
+from jobs.worker.queue_order import ServedQueues
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, exit_code
@@ -77,7 +78,7 @@ async def test_releases_a_dead_worker_owed_are_sent_by_a_sweep_once(
         worker="w-doomed",
     )
     row = ("complete", parent.job_id, claimed[0].token, data, 60_000, "")
-    lost, owed = await lua.script("finish")(
+    lost, owed = await scripts.script("finish")(
         redis, [q.due, q.failed, q.index], [q.prefix, "0", 5000, *row]
     )
     settled_ms = await server_ms(redis)

@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from tests.e2e.conftest import Processes
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes
 from tests.helpers.flow import count, server_us, spans

@@ -13,8 +13,8 @@ from itertools import combinations, pairwise
 import pytest
 
 from jobs.client import JobClient
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue_many
+from jobs.enqueue.submit import enqueue_many
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, WorkerProcess, exit_code

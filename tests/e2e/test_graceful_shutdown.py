@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient, create_redis
-from jobs.enqueue import enqueue
-from jobs.store import JobRecord, JobStatus, load_job
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient, create_redis
+from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from scripts.embedded_redis import EmbeddedRedis
 from settings import Settings
 from tests.conftest import eventually

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from service.client import JobServiceClient, JobServiceError, SyncJobServiceClient
+from service.http_client import JobServiceClient, JobServiceError, SyncJobServiceClient
 from tests.e2e.conftest import Processes
 
 pytestmark = pytest.mark.e2e

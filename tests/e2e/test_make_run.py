@@ -18,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from jobs.connection import create_redis
+from jobs.layout.connection import create_redis
 from scripts.embedded_redis import free_port
 from settings import Settings
 from tests.conftest import eventually

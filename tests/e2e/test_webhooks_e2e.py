@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.webhooks import event_id_for, verify_signature
+from jobs.webhooks.signing import event_id_for, verify_signature
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes
 from tests.helpers.webhook_receiver import Receiver, webhook_receiver

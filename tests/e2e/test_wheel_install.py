@@ -85,13 +85,14 @@ def test_installed_wheel_imports_from_the_venv_with_its_scripts(
     probe = (
         "import importlib.resources as r, jobs, service, settings; "
         "print(jobs.__file__); print(service.__file__); print(settings.__file__); "
-        "print(sorted(p.name for p in r.files('jobs.lua').iterdir() if p.name.endswith('.lua'))); "
+        "print(sorted(p.name for p in r.files('jobs.layout').joinpath('lua').iterdir()"
+        " if p.name.endswith('.lua'))); "
         "print(r.files('service').joinpath('dashboard', 'index.html').is_file())"
     )
     lines = run([str(python_of(installed)), "-c", probe], cwd=outside).splitlines()
     for module_file in lines[:3]:
         assert Path(module_file).is_relative_to(installed), module_file
-    shipped = sorted(p.name for p in (ROOT / "jobs" / "lua").glob("*.lua"))
+    shipped = sorted(p.name for p in (ROOT / "jobs" / "layout" / "lua").glob("*.lua"))
     assert lines[3] == repr(shipped)
     assert lines[4] == "True"
 

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 from redis.exceptions import RedisError
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.e2e.conftest import Processes, WorkerProcess
 

@@ -5,8 +5,8 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
-from jobs.connection import RedisClient
-from jobs.store import JobRecord, load_job
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobRecord, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, WorkerProcess

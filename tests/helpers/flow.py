@@ -3,7 +3,7 @@
 
 from dataclasses import dataclass
 
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from tests.jobs.flow_jobs import ADMISSIONS, SPANS, STARTS
 
 

@@ -7,8 +7,8 @@ import time
 import httpx
 from redis.exceptions import RedisError
 
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
+from jobs.enqueue.submit import enqueue
+from jobs.layout.connection import RedisClient
 from settings import Settings
 
 

@@ -5,7 +5,7 @@ from typing import Any, cast
 from arq.connections import ArqRedis
 from arq.jobs import Job
 
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 
 
 async def stock_enqueue(redis: RedisClient, function: str, *args: Any, **kwargs: Any) -> Job:

@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.store import JobRecord, load_job
-from jobs.tasks.webhooks import DeliverWebhook
-from jobs.webhooks import event_id_for
+from jobs.enqueue.submit import enqueue
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobRecord, load_job
+from jobs.webhooks.delivery import DeliverWebhook
+from jobs.webhooks.signing import event_id_for
 from settings import Settings
 from tests.conftest import eventually
 

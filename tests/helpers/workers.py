@@ -5,9 +5,9 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.worker import Worker
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import eventually
 from tests.jobs.sample_jobs import STARTS

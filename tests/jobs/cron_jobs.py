@@ -6,9 +6,9 @@ in the test process (its schedule would run in every in-process worker).
 
 from pydantic import BaseModel
 
-from jobs.context import JobContext
-from jobs.cron import schedule
-from jobs.registry import job
+from jobs.cron.schedules import schedule
+from jobs.declare.context import JobContext
+from jobs.declare.registry import job
 
 TICKS = "test:cron:ticks"
 """Set of the job ids (`cron:count_cron_tick:{tick ms}`) that ran."""

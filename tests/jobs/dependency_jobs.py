@@ -5,8 +5,8 @@ import asyncio
 
 from pydantic import BaseModel
 
-from jobs.context import JobContext
-from jobs.registry import job
+from jobs.declare.context import JobContext
+from jobs.declare.registry import job
 
 RUNS = "test:deps:runs"
 """Hash label -> how many tries of that label began (HINCRBY when a try starts)."""

@@ -7,10 +7,10 @@ import asyncio
 
 from pydantic import BaseModel
 
-from jobs import keys
-from jobs.context import JobContext
-from jobs.errors import JobFailed
-from jobs.registry import job
+from jobs.declare.context import JobContext
+from jobs.declare.job_errors import JobFailed
+from jobs.declare.registry import job
+from jobs.layout import keys
 
 SPANS = "test:flow:spans"
 """List of "{label} {start µs} {end µs}" (server clock), one per finished try."""

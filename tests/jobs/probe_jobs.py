@@ -10,8 +10,8 @@ import time
 from arq.worker import Retry
 from pydantic import BaseModel
 
-from jobs.context import JobContext
-from jobs.registry import job
+from jobs.declare.context import JobContext
+from jobs.declare.registry import job
 
 
 def runs_key(job_id: str) -> str:

@@ -8,10 +8,10 @@ from typing import Any
 from arq.worker import Retry
 from pydantic import BaseModel
 
-from jobs.context import JobContext
-from jobs.errors import JobFailed
-from jobs.lifespan import worker_lifespan
-from jobs.registry import job
+from jobs.declare.context import JobContext
+from jobs.declare.job_errors import JobFailed
+from jobs.declare.registry import job
+from jobs.declare.worker_lifespan import worker_lifespan
 
 
 class Empty(BaseModel):

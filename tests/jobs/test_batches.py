@@ -2,11 +2,11 @@
 
 import pytest
 
-from jobs import workflows
-from jobs.batches import create_batch, summarize
-from jobs.connection import RedisClient
-from jobs.store import JobRecord, JobStatus, load_job
-from jobs.workflows import InvalidWorkflow, WorkflowTooLarge, task
+from jobs.graph import workflows
+from jobs.graph.batches import create_batch, summarize
+from jobs.graph.workflows import InvalidWorkflow, WorkflowTooLarge, task
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.workers import background_worker

@@ -4,14 +4,15 @@ linked there, refused before anything is written; `attach_webhook` for a job cre
 import pytest
 from pydantic import SecretStr
 
-from jobs import keys
-from jobs.callbacks import InvalidCallback, attach_webhook, delivery_for
 from jobs.client import JobClient
-from jobs.connection import RedisClient
-from jobs.dependencies import UnknownParent
-from jobs.enqueue import enqueue, enqueue_many
-from jobs.store import JobRecord, JobStatus, load_job
+from jobs.enqueue.submit import enqueue, enqueue_many
+from jobs.graph.dependencies import UnknownParent
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from jobs.tasks.ping import Ping, ping
+from jobs.webhooks.attach import attach_webhook
+from jobs.webhooks.callback import InvalidCallback, delivery_for
 from settings import Settings
 from tests.helpers.webhook_receiver import final_record, webhook_receiver
 from tests.helpers.workers import background_worker, new_queue

@@ -2,8 +2,8 @@
 
 import pytest
 
-from jobs.registry import JobModuleError, load_catalog
-from jobs.worker import Worker
+from jobs.declare.registry import JobModuleError, load_catalog
+from jobs.worker.loop import Worker
 from service.main import create_app
 from settings import Settings
 

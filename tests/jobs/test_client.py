@@ -9,11 +9,11 @@ from jobs.client import (
     JobClient,
     JobFailedError,
 )
-from jobs.connection import RedisClient
-from jobs.context import JobContext
-from jobs.enqueue import UnknownJobName
+from jobs.declare.context import JobContext
+from jobs.enqueue.submit import UnknownJobName
+from jobs.layout.connection import RedisClient
 from jobs.tasks.ping import Ping, Pong, ping
-from jobs.worker import Worker
+from jobs.worker.loop import Worker
 from settings import Settings
 from tests.jobs.probe_jobs import Gate, wait_for_gate
 from tests.jobs.sample_jobs import Empty, always_permanent

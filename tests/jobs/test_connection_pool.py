@@ -1,8 +1,8 @@
-"""The pool lends only clean connections, checked without a read (`jobs.connection`)."""
+"""The pool lends only clean connections, checked without a read (`jobs.layout.connection`)."""
 
 from typing import Any
 
-from jobs.connection import RedisClient, create_redis
+from jobs.layout.connection import RedisClient, create_redis
 from settings import Settings
 from tests.conftest import eventually
 

@@ -1,9 +1,9 @@
-"""Job timeouts share one loop timer (`jobs.deadlines`): it fires for the earliest deadline,
+"""Job timeouts share one loop timer (`jobs.worker.deadlines`): it fires for the earliest deadline,
 whichever try started first, and never cuts off a try that ended in time."""
 
 import asyncio
 
-from jobs.deadlines import Deadlines
+from jobs.worker.deadlines import Deadlines
 
 
 async def test_the_earliest_deadline_fires_and_an_ended_try_is_left_alone() -> None:

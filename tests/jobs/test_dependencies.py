@@ -3,10 +3,10 @@
 import httpx
 import pytest
 
-from jobs.connection import RedisClient
-from jobs.dependencies import UnknownParent
-from jobs.enqueue import InvalidDependency, enqueue, enqueue_many
-from jobs.store import JobRecord, JobStatus, load_job
+from jobs.enqueue.submit import InvalidDependency, enqueue, enqueue_many
+from jobs.graph.dependencies import UnknownParent
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.workers import background_worker

@@ -1,10 +1,10 @@
 """The sweep interval is a setting (DEPENDENCY_SWEEP_S): enqueue.lua schedules a waiting job's
 first look by it, and a sweep schedules the next by it, both by the server's clock."""
 
-from jobs import keys
-from jobs.connection import RedisClient, server_ms
-from jobs.dependencies import sweep
-from jobs.enqueue import enqueue
+from jobs.enqueue.submit import enqueue
+from jobs.graph.dependencies import sweep
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient, server_ms
 from settings import Settings
 
 

@@ -5,9 +5,9 @@ from email import message_from_bytes
 
 import pytest
 
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.store import JobStatus, load_job
+from jobs.enqueue.submit import enqueue
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_job
 from scripts.embedded_redis import free_port
 from settings import Settings
 from tests.conftest import RunWorker

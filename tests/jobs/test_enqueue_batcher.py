@@ -1,4 +1,4 @@
-"""Concurrent single enqueues on one client share script calls (`jobs.enqueue_batcher`): each
+"""Concurrent single enqueues on one client share script calls (`jobs.enqueue.group_commit`): each
 caller still gets its own outcome, and a failed call reaches every caller it carried."""
 
 import asyncio
@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import Enqueued, enqueue
-from jobs.store import JobStatus, load_jobs
+from jobs.enqueue.submit import Enqueued, enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_jobs
 from settings import Settings
 from tests.conftest import RunWorker, eventually
 from tests.helpers.workers import new_queue, starts

@@ -1,8 +1,8 @@
 """`enqueue_many`: many jobs of one type, chunk after chunk, in input order, every one kept."""
 
-from jobs.connection import RedisClient
-from jobs.enqueue import BULK_CHUNK, enqueue_many
-from jobs.store import JobStatus, load_jobs
+from jobs.enqueue.submit import BULK_CHUNK, enqueue_many
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_jobs
 from settings import Settings
 from tests.conftest import RunWorker
 from tests.helpers.workers import new_queue, starts

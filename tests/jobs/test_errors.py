@@ -2,7 +2,7 @@
 
 import asyncio
 
-from jobs.errors import Aborted, JobFailed, error_info
+from jobs.declare.job_errors import Aborted, JobFailed, error_info
 
 
 def test_error_info_marks_permanent_errors_and_cancellation_not_retryable() -> None:

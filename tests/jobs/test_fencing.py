@@ -5,13 +5,13 @@ import logging
 import pytest
 
 import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
-from jobs import keys, lua
-from jobs.connection import RedisClient
-from jobs.context import JobContext
-from jobs.enqueue import enqueue
-from jobs.records import LeaseToken
-from jobs.store import JobStatus, load_job
-from jobs.worker import Worker
+from jobs.declare.context import JobContext
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys, scripts
+from jobs.layout.connection import RedisClient
+from jobs.layout.records import LeaseToken
+from jobs.reading.job_record import JobStatus, load_job
+from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import eventually
 from tests.jobs.probe_jobs import cancelled_key
@@ -79,7 +79,7 @@ async def test_claim_whose_reply_was_lost_runs_at_once_without_losing_a_try(
     claimer, q = worker._claimer, keys.queue(settings.queue_name)
     claim_id = claimer.new_claim_id()
     # The claim runs on the server, but its reply never reaches the worker.
-    await lua.script("claim")(redis, *claimer.claim_call(q, 10, claim_id))
+    await scripts.script("claim")(redis, *claimer.claim_call(q, 10, claim_id))
     claimer.mark_unconfirmed(q, claim_id)
     view = await load_job(redis, enqueued.job_id, MAX)
     assert view is not None and view.status is JobStatus.in_progress and view.tries == 1

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from jobs.context import JobContext
-from jobs.flow import FlowDeclarationError, Rate
-from jobs.registry import DECLARED, JobModuleError, import_job_module, job
+from jobs.declare.context import JobContext
+from jobs.declare.registry import DECLARED, JobModuleError, import_job_module, job
+from jobs.flow.limits import FlowDeclarationError, Rate
 
 
 class Order(BaseModel):
@@ -75,7 +75,7 @@ def test_a_module_declaring_a_malformed_rate_does_not_import(
     """What a worker or the web sees at start with such a module in `JOB_MODULES`."""
     (tmp_path / "bad_rate_jobs.py").write_text(
         "from pydantic import BaseModel\n"
-        "from jobs.registry import job\n\n"
+        "from jobs.declare.registry import job\n\n"
         "class In(BaseModel):\n    x: int\n\n"
         "@job(rate_limit='ten per second')\n"
         "async def too_chatty(ctx, payload: In) -> In:\n    return payload\n"

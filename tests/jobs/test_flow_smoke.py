@@ -4,8 +4,8 @@ proofs are in tests/e2e/test_flow_*.py)."""
 import contextlib
 import itertools
 
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue, enqueue_many
+from jobs.enqueue.submit import enqueue, enqueue_many
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.workers import background_worker

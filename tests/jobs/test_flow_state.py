@@ -1,11 +1,12 @@
-"""`jobs.flow_state` reads the gates the scripts keep, under the key names `jobs.keys` gives."""
+"""`jobs.flow.gate_state` reads the gates the scripts keep, under the key names `jobs.layout.keys`
+gives."""
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue_many
-from jobs.flow_state import GateState, read_gates, split_gate
-from jobs.registry import load_catalog
-from jobs.store import load_jobs
+from jobs.declare.registry import load_catalog
+from jobs.enqueue.submit import enqueue_many
+from jobs.flow.gate_state import GateState, read_gates, split_gate
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import load_jobs
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.workers import background_worker

@@ -2,9 +2,9 @@
 
 import orjson
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.store import JobStatus, load_job
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_job
 from tests.conftest import RunWorker
 
 MAX = {"ping": 25, "on_emails_queue": 5}

@@ -1,11 +1,11 @@
 """Leases: the worker renews the lease of a running job and keeps running it."""
 
 import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.store import JobStatus, load_job
-from jobs.worker import Worker
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_job
+from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import eventually
 from tests.jobs.probe_jobs import cancelled_key

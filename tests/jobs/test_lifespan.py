@@ -1,8 +1,8 @@
 """Worker lifespans: resources opened before the first job, shared by jobs, closed at stop."""
 
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.store import load_job
+from jobs.enqueue.submit import enqueue
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import load_job
 from settings import Settings
 from tests.conftest import RunWorker
 from tests.jobs.sample_jobs import LIFESPAN_EVENTS

@@ -6,9 +6,9 @@ every `record_start` try appends its label to a Redis list as it starts.
 
 import pytest
 
-from jobs.connection import RedisClient, server_ms
-from jobs.enqueue import MAX_PRIORITY, InvalidPriority, enqueue, enqueue_many
-from jobs.store import JobStatus, load_job
+from jobs.enqueue.submit import MAX_PRIORITY, InvalidPriority, enqueue, enqueue_many
+from jobs.layout.connection import RedisClient, server_ms
+from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
 from tests.conftest import RunWorker, eventually
 from tests.helpers.workers import starts

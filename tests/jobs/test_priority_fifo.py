@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from jobs.connection import RedisClient, server_ms
-from jobs.enqueue import BULK_CHUNK, enqueue, enqueue_many
-from jobs.worker import Worker
+from jobs.enqueue.submit import BULK_CHUNK, enqueue, enqueue_many
+from jobs.layout.connection import RedisClient, server_ms
+from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import RunWorker, eventually
 from tests.helpers.workers import new_queue, starts

@@ -5,12 +5,12 @@ from typing import Any
 import pytest
 
 import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
-from jobs.connection import RedisClient
-from jobs.context import JobContext
-from jobs.enqueue import enqueue
-from jobs.store import JobStatus, Progress, load_job
+from jobs.declare.context import JobContext
+from jobs.enqueue.submit import enqueue
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, Progress, load_job
 from jobs.tasks.batch import Batch, process_batch
-from jobs.worker import Worker
+from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import RunWorker, eventually
 

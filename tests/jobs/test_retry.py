@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-import jobs.retry
+import jobs.worker.backoff
 import tests.jobs.probe_jobs  # noqa: F401  (declares `flaky`)
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.retry import backoff_s
-from jobs.store import JobRecord, JobStatus, load_job
-from jobs.worker import Worker
+from jobs.enqueue.submit import enqueue
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobRecord, JobStatus, load_job
+from jobs.worker.backoff import backoff_s
+from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import RunWorker, eventually
 
@@ -27,7 +27,7 @@ class Ceiling(random.Random):
 
 
 def test_backoff_ceiling_doubles_per_try_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs.retry, "random", Ceiling())
+    monkeypatch.setattr(jobs.worker.backoff, "random", Ceiling())
     assert [backoff_s(t, 0.5, 5.0) for t in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
 
 
@@ -60,7 +60,9 @@ async def test_failed_try_waits_its_backoff_and_the_view_shows_why_and_when(
     background_worker: Worker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(jobs.retry, "random", Ceiling())  # flaky: base 30 s -> first wait 30 s
+    monkeypatch.setattr(
+        jobs.worker.backoff, "random", Ceiling()
+    )  # flaky: base 30 s -> first wait 30 s
     before = datetime.now(UTC)
     enqueued = await enqueue(redis, "flaky", {"fail_times": 1}, settings=settings)
     view = await _view_when(redis, enqueued.job_id, settings)

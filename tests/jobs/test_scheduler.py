@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.cron import SCHEDULES, InvalidSchedule, Schedule, UnknownScheduledJob, schedule
-from jobs.registry import load_catalog
-from jobs.scheduler import catch_up, claim_and_enqueue, run_schedules
-from jobs.worker import Worker
+from jobs.cron.runner import catch_up, claim_and_enqueue, run_schedules
+from jobs.cron.schedules import SCHEDULES, InvalidSchedule, Schedule, UnknownScheduledJob, schedule
+from jobs.declare.registry import load_catalog
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import eventually
 

@@ -1,8 +1,8 @@
 """Timeouts are per job type: a try longer than its job's `timeout` is cut off, others are not."""
 
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.store import JobStatus, load_job
+from jobs.enqueue.submit import enqueue
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
 from tests.conftest import RunWorker
 

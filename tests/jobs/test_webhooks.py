@@ -10,11 +10,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.store import JobStatus
-from jobs.webhook_policy import WebhookRefused, check_url
-from jobs.webhooks import sign, verify_signature
+from jobs.enqueue.submit import enqueue
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus
+from jobs.webhooks.signing import sign, verify_signature
+from jobs.webhooks.url_policy import WebhookRefused, check_url
 from settings import Settings
 from tests.helpers.webhook_receiver import (
     deliver_after_final,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.tasks.webhooks import post
+from jobs.webhooks.delivery import post
 from settings import Settings
 from tests.helpers.webhook_receiver import webhook_receiver
 

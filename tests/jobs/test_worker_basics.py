@@ -2,10 +2,10 @@
 
 import orjson
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.store import JobStatus, load_job
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
 from tests.conftest import RunWorker
 from tests.helpers.stock_arq import stock_enqueue

@@ -5,11 +5,11 @@ from collections import Counter
 
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue, enqueue_many
-from jobs.served import InvalidQueueSpec, ServedQueues
-from jobs.store import JobStatus, load_job
+from jobs.enqueue.submit import enqueue, enqueue_many
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_job
+from jobs.worker.queue_order import InvalidQueueSpec, ServedQueues
 from settings import Settings
 from tests.conftest import RunWorker
 from tests.helpers.workers import new_queue, starts

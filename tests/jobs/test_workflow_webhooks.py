@@ -5,13 +5,13 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
-from jobs.batches import create_batch
-from jobs.callbacks import InvalidCallback, delivery_for
-from jobs.connection import RedisClient
-from jobs.store import JobStatus, load_job
-from jobs.workflow_commit import write_gated
-from jobs.workflow_validation import validate
-from jobs.workflows import Workflow, task
+from jobs.graph.batches import create_batch
+from jobs.graph.workflow_commit import enqueue_workflow, write_gated
+from jobs.graph.workflow_validation import validate
+from jobs.graph.workflows import Workflow, task
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobStatus, load_job
+from jobs.webhooks.callback import InvalidCallback, delivery_for
 from settings import Settings
 from tests.helpers.webhook_receiver import final_record, webhook_receiver
 from tests.helpers.workers import background_worker
@@ -42,7 +42,9 @@ async def test_a_workflow_reports_its_outcome_once_all_are_final(
     redis: RedisClient, settings: Settings
 ) -> None:
     with webhook_receiver() as receiver:
-        created = await failing_chain().enqueue(redis, settings, callback_url=receiver.url())
+        created = await enqueue_workflow(
+            redis, failing_chain(), settings, callback_url=receiver.url()
+        )
         assert created.done is not None
         done = await load_job(redis, created.done, {})
         assert done is not None and done.status is JobStatus.waiting and done.waiting_on == 3
@@ -80,7 +82,7 @@ async def test_a_batch_reports_after_its_callbacks(redis: RedisClient, settings:
 async def test_a_refused_callback_writes_nothing(redis: RedisClient, settings: Settings) -> None:
     strict = settings.model_copy(update={"webhook_allow_private": False})
     with pytest.raises(InvalidCallback) as refused:
-        await failing_chain().enqueue(redis, strict, callback_url="https://10.0.0.1/hook")
+        await enqueue_workflow(redis, failing_chain(), strict, callback_url="https://10.0.0.1/hook")
     assert refused.value.code == "callback_refused"
     assert await redis.dbsize() == 0
 

@@ -2,13 +2,11 @@
 
 import pytest
 
-from jobs import workflows
 from jobs.client import JobClient
-from jobs.connection import RedisClient
-from jobs.store import JobRecord, JobStatus, load_job
-from jobs.workflow_commit import write_gated
-from jobs.workflow_validation import validate
-from jobs.workflows import (
+from jobs.graph import workflows
+from jobs.graph.workflow_commit import enqueue_workflow, write_gated
+from jobs.graph.workflow_validation import validate
+from jobs.graph.workflows import (
     InvalidWorkflow,
     NodeQueuePinned,
     Workflow,
@@ -17,6 +15,8 @@ from jobs.workflows import (
     chord,
     task,
 )
+from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.workers import background_worker
@@ -38,7 +38,7 @@ async def test_chain_runs_in_order_and_passes_results(
     redis: RedisClient, settings: Settings
 ) -> None:
     flow = chain(task("numbered", {"n": 1}), task("gather", {"n": 10}), task("gather", {}))
-    created = await flow.enqueue(redis, settings)
+    created = await enqueue_workflow(redis, flow, settings)
     assert created.gate is None  # one Redis: one transaction, no gate
     first = await load_job(redis, created.jobs["1"], {})
     assert first is not None and first.status is JobStatus.waiting
@@ -67,7 +67,7 @@ async def test_a_failing_middle_step_fails_the_rest_or_is_ignored(
     flow.add("b", "numbered", {"n": 2, "fail": True}, after=["a"])
     flow.add("c", "gather", {}, after=["b"])
     flow.add("d", "gather", {}, after=["b"], on_parent_failure="ignore")
-    created = await flow.enqueue(redis, settings)
+    created = await enqueue_workflow(redis, flow, settings)
     async with background_worker(settings, redis):
         c = await final(redis, created.jobs["c"])
         d = await final(redis, created.jobs["d"])
@@ -81,7 +81,7 @@ async def test_a_failing_middle_step_fails_the_rest_or_is_ignored(
 
 async def test_chord_fans_in_across_queues(redis: RedisClient, settings: Settings) -> None:
     header = [task("numbered", {"n": i}, queue="other" if i % 2 else None) for i in range(1, 11)]
-    created = await chord(header, task("gather", {})).enqueue(redis, settings)
+    created = await enqueue_workflow(redis, chord(header, task("gather", {})), settings)
     assert created.id.endswith("@other")  # the first root is on "other": so is the workflow
     async with background_worker(settings, redis, worker_queues="arq:queue,other"):
         done = await final(redis, created.jobs["callback"])
@@ -106,7 +106,7 @@ async def test_an_invalid_node_is_named_and_nothing_is_written(
     flow.add("ok", "numbered", {"n": 1})
     build(flow)  # type: ignore[operator]
     with pytest.raises(InvalidWorkflow) as refused:
-        await flow.enqueue(redis, settings)
+        await enqueue_workflow(redis, flow, settings)
     assert (refused.value.node, refused.value.field) == (node, field)
     assert await redis.dbsize() == 0
 
@@ -118,7 +118,7 @@ async def test_a_cycle_is_named(redis: RedisClient, settings: Settings) -> None:
     flow.add("b", "gather", {}, after=["a"])
     flow.add("c", "gather", {}, after=["b"])
     with pytest.raises(InvalidWorkflow) as refused:
-        await flow.enqueue(redis, settings)
+        await enqueue_workflow(redis, flow, settings)
     assert refused.value.details["errors"] == ["a", "c", "b", "a"]
     assert "a -> c -> b -> a" in str(refused.value)
     assert await redis.dbsize() == 0
@@ -201,7 +201,7 @@ async def test_links_across_enqueue_calls_and_within_one(
     """600 parents on one queue take two enqueue calls (500 rows each at most): the script
     links the parents of its own call, the callback's other parents are linked after it."""
     header = [task("numbered", {"n": 1}) for _ in range(600)]
-    created = await chord(header, task("gather", {})).enqueue(redis, settings)
+    created = await enqueue_workflow(redis, chord(header, task("gather", {})), settings)
     async with background_worker(settings, redis):
         done = await final(redis, created.jobs["callback"])
     assert done.status is JobStatus.complete and done.result["total"] == 600

@@ -4,9 +4,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from jobs.context import JobContext
-from jobs.errors import JobFailed
-from jobs.registry import job
+from jobs.declare.context import JobContext
+from jobs.declare.job_errors import JobFailed
+from jobs.declare.registry import job
 
 
 class Number(BaseModel):

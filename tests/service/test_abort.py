@@ -5,12 +5,12 @@ import asyncio
 import httpx
 
 import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
-from jobs import keys, lua
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
-from jobs.records import LeaseToken
-from jobs.results import result_data
-from jobs.worker import Worker
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys, scripts
+from jobs.layout.connection import RedisClient
+from jobs.layout.records import LeaseToken
+from jobs.layout.results import result_data
+from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import RunWorker, eventually
 from tests.jobs.probe_jobs import cancelled_key, runs_key
@@ -132,7 +132,7 @@ async def test_abort_that_loses_the_race_with_completion_is_409(
     job_id = (await client.post("/jobs/ping", json={})).json()["id"]
     # Claimed by a worker that is about to complete it (no worker process needed).
     q = keys.of_job(job_id)
-    claimed = await lua.script("claim")(
+    claimed = await scripts.script("claim")(
         redis,
         [q.due, q.levels, q.claim("race"), q.paused],
         [q.prefix, 60_000, 10, "w", "race", "0"],
@@ -156,7 +156,7 @@ async def test_abort_that_loses_the_race_with_completion_is_409(
             result={"message": "ping", "tries": 1, "worker": "w"},
             started_ms=started_ms,
         )
-        lost = await lua.script("finish")(
+        lost = await scripts.script("finish")(
             redis,
             [q.due, q.failed, q.index],
             [q.prefix, "0", 5_000, "complete", job_id, token, data, 60_000, ""],

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.routing import BaseRoute, Mount
 
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from service.main import create_app
 from settings import Settings
 

@@ -5,8 +5,8 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import RunWorker
 from tests.helpers.workers import new_queue

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from jobs.callbacks import delivery_for
-from service.client import JobServiceClient, JobServiceError
+from jobs.webhooks.callback import delivery_for
+from service.http_client import JobServiceClient, JobServiceError
 from service.main import create_app
 from settings import Settings
 

@@ -6,9 +6,9 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
-from service.client import JobServiceClient, JobServiceError
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from service.http_client import JobServiceClient, JobServiceError
 from settings import Settings
 from tests.conftest import RunWorker
 from tests.helpers.workers import background_worker

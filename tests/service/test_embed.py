@@ -4,7 +4,7 @@ and its answers (Location, dashboard, events) carry the prefix."""
 import httpx
 from fastapi import FastAPI
 
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from service.embed import with_jobs
 from service.main import create_app
 from settings import Settings

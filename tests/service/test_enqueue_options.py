@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from tests.conftest import RunWorker
 from tests.helpers.workers import new_queue, starts
 

@@ -29,7 +29,9 @@ RAISED: dict[str, Exception] = {
     "clusterdown": ResponseError("CLUSTERDOWN The cluster is down"),
     "tryagain": ResponseError("TRYAGAIN Multiple keys request during rehashing of slot"),
     "loading": ResponseError("LOADING Redis is loading the dataset in memory"),
-    "missing-file": FileNotFoundError(2, "No such file or directory", "jobs/lua/enqueue.lua"),
+    "missing-file": FileNotFoundError(
+        2, "No such file or directory", "jobs/layout/lua/enqueue.lua"
+    ),
     "permission": PermissionError(13, "Permission denied"),
     "script-bug": ResponseError("user_script:27: attempt to perform arithmetic on a nil value"),
     "busygroup": ResponseError("BUSYGROUP Consumer Group name already exists"),

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from jobs.connection import RedisClient
-from jobs.eviction import eviction_policy, policy_warning
-from jobs.worker import Worker
+from jobs.layout.connection import RedisClient
+from jobs.layout.eviction import eviction_policy, policy_warning
+from jobs.worker.loop import Worker
 from service.main import create_app
 from settings import Settings
 from tests.conftest import eventually

@@ -5,9 +5,9 @@ from typing import Any
 
 import httpx
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import RunWorker
 

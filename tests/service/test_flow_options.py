@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from jobs.client import JobClient
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from jobs.tasks.ping import Ping, ping
-from service.client import JobServiceClient, JobServiceError
+from service.http_client import JobServiceClient, JobServiceError
 from service.main import create_app
 from settings import Settings
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import httpx
 
-from jobs import keys
-from jobs.connection import RedisClient
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.workers import background_worker

@@ -2,7 +2,7 @@
 
 import httpx
 
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from tests.conftest import RunWorker
 
 

@@ -3,7 +3,7 @@ clients cannot, and the catalog does not offer them."""
 
 import httpx
 
-from jobs.registry import load_catalog
+from jobs.declare.registry import load_catalog
 from settings import Settings
 
 DELIVERY = "jobsvc.deliver_webhook"

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from jobs.worker import Worker
+from jobs.worker.loop import Worker
 from tests.conftest import RunWorker
 
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import httpx
 
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue_many
+from jobs.enqueue.submit import enqueue_many
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.helpers.workers import new_queue
 

@@ -3,9 +3,9 @@
 import httpx
 import pytest
 
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import UnknownJobName, enqueue
+from jobs.enqueue.submit import UnknownJobName, enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import RunWorker
 

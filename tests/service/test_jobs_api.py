@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 
-from jobs import keys
-from jobs.connection import RedisClient
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from tests.conftest import RunWorker
 from tests.helpers.stock_arq import stock_enqueue
 

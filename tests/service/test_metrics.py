@@ -3,7 +3,7 @@
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs.worker import Worker
+from jobs.worker.loop import Worker
 from tests.conftest import RunWorker, eventually
 
 

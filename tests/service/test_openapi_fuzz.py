@@ -26,7 +26,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.transport import Response
 from schemathesis.schemas import BaseSchema
 
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from service.main import create_app
 from settings import Settings
 

@@ -8,9 +8,9 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, EmailStr
 
 from jobs.client import JobClient
-from jobs.connection import RedisClient
+from jobs.layout.connection import RedisClient
 from jobs.tasks.email import EmailSent, SendEmail, send_email
-from jobs.worker import Worker
+from jobs.worker.loop import Worker
 from service.deps import JobsDep
 from service.main import create_app
 from settings import Settings

@@ -5,8 +5,8 @@ the full handler with its body intact."""
 import httpx
 from starlette.types import Message, Scope
 
-from jobs import keys
-from jobs.connection import RedisClient
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from service.main import create_app
 from settings import Settings
 

@@ -5,11 +5,11 @@ from typing import Any
 import httpx
 import pytest
 
-import jobs.enqueue
+import jobs.enqueue.submit
 import tests.jobs.probe_jobs  # noqa: F401 (declares wait_for_gate)
-from jobs import keys
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import RunWorker, eventually
 from tests.helpers.workers import background_worker, new_queue, starts
@@ -162,7 +162,7 @@ async def test_queue_is_listed_again_after_the_registry_alone_is_lost(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Producers name their queues again every REGISTER_EVERY_S (a minute; here: at once)."""
-    monkeypatch.setattr(jobs.enqueue, "REGISTER_EVERY_S", 0.0)
+    monkeypatch.setattr(jobs.enqueue.submit, "REGISTER_EVERY_S", 0.0)
     name = new_queue()
     await enqueue(redis, "ping", {}, queue=name, settings=settings)
     await redis.delete(keys.QUEUES)  # lost alone: e.g. on a shard that failed over badly

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from jobs.connection import RedisClient
-from service.client import JobServiceClient, JobServiceError
+from jobs.layout.connection import RedisClient
+from service.http_client import JobServiceClient, JobServiceError
 from service.main import create_app
 from settings import Settings
 from tests.conftest import eventually

@@ -1,0 +1,1 @@
+"""Cron: schedules declared in code, and the runner every worker runs."""

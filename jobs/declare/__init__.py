@@ -1,0 +1,1 @@
+"""Declaring jobs: `@job`, the catalog, what a job gets (`JobContext`) and raises."""

@@ -1,0 +1,87 @@
+"""What a running job gets as its first argument."""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from jobs.layout import keys, scripts
+from jobs.layout.connection import RedisClient
+from settings import Settings, get_settings
+
+logger = logging.getLogger("jobs")
+
+
+@dataclass(slots=True)
+class JobContext:
+    job_id: str
+    name: str
+    try_: int
+    """This try, from 1."""
+    max_tries: int
+    enqueued_at: datetime | None
+    redis: RedisClient
+    worker_id: str
+    extras: dict[str, Any] = field(default_factory=dict)
+    """The worker's ctx: its resources from `jobs.declare.worker_lifespan` (shared clients and the
+    like)."""
+    lease_token: str = ""
+    """This try's lease (empty under a stock ARQ worker): progress is fenced by it."""
+    parent_results: dict[str, Any] = field(default_factory=dict)
+    """For a job enqueued `after` others: each completed parent's id -> its result (JSON)."""
+    parent_failures: dict[str, Any] = field(default_factory=dict)
+    """Parents that did not complete (`on_parent_failure="ignore"`): id -> {"status", "error"}."""
+    parent_statuses: dict[str, str] = field(default_factory=dict)
+    """Each parent's id -> its final status ("complete", "failed", "aborted", or "missing")."""
+    batch: dict[str, Any] | None = None
+    """For a batch's callback (`jobs.graph.batches`): {"id", "total", "complete", "failed",
+    "aborted"} of its batch, final when the callback runs."""
+
+    @classmethod
+    def from_arq(cls, ctx: dict[str, Any], name: str, max_tries: int) -> "JobContext":
+        """Build from ARQ's ctx dict, so that stock `arq` workers run our jobs too."""
+        return cls(
+            job_id=ctx.get("job_id", ""),
+            name=name,
+            try_=int(ctx.get("job_try", 1)),
+            max_tries=max_tries,
+            enqueued_at=ctx.get("enqueue_time"),
+            redis=ctx["redis"],
+            worker_id=str(ctx.get("worker_id", "arq")),
+            extras=ctx,
+            lease_token=str(ctx.get("lease_token", "")),
+            parent_results=ctx.get("parent_results") or {},
+            parent_failures=ctx.get("parent_failures") or {},
+            parent_statuses=ctx.get("parent_statuses") or {},
+            batch=ctx.get("batch"),
+        )
+
+    def resource(self, name: str) -> Any:
+        """What a worker lifespan (`jobs.declare.worker_lifespan.worker_lifespan`) put under
+        `name`."""
+        try:
+            return self.extras[name]
+        except KeyError:
+            raise LookupError(f"no worker resource {name!r}: declare a @worker_lifespan") from None
+
+    @property
+    def settings(self) -> Settings:
+        """The worker's settings (stock ARQ workers: the environment's)."""
+        settings = self.extras.get("settings")
+        return settings if isinstance(settings, Settings) else get_settings()
+
+    async def progress(self, fraction: float, message: str = "") -> bool:
+        """Record how far the job is (0..1) and tell watchers; visible in the JobView at once.
+
+        False if this try no longer holds the job's lease (another worker runs it now)."""
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        value = orjson.dumps({"fraction": fraction, "message": message})
+        q = keys.of_job(self.job_id)
+        recorded = await scripts.script("progress")(
+            self.redis,
+            [q.lease(self.job_id), q.state(self.job_id)],
+            [self.lease_token, value, self.job_id],
+        )
+        return bool(recorded)

@@ -1,0 +1,258 @@
+"""`@job`: declare a job with typed input and output; the catalog both worker and API read.
+
+    @job(max_tries=5, timeout=30, retry_on=(SMTPException, OSError))
+    async def send_email(ctx: JobContext, payload: SendEmail) -> EmailSent: ...
+
+The input model is validated at enqueue time by the API and again by the worker; the output
+model's JSON is the stored result.
+"""
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, get_type_hints
+
+from arq.worker import Function, func
+from pydantic import BaseModel
+
+from jobs.declare.context import JobContext
+from jobs.declare.job_errors import PERMANENT
+from jobs.flow.limits import FlowControl, declare
+from jobs.layout.keys import check_queue_name
+from settings import Settings
+
+MaxTries = int | Callable[[Settings], int]
+"""A number of tries, or how to read it from the settings when the catalog is loaded (a
+built-in job whose limit is a setting, e.g. `jobsvc.deliver_webhook`'s
+`WEBHOOK_MAX_ATTEMPTS`)."""
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+JobFunction = Callable[[JobContext, In], Awaitable[Out]]
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """What `@job(...)` was given; `None` means "the settings' default"."""
+
+    max_tries: MaxTries | None = None
+    timeout_s: float | None = None
+    queue: str | None = None
+    backoff_base_s: float | None = None
+    backoff_max_s: float | None = None
+    keep_result_s: float | None = None
+    internal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobDeclaration:
+    name: str
+    function: Callable[[JobContext, Any], Awaitable[BaseModel]]
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    description: str
+    retry_on: tuple[type[BaseException], ...]
+    options: JobOptions
+    flow: FlowControl
+
+    def resolve(self, settings: Settings) -> "JobSpec":
+        o = self.options
+        max_tries = o.max_tries(settings) if callable(o.max_tries) else o.max_tries
+        return JobSpec(
+            name=self.name,
+            function=self.function,
+            input_model=self.input_model,
+            output_model=self.output_model,
+            description=self.description,
+            retry_on=self.retry_on,
+            max_tries=max_tries or settings.default_max_tries,
+            timeout_s=o.timeout_s or settings.job_timeout_s,
+            queue=o.queue or settings.queue_name,
+            backoff_base_s=settings.backoff_base_s
+            if o.backoff_base_s is None
+            else o.backoff_base_s,
+            backoff_max_s=settings.backoff_max_s if o.backoff_max_s is None else o.backoff_max_s,
+            keep_result_s=settings.result_ttl_s if o.keep_result_s is None else o.keep_result_s,
+            flow=self.flow,
+            internal=o.internal,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A declared job with every option settled: what the worker and the API use."""
+
+    name: str
+    function: Callable[[JobContext, Any], Awaitable[BaseModel]]
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    description: str
+    retry_on: tuple[type[BaseException], ...]
+    max_tries: int
+    timeout_s: float
+    queue: str
+    backoff_base_s: float
+    backoff_max_s: float
+    keep_result_s: float
+    """How long a successful result is kept; 0 keeps none (the final status stays readable
+    for `RESULT_GRACE_S`, and the job leaves the listing)."""
+    flow: FlowControl = field(default_factory=FlowControl)
+    """Limits shared by all workers, uniqueness, expiry (`jobs.flow.limits`)."""
+    internal: bool = False
+    """Enqueued by the service itself (a webhook delivery, a workflow's gate): no
+    `POST /jobs/{name}` route, not listed in `/job-types` (nor the dashboard's enqueue form)."""
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.retry_on) and not isinstance(exc, PERMANENT)
+
+    def parse_input(self, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> BaseModel:
+        """Accept `(payload,)` as we enqueue it, or `payload=` / plain kwargs from stock ARQ."""
+        if args:
+            raw = args[0]
+        elif "payload" in kwargs:
+            raw = kwargs["payload"]
+        else:
+            raw = kwargs
+        return self.input_model.model_validate(raw)
+
+    async def run(self, ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """ARQ-shaped entry point: `(ctx, *args, **kwargs)` in, the output model's JSON out."""
+        return await self.call(ctx, self.parse_input(args, kwargs))
+
+    async def call(self, ctx: dict[str, Any], payload: BaseModel) -> dict[str, Any]:
+        """Run the job on a validated input; the output model's JSON out."""
+        context = JobContext.from_arq(ctx, self.name, self.max_tries)
+        result = await self.function(context, payload)
+        return self.output_model.model_validate(result).model_dump(mode="json")
+
+    def arq_function(self) -> Function:
+        """The same job as a stock ARQ `Function`, for `arq jobs.worker.WorkerSettings`."""
+        return func(self.run, name=self.name, max_tries=self.max_tries, timeout=self.timeout_s)
+
+
+DECLARED: dict[str, JobDeclaration] = {}
+"""Every declared job by name, filled as the task modules are imported."""
+
+
+def job(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    max_tries: MaxTries | None = None,
+    timeout: float | None = None,
+    queue: str | None = None,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    backoff_base: float | None = None,
+    backoff_max: float | None = None,
+    keep_result: float | None = None,
+    concurrency: int | None = None,
+    concurrency_key: str | None = None,
+    rate_limit: str | None = None,
+    rate_key: str | None = None,
+    rate_burst: int = 1,
+    unique_for: float | None = None,
+    unique_key: str | None = None,
+    debounce: float | None = None,
+    expires: float | None = None,
+    internal: bool = False,
+) -> Callable[[JobFunction[In, Out]], JobFunction[In, Out]]:
+    """Declare a job. Options left `None` take the settings' defaults.
+
+    `queue`: the queue it goes to unless an enqueue names another. `keep_result`: seconds to
+    keep a successful result (0: fire and forget; ARQ's `keep_result`). `max_tries` may be a
+    function of the settings (read when the catalog is loaded). `internal`: only the service
+    enqueues it (no HTTP enqueue route, not in `/job-types`).
+
+    Flow control (`jobs.flow.limits`), shared by every worker:
+    - `concurrency`: at most this many run at once; `concurrency_key` (an input field)
+      applies the limit per value of that field;
+    - `rate_limit`: "COUNT/UNIT" (s, m, h, d; e.g. "100/m"), GCRA, per `rate_key` value if
+      given; `rate_burst` admissions may come at once after a quiet spell (default 1);
+    - `unique_for`: seconds during which an equal enqueue (same input, or same `unique_key`
+      field value) returns the waiting job instead of a new one;
+    - `debounce`: seconds; the job waits that long, and an equal enqueue meanwhile replaces
+      its input and starts the wait again;
+    - `expires`: seconds after enqueue; a job not started by then fails as `Expired`."""
+    if queue is not None:
+        check_queue_name(queue)
+    if keep_result is not None and keep_result < 0:
+        raise ValueError("keep_result must be >= 0 seconds")
+
+    def register(function: JobFunction[In, Out]) -> JobFunction[In, Out]:
+        if not inspect.iscoroutinefunction(function):
+            raise TypeError(f"{function.__qualname__}: a job must be an async def")
+        hints = get_type_hints(function)
+        params = list(inspect.signature(function).parameters)
+        if len(params) != 2:
+            raise TypeError(f"{function.__qualname__}: a job takes (ctx, payload)")
+        input_model, output_model = hints.get(params[1]), hints.get("return")
+        for model in (input_model, output_model):
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise TypeError(f"{function.__qualname__}: annotate payload and return models")
+        job_name = name or function.__name__
+        flow = declare(
+            job_name,
+            input_model,  # type: ignore[arg-type]
+            concurrency=concurrency,
+            concurrency_key=concurrency_key,
+            rate_limit=rate_limit,
+            rate_key=rate_key,
+            rate_burst=rate_burst,
+            unique_for=unique_for,
+            unique_key=unique_key,
+            debounce=debounce,
+            expires=expires,
+        )
+        if job_name in DECLARED and DECLARED[job_name].function is not function:
+            raise ValueError(f"job {job_name!r} is declared twice")
+        DECLARED[job_name] = JobDeclaration(
+            name=job_name,
+            function=function,
+            input_model=input_model,  # type: ignore[arg-type]
+            output_model=output_model,  # type: ignore[arg-type]
+            description=description or inspect.getdoc(function) or "",
+            retry_on=retry_on,
+            options=JobOptions(
+                max_tries, timeout, queue, backoff_base, backoff_max, keep_result, internal
+            ),
+            flow=flow,
+        )
+        return function
+
+    return register
+
+
+class JobModuleError(RuntimeError):
+    """A job module could not be imported: the worker and the web refuse to start without it."""
+
+
+def import_job_module(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        raise JobModuleError(
+            f"job module {name!r} failed to import ({type(exc).__name__}: {exc}); "
+            "fix it, or take it out of JOB_MODULES"
+        ) from exc
+
+
+INTERNAL_JOB_MODULES = ("jobs.webhooks.delivery", "jobs.graph.internal_jobs")
+"""Jobs the service enqueues itself (webhook deliveries, workflow gates), kept beside their
+concept rather than among the example jobs."""
+
+
+def load_catalog(settings: Settings) -> dict[str, JobSpec]:
+    """Import the service's internal jobs, every module of `jobs.tasks` (a new file there is
+    picked up by itself) and every `JOB_MODULES` entry (your own package's modules); return
+    the settled catalog."""
+    for internal in INTERNAL_JOB_MODULES:
+        import_job_module(internal)
+    import_job_module("jobs.tasks")
+    tasks = importlib.import_module("jobs.tasks")
+    for module in pkgutil.iter_modules(tasks.__path__, prefix="jobs.tasks."):
+        import_job_module(module.name)
+    for name in settings.job_modules:
+        import_job_module(name)
+    return {name: declared.resolve(settings) for name, declared in DECLARED.items()}

@@ -1,0 +1,1 @@
+"""Putting jobs on their queue, and taking them off again (abort)."""

@@ -1,0 +1,384 @@
+"""Put jobs on their queue: one atomic round trip per call (or per chunk of a bulk enqueue).
+
+    await enqueue(redis, "send_email", SendEmail(...), defer_by=60, priority=5)
+    await enqueue_many(redis, "send_email", [SendEmail(...), ...])
+
+Works from the API, from another endpoint's handler, from a job, or from a script. A job goes
+to its declared queue (`@job(queue=...)`) unless `queue=` names another; `priority` ranks it
+within the queue (0 first; FIFO within one priority).
+"""
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel
+from redis.asyncio.cluster import RedisCluster
+
+from jobs.declare.registry import JobSpec
+from jobs.enqueue.group_commit import enqueue_row
+from jobs.enqueue.plan import (
+    MAX_PRIORITY,
+    InvalidDependency,
+    InvalidPriority,
+    Plan,
+    QueuePinned,
+    UnknownJobName,
+    dump_input,
+    options,
+    plan,
+    script_args,
+    script_header,
+)
+from jobs.graph.dependencies import OnParentFailure, UnknownParent, link, missing_parents
+from jobs.layout import keys, scripts
+from jobs.layout.connection import RedisClient
+from jobs.webhooks.callback import check_callback
+from settings import Settings, get_settings
+
+__all__ = [  # the options' own names, for callers that import them from here
+    "BULK_CHUNK",
+    "MAX_PRIORITY",
+    "Enqueued",
+    "InvalidDependency",
+    "InvalidPriority",
+    "Plan",
+    "QueuePinned",
+    "UnknownJobName",
+    "enqueue",
+    "enqueue_cron_tick",
+    "enqueue_many",
+    "plan",
+    "script_header",
+]
+
+BULK_CHUNK = 500
+"""Jobs per script call in `enqueue_many`: big enough to amortise the round trip, small
+enough not to hold the server for long."""
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    job_id: str
+    outcome: Literal["created", "existing", "duplicate", "unique", "debounced"]
+    """`existing`: the idempotency key was seen before (see `same_input`);
+    `duplicate`: a job with this id exists already; `unique`: an equal job is not final yet
+    (`job_id` is that job's; nothing was created); `debounced`: that waiting job took this
+    input and waits again (`scheduled_ms` is its new due time)."""
+    same_input: bool = True
+    enqueued_ms: int = 0
+    """The server's clock at enqueue (`created` only), like `scheduled_ms`."""
+    scheduled_ms: int = 0
+    payload: Any = None
+    queue: str = ""
+    priority: int = 0
+    expires_ms: int | None = None
+    """Not started by then (server ms), it never starts (`created` and `debounced` only)."""
+    waiting: bool = False
+    """It waits for parents (`after`)."""
+
+
+def input_fingerprint(payload: Any) -> str:
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+async def _call(
+    redis: RedisClient,
+    o: Plan,
+    rows: list[tuple[str, Any]],
+    settings: Settings,
+    idempotency: tuple[str, str] | None = None,
+    *,
+    fresh: bool,
+    callback_url: str | None = None,
+) -> list[Any]:
+    """`fresh`: every id was made here (random): the script skips its duplicate checks.
+    `callback_url`: each job's row is followed by its webhook delivery's, which waits for it
+    (`jobs.webhooks.callback`: linked by the script itself; the reply has a value for each row)."""
+    q = o.queue
+    args = script_args(o, rows, settings, idempotency, fresh=fresh, callback_url=callback_url)
+    idem_key = idempotency[0] if idempotency else q.index
+    reply: list[Any] = await scripts.script("enqueue")(
+        redis, [q.due, q.levels, q.wake, q.index, idem_key], args
+    )
+    if reply[0] != b"existing":
+        await _register(redis, q.name, new=reply[1] == 1)
+    return reply
+
+
+REGISTER_EVERY_S = 60.0
+_registered: dict[str, float] = {}
+
+
+async def _register(redis: RedisClient, queue: str, *, new: bool) -> None:
+    """Name the queue in the registry `/queues` reads (a global key, so a command of its
+    own): when the script says the queue is new (or its data was lost), and otherwise at
+    most once a minute per process, in case the registry was lost on its own."""
+    now = time.monotonic()
+    if new or now - _registered.get(queue, -REGISTER_EVERY_S) >= REGISTER_EVERY_S:
+        await redis.sadd(keys.QUEUES, queue)  # type: ignore[misc]
+        _registered[queue] = now
+
+
+async def enqueue(
+    redis: RedisClient,
+    job: JobSpec | str,
+    payload: BaseModel | dict[str, Any],
+    *,
+    queue: str | None = None,
+    priority: int = 0,
+    defer_by: float | timedelta | None = None,
+    defer_until: datetime | None = None,
+    job_id: str | None = None,
+    idempotency_key: str | None = None,
+    unique_for: float | timedelta | None = None,
+    expires_in: float | timedelta | None = None,
+    expires_at: datetime | None = None,
+    after: Sequence[str] = (),
+    on_parent_failure: OnParentFailure = "fail",
+    callback_url: str | None = None,
+    settings: Settings | None = None,
+) -> Enqueued:
+    """Enqueue `job` with `payload` (validated by the caller; the worker validates again).
+
+    `job_id` is the unique part of the id; the id names the queue (see `jobs.layout.keys`).
+    `unique_for` (seconds) overrides the job's declared `unique_for`; `expires_in` (seconds
+    after enqueue) or `expires_at` its declared `expires`. `after`: job ids it waits for (it
+    starts once all are final; `on_parent_failure` says what one that did not complete means:
+    see `jobs.graph.dependencies`); an unknown or expired one raises `UnknownParent`.
+    `callback_url`: once final, the job's JobView is POSTed there, signed (`jobs.webhooks.callback`:
+    its delivery is created in the same step; a bad URL raises `InvalidCallback`)."""
+    settings = settings or get_settings()
+    if callback_url is not None:
+        check_callback(callback_url, settings)
+    o = options(
+        job,
+        queue,
+        priority,
+        defer_by,
+        defer_until,
+        settings,
+        unique_for,
+        expires_in,
+        expires_at,
+        after,
+        on_parent_failure,
+    )
+    data = dump_input(payload)
+    idempotency = None
+    if idempotency_key:
+        key = o.queue.idempotency(o.name, idempotency_key)
+        idempotency = (key, input_fingerprint(data))
+    return await _enqueue_one(redis, o, data, job_id, idempotency, settings, callback_url)
+
+
+async def _enqueue_one(
+    redis: RedisClient,
+    o: Plan,
+    data: Any,
+    unique: str | None,
+    idempotency: tuple[str, str] | None,
+    settings: Settings,
+    callback_url: str | None = None,
+) -> Enqueued:
+    job_id = keys.job_id_for(o.queue.name, unique)
+    idem = (idempotency[0], f"{job_id} {idempotency[1]}") if idempotency else None
+    if o.after:
+        await _check_parents_exist(redis, o.after)
+    elif idem is None and callback_url is None:
+        # Nothing in its row depends on another row of a call: it may share one with the
+        # single enqueues of others (`jobs.enqueue.group_commit`).
+        now, new, value = await enqueue_row(
+            redis, o.queue, settings, o.row(job_id, data), fresh=unique is None
+        )
+        await _register(redis, o.queue.name, new=new == 1)
+        return _outcome(job_id, value, now, data, o)
+    reply = await _call(
+        redis, o, [(job_id, data)], settings, idem, fresh=unique is None, callback_url=callback_url
+    )
+    if reply[0] == b"existing":
+        existing_id, _, fingerprint = reply[1].decode().partition(" ")
+        same = idempotency is not None and fingerprint == idempotency[1]
+        return Enqueued(existing_id, "existing", same, queue=o.queue.name)
+    now = int(reply[0])
+    enqueued = _outcome(job_id, reply[2], now, data, o)
+    if o.after and enqueued.outcome == "created":
+        await link(redis, [job_id], o.after)
+    return enqueued
+
+
+async def _check_parents_exist(redis: RedisClient, parents: Sequence[str]) -> None:
+    missing = await missing_parents(redis, parents)
+    if missing:
+        raise UnknownParent(missing)
+
+
+def _outcome(job_id: str, reply: Any, now: int, data: Any, o: Plan) -> Enqueued:
+    """One job's part of `enqueue.lua`'s reply: its due ms, -1, or an equal job's id."""
+    if isinstance(reply, bytes):
+        kind, other, *due = reply.decode().split(" ")
+        if kind == "debounced":
+            return Enqueued(
+                other,
+                "debounced",
+                True,
+                now,
+                int(due[0]),
+                data,
+                o.queue.name,
+                o.priority,
+                o.expires_ms(now),
+            )
+        return Enqueued(other, "unique", queue=o.queue.name)
+    if int(reply) < 0:
+        return Enqueued(job_id, "duplicate", queue=o.queue.name)
+    return Enqueued(
+        job_id,
+        "created",
+        True,
+        now,
+        int(reply),
+        data,
+        o.queue.name,
+        o.priority,
+        o.expires_ms(now),
+        bool(o.after),
+    )
+
+
+async def enqueue_cron_tick(
+    redis: RedisClient,
+    spec: JobSpec,
+    payload: dict[str, Any],
+    schedule: str,
+    tick_ms: int,
+    settings: Settings,
+) -> Enqueued:
+    """Enqueue one tick of a cron schedule, once: the tick's record and the job are written by
+    the same script call, so a crash cannot record a tick without enqueueing it."""
+    o = options(spec, None, 0, None, datetime.fromtimestamp(tick_ms / 1000, UTC), settings)
+    tick = (o.queue.cron_tick(schedule, tick_ms), "")
+    return await _enqueue_one(redis, o, payload, f"cron:{schedule}:{tick_ms}", tick, settings)
+
+
+async def enqueue_many(
+    redis: RedisClient,
+    job: JobSpec | str,
+    payloads: Sequence[BaseModel | dict[str, Any]],
+    *,
+    queue: str | None = None,
+    priority: int = 0,
+    defer_by: float | timedelta | None = None,
+    defer_until: datetime | None = None,
+    unique_for: float | timedelta | None = None,
+    expires_in: float | timedelta | None = None,
+    expires_at: datetime | None = None,
+    after: Sequence[str] = (),
+    on_parent_failure: OnParentFailure = "fail",
+    callback_url: str | None = None,
+    settings: Settings | None = None,
+) -> list[Enqueued]:
+    """Enqueue many jobs of one type, in input order, one round trip per `BULK_CHUNK`. An
+    item equal to a job not final yet (uniqueness) comes back as that job. With `after`,
+    every item waits for those parents (a fan-out behind them). With `callback_url`, each
+    job's webhook is delivered there (one delivery per job, created with it)."""
+    settings = settings or get_settings()
+    if callback_url is not None:
+        check_callback(callback_url, settings)
+    o = options(
+        job,
+        queue,
+        priority,
+        defer_by,
+        defer_until,
+        settings,
+        unique_for,
+        expires_in,
+        expires_at,
+        after,
+        on_parent_failure,
+    )
+    if o.after:
+        await _check_parents_exist(redis, o.after)
+    out: list[Enqueued] = []
+    if not o.after and callback_url is None and not isinstance(redis, RedisCluster):
+        return await _stream_chunks(redis, o, payloads, settings)
+    step = BULK_CHUNK // 2 if callback_url else BULK_CHUNK  # a delivery row per job
+    for start in range(0, len(payloads), step):
+        rows = _new_rows(o, payloads[start : start + step])
+        reply = await _call(redis, o, rows, settings, fresh=True, callback_url=callback_url)
+        chunk = _chunk_outcomes(rows, reply, o, every=2 if callback_url else 1)
+        if o.after:
+            await link(redis, [e.job_id for e in chunk if e.outcome == "created"], o.after)
+        out += chunk
+    return out
+
+
+async def _stream_chunks(
+    redis: RedisClient,
+    o: Plan,
+    payloads: Sequence[BaseModel | dict[str, Any]],
+    settings: Settings,
+) -> list[Enqueued]:
+    """`enqueue_many`'s plain case on one server: the chunks go over ONE connection, each sent
+    before the previous one's reply is read, so building a chunk (the producer's CPU) overlaps
+    the server running the last one. One connection keeps them in order (FIFO across chunks);
+    EVAL rather than EVALSHA: a server that lost its script cache cannot fail a chunk
+    midstream. A connection error leaves the chunks before it enqueued, as one call each would."""
+    q = o.queue
+    source = scripts.script("enqueue").source
+    keys_ = [q.due, q.levels, q.wake, q.index, q.index]
+
+    def command(start: int) -> tuple[list[tuple[str, Any]], list[Any]]:
+        rows = _new_rows(o, payloads[start : start + BULK_CHUNK])
+        args = script_args(o, rows, settings, fresh=True)
+        return rows, ["EVAL", source, len(keys_), *keys_, *args]
+
+    out: list[Enqueued] = []
+    new_queue = False  # a script said the queue had no bookkeeping yet: register its name
+    starts = range(0, len(payloads), BULK_CHUNK)
+    pool = redis.connection_pool
+    conn = await pool.get_connection()
+    try:
+        sent: list[list[tuple[str, Any]]] = []
+        for start in starts:
+            rows, cmd = command(start)
+            await conn.send_command(*cmd)
+            sent.append(rows)
+            if len(sent) > 1:
+                reply = await conn.read_response()
+                new_queue |= reply[1] == 1
+                out += _chunk_outcomes(sent.pop(0), reply, o)
+        for rows in sent:
+            reply = await conn.read_response()
+            new_queue |= reply[1] == 1
+            out += _chunk_outcomes(rows, reply, o)
+    except BaseException:
+        await conn.disconnect()  # replies may be pending: the connection is not reusable
+        raise
+    finally:
+        await pool.release(conn)
+    if out:
+        await _register(redis, q.name, new=new_queue)
+    return out
+
+
+def _new_rows(o: Plan, payloads: Sequence[BaseModel | dict[str, Any]]) -> list[tuple[str, Any]]:
+    """(new id, input as JSON) for each payload."""
+    return [(keys.job_id_for(o.queue.name), dump_input(p)) for p in payloads]
+
+
+def _chunk_outcomes(
+    rows: list[tuple[str, Any]], reply: Any, o: Plan, *, every: int = 1
+) -> list[Enqueued]:
+    """One chunk's outcomes, in order. `every`: reply values per job (2 when each job's row is
+    followed by its webhook delivery's, whose value is skipped)."""
+    now = int(reply[0])
+    dues = reply[2::every]
+    return [
+        _outcome(job_id, due, now, data, o) for (job_id, data), due in zip(rows, dues, strict=True)
+    ]

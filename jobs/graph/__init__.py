@@ -1,0 +1,1 @@
+"""Jobs that depend on jobs: dependencies (`after=`), workflows and batches."""

@@ -1,0 +1,234 @@
+"""Every Redis key the service uses, in one place (what is stored under them:
+`jobs.layout.records`).
+
+Keys are grouped by queue. Every key of a queue carries the queue's hash tag (`{name}`), and so
+does every key of a job on it, so each Lua script touches one Redis Cluster slot and queues
+spread over the shards. A job id names its queue (`jobs.layout.ids`), so any key of a job is found
+from its id alone, on a cluster too.
+
+The default queue keeps ARQ's name and sorted set, `arq:queue` (which hashes to the same slot
+as `{arq:queue}`), so stock ARQ producers (`enqueue_job`) still feed it on a single Redis:
+their definitions sit at ARQ's `arq:job:{id}` (`LEGACY_JOB`), which the worker reads too.
+
+The few global keys (workers, stats, the queue registry, the event channel) are never touched
+by a script, so no command ever spans two slots.
+"""
+
+from dataclasses import dataclass
+from functools import cache
+
+from jobs.layout.ids import (
+    DEFAULT_QUEUE,
+    JOB_ID,
+    QUEUE_NAME,
+    InvalidJobId,
+    InvalidQueueName,
+    check_queue_name,
+    job_id_for,
+    queue_of,
+)
+
+__all__ = [
+    "DEFAULT_QUEUE",
+    "JOB_ID",
+    "QUEUE_NAME",
+    "InvalidJobId",
+    "InvalidQueueName",
+    "QueueKeys",
+    "check_queue_name",
+    "job_id_for",
+    "of_job",
+    "queue",
+    "queue_of",
+]
+
+LEGACY_JOB = "arq:job:"  # a stock ARQ producer's job definition (default queue, single Redis)
+LEGACY_RESULT = "arq:result:"  # a result stored by the layout before this one
+WORKERS = "jobsvc:workers"  # zset worker id -> last heartbeat ms
+WORKER = "jobsvc:worker:"  # {id} -> JSON heartbeat details
+QUEUES = "jobsvc:queues"  # set of queue names ever enqueued to (for /queues)
+STATS = "jobsvc:stats"  # hash of the workers' counters (jobs/reading/stats.py)
+MINUTE = "jobsvc:minute:"  # {minute ms} -> hash outcome -> tries that ended then (2 h)
+EVENTS = "jobsvc:events"  # pub/sub channel: records.Event on every change
+CRON_PAUSED = "jobsvc:cron:paused"  # set of paused schedule names
+CRON_LAST = "jobsvc:cron:last"  # hash schedule name -> ms of the last tick (or run-now) enqueued
+WEBHOOK_STATS = "jobsvc:webhooks"  # hash of the webhook delivery counters (jobs/webhooks)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """The keys of one queue and of the jobs on it, all in the queue's cluster slot."""
+
+    name: str
+
+    @property
+    def prefix(self) -> str:
+        """`jobsvc:{name}:`; the Lua scripts build per-job keys from it."""
+        return f"jobsvc:{{{self.name}}}:"
+
+    @property
+    def due(self) -> str:
+        """zset id -> due ms (+ a sub-ms fraction: FIFO within a millisecond): priority-0 jobs
+        (ready or not), deferred jobs of any priority, and running jobs (scored by their
+        lease's end: a dead worker's job comes due again). The default queue's is ARQ's own
+        `arq:queue`."""
+        return DEFAULT_QUEUE if self.name == DEFAULT_QUEUE else self.prefix + "due"
+
+    @property
+    def levels(self) -> str:
+        """zset priority -> priority: the priorities above 0 that have ready jobs."""
+        return self.prefix + "levels"
+
+    def ready(self, priority: int) -> str:
+        """zset id -> due ms: the ready jobs of one priority above 0, oldest due first."""
+        return f"{self.prefix}ready:{priority}"
+
+    @property
+    def priorities(self) -> str:
+        """hash id -> priority, for the live jobs whose priority is not 0."""
+        return self.prefix + "prio"
+
+    @property
+    def sequence(self) -> str:
+        """hash {ms, n, t}: jobs enqueued so far in the current millisecond (the sub-millisecond
+        fraction of due scores: FIFO within a millisecond), and enqueue calls since the listing
+        was last trimmed."""
+        return self.prefix + "seq"
+
+    @property
+    def wake(self) -> str:
+        """list a producer pushes to and an idle worker blocks on: pickup without polling."""
+        return self.prefix + "wake"
+
+    @property
+    def paused(self) -> str:
+        """exists while the queue is paused: jobs are accepted, none starts."""
+        return self.prefix + "paused"
+
+    @property
+    def index(self) -> str:
+        """zset id -> enqueued ms: the queue's jobs for listing (trimmed by age and count)."""
+        return self.prefix + "index"
+
+    @property
+    def failed(self) -> str:
+        """zset id -> finished ms: failed and aborted jobs."""
+        return self.prefix + "failed"
+
+    @property
+    def abort(self) -> str:
+        """zset id -> requested ms: abort requests for running jobs."""
+        return self.prefix + "abort"
+
+    # --- flow control (jobs/flow/limits.py, lua/flow.lua; read for display by gate_state.py)
+    # A gate is named `c:{job}[:{key value}]` (concurrency) or `r:{job}[:{key value}]` (rate).
+
+    @property
+    def flow(self) -> str:
+        """hash id -> the job's gates (`records.encode_gates` JSON: `c`/`n` concurrency gate
+        and limit, `r`/`t`/`b` rate gate, interval µs and burst, `u` unique lock), for the
+        live jobs that have any; the entry goes when the job is final."""
+        return self.prefix + "flow"
+
+    def running(self, gate: str) -> str:
+        """zset id -> lease end ms: a concurrency gate's slots in use (a dead worker's entry
+        ages out with its lease; a released job's reservation after one lease)."""
+        return f"{self.prefix}running:{gate}"
+
+    def held(self, gate: str) -> str:
+        """zset score = priority, member = "{due score, 26 chars}|{id}": the jobs a gate holds
+        back, best priority first, then in due order."""
+        return f"{self.prefix}held:{gate}"
+
+    def rate_tat(self, gate: str) -> str:
+        """a rate gate's GCRA theoretical arrival time (server µs); it expires once past."""
+        return f"{self.prefix}tat:{gate}"
+
+    @property
+    def timers(self) -> str:
+        """zset gate -> ms when a gate must be looked at again: a rate gate's next admission,
+        or the earliest lease end of a full concurrency gate (fired by claim.lua)."""
+        return self.prefix + "timers"
+
+    @property
+    def gates(self) -> str:
+        """set of the gates that have running or held jobs (a rate gate: held ones)."""
+        return self.prefix + "gates"
+
+    def unique(self, lock: str) -> str:
+        """the id of the live job holding a unique/debounce lock (`FlowControl.unique_lock`);
+        it goes when that job is final, or with its `unique_for` TTL."""
+        return f"{self.prefix}unique:{lock}"
+
+    # --- dependencies (lua/deps.lua) ------------------------------------------------------
+
+    def deps(self, job_id: str) -> str:
+        """set: the parents a waiting job still waits for."""
+        return f"{self.prefix}deps:{job_id}"
+
+    def children(self, job_id: str) -> str:
+        """set: the jobs (of any queue) waiting for this one to be final."""
+        return f"{self.prefix}children:{job_id}"
+
+    @property
+    def parents(self) -> str:
+        """set: this queue's jobs that have `children` (a settle looks further only then)."""
+        return self.prefix + "parents"
+
+    @property
+    def waiting(self) -> str:
+        """zset id -> ms of its next sweep: the queue's jobs waiting for parents."""
+        return self.prefix + "waiting"
+
+    def workflow(self, workflow_id: str) -> str:
+        """a workflow or batch (records.WorkflowRecord): its nodes' job ids and edges; kept as
+        long as its jobs may wait and their results are kept (`jobs.graph.workflows`)."""
+        return f"{self.prefix}workflow:{workflow_id}"
+
+    @property
+    def health_check(self) -> str:
+        """ARQ's health-check key, read by `arq --check`."""
+        return f"{self.name}:health-check"
+
+    def job(self, job_id: str) -> str:
+        """the job's definition (records.JobDefinition)."""
+        return f"{self.prefix}job:{job_id}"
+
+    def result(self, job_id: str) -> str:
+        """the final record (jobs.layout.results)."""
+        return f"{self.prefix}result:{job_id}"
+
+    def lease(self, job_id: str) -> str:
+        """the running try's lease (records.LeaseToken)."""
+        return f"{self.prefix}lease:{job_id}"
+
+    def state(self, job_id: str) -> str:
+        """hash of a live job: tries, progress, last error, next try."""
+        return f"{self.prefix}state:{job_id}"
+
+    def claim(self, claim_id: str) -> str:
+        """what one claim call took: "{lease token} {id} ..." (see claim.lua)."""
+        return f"{self.prefix}claim:{claim_id}"
+
+    def idempotency(self, job: str, key: str) -> str:
+        """ "{id} {input hash}" of the job an `Idempotency-Key` created."""
+        return f"{self.prefix}idem:{job}:{key}"
+
+    def deliveries(self, job_id: str) -> str:
+        """list of the job's webhook delivery attempts (`jobs.webhooks.signing.DeliveryAttempt`
+        JSON), oldest first, capped; it expires with the job's result."""
+        return f"{self.prefix}deliveries:{job_id}"
+
+    def cron_tick(self, schedule: str, tick_ms: int) -> str:
+        """the id enqueued for one tick of a cron schedule."""
+        return f"{self.prefix}cron:{schedule}:{tick_ms}"
+
+
+@cache
+def queue(name: str) -> QueueKeys:
+    return QueueKeys(check_queue_name(name))
+
+
+def of_job(job_id: str) -> QueueKeys:
+    """The keys of the queue `job_id` is on."""
+    return queue(queue_of(job_id))

@@ -1,0 +1,59 @@
+-- Dependencies (jobs/graph/dependencies.py): a job enqueued `after` other jobs waits until each of
+-- them is final. Not a script of its own: finish.lua, abort.lua and release.lua include it
+-- (`--@include deps`) after defining P (the queue's key prefix), NOW (server ms), DUE (the due
+-- zset) and DEFINITION_TTL (ms a definition is kept beyond its due time).
+--
+-- Keys, in the waiting job's (the child's) slot:
+--   deps:{id}     set of the parents it still waits for
+--   state:{id}    fields `deps` (how many it still waits for; absent once released),
+--                 `p:{parent}` (each parent's final status, recorded when it is released),
+--                 `op` ('fail' or 'ignore': what a parent that did not complete means)
+--   waiting       zset id -> ms of its next sweep (jobs/graph/dependencies.py looks at its parents
+--                 again then: a release lost to a crash costs one sweep interval, nothing more)
+-- and in each parent's slot:
+--   children:{id} set of the jobs waiting for it (of any queue)
+--   parents       set of the queue's jobs that have children (a settle looks further only
+--                 for those: queues without dependencies pay one EXISTS per settle call)
+-- Releases are idempotent: a parent counts once per child (SREM), so a release sent twice
+-- (a retried call, a sweep racing a settle) never releases a child twice.
+
+-- `parent` is final with `status`: the child stops waiting for it. Returns true when that
+-- was the last one: the child is queued now (ranked by now within its priority).
+local function deps_release(child, parent, status)
+  local state = P .. 'state:' .. child
+  if redis.call('SREM', P .. 'deps:' .. child, parent) == 0 then return false end
+  redis.call('HSET', state, 'p:' .. parent, status)
+  if redis.call('HINCRBY', state, 'deps', -1) > 0 then return false end
+  redis.call('HDEL', state, 'deps')
+  redis.call('ZREM', P .. 'waiting', child)
+  local priority = redis.call('HGET', P .. 'prio', child)
+  if priority then
+    redis.call('ZADD', P .. 'ready:' .. priority, NOW, child)
+    redis.call('ZADD', P .. 'levels', priority, priority)
+  else
+    redis.call('ZADD', DUE, NOW, child)
+  end
+  redis.call('PEXPIRE', P .. 'job:' .. child, DEFINITION_TTL)
+  if redis.call('LPUSH', P .. 'wake', '1') > 16 then redis.call('LTRIM', P .. 'wake', 0, 15) end
+  return true
+end
+
+-- `parent` (a job of this queue) is final: release its children here, those of this queue
+-- at once; returns the others as {child, parent, status, ...} for the caller to release in
+-- their own slots (release.lua), and the ids released here.
+local function deps_parent_final(parent, status, relay, released)
+  if redis.call('SREM', P .. 'parents', parent) == 0 then return end
+  local key = P .. 'children:' .. parent
+  local children = redis.call('SMEMBERS', key)
+  redis.call('DEL', key)
+  for _, child in ipairs(children) do
+    local queue = string.match(child, '@([^@]+)$') or 'arq:queue'
+    if 'jobsvc:{' .. queue .. '}:' == P then
+      if deps_release(child, parent, status) then released[#released + 1] = child end
+    else
+      relay[#relay + 1] = child
+      relay[#relay + 1] = parent
+      relay[#relay + 1] = status
+    end
+  end
+end

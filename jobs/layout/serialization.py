@@ -1,0 +1,40 @@
+"""JSON on the wire and in Redis, never pickle.
+
+These are ARQ's `job_serializer` / `job_deserializer`. Exceptions (which stock ARQ would
+pickle into a failed result) become `{"type", "message", "retryable"}`.
+"""
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from jobs.declare.job_errors import error_info
+
+
+def _default(value: object) -> object:
+    if isinstance(value, BaseException):
+        return error_info(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class NotSerializable(ValueError):
+    """A value JSON here cannot hold exactly (e.g. an integer past 64 bits)."""
+
+
+def serialize(obj: Any) -> bytes:
+    try:
+        return orjson.dumps(obj, default=_default)
+    except orjson.JSONEncodeError as exc:
+        raise NotSerializable(f"cannot store this value as JSON: {exc}") from None
+
+
+def deserialize(data: bytes | str) -> Any:
+    return orjson.loads(data)

@@ -1,0 +1,1 @@
+"""Reading jobs for the API: one job, listings, queues, failed, stats, changes."""

@@ -1,0 +1,141 @@
+"""Queues as operators see them: which exist, how full they are, pause and resume.
+
+A queue exists for `/queues` when it holds jobs or a live worker serves it. Names come from
+the registry producers add to (`jobsvc:queues`), the catalog's declared queues, the default
+queue and the live workers' heartbeats; each queue's figures are read from its own keys (its
+own cluster slot).
+"""
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from jobs.declare.models import Model
+from jobs.flow import gate_state
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.worker import heartbeat
+
+
+class QueueFigures(Model):
+    """One queue as `/queues` shows it."""
+
+    name: str
+    queued: int
+    """Ready to run now (any priority)."""
+    held: int
+    """Due but held back by a concurrency or rate limit (`jobs.flow`): status `queued` with
+    `waiting_for` set, not counted in `queued`."""
+    deferred: int
+    """Due later: deferred jobs and retries waiting for their next try."""
+    in_progress: int
+    failed: int
+    paused: bool
+    oldest_waiting_s: float | None
+    """How long the longest-waiting ready job (any priority) has been due."""
+    workers: int
+    """Live workers serving this queue."""
+
+
+async def queue_names(
+    redis: RedisClient, declared: Iterable[str], workers: list[dict[str, Any]]
+) -> list[str]:
+    names = {m.decode() for m in await redis.smembers(keys.QUEUES)}  # type: ignore[misc]
+    names.update(declared)
+    for info in workers:
+        names.update(q for q in info.get("queues", []) if isinstance(q, str))
+    return sorted(n for n in names if keys.QUEUE_NAME.fullmatch(n))
+
+
+async def queue_figures(
+    redis: RedisClient, names: list[str], workers: list[dict[str, Any]]
+) -> list[QueueFigures]:
+    """Figures of each named queue that holds jobs, is paused or has a live worker."""
+    now_ms = int(time.time() * 1000)
+    ready = await _ready_levels(redis, names)
+    held = await gate_state.held_jobs(redis, names)
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            q = keys.queue(name)
+            # A score is a due ms plus its place within that ms: below now + 1 is due.
+            pipe.zcount(q.due, "-inf", f"({now_ms + 1}")
+            pipe.zcount(q.due, now_ms + 1, "+inf")
+            pipe.zrangebyscore(q.due, "-inf", f"({now_ms + 1}", start=0, num=1, withscores=True)
+            pipe.zcard(q.failed)
+            pipe.exists(q.paused)
+        replies = await pipe.execute()
+    out = []
+    for i, name in enumerate(names):
+        due_now, later, oldest, failed, paused = replies[i * 5 : i * 5 + 5]
+        serving = [w for w in workers if name in w.get("queues", [])]
+        running = sum(int(w.get("running_by_queue", {}).get(name, 0)) for w in serving)
+        figures = QueueFigures(
+            name=name,
+            queued=due_now + ready[name][0],
+            held=held[name],
+            # Running jobs sit in the due set scored by their lease's end: count them apart.
+            deferred=max(later - running, 0),
+            in_progress=running,
+            failed=failed,
+            paused=bool(paused),
+            oldest_waiting_s=_age_s(now_ms, oldest[0][1] if oldest else None, ready[name][1]),
+            workers=len(serving),
+        )
+        if figures.queued or figures.held or later or failed or paused or serving:
+            out.append(figures)
+    return out
+
+
+async def _ready_levels(
+    redis: RedisClient, names: list[str]
+) -> dict[str, tuple[int, float | None]]:
+    """Per queue: the ready jobs of priorities above 0 (one sorted set per level, scored by
+    due time), and the earliest due time among them."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.zrange(keys.queue(name).levels, 0, -1)
+        levels = await pipe.execute()
+    async with redis.pipeline(transaction=False) as pipe:
+        for name, queue_levels in zip(names, levels, strict=True):
+            for level in queue_levels:
+                ready = keys.queue(name).ready(int(level))
+                pipe.zcard(ready)
+                pipe.zrange(ready, 0, 0, withscores=True)
+        replies = iter(await pipe.execute())
+    out: dict[str, tuple[int, float | None]] = {}
+    for name, queue_levels in zip(names, levels, strict=True):
+        count, oldest = 0, None
+        for _ in queue_levels:
+            count += next(replies)
+            first = next(replies)
+            if first and (oldest is None or first[0][1] < oldest):
+                oldest = first[0][1]
+        out[name] = (count, oldest)
+    return out
+
+
+async def all_queue_figures(redis: RedisClient, declared: Iterable[str]) -> list[QueueFigures]:
+    workers = await heartbeat.worker_details(redis, list(await heartbeat.live_workers(redis)))
+    return await queue_figures(redis, await queue_names(redis, declared, workers), workers)
+
+
+async def pause(redis: RedisClient, name: str) -> None:
+    """Jobs keep being accepted; none starts until `resume`."""
+    q = keys.queue(name)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(q.paused, "1")
+        pipe.sadd(keys.QUEUES, name)
+        await pipe.execute()
+
+
+async def resume(redis: RedisClient, name: str) -> None:
+    q = keys.queue(name)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.delete(q.paused)
+        pipe.lpush(q.wake, "1")  # idle workers look again now, not at their next poll
+        await pipe.execute()
+
+
+def _age_s(now_ms: int, *due_times: float | None) -> float | None:
+    known = [d for d in due_times if d is not None]
+    return max((now_ms - min(known)) / 1000, 0.0) if known else None

@@ -1,0 +1,1 @@
+"""Completion webhooks: attaching one, where it may go, delivery, signatures."""

@@ -1,0 +1,249 @@
+"""One try of a claimed job, and how it settles: complete, retry later, fail, abort, re-queue.
+
+The worker (`jobs/worker/loop.py`) owns claiming, leases and concurrency; this module owns what
+happens between "this worker holds the lease" and "this is what to write back". A job whose
+definition cannot be decoded, names no known job, or whose input fails its model settles as
+failed at once (`UndecodableJob`, `UnknownJob`, `InvalidInput`): its content never reaches
+the worker's own code paths, and nothing is ever unpickled.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from arq.worker import Retry
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from jobs.declare.job_errors import Aborted, JobTimeout, error_info
+from jobs.declare.registry import JobSpec
+from jobs.graph import dependencies
+from jobs.layout.records import JobDefinition, Poison
+from jobs.layout.results import result_data
+from jobs.layout.serialization import serialize
+from jobs.logs import line
+from jobs.reading.stats import JobStats
+from jobs.worker.backoff import backoff_s
+from jobs.worker.deadlines import Deadlines
+from jobs.worker.settle import FinalKind, Settle
+from settings import Settings
+
+logger = logging.getLogger("jobs.worker")
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A try this worker holds the lease on."""
+
+    job_id: str
+    definition: JobDefinition | Poison | None
+    """None: the definition expired before the try started."""
+    tries: int
+    token: str
+    started_ms: int
+    """The server's clock when the claim ran."""
+    task: "asyncio.Task[None] | None" = None
+    cancel_reason: str | None = None
+    """Why the worker cancelled it: "timeout" (its job's), "abort", "shutdown" or "lost"
+    (lease)."""
+
+    @property
+    def name(self) -> str:
+        return self.definition.function if isinstance(self.definition, JobDefinition) else "?"
+
+
+class Attempts:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: dict[str, JobSpec],
+        ctx: dict[str, Any],
+        stats: JobStats,
+        wake_later: Callable[[str, float], None],
+        deadlines: Deadlines,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.ctx = ctx
+        """The worker's ctx (resources from `jobs.declare.worker_lifespan`); each try gets a copy,
+        plus its own keys."""
+        self.stats = stats
+        self._wake_later = wake_later
+        self._deadlines = deadlines
+        """Cuts a try off at its job's timeout: the worker then settles it as `cancelled`."""
+        self.counts = {"complete": 0, "failed": 0, "retried": 0, "aborted": 0, "requeued": 0}
+
+    async def run(self, claimed: Claimed) -> Settle:
+        """Run one try; never raises but CancelledError (timeout, abort, shutdown, lost lease)."""
+        d = claimed.definition
+        if d is None:
+            return self._rejected(claimed, None, Poison("JobExpired", "job definition expired"))
+        if isinstance(d, Poison):
+            return self._rejected(claimed, None, d)
+        spec = self.catalog.get(d.function)
+        if spec is None:
+            return self._rejected(
+                claimed, None, Poison("UnknownJob", f"no job named {d.function!r}")
+            )
+        try:
+            payload = spec.parse_input(d.args, d.kwargs)
+        except ValidationError as invalid:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}"
+                for e in invalid.errors(include_url=False)
+            )
+            message = f"input does not match {spec.input_model.__name__}: {problems}"
+            return self._rejected(claimed, spec, Poison("InvalidInput", message))
+        if d.expires_ms is not None and claimed.started_ms > d.expires_ms:
+            when = datetime.fromtimestamp(d.expires_ms / 1000, UTC).isoformat()
+            expired = Poison("Expired", f"not started by its expiry ({when}): it never will")
+            return self._rejected(claimed, spec, expired, started=False)
+        parents = None
+        if d.has_parents:
+            try:
+                parents = await dependencies.parent_outcomes(
+                    self.ctx["redis"], claimed.job_id, results=True
+                )
+            except RedisError as unreadable:  # try again shortly, like any failed try
+                return self._failed_try(claimed, spec, unreadable)
+            failed = parents.first_failed
+            if failed is not None and parents.on_failure == "fail":
+                status = parents.statuses[failed]
+                message = f"parent {failed} did not complete ({status})"
+                return self._rejected(claimed, spec, Poison("ParentFailed", message), started=False)
+        if claimed.tries > spec.max_tries:
+            message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
+            return self._rejected(claimed, spec, Poison("MaxTriesExceeded", message))
+        ctx = {
+            **self.ctx,
+            "job_id": claimed.job_id,
+            "job_try": claimed.tries,
+            "lease_token": claimed.token,
+            "enqueue_time": datetime.fromtimestamp(d.enqueued_ms / 1000, tz=UTC),  # as ARQ's
+            "score": claimed.started_ms,
+        }
+        if parents is not None:
+            ctx["parent_results"] = parents.results
+            ctx["parent_failures"] = parents.failures
+            ctx["parent_statuses"] = parents.statuses
+            ctx["batch"] = parents.batch_summary()
+        log = logger.isEnabledFor(logging.INFO)
+        if log:  # two lines per job: the cheap way (`jobs.logs.line`)
+            line(logger, logging.INFO, "job started", _log_fields(claimed, spec))
+        self._deadlines.watch(claimed.job_id, spec.timeout_s)
+        try:
+            output = await spec.call(ctx, payload)
+        except Exception as e:
+            return self._failed_try(claimed, spec, e)
+        finally:
+            self._deadlines.unwatch(claimed.job_id)
+        self.counts["complete"] += 1
+        self.stats.outcome(spec.name, "complete", claimed.started_ms)
+        if log:
+            line(logger, logging.INFO, "job complete", _log_fields(claimed, spec, duration=True))
+        return self._final(claimed, "complete", output, spec)
+
+    def _rejected(
+        self, claimed: Claimed, spec: JobSpec | None, poison: Poison, *, started: bool = True
+    ) -> Settle:
+        """Settled without running: nothing about this try could ever succeed. `started`:
+        False when the job must read as never started (it expired before it could)."""
+        self.counts["failed"] += 1
+        self.stats.outcome(spec.name if spec else claimed.name, "failed", claimed.started_ms)
+        logger.warning("job failed", extra=_log_fields(claimed, spec, error=poison.error()))
+        return self._final(claimed, "failed", poison.error(), started=started)
+
+    def _failed_try(self, claimed: Claimed, spec: JobSpec, exc: Exception) -> Settle:
+        retryable = isinstance(exc, Retry) or spec.is_retryable(exc)
+        info = error_info(exc, retryable=retryable)
+        fields = _log_fields(claimed, spec, duration=True, error=info)
+        if retryable and claimed.tries < spec.max_tries:
+            if isinstance(exc, Retry) and exc.defer_score is not None:
+                delay_ms = int(exc.defer_score)
+            else:
+                delay_ms = int(
+                    backoff_s(claimed.tries, spec.backoff_base_s, spec.backoff_max_s) * 1000
+                )
+            self.counts["retried"] += 1
+            self.stats.outcome(spec.name, "retried", claimed.started_ms)
+            self._wake_later(claimed.job_id, delay_ms / 1000)
+            logger.info("job retrying", extra={**fields, "retry_in_s": delay_ms / 1000})
+            return Settle.retry(claimed.job_id, claimed.token, delay_ms, serialize(info))
+        self.counts["failed"] += 1
+        self.stats.outcome(spec.name, "failed", claimed.started_ms)
+        logger.warning("job failed", extra=fields)
+        # Final: the stored error says no retry will follow, whatever the exception's kind.
+        return self._final(claimed, "failed", {**info, "retryable": False})
+
+    def cancelled(self, claimed: Claimed) -> Settle | None:
+        """How a try the worker cancelled settles."""
+        reason = claimed.cancel_reason
+        if reason == "timeout":
+            spec = self.catalog[claimed.name]  # only a try that ran its job has a deadline
+            timed_out = JobTimeout(f"timed out after {spec.timeout_s:g} s")
+            return self._failed_try(claimed, spec, timed_out)
+        if reason == "abort":
+            self.counts["aborted"] += 1
+            self.stats.outcome(claimed.name, "aborted", claimed.started_ms)
+            logger.info("job aborted", extra=_log_fields(claimed, None, duration=True))
+            return self._final(claimed, "aborted", error_info(Aborted("aborted on request")))
+        if reason == "shutdown":
+            self.counts["requeued"] += 1
+            logger.info("job re-queued at shutdown", extra=_log_fields(claimed, None))
+            return Settle.requeue(claimed.job_id, claimed.token)
+        return None  # lease lost: another worker owns the job now; write nothing
+
+    def _final(
+        self,
+        claimed: Claimed,
+        status: FinalKind,
+        result: Any,
+        spec: JobSpec | None = None,
+        *,
+        started: bool = True,
+    ) -> Settle:
+        d = claimed.definition if isinstance(claimed.definition, JobDefinition) else None
+        ttl_s: float = self.settings.failed_ttl_s
+        keep_none = False
+        if status == "complete":
+            ttl_s = spec.keep_result_s if spec else self.settings.result_ttl_s
+            keep_none = ttl_s <= 0
+            if keep_none:  # fire and forget: the final status stays readable briefly
+                ttl_s = self.settings.result_grace_s
+        data = result_data(
+            name=d.function if d else "",
+            args=d.args if d else [],
+            kwargs=d.kwargs if d else {},
+            tries=claimed.tries if started else claimed.tries - 1,
+            enqueued_ms=d.enqueued_ms if d else 0,
+            status=status,
+            result=result,
+            started_ms=claimed.started_ms if started else None,
+            worker=self.ctx.get("worker_id") if started else None,
+            priority=d.priority if d else 0,
+        )
+        ttl_ms = max(int(ttl_s * 1000), 1)
+        return Settle.final(status, claimed.job_id, claimed.token, data, ttl_ms, keep_none)
+
+
+def _log_fields(
+    claimed: Claimed,
+    spec: JobSpec | None,
+    *,
+    duration: bool = False,
+    error: Any = None,
+) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "job_id": claimed.job_id,
+        "job": spec.name if spec else claimed.name,
+        "try": claimed.tries,
+    }
+    if duration:
+        fields["duration_s"] = round((time.time() * 1000 - claimed.started_ms) / 1000, 3)
+    if error is not None:
+        fields["error"] = error
+    return fields

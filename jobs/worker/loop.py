@@ -1,0 +1,339 @@
+"""The worker (`python -m jobs`): claims jobs from its queues, runs them, settles them.
+
+- serves several queues, in strict or weighted order (`WORKER_QUEUES`, see
+`jobs.worker.queue_order`);
+- wakes on enqueue (BLPOP on the queues' wake lists), polls only as a fallback;
+- claims ready jobs in batches, one script call per queue; each claim is a lease it renews;
+  runs each try in a slot of its own (`jobs.worker.capacity`), at most `WORKER_CONCURRENCY` at once;
+  while the queue is deep it claims once a batch of slots is free (or after a short linger),
+  not once per finished try;
+- settles finished tries in batched script calls, fenced by their lease tokens (`Finisher`);
+- retries any retryable exception with backoff and jitter;
+- on SIGTERM takes no new job, lets running ones finish within a grace period, re-queues the
+  rest without counting the try (a second signal skips the grace);
+- runs cron ticks exactly once across workers.
+
+It keeps ARQ's job format and `ctx` (so ARQ-style jobs run) but not ARQ's worker: a stock
+`arq` worker cannot honour leases, fencing, priorities or pauses, so `WorkerSettings` remains
+only for `arq --check` (see `jobs/worker/arq_check.py`).
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from jobs.cron.runner import run_schedules
+from jobs.cron.schedules import schedules_for
+from jobs.declare.registry import load_catalog
+from jobs.declare.worker_lifespan import LIFESPANS
+from jobs.graph import dependencies
+from jobs.layout.connection import RedisClient, create_redis, is_cluster
+from jobs.layout.eviction import warn_unless_safe
+from jobs.layout.keys import QueueKeys, of_job
+from jobs.layout.migrate import migrate_queue
+from jobs.layout.records import JobDefinition
+from jobs.reading.stats import JobStats
+from jobs.worker import heartbeat, leases
+from jobs.worker.attempt import Attempts, Claimed
+from jobs.worker.capacity import Slots
+from jobs.worker.claim import Claimer, Claims
+from jobs.worker.deadlines import Deadlines
+from jobs.worker.queue_order import ServedQueues
+from jobs.worker.settle import Finisher, Settle
+from settings import Settings, get_settings
+
+logger = logging.getLogger("jobs.worker")
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+CLAIM_LINGER_S = 0.005
+"""While the queue is deep and few slots are free, how long a claim waits for more to free
+(see `jobs.worker.capacity`): under load one claim takes many jobs instead of one per finished
+try."""
+
+SETTLE_AT_EXIT_S = 3.0
+"""At shutdown, how long to keep trying to store outcomes once the grace is over (Redis may be
+gone: an unsettled try runs again after its lease, so the worker exits rather than hang)."""
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        burst: bool = False,
+        redis: RedisClient | None = None,
+        handle_signals: bool = True,
+    ) -> None:
+        self.settings = settings = settings or get_settings()
+        # Every declared job: a job may be enqueued on any queue (an override, or a stock ARQ
+        # producer), and the worker must run it, not fail it as unknown.
+        self.catalog = load_catalog(settings)
+        self.schedules = schedules_for(self.catalog)  # raises on a schedule of an unknown job
+        self.served = ServedQueues.parse(settings.worker_queues, settings.queue_name)
+        self.worker_id = heartbeat.new_worker_id()
+        self.pool: RedisClient = redis or create_redis(settings)
+        self.burst = burst
+        self.max_jobs = settings.worker_concurrency
+        self.ctx: dict[str, Any] = {}
+        """ARQ's ctx: the worker's resources (`jobs.declare.worker_lifespan`); each try gets a copy
+        plus its own keys."""
+        self._install_signals = handle_signals
+        self.slots = Slots(self.max_jobs, self._run)
+        self._stopping = asyncio.Event()
+        self._hurry = asyncio.Event()
+        """A second SIGTERM/SIGINT: stop waiting for running jobs."""
+        legacy = not is_cluster(settings)
+        self._lease_ms = int(settings.lease_s * 1000)
+        self._claimer = Claimer(self.pool, self.worker_id, self.served, self._lease_ms, legacy)
+        self._finisher = Finisher(
+            self.pool, legacy, lambda: bool(self.slots.running), self._lease_ms
+        )
+        self.stats = JobStats()  # for /metrics: see jobs/reading/stats.py
+        deadlines = Deadlines(lambda job_id: self.slots.cancel(job_id, "timeout"))
+        self._attempts = Attempts(
+            settings, self.catalog, self.ctx, self.stats, self._wake_later, deadlines
+        )
+        self.counts = self._attempts.counts
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Take no new job; running ones get `shutdown_grace_s` (called on SIGTERM/SIGINT).
+
+        A second call stops waiting: running jobs are re-queued at once."""
+        if not self._stopping.is_set():
+            logger.info("stopping: %d jobs running", len(self.slots.running))
+            self._stopping.set()
+            self.slots.wake()  # wakes a claim loop waiting for capacity
+        elif not self._hurry.is_set():
+            logger.info("stopping now: re-queueing %d running jobs", len(self.slots.running))
+            self._hurry.set()
+
+    async def main(self) -> None:
+        if self._install_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
+        self.ctx.update(redis=self.pool, worker_id=self.worker_id, settings=self.settings)
+        async with contextlib.AsyncExitStack() as resources:
+            for lifespan in LIFESPANS:  # declared by job modules: shared clients for the jobs
+                await resources.enter_async_context(lifespan(self.ctx))
+            await self._serve()
+
+    async def _serve(self) -> None:
+        await warn_unless_safe(self.pool)  # definitions carry TTLs: eviction drops jobs
+        if not is_cluster(self.settings):
+            try:
+                for q in self.served.queues:
+                    await migrate_queue(self.pool, q.name)
+            except RedisError as exc:  # Redis away at start: the claim loop waits for it
+                logger.warning("could not look for jobs of the previous layout: %s", exc)
+        logger.info(
+            "worker %s started: queues %s, %d jobs, concurrency %d",
+            self.worker_id,
+            self.served.describe(),
+            len(self.catalog),
+            self.max_jobs,
+        )
+        background = [
+            asyncio.create_task(self._finisher.run(), name="finisher"),
+            asyncio.create_task(self._every(self.settings.lease_s / 3, self._renew_leases)),
+            asyncio.create_task(self._every(0.2, self._watch_aborts)),
+            asyncio.create_task(self._every(self.settings.heartbeat_s, self._heartbeat)),
+            asyncio.create_task(self._every(1.0, self._flush_stats)),
+            asyncio.create_task(
+                self._every(self.settings.dependency_sweep_s / 2, self._sweep_waiting)
+            ),
+        ]
+        if self.schedules and self.settings.cron_enabled and not self.burst:
+            background.append(
+                asyncio.create_task(
+                    run_schedules(self.pool, self.schedules, self.catalog, self.settings)
+                )
+            )
+        try:
+            with contextlib.suppress(RedisError):  # Redis away at start: beats resume later
+                await self._heartbeat()
+            await self._claim_loop()
+            await self._drain()
+            await self._settle_remaining()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            # Redis may be gone: each goodbye gets a short bound, so the process always ends.
+            with contextlib.suppress(RedisError, TimeoutError):
+                await asyncio.wait_for(self._flush_stats(), 1.0)
+            with contextlib.suppress(RedisError, TimeoutError):
+                await asyncio.wait_for(heartbeat.leave(self.pool, self.worker_id), 1.0)
+            logger.info("worker %s stopped: %s", self.worker_id, self.counts)
+
+    async def _settle_remaining(self) -> None:
+        """Store the outcomes of the last tries: fully in burst mode, within a bound at stop."""
+        bound = SETTLE_AT_EXIT_S if self._stopping.is_set() else None
+        if not await self._finisher.flushed(bound):
+            logger.warning(
+                "exiting with %d outcomes not stored (Redis unreachable); those jobs run "
+                "again when their leases end",
+                self._finisher.unsettled,
+            )
+
+    async def _every(self, interval_s: float, action: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await action()
+            except RedisError as exc:
+                logger.warning("%s failed: %s", getattr(action, "__name__", action), exc)
+
+    # --- claiming --------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        failures = 0
+        batch = self.settings.claim_batch
+        refill = max(1, min(batch, self.max_jobs) // 2)
+        deep = False
+        """The last claim took all it asked for: more jobs are likely ready."""
+        while not self._stopping.is_set():
+            if self.slots.free < (refill if deep else 1):
+                await self.slots.room(refill if deep else 1, CLAIM_LINGER_S)
+                if self.slots.free <= 0:
+                    continue  # woken by stop()
+            limit = min(self.slots.free, batch)
+            settled_before = self._finisher.batches
+            try:
+                claims = await self._claimer.claim(limit)
+                failures = 0
+            except RedisError as exc:
+                failures += 1
+                logger.warning("claim failed (Redis unreachable?): %s", exc)
+                await self._first(self._stopping.wait(), min(0.1 * 2**failures, 5.0))
+                continue
+            deep = len(claims.jobs) >= limit
+            if self._start(claims):
+                continue  # took something: look for more straight away
+            if self.burst and self._burst_done(claims.next_due_ms):
+                # A retry settled since the claim was sent may be about to come due.
+                if self._finisher.busy or self._finisher.batches != settled_before:
+                    await self._finisher.flushed()
+                    continue
+                return
+            wait_s = self.settings.poll_fallback_s
+            if claims.next_due_ms:
+                wait_s = min(wait_s, max((claims.next_due_ms - _ms()) / 1000, 0.0))
+            if self.burst and self.slots.running:
+                await self.slots.one_ends(wait_s)
+            elif wait_s > 0.005:
+                await self._first(self._wait_then_claim(wait_s, limit), None)
+
+    async def _wait_then_claim(self, timeout_s: float, limit: int) -> None:
+        try:
+            self._start(await self._claimer.wait_then_claim(timeout_s, limit))
+        except RedisError as exc:
+            logger.warning("waiting for work failed: %s", exc)
+            await self._first(self._hurry.wait(), min(timeout_s, 1.0))
+
+    def _start(self, claims: Claims) -> bool:
+        """Start a task per claimed try; True if anything was claimed."""
+        self.slots.start(claims.jobs)
+        return bool(claims.jobs)
+
+    async def _first(self, awaitable: Awaitable[Any], timeout_s: float | None) -> None:
+        """Wait for `awaitable`, a stop request, or the timeout, whichever comes first."""
+        waiter = asyncio.ensure_future(awaitable)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({waiter, stopping}, timeout=timeout_s, return_when="FIRST_COMPLETED")
+        finally:
+            for f in (waiter, stopping):
+                f.cancel()
+
+    def _burst_done(self, next_due_ms: int) -> bool:
+        """Burst mode ends when nothing runs and nothing comes due within the poll fallback."""
+        if self.slots.running:
+            return False
+        return not next_due_ms or next_due_ms - _ms() > self.settings.poll_fallback_s * 1000
+
+    # --- running one try -------------------------------------------------------------------
+
+    async def _run(self, claimed: Claimed) -> None:
+        """The task of one try (`Slots` frees its slot once this returns)."""
+        d = claimed.definition
+        if isinstance(d, JobDefinition):
+            self.stats.picked_up(claimed.tries, d.enqueued_ms, claimed.started_ms)
+        settle: Settle | None
+        try:
+            settle = await self._attempts.run(claimed)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if claimed.cancel_reason is None or task is None:
+                raise
+            task.uncancel()
+            settle = self._attempts.cancelled(claimed)
+        if settle is not None:
+            self._finisher.submit(settle)
+
+    # --- background duties -----------------------------------------------------------------
+
+    async def _renew_leases(self) -> None:
+        held = list(self.slots.running.values())
+        for job_id in await leases.renew(self.pool, held, self._lease_ms):
+            if job_id not in self.slots.running:
+                continue  # finished while the renewal was on the wire: its lease went with it
+            logger.warning(
+                "lease lost: cancelling this try (the lease ran out; another worker may hold "
+                "the job now)",
+                extra={"job_id": job_id},
+            )
+            self.slots.cancel(job_id, "lost")
+
+    async def _watch_aborts(self) -> None:
+        for job_id in await leases.abort_requests(self.pool, list(self.slots.running.values())):
+            self.slots.cancel(job_id, "abort")
+
+    def _wake_later(self, job_id: str, delay_s: float) -> None:
+        """Push a wake token when a retry comes due, so no worker sleeps through it."""
+        if delay_s < self.settings.poll_fallback_s:
+            asyncio.get_running_loop().call_later(delay_s, self._push_wake, of_job(job_id))
+
+    def _push_wake(self, q: QueueKeys) -> None:
+        task = asyncio.ensure_future(self.pool.lpush(q.wake, "1"))  # type: ignore[arg-type]
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _heartbeat(self) -> None:
+        info: dict[str, Any] = {
+            "running": len(self.slots.running),
+            **self.counts,
+            "stopping": self._stopping.is_set(),
+            "queues": [q.name for q in self.served.queues],
+            "running_by_queue": {q.name: len(c) for q, c in self.slots.by_queue().items()},
+            # For /metrics' jobsvc_oldest_running_seconds: when the longest-running try began.
+            "oldest_started_ms": self.slots.oldest_started_ms(),
+        }
+        await heartbeat.beat(
+            self.pool, self.worker_id, self.served.queues, self.settings.heartbeat_s, info
+        )
+
+    async def _sweep_waiting(self) -> None:
+        """Jobs waiting for parents: release what a crash may have left unreleased."""
+        await dependencies.sweep(
+            self.pool, [q.name for q in self.served.queues], self.settings.dependency_sweep_s
+        )
+
+    async def _flush_stats(self) -> None:
+        await self.stats.flush(self.pool)
+
+    async def _drain(self) -> None:
+        """After the claim loop: let running tries finish within the grace, then re-queue."""
+        grace = self.settings.shutdown_grace_s if self._stopping.is_set() else None
+        await self.slots.wind_down(grace, self._hurry)
