@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     """How long a job waiting for parents (`after`) is kept waiting at most."""
     dependency_sweep_s: float = Field(default=10.0, gt=0)
     """A job waiting for parents is looked at again this long after its enqueue, then this
-    often (`jobs.dependencies.sweep`): the most a release lost to a crash is late by (the
+    often (`jobs.graph.dependencies.sweep`): the most a release lost to a crash is late by (the
     worker sweeps every half of it)."""
     max_workflow_nodes: int = Field(default=1000, ge=1)
     """Most nodes in one workflow (`POST /workflows`; 413 above it)."""
@@ -96,7 +96,8 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_sender: str = "jobs@localhost"
 
-    # --- completion webhooks (jobs/webhooks.py) --------------------------------------------
+    # --- completion webhooks (jobs/webhooks/signing.py)
+    # --------------------------------------------
     webhook_secret: SecretStr | None = None
     """The HMAC-SHA256 key that signs every webhook (`X-Signature`). One secret; see
     `webhook_secrets` for rotation."""
