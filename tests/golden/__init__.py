@@ -1,0 +1,1 @@
+"""Golden files: what the service must keep byte for byte across refactors."""
