@@ -24,13 +24,15 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
-from jobs import heartbeat, keys, stats
-from jobs.abort import abort
-from jobs.batches import create_batch
-from jobs.connection import RedisClient
-from jobs.enqueue import enqueue, enqueue_cron_tick
-from jobs.flow import FlowControl, Rate
-from jobs.records import (
+from jobs.declare.registry import load_catalog
+from jobs.enqueue.abort import abort
+from jobs.enqueue.submit import enqueue, enqueue_cron_tick
+from jobs.flow.limits import FlowControl, Rate
+from jobs.graph.batches import create_batch
+from jobs.graph.workflows import task
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+from jobs.layout.records import (
     Event,
     JobDefinition,
     LeaseToken,
@@ -39,10 +41,10 @@ from jobs.records import (
     encode_gates,
     open_json,
 )
-from jobs.registry import load_catalog
-from jobs.results import result_data
-from jobs.webhooks import DeliveryAttempt, event_id_for, record_attempt
-from jobs.workflows import task
+from jobs.layout.results import result_data
+from jobs.reading import stats
+from jobs.webhooks.signing import DeliveryAttempt, event_id_for, record_attempt
+from jobs.worker import heartbeat
 from settings import Settings
 from tests.conftest import RunWorker
 from tests.golden.capture import CAPTURE_ENV, GOLDEN
@@ -98,7 +100,7 @@ STATS_HASH = {
     "pickup_count": 1,
     "pickup_sum_ms": 1500,
 }
-"""What a worker's flush writes to `jobsvc:stats` (field names: `jobs.stats`)."""
+"""What a worker's flush writes to `jobsvc:stats` (field names: `jobs.reading.stats`)."""
 
 
 def codec_samples() -> dict[str, str]:
@@ -189,7 +191,8 @@ def test_codecs_read_the_golden_bytes() -> None:
     assert JobDefinition.load(closed(g["JobDefinition.dump_open:stock"], "et", MS)) == (
         STOCK_DEFINITION
     )
-    # A result has no decoder of its own (`jobs.store` reads its fields): pin the field names.
+    # A result has no decoder of its own (`jobs.reading.job_record` reads its fields): pin the
+    # field names.
     assert orjson.loads(closed(g["result_data:failed"], "ft", MS + 9)) == {
         "t": 3,
         "f": "numbered",
