@@ -13,8 +13,7 @@ In the service, `service.deps.JobsDep` gives one to a route.
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Generic, TypedDict, TypeVar, Unpack, cast, overload
+from typing import Any, Generic, TypeVar, Unpack, cast, overload
 
 from pydantic import BaseModel, ValidationError
 from redis.asyncio.client import PubSub
@@ -23,9 +22,10 @@ from redis.exceptions import RedisError
 from jobs.declare.context import JobContext
 from jobs.declare.registry import DECLARED, JobDeclaration, load_catalog
 from jobs.enqueue import abort as aborting
-from jobs.enqueue.submit import Enqueued, UnknownJobName, enqueue, enqueue_many
+from jobs.enqueue.options import EnqueueKwargs, EnqueueOptions
+from jobs.enqueue.plan import UnknownJobName
+from jobs.enqueue.submit import Enqueued, enqueue, enqueue_many
 from jobs.graph.batches import BatchCreated, create_batch
-from jobs.graph.dependencies import OnParentFailure
 from jobs.graph.workflow_commit import enqueue_workflow
 from jobs.graph.workflows import Created, Task, Workflow
 from jobs.layout.connection import RedisClient, is_cluster, pubsub_client
@@ -118,23 +118,6 @@ class JobHandle(Generic[Out]):
 JobRef = Callable[[JobContext, In], Awaitable[Out]]
 
 
-class Options(TypedDict, total=False):
-    """What an enqueue may say besides the input (see `jobs.enqueue.submit.enqueue`)."""
-
-    queue: str | None
-    priority: int
-    defer_by: float | timedelta | None
-    defer_until: datetime | None
-    job_id: str | None
-    idempotency_key: str | None
-    unique_for: float | timedelta | None
-    expires_in: float | timedelta | None
-    expires_at: datetime | None
-    after: Sequence[str]
-    on_parent_failure: OnParentFailure
-    callback_url: str | None
-
-
 class JobClient:
     def __init__(self, redis: RedisClient, settings: Settings | None = None) -> None:
         self.redis = redis
@@ -169,33 +152,47 @@ class JobClient:
 
     @overload
     async def enqueue(
-        self, job: JobRef[In, Out], payload: In | dict[str, Any], **options: Unpack[Options]
+        self,
+        job: JobRef[In, Out],
+        payload: In | dict[str, Any],
+        *,
+        job_id: str | None = None,
+        idempotency_key: str | None = None,
+        **options: Unpack[EnqueueKwargs],
     ) -> JobHandle[Out]: ...
 
     @overload
     async def enqueue(
-        self, job: str, payload: BaseModel | dict[str, Any], **options: Unpack[Options]
+        self,
+        job: str,
+        payload: BaseModel | dict[str, Any],
+        *,
+        job_id: str | None = None,
+        idempotency_key: str | None = None,
+        **options: Unpack[EnqueueKwargs],
     ) -> JobHandle[BaseModel]: ...
 
     async def enqueue(
         self,
         job: JobRef[Any, Any] | str,
         payload: BaseModel | dict[str, Any],
-        **options: Unpack[Options],
+        *,
+        job_id: str | None = None,
+        idempotency_key: str | None = None,
+        **options: Unpack[EnqueueKwargs],
     ) -> JobHandle[Any]:
         """Validate, then enqueue; a handle to the job (an existing one for a repeated
         `idempotency_key` with the same input, or when uniqueness or debounce resolve it to an
-        equal job not final yet). Options: `queue`, `priority`, `defer_by`, `defer_until`,
-        `job_id`, `idempotency_key`, `unique_for`, `expires_in`, `expires_at`, `after` (job ids
-        it waits for) and `on_parent_failure` (see `jobs.graph.dependencies`), `callback_url` (its
-        completion webhook: `jobs.webhooks.callback`)."""
+        equal job not final yet). `options`: `jobs.enqueue.options.EnqueueOptions`'s fields."""
         declared = self.declaration(job)
         enqueued: Enqueued = await enqueue(
             self.redis,
             declared.resolve(self.settings),
             self._validated(declared, payload),
+            EnqueueOptions(**options),
+            job_id=job_id,
+            idempotency_key=idempotency_key,
             settings=self.settings,
-            **options,
         )
         return JobHandle(self, enqueued.job_id, declared.output_model)
 
@@ -203,17 +200,7 @@ class JobClient:
         self,
         job: JobRef[In, Out],
         payloads: Sequence[In | dict[str, Any]],
-        *,
-        queue: str | None = None,
-        priority: int = 0,
-        defer_by: float | timedelta | None = None,
-        defer_until: datetime | None = None,
-        unique_for: float | timedelta | None = None,
-        expires_in: float | timedelta | None = None,
-        expires_at: datetime | None = None,
-        after: Sequence[str] = (),
-        on_parent_failure: OnParentFailure = "fail",
-        callback_url: str | None = None,
+        **options: Unpack[EnqueueKwargs],
     ) -> list[JobHandle[Out]]:
         """Validate every input first (one bad input: `InvalidJobInput`, nothing queued), then
         enqueue them in order, a few hundred per round trip. An input equal to a job not final
@@ -225,16 +212,7 @@ class JobClient:
             self.redis,
             declared.resolve(self.settings),
             validated,
-            queue=queue,
-            priority=priority,
-            defer_by=defer_by,
-            defer_until=defer_until,
-            unique_for=unique_for,
-            expires_in=expires_in,
-            expires_at=expires_at,
-            after=after,
-            on_parent_failure=on_parent_failure,
-            callback_url=callback_url,
+            EnqueueOptions(**options),
             settings=self.settings,
         )
         output = cast(type[Out], declared.output_model)

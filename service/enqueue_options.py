@@ -2,14 +2,13 @@
 checked by FastAPI from their declarations, so /docs and the OpenAPI document show them."""
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Query
 from pydantic import AwareDatetime, BeforeValidator, StringConstraints
 
-from jobs.enqueue.submit import MAX_PRIORITY
+from jobs.enqueue.options import EnqueueOptions
+from jobs.enqueue.plan import MAX_PRIORITY
 from jobs.graph.dependencies import MAX_PARENTS, OnParentFailure
 from jobs.layout.ids import JOB_ID
 from jobs.webhooks.url_policy import MAX_URL_LENGTH
@@ -34,106 +33,102 @@ Rfc3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 JobIdParam = Annotated[str, StringConstraints(pattern=JOB_ID.pattern, max_length=265)]
 
 
-@dataclass(frozen=True, slots=True)
-class EnqueueOptions:
-    """When, where and how urgently: the query options every enqueue route takes."""
-
-    defer_by: float | None
-    defer_until: datetime | None
-    queue: str | None
-    priority: int
-    unique_for: float | None = None
-    expires_in: float | None = None
-    expires_at: datetime | None = None
-    after: tuple[str, ...] = ()
-    on_parent_failure: OnParentFailure = "fail"
-    callback_url: str | None = None
+# Each query option, declared once: FastAPI checks it and /docs shows its description.
+DeferBy = Annotated[
+    float | None,
+    Query(
+        ge=0,
+        le=MAX_DEFER_S,
+        description="Run no sooner than this many seconds from now (not with `defer_until`).",
+    ),
+]
+DeferUntil = Annotated[
+    Rfc3339DateTime | None,
+    Query(
+        description="Run no sooner than this time: RFC 3339 with an offset "
+        "(`2030-01-31T09:00:00Z`); a past time runs now (not with `defer_by`)."
+    ),
+]
+QueueName = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[A-Za-z0-9_.:\-]{1,64}$",
+        description="Put the job on this queue instead of its declared one.",
+    ),
+]
+Priority = Annotated[
+    int, Query(ge=0, le=MAX_PRIORITY, description="Lower runs first; FIFO within one.")
+]
+UniqueFor = Annotated[
+    float | None,
+    Query(
+        gt=0,
+        le=MAX_DEFER_S,
+        description="For this many seconds, while this job is not final, an equal enqueue "
+        "(same job and input, or the job's `unique_key`) answers 200 with this job instead "
+        "of a new one. Overrides the job's declared `unique_for`.",
+    ),
+]
+ExpiresIn = Annotated[
+    float | None,
+    Query(
+        gt=0,
+        le=MAX_DEFER_S,
+        description="Not started within this many seconds of its enqueue, the job never "
+        "starts: it ends `failed` with error type `Expired` (not with `expires_at`).",
+    ),
+]
+ExpiresAt = Annotated[
+    Rfc3339DateTime | None,
+    Query(
+        description="Not started by this time (RFC 3339 with an offset), the job never "
+        "starts: it ends `failed` with error type `Expired` (not with `expires_in`)."
+    ),
+]
+After = Annotated[
+    list[JobIdParam] | None,
+    Query(
+        max_length=MAX_PARENTS,
+        description="Job ids this job waits for, one per parameter, repeated "
+        "(`?after=a&after=b`): it is `waiting` until every one of them is final, then "
+        "queued (no defer with it). An unknown or expired id is a 422 `unknown_parent` "
+        "listing them, and nothing is enqueued.",
+    ),
+]
+ParentFailure = Annotated[
+    OnParentFailure,
+    Query(
+        description="With `after`: what a parent that did not complete (failed, aborted, "
+        "or expired) means: `fail` (this job ends `failed` with `ParentFailed`, never "
+        "started) or `ignore` (it runs anyway)."
+    ),
+]
+CallbackUrl = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        description="Once the job is final (complete, failed or aborted), POST its JobView "
+        "to this URL, signed (`X-Signature`, `X-Webhook-Id`; see `GET /jobs/{id}/deliveries`"
+        "). `https://` only (`http://` with `WEBHOOK_ALLOW_HTTP`); a literal private, "
+        "loopback or link-local address is a 422 `callback_refused` unless "
+        "`WEBHOOK_ALLOW_PRIVATE`; without a `WEBHOOK_SECRET` a 422 "
+        "`webhooks_not_configured`. Nothing is enqueued then.",
+    ),
+]
 
 
 async def enqueue_options(
-    defer_by: Annotated[
-        float | None,
-        Query(
-            ge=0,
-            le=MAX_DEFER_S,
-            description="Run no sooner than this many seconds from now (not with `defer_until`).",
-        ),
-    ] = None,
-    defer_until: Annotated[
-        Rfc3339DateTime | None,
-        Query(
-            description="Run no sooner than this time: RFC 3339 with an offset "
-            "(`2030-01-31T09:00:00Z`); a past time runs now (not with `defer_by`)."
-        ),
-    ] = None,
-    queue: Annotated[
-        str | None,
-        Query(
-            pattern=r"^[A-Za-z0-9_.:\-]{1,64}$",
-            description="Put the job on this queue instead of its declared one.",
-        ),
-    ] = None,
-    priority: Annotated[
-        int,
-        Query(ge=0, le=MAX_PRIORITY, description="Lower runs first; FIFO within one."),
-    ] = 0,
-    unique_for: Annotated[
-        float | None,
-        Query(
-            gt=0,
-            le=MAX_DEFER_S,
-            description="For this many seconds, while this job is not final, an equal enqueue "
-            "(same job and input, or the job's `unique_key`) answers 200 with this job instead "
-            "of a new one. Overrides the job's declared `unique_for`.",
-        ),
-    ] = None,
-    expires_in: Annotated[
-        float | None,
-        Query(
-            gt=0,
-            le=MAX_DEFER_S,
-            description="Not started within this many seconds of its enqueue, the job never "
-            "starts: it ends `failed` with error type `Expired` (not with `expires_at`).",
-        ),
-    ] = None,
-    expires_at: Annotated[
-        Rfc3339DateTime | None,
-        Query(
-            description="Not started by this time (RFC 3339 with an offset), the job never "
-            "starts: it ends `failed` with error type `Expired` (not with `expires_in`)."
-        ),
-    ] = None,
-    after: Annotated[
-        list[JobIdParam] | None,
-        Query(
-            max_length=MAX_PARENTS,
-            description="Job ids this job waits for, one per parameter, repeated "
-            "(`?after=a&after=b`): it is `waiting` until every one of them is final, then "
-            "queued (no defer with it). An unknown or expired id is a 422 `unknown_parent` "
-            "listing them, and nothing is enqueued.",
-        ),
-    ] = None,
-    on_parent_failure: Annotated[
-        Literal["fail", "ignore"],
-        Query(
-            description="With `after`: what a parent that did not complete (failed, aborted, "
-            "or expired) means: `fail` (this job ends `failed` with `ParentFailed`, never "
-            "started) or `ignore` (it runs anyway)."
-        ),
-    ] = "fail",
-    callback_url: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=MAX_URL_LENGTH,
-            description="Once the job is final (complete, failed or aborted), POST its JobView "
-            "to this URL, signed (`X-Signature`, `X-Webhook-Id`; see `GET /jobs/{id}/deliveries`"
-            "). `https://` only (`http://` with `WEBHOOK_ALLOW_HTTP`); a literal private, "
-            "loopback or link-local address is a 422 `callback_refused` unless "
-            "`WEBHOOK_ALLOW_PRIVATE`; without a `WEBHOOK_SECRET` a 422 "
-            "`webhooks_not_configured`. Nothing is enqueued then.",
-        ),
-    ] = None,
+    defer_by: DeferBy = None,
+    defer_until: DeferUntil = None,
+    queue: QueueName = None,
+    priority: Priority = 0,
+    unique_for: UniqueFor = None,
+    expires_in: ExpiresIn = None,
+    expires_at: ExpiresAt = None,
+    after: After = None,
+    on_parent_failure: ParentFailure = "fail",
+    callback_url: CallbackUrl = None,
 ) -> EnqueueOptions:
     """An async dependency: a class one would run in the thread pool on every request."""
     if defer_by is not None and defer_until is not None:
@@ -141,20 +136,17 @@ async def enqueue_options(
     if expires_in is not None and expires_at is not None:
         raise InvalidRequest("give expires_in or expires_at, not both")
     return EnqueueOptions(
-        defer_by,
-        defer_until,
-        queue,
-        priority,
-        unique_for,
-        expires_in,
-        expires_at,
-        tuple(after or ()),
-        on_parent_failure,
-        callback_url,
+        defer_by=defer_by,
+        defer_until=defer_until,
+        queue=queue,
+        priority=priority,
+        unique_for=unique_for,
+        expires_in=expires_in,
+        expires_at=expires_at,
+        after=tuple(after or ()),
+        on_parent_failure=on_parent_failure,
+        callback_url=callback_url,
     )
 
 
 OptionsDep = Annotated[EnqueueOptions, Depends(enqueue_options)]
-
-
-NO_OPTIONS = EnqueueOptions(None, None, None, 0)

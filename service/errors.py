@@ -22,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
-from jobs.enqueue.submit import InvalidDependency, QueuePinned
+from jobs.enqueue.plan import InvalidDependency, QueuePinned
 from jobs.graph.dependencies import UnknownParent
 from jobs.layout.serialization import NotSerializable
 from jobs.webhooks.callback import InvalidCallback

@@ -11,20 +11,18 @@ the job's function).
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self, Unpack
 
 import httpx
 from pydantic import BaseModel
 
+from jobs.enqueue.options import EnqueueKwargs, EnqueueOptions
 from jobs.reading.job_record import JobRecord
 from service.routes.batches import BatchView
 from service.routes.workflows import WorkflowView
 
 JobView = JobRecord
-OnParentFailure = Literal["fail", "ignore"]
-Params = dict[str, str | int | float | list[str]]
 ExcInfo = type[BaseException] | BaseException | TracebackType | None
 
 
@@ -34,42 +32,6 @@ class JobServiceError(Exception):
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message, self.details = status, code, message, details
-
-
-def _params(
-    queue: str | None,
-    priority: int | None,
-    defer_by: float | None,
-    defer_until: datetime | None,
-    unique_for: float | None = None,
-    expires_in: float | None = None,
-    expires_at: datetime | None = None,
-    after: Sequence[str] = (),
-    on_parent_failure: OnParentFailure | None = None,
-    callback_url: str | None = None,
-) -> Params:
-    params: Params = {}
-    if queue is not None:
-        params["queue"] = queue
-    if priority is not None:
-        params["priority"] = priority
-    if defer_by is not None:
-        params["defer_by"] = defer_by
-    if defer_until is not None:
-        params["defer_until"] = defer_until.isoformat()
-    if unique_for is not None:
-        params["unique_for"] = unique_for
-    if expires_in is not None:
-        params["expires_in"] = expires_in
-    if expires_at is not None:
-        params["expires_at"] = expires_at.isoformat()
-    if after:
-        params["after"] = list(after)  # repeated: ?after=a&after=b
-    if on_parent_failure is not None:
-        params["on_parent_failure"] = on_parent_failure
-    if callback_url is not None:
-        params["callback_url"] = callback_url
-    return params
 
 
 def _body(payload: BaseModel | dict[str, Any] | None) -> Any:
@@ -137,39 +99,19 @@ class JobServiceClient:
         job: str,
         payload: BaseModel | dict[str, Any] | None = None,
         *,
-        queue: str | None = None,
-        priority: int | None = None,
-        defer_by: float | None = None,
-        defer_until: datetime | None = None,
         idempotency_key: str | None = None,
-        unique_for: float | None = None,
-        expires_in: float | None = None,
-        expires_at: datetime | None = None,
-        after: Sequence[str] = (),
-        on_parent_failure: OnParentFailure | None = None,
-        callback_url: str | None = None,
+        **options: Unpack[EnqueueKwargs],
     ) -> JobView:
         """Enqueue `job`; the new job's view, or (same `idempotency_key` and input, or an equal
-        job not final yet with `unique_for`/debounce) the existing job's. With `after` (job
-        ids), it is `waiting` until they are final; `on_parent_failure` says what one that did
-        not complete means (`fail`, the service's default, or `ignore`). `callback_url`: the
-        service POSTs the final JobView there, signed (its completion webhook)."""
+        job not final yet with `unique_for`/debounce) the existing job's. `options`: the
+        fields of `jobs.enqueue.options.EnqueueOptions`, sent as the route's query options
+        (`after`: job ids it waits for; `callback_url`: the service POSTs the final JobView
+        there, signed)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = await self._http.post(
             f"/jobs/{job}",
             json=_body(payload),
-            params=_params(
-                queue,
-                priority,
-                defer_by,
-                defer_until,
-                unique_for,
-                expires_in,
-                expires_at,
-                after,
-                on_parent_failure,
-                callback_url,
-            ),
+            params=EnqueueOptions(**options).query_params(),
             headers=headers,
         )
         return _view(response)
@@ -263,39 +205,19 @@ class SyncJobServiceClient:
         job: str,
         payload: BaseModel | dict[str, Any] | None = None,
         *,
-        queue: str | None = None,
-        priority: int | None = None,
-        defer_by: float | None = None,
-        defer_until: datetime | None = None,
         idempotency_key: str | None = None,
-        unique_for: float | None = None,
-        expires_in: float | None = None,
-        expires_at: datetime | None = None,
-        after: Sequence[str] = (),
-        on_parent_failure: OnParentFailure | None = None,
-        callback_url: str | None = None,
+        **options: Unpack[EnqueueKwargs],
     ) -> JobView:
         """Enqueue `job`; the new job's view, or (same `idempotency_key` and input, or an equal
-        job not final yet with `unique_for`/debounce) the existing job's. With `after` (job
-        ids), it is `waiting` until they are final; `on_parent_failure` says what one that did
-        not complete means (`fail`, the service's default, or `ignore`). `callback_url`: the
-        service POSTs the final JobView there, signed (its completion webhook)."""
+        job not final yet with `unique_for`/debounce) the existing job's. `options`: the
+        fields of `jobs.enqueue.options.EnqueueOptions`, sent as the route's query options
+        (`after`: job ids it waits for; `callback_url`: the service POSTs the final JobView
+        there, signed)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = self._http.post(
             f"/jobs/{job}",
             json=_body(payload),
-            params=_params(
-                queue,
-                priority,
-                defer_by,
-                defer_until,
-                unique_for,
-                expires_in,
-                expires_at,
-                after,
-                on_parent_failure,
-                callback_url,
-            ),
+            params=EnqueueOptions(**options).query_params(),
             headers=headers,
         )
         return _view(response)

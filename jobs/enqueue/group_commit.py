@@ -23,6 +23,7 @@ from weakref import WeakKeyDictionary
 from jobs.enqueue.plan import script_header
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
+from jobs.layout.script_rows import EnqueueRow
 from settings import Settings
 
 MAX_ROWS = 500
@@ -36,7 +37,7 @@ class _Batch:
     __slots__ = ("fresh", "rows", "waiters")
 
     def __init__(self) -> None:
-        self.rows: list[tuple[Any, ...]] = []
+        self.rows: list[EnqueueRow] = []
         self.waiters: list[asyncio.Future[RowReply]] = []
         self.fresh = True
 
@@ -65,7 +66,7 @@ async def enqueue_row(
     redis: RedisClient,
     q: keys.QueueKeys,
     settings: Settings,
-    row: tuple[Any, ...],
+    row: EnqueueRow,
     *,
     fresh: bool,
 ) -> RowReply:

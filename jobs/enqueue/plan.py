@@ -1,24 +1,27 @@
 """What one enqueue asks for, checked and turned into `enqueue.lua`'s rows.
 
-`options(...)` settles a job's queue, priority, due time, flow control (`jobs.flow.limits`),
-uniqueness, expiry and parents (`jobs.graph.dependencies`), raising what the caller got wrong;
-the `Plan` it returns writes one job's row. `jobs.enqueue.submit` sends them; `jobs.graph.workflows`
-plans a whole graph with `plan(...)` before it writes anything.
+`plan(job, options, settings)` settles a job's queue, priority, due time, flow control
+(`jobs.flow.limits`), uniqueness, expiry and parents (`jobs.graph.dependencies`) from its
+`EnqueueOptions`, raising what the caller got wrong; the `Plan` it returns writes one job's
+row (`EnqueueRow`). `jobs.enqueue.submit` sends them; `jobs.graph.workflow_validation` plans a
+whole graph before anything is written.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from arq.constants import expires_extra_ms
 from pydantic import BaseModel
 
 from jobs.declare.registry import DECLARED, JobSpec, load_catalog
+from jobs.enqueue.options import EnqueueOptions
 from jobs.flow.limits import FlowControl
 from jobs.graph.dependencies import MAX_PARENTS, OnParentFailure
 from jobs.layout import keys
-from jobs.layout.records import JobDefinition, encode_gates
+from jobs.layout.records import IdempotencyRecord, JobDefinition, encode_gates
+from jobs.layout.script_rows import EnqueueRow
 from jobs.webhooks.callback import DELIVERY_JOB, delivery_for
 from settings import Settings
 
@@ -73,8 +76,10 @@ def _seconds(value: float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
+    """One job type's enqueue, checked: what every row of it shares."""
+
     name: str
     queue: keys.QueueKeys
     priority: int
@@ -98,7 +103,7 @@ class Plan:
             return now + int(self.expires[1:])
         return int(self.expires)
 
-    def row(self, job_id: str, data: Any) -> tuple[Any, ...]:
+    def row(self, job_id: str, data: Any) -> EnqueueRow:
         definition = JobDefinition(
             self.name,
             [data],
@@ -108,73 +113,69 @@ class Plan:
             has_parents=bool(self.after),
         )
         flow = self.flow
-        lock, mode, ttl = "", "", 0
+        lock, ttl = "", 0
+        mode: Literal["", "unique", "debounce"] = ""
         if self.unique_ms is not None or flow.debounce_s is not None:
             lock = flow.unique_lock(self.name, data)
             mode = "debounce" if flow.debounce_s is not None else "unique"
             ttl = self.unique_ms or 0
-        gates = encode_gates(flow.gates(self.name, data), lock or None)
-        return (
-            job_id,
-            definition.dump_open(),
-            self.delay_ms,
-            self.due_ms,
-            self.priority,
-            gates,
-            lock,
-            ttl,
-            mode,
-            self.expires,
-            " ".join(self.after),
-            self.on_parent_failure,
+        return EnqueueRow(
+            job_id=job_id,
+            definition=definition.dump_open(),
+            delay_ms=self.delay_ms,
+            due_ms=self.due_ms,
+            priority=self.priority,
+            gates=encode_gates(flow.gates(self.name, data), lock or None),
+            unique_lock=lock,
+            unique_ttl_ms=ttl,
+            lock_mode=mode,
+            expires=self.expires,
+            after=" ".join(self.after),
+            on_parent_failure=self.on_parent_failure,
         )
 
 
-def options(
-    job: JobSpec | str,
-    queue: str | None,
-    priority: int,
-    defer_by: float | timedelta | None,
-    defer_until: datetime | None,
-    settings: Settings,
-    unique_for: float | timedelta | None = None,
-    expires_in: float | timedelta | None = None,
-    expires_at: datetime | None = None,
-    after: Sequence[str] = (),
-    on_parent_failure: OnParentFailure = "fail",
-) -> Plan:
+def plan(job: JobSpec | str, options: EnqueueOptions, settings: Settings) -> Plan:
+    """`job`'s enqueue with `options`, checked (raising what the caller got wrong)."""
     name, declared, flow = resolve(job, settings)
-    parents = _check_parents(after, on_parent_failure, defer_by, defer_until, flow)
-    if flow.debounce_s is not None and defer_by is None and defer_until is None:
+    o = options
+    parents = _check_parents(o.after, o.on_parent_failure, o.defer_by, o.defer_until, flow)
+    defer_by = o.defer_by
+    if flow.debounce_s is not None and defer_by is None and o.defer_until is None:
         defer_by = flow.debounce_s
-    delay_ms, due_ms = _due(defer_by, defer_until)
-    chosen = declared if queue is None else queue  # '' is a bad name, not "the default"
+    delay_ms, due_ms = _due(defer_by, o.defer_until)
+    chosen = declared if o.queue is None else o.queue  # '' is a bad name, not "the default"
     if chosen != declared and flow.pins_queue:
         raise QueuePinned(
             f"job {name!r} has limits or uniqueness kept on its queue {declared!r}: "
             f"it cannot be put on {chosen!r}"
         )
-    unique = _seconds(unique_for) if unique_for is not None else flow.unique_for_s
-    expires = ""
-    if expires_at is not None:
+    unique = _seconds(o.unique_for) if o.unique_for is not None else flow.unique_for_s
+    return Plan(
+        name=name,
+        queue=keys.queue(chosen),
+        priority=check_priority(o.priority),
+        delay_ms=delay_ms,
+        due_ms=due_ms,
+        flow=flow,
+        unique_ms=None if unique is None else max(1, int(unique * 1000)),
+        expires=_expiry(o, flow),
+        after=parents,
+        on_parent_failure=o.on_parent_failure,
+    )
+
+
+def _expiry(o: EnqueueOptions, flow: FlowControl) -> str:
+    """`enqueue.lua`'s expiry field: '' none, '+{ms}' after enqueue, or absolute ms."""
+    if o.expires_at is not None:
+        expires_at = o.expires_at
         if expires_at.tzinfo is None:
             expires_at = expires_at.replace(tzinfo=UTC)
-        expires = str(int(expires_at.timestamp() * 1000))
-    elif expires_in is not None or flow.expires_s is not None:
-        seconds = _seconds(expires_in) if expires_in is not None else flow.expires_s
-        expires = f"+{max(0, int((seconds or 0) * 1000))}"
-    return Plan(
-        name,
-        keys.queue(chosen),
-        check_priority(priority),
-        delay_ms,
-        due_ms,
-        flow,
-        None if unique is None else max(1, int(unique * 1000)),
-        expires,
-        parents,
-        on_parent_failure,
-    )
+        return str(int(expires_at.timestamp() * 1000))
+    if o.expires_in is not None or flow.expires_s is not None:
+        seconds = _seconds(o.expires_in) if o.expires_in is not None else flow.expires_s
+        return f"+{max(0, int((seconds or 0) * 1000))}"
+    return ""
 
 
 class InvalidDependency(ValueError):
@@ -214,17 +215,17 @@ def dump_input(payload: BaseModel | Any) -> Any:
 def script_header(
     q: keys.QueueKeys,
     settings: Settings,
-    idempotency: str = "",
+    idempotency: IdempotencyRecord | None = None,
     *,
     fresh: bool,
     coalesced: bool = False,
 ) -> list[Any]:
-    """`enqueue.lua`'s ARGV before the rows. Public for `jobs.graph.workflows`, which puts the
-    rows of many job types (`plan(...).row(...)`) in calls of its own, inside a transaction.
+    """`enqueue.lua`'s ARGV before the rows. Public for `jobs.graph.workflow_commit`, which puts
+    the rows of many job types (`plan(...).row(...)`) in calls of its own, inside a transaction.
     `coalesced`: the rows are single enqueues sent together (`jobs.enqueue.group_commit`)."""
     return [
         q.prefix,
-        idempotency,
+        "" if idempotency is None else idempotency.encode(),
         expires_extra_ms,
         settings.result_ttl_s * 1000,
         max(settings.result_ttl_s, settings.failed_ttl_s) * 1000,
@@ -236,27 +237,16 @@ def script_header(
     ]
 
 
-def plan(
-    job: JobSpec | str,
-    settings: Settings,
-    *,
-    queue: str | None = None,
-    priority: int = 0,
-    after: Sequence[str] = (),
-    on_parent_failure: OnParentFailure = "fail",
-) -> "Plan":
-    """One job's checked options (raising what `enqueue` would), without enqueueing it: for
-    `jobs.graph.workflows`, which validates a whole graph before it writes anything."""
-    return options(
-        job, queue, priority, None, None, settings, after=after, on_parent_failure=on_parent_failure
-    )
+def delivery_options(queue: str) -> EnqueueOptions:
+    """A webhook delivery's: on its job's queue (one slot), run whatever the job's outcome."""
+    return EnqueueOptions(queue=queue, on_parent_failure="ignore")
 
 
 def script_args(
     o: Plan,
     rows: list[tuple[str, Any]],
     settings: Settings,
-    idempotency: tuple[str, str] | None = None,
+    idempotency: IdempotencyRecord | None = None,
     *,
     fresh: bool,
     callback_url: str | None = None,
@@ -265,10 +255,10 @@ def script_args(
     the script skips its duplicate checks. `callback_url`: each job's row is followed by its
     webhook delivery's, which waits for it (`jobs.webhooks.callback`: linked by the script itself;
     the reply has a value for each row)."""
-    args = script_header(o.queue, settings, idempotency[1] if idempotency else "", fresh=fresh)
+    args = script_header(o.queue, settings, idempotency, fresh=fresh)
     deliveries = None
     if callback_url is not None:
-        deliveries = plan(DELIVERY_JOB, settings, queue=o.queue.name, on_parent_failure="ignore")
+        deliveries = plan(DELIVERY_JOB, delivery_options(o.queue.name), settings)
     for job_id, data in rows:
         args += o.row(job_id, data)
         if deliveries is not None and callback_url is not None:

@@ -12,8 +12,8 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any, Literal, Unpack
 
 import orjson
 from pydantic import BaseModel
@@ -21,48 +21,30 @@ from redis.asyncio.cluster import RedisCluster
 
 from jobs.declare.registry import JobSpec
 from jobs.enqueue.group_commit import enqueue_row
+from jobs.enqueue.options import EnqueueKwargs, EnqueueOptions
 from jobs.enqueue.plan import (
-    MAX_PRIORITY,
-    InvalidDependency,
-    InvalidPriority,
     Plan,
-    QueuePinned,
-    UnknownJobName,
     dump_input,
-    options,
     plan,
     script_args,
-    script_header,
 )
-from jobs.graph.dependencies import OnParentFailure, UnknownParent, link, missing_parents
+from jobs.graph.dependencies import UnknownParent, link, missing_parents
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
+from jobs.layout.records import IdempotencyRecord
+from jobs.layout.script_rows import DUPLICATE, ORPHANED, HeldByEqual, row_answer
 from jobs.webhooks.callback import check_callback
 from settings import Settings, get_settings
-
-__all__ = [  # the options' own names, for callers that import them from here
-    "BULK_CHUNK",
-    "MAX_PRIORITY",
-    "Enqueued",
-    "InvalidDependency",
-    "InvalidPriority",
-    "Plan",
-    "QueuePinned",
-    "UnknownJobName",
-    "enqueue",
-    "enqueue_cron_tick",
-    "enqueue_many",
-    "plan",
-    "script_header",
-]
 
 BULK_CHUNK = 500
 """Jobs per script call in `enqueue_many`: big enough to amortise the round trip, small
 enough not to hold the server for long."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Enqueued:
+    """What an enqueue did for one job."""
+
     job_id: str
     outcome: Literal["created", "existing", "duplicate", "unique", "debounced"]
     """`existing`: the idempotency key was seen before (see `same_input`);
@@ -86,12 +68,24 @@ def input_fingerprint(payload: Any) -> str:
     return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """Where an enqueue's idempotency record goes, and the hash of its input ('' for a cron
+    tick, whose input is the schedule's own)."""
+
+    key: str
+    fingerprint: str
+
+    def record(self, job_id: str) -> IdempotencyRecord:
+        return IdempotencyRecord(job_id, self.fingerprint)
+
+
 async def _call(
     redis: RedisClient,
     o: Plan,
     rows: list[tuple[str, Any]],
     settings: Settings,
-    idempotency: tuple[str, str] | None = None,
+    idempotency: tuple[str, IdempotencyRecord] | None = None,
     *,
     fresh: bool,
     callback_url: str | None = None,
@@ -100,10 +94,10 @@ async def _call(
     `callback_url`: each job's row is followed by its webhook delivery's, which waits for it
     (`jobs.webhooks.callback`: linked by the script itself; the reply has a value for each row)."""
     q = o.queue
-    args = script_args(o, rows, settings, idempotency, fresh=fresh, callback_url=callback_url)
-    idem_key = idempotency[0] if idempotency else q.index
+    key, record = idempotency or (q.index, None)
+    args = script_args(o, rows, settings, record, fresh=fresh, callback_url=callback_url)
     reply: list[Any] = await scripts.script("enqueue")(
-        redis, [q.due, q.levels, q.wake, q.index, idem_key], args
+        redis, [q.due, q.levels, q.wake, q.index, key], args
     )
     if reply[0] != b"existing":
         await _register(redis, q.name, new=reply[1] == 1)
@@ -128,52 +122,30 @@ async def enqueue(
     redis: RedisClient,
     job: JobSpec | str,
     payload: BaseModel | dict[str, Any],
+    options: EnqueueOptions | None = None,
     *,
-    queue: str | None = None,
-    priority: int = 0,
-    defer_by: float | timedelta | None = None,
-    defer_until: datetime | None = None,
     job_id: str | None = None,
     idempotency_key: str | None = None,
-    unique_for: float | timedelta | None = None,
-    expires_in: float | timedelta | None = None,
-    expires_at: datetime | None = None,
-    after: Sequence[str] = (),
-    on_parent_failure: OnParentFailure = "fail",
-    callback_url: str | None = None,
     settings: Settings | None = None,
+    **kwargs: Unpack[EnqueueKwargs],
 ) -> Enqueued:
-    """Enqueue `job` with `payload` (validated by the caller; the worker validates again).
+    """Enqueue `job` with `payload` (validated by the caller; the worker validates again),
+    with `options` or the same as keyword arguments (`jobs.enqueue.options`).
 
     `job_id` is the unique part of the id; the id names the queue (see `jobs.layout.keys`).
-    `unique_for` (seconds) overrides the job's declared `unique_for`; `expires_in` (seconds
-    after enqueue) or `expires_at` its declared `expires`. `after`: job ids it waits for (it
-    starts once all are final; `on_parent_failure` says what one that did not complete means:
-    see `jobs.graph.dependencies`); an unknown or expired one raises `UnknownParent`.
-    `callback_url`: once final, the job's JobView is POSTed there, signed (`jobs.webhooks.callback`:
-    its delivery is created in the same step; a bad URL raises `InvalidCallback`)."""
+    An unknown or expired parent in `after` raises `UnknownParent`; a bad `callback_url`
+    `InvalidCallback` (its delivery is created in the same step: `jobs.webhooks.callback`)."""
     settings = settings or get_settings()
-    if callback_url is not None:
-        check_callback(callback_url, settings)
-    o = options(
-        job,
-        queue,
-        priority,
-        defer_by,
-        defer_until,
-        settings,
-        unique_for,
-        expires_in,
-        expires_at,
-        after,
-        on_parent_failure,
-    )
+    o = EnqueueOptions.of(options, kwargs)
+    if o.callback_url is not None:
+        check_callback(o.callback_url, settings)
+    p = plan(job, o, settings)
     data = dump_input(payload)
     idempotency = None
     if idempotency_key:
-        key = o.queue.idempotency(o.name, idempotency_key)
-        idempotency = (key, input_fingerprint(data))
-    return await _enqueue_one(redis, o, data, job_id, idempotency, settings, callback_url)
+        key = p.queue.idempotency(p.name, idempotency_key)
+        idempotency = IdempotencyKey(key, input_fingerprint(data))
+    return await _enqueue_one(redis, p, data, job_id, idempotency, settings, o.callback_url)
 
 
 async def _enqueue_one(
@@ -181,12 +153,12 @@ async def _enqueue_one(
     o: Plan,
     data: Any,
     unique: str | None,
-    idempotency: tuple[str, str] | None,
+    idempotency: IdempotencyKey | None,
     settings: Settings,
     callback_url: str | None = None,
 ) -> Enqueued:
     job_id = keys.job_id_for(o.queue.name, unique)
-    idem = (idempotency[0], f"{job_id} {idempotency[1]}") if idempotency else None
+    idem = (idempotency.key, idempotency.record(job_id)) if idempotency else None
     if o.after:
         await _check_parents_exist(redis, o.after)
     elif idem is None and callback_url is None:
@@ -201,9 +173,11 @@ async def _enqueue_one(
         redis, o, [(job_id, data)], settings, idem, fresh=unique is None, callback_url=callback_url
     )
     if reply[0] == b"existing":
-        existing_id, _, fingerprint = reply[1].decode().partition(" ")
-        same = idempotency is not None and fingerprint == idempotency[1]
-        return Enqueued(existing_id, "existing", same, queue=o.queue.name)
+        existing = IdempotencyRecord.parse(reply[1])
+        same = idempotency is not None and existing.fingerprint == idempotency.fingerprint
+        return Enqueued(
+            job_id=existing.job_id, outcome="existing", same_input=same, queue=o.queue.name
+        )
     now = int(reply[0])
     enqueued = _outcome(job_id, reply[2], now, data, o)
     if o.after and enqueued.outcome == "created":
@@ -218,35 +192,33 @@ async def _check_parents_exist(redis: RedisClient, parents: Sequence[str]) -> No
 
 
 def _outcome(job_id: str, reply: Any, now: int, data: Any, o: Plan) -> Enqueued:
-    """One job's part of `enqueue.lua`'s reply: its due ms, -1, or an equal job's id."""
-    if isinstance(reply, bytes):
-        kind, other, *due = reply.decode().split(" ")
-        if kind == "debounced":
-            return Enqueued(
-                other,
-                "debounced",
-                True,
-                now,
-                int(due[0]),
-                data,
-                o.queue.name,
-                o.priority,
-                o.expires_ms(now),
-            )
-        return Enqueued(other, "unique", queue=o.queue.name)
-    if int(reply) < 0:
-        return Enqueued(job_id, "duplicate", queue=o.queue.name)
+    """One job's part of `enqueue.lua`'s reply (`jobs.layout.script_rows.row_answer`)."""
+    answer = row_answer(reply)
+    if isinstance(answer, HeldByEqual):
+        if answer.kind == "unique":
+            return Enqueued(job_id=answer.job_id, outcome="unique", queue=o.queue.name)
+        return Enqueued(
+            job_id=answer.job_id,
+            outcome="debounced",
+            enqueued_ms=now,
+            scheduled_ms=answer.due_ms or 0,
+            payload=data,
+            queue=o.queue.name,
+            priority=o.priority,
+            expires_ms=o.expires_ms(now),
+        )
+    if answer in (DUPLICATE, ORPHANED):
+        return Enqueued(job_id=job_id, outcome="duplicate", queue=o.queue.name)
     return Enqueued(
-        job_id,
-        "created",
-        True,
-        now,
-        int(reply),
-        data,
-        o.queue.name,
-        o.priority,
-        o.expires_ms(now),
-        bool(o.after),
+        job_id=job_id,
+        outcome="created",
+        enqueued_ms=now,
+        scheduled_ms=answer,
+        payload=data,
+        queue=o.queue.name,
+        priority=o.priority,
+        expires_ms=o.expires_ms(now),
+        waiting=bool(o.after),
     )
 
 
@@ -260,8 +232,10 @@ async def enqueue_cron_tick(
 ) -> Enqueued:
     """Enqueue one tick of a cron schedule, once: the tick's record and the job are written by
     the same script call, so a crash cannot record a tick without enqueueing it."""
-    o = options(spec, None, 0, None, datetime.fromtimestamp(tick_ms / 1000, UTC), settings)
-    tick = (o.queue.cron_tick(schedule, tick_ms), "")
+    o = plan(
+        spec, EnqueueOptions(defer_until=datetime.fromtimestamp(tick_ms / 1000, UTC)), settings
+    )
+    tick = IdempotencyKey(o.queue.cron_tick(schedule, tick_ms), "")
     return await _enqueue_one(redis, o, payload, f"cron:{schedule}:{tick_ms}", tick, settings)
 
 
@@ -269,39 +243,21 @@ async def enqueue_many(
     redis: RedisClient,
     job: JobSpec | str,
     payloads: Sequence[BaseModel | dict[str, Any]],
+    options: EnqueueOptions | None = None,
     *,
-    queue: str | None = None,
-    priority: int = 0,
-    defer_by: float | timedelta | None = None,
-    defer_until: datetime | None = None,
-    unique_for: float | timedelta | None = None,
-    expires_in: float | timedelta | None = None,
-    expires_at: datetime | None = None,
-    after: Sequence[str] = (),
-    on_parent_failure: OnParentFailure = "fail",
-    callback_url: str | None = None,
     settings: Settings | None = None,
+    **kwargs: Unpack[EnqueueKwargs],
 ) -> list[Enqueued]:
     """Enqueue many jobs of one type, in input order, one round trip per `BULK_CHUNK`. An
     item equal to a job not final yet (uniqueness) comes back as that job. With `after`,
     every item waits for those parents (a fan-out behind them). With `callback_url`, each
     job's webhook is delivered there (one delivery per job, created with it)."""
     settings = settings or get_settings()
+    options = EnqueueOptions.of(options, kwargs)
+    callback_url = options.callback_url
     if callback_url is not None:
         check_callback(callback_url, settings)
-    o = options(
-        job,
-        queue,
-        priority,
-        defer_by,
-        defer_until,
-        settings,
-        unique_for,
-        expires_in,
-        expires_at,
-        after,
-        on_parent_failure,
-    )
+    o = plan(job, options, settings)
     if o.after:
         await _check_parents_exist(redis, o.after)
     out: list[Enqueued] = []

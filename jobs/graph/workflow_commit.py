@@ -26,7 +26,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jobs.declare.registry import JobSpec
-from jobs.enqueue.submit import BULK_CHUNK, Plan, plan, script_header
+from jobs.enqueue.options import EnqueueOptions
+from jobs.enqueue.plan import Plan, plan, script_header
+from jobs.enqueue.submit import BULK_CHUNK
 from jobs.graph import dependencies
 from jobs.graph.dependencies import COMMIT_GATE, MAX_PARENTS
 from jobs.graph.workflow_validation import Planned, validate
@@ -114,20 +116,14 @@ class _Writes:
         if self.done is None or self.delivery is None:
             return []
         gate = [self.gate] if self.gate else []
-        done = plan(
-            DONE_JOB,
-            self.settings,
-            queue=self.home.name,
-            after=[*self.ids.values(), *gate],
-            on_parent_failure="ignore",
+        after_all = EnqueueOptions(
+            queue=self.home.name, after=[*self.ids.values(), *gate], on_parent_failure="ignore"
         )
-        deliver = plan(
-            DELIVERY_JOB,
-            self.settings,
-            queue=self.home.name,
-            after=[self.done, *gate],
-            on_parent_failure="ignore",
+        done = plan(DONE_JOB, after_all, self.settings)
+        after_done = EnqueueOptions(
+            queue=self.home.name, after=[self.done, *gate], on_parent_failure="ignore"
         )
+        deliver = plan(DELIVERY_JOB, after_done, self.settings)
         return [
             (done, self.done, {"workflow_id": self.id}),
             (deliver, self.delivery.job_id, self.delivery.payload),
@@ -148,11 +144,13 @@ class _Writes:
             (
                 plan(
                     p.name,
+                    EnqueueOptions(
+                        queue=p.queue,
+                        priority=p.priority,
+                        after=self.parents(p),
+                        on_parent_failure=p.on_parent_failure,
+                    ),
                     self.settings,
-                    queue=p.queue,
-                    priority=p.priority,
-                    after=self.parents(p),
-                    on_parent_failure=p.on_parent_failure,
                 ),
                 self.ids[p.key],
                 p.data,
@@ -278,12 +276,12 @@ async def write_gated(
     assert w.gate is not None
     home = w.home
     # The gate first: it waits for the sentinel (never linked: only a sweep looks it up).
-    gate = plan(GATE_JOB, settings, queue=home.name, after=[w.sentinel])
+    gate = plan(GATE_JOB, EnqueueOptions(queue=home.name, after=[w.sentinel]), settings)
     header = script_header(home, settings, fresh=True)
     await scripts.script("enqueue")(
         redis,
         [home.due, home.levels, home.wake, home.index, home.index],
-        header + list(gate.row(w.gate, {})),
+        [*header, *gate.row(w.gate, {})],
     )
     key, value, ttl_ms = w.record(await server_ms(redis))
     await redis.set(key, value, px=ttl_ms)

@@ -15,13 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from jobs.declare.registry import DECLARED, JobSpec, load_catalog
-from jobs.enqueue.submit import (
-    InvalidDependency,
-    InvalidPriority,
-    QueuePinned,
-    UnknownJobName,
-    plan,
-)
+from jobs.enqueue.options import EnqueueOptions
+from jobs.enqueue.plan import InvalidDependency, InvalidPriority, QueuePinned, UnknownJobName, plan
 from jobs.graph.dependencies import OnParentFailure
 from jobs.graph.workflows import (
     InvalidWorkflow,
@@ -85,7 +80,10 @@ def _plan_node(key: str, node: Node, catalog: Mapping[str, JobSpec], s: Settings
         ]
         raise InvalidWorkflow("input is invalid", key, "input", errors) from None
     try:
-        o = plan(spec, s, queue=t.queue, priority=t.priority, on_parent_failure=t.on_parent_failure)
+        options = EnqueueOptions(
+            queue=t.queue, priority=t.priority, on_parent_failure=t.on_parent_failure
+        )
+        o = plan(spec, options, s)
     except QueuePinned as exc:
         raise NodeQueuePinned(str(exc), key, "queue") from None
     except InvalidPriority as exc:

@@ -157,6 +157,25 @@ class LeaseToken:
 
 
 @dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """`idem:{job}:{key}`, and a cron tick's `cron:{schedule}:{ms}`: the job the first enqueue
+    with that key created, and its input's hash (compared to a repeat's; '' for a tick).
+    Written by `enqueue.lua` as `{id} {hash}` once the job is created."""
+
+    job_id: str
+    fingerprint: str
+
+    def encode(self) -> str:
+        return f"{self.job_id} {self.fingerprint}"
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> "IdempotencyRecord":
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        job_id, _, fingerprint = text.partition(" ")
+        return cls(job_id, fingerprint)
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """A message on `jobsvc:events`: `{kind} {id} {id} ...`, published by the Lua scripts.
 

@@ -16,6 +16,7 @@ from redis.exceptions import NoScriptError
 
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
+from jobs.layout.script_rows import ENQUEUE_ROW_WIDTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,12 @@ class Script:
 
 # The event channel is spelled into the scripts (`'@EVENTS@'`) rather than passed on every
 # call: one place (`jobs.layout.keys`) names it. So is how long a definition is kept beyond its due
-# time (ARQ's `expires_extra_ms`).
-PLACEHOLDERS = {"@EVENTS@": keys.EVENTS, "@DEFINITION_TTL_MS@": str(expires_extra_ms)}
+# time (ARQ's `expires_extra_ms`), and the width of an enqueue row.
+PLACEHOLDERS = {
+    "@EVENTS@": keys.EVENTS,
+    "@DEFINITION_TTL_MS@": str(expires_extra_ms),
+    "@ENQUEUE_ROW_WIDTH@": str(ENQUEUE_ROW_WIDTH),
+}
 
 
 INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import Field, StringConstraints
 
 from jobs.declare.models import Model
-from jobs.enqueue.submit import MAX_PRIORITY
+from jobs.enqueue.plan import MAX_PRIORITY
 from jobs.graph.batches import create_batch, summarize
 from jobs.graph.workflows import InvalidWorkflow, Task, WorkflowNotCommitted, WorkflowStatus, task
 from service.deps import CatalogDep, RedisDep, SettingsDep

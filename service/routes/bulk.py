@@ -69,22 +69,7 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
                 f"{len(bad)} of {len(items)} items are invalid; nothing was enqueued",
                 details={"invalid": [{"index": i, "errors": e} for i, e in bad.items()]},
             )
-        enqueued = await enqueue_many(
-            redis,
-            spec,
-            payloads,
-            queue=options.queue,
-            priority=options.priority,
-            defer_by=options.defer_by,
-            defer_until=options.defer_until,
-            unique_for=options.unique_for,
-            expires_in=options.expires_in,
-            expires_at=options.expires_at,
-            after=options.after,
-            on_parent_failure=options.on_parent_failure,
-            callback_url=options.callback_url,
-            settings=settings,
-        )
+        enqueued = await enqueue_many(redis, spec, payloads, options, settings=settings)
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})
         # An item equal to a job not final yet (uniqueness) is that job, as it is now; so is
         # a job waiting for parents (they may be final already).

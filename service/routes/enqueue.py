@@ -16,11 +16,12 @@ from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from jobs.declare.registry import JobSpec
+from jobs.enqueue.options import NO_OPTIONS, EnqueueOptions
 from jobs.enqueue.submit import Enqueued, enqueue
 from jobs.layout.connection import RedisClient
 from jobs.logs import line
 from jobs.reading.job_record import new_job_record
-from service.enqueue_options import NO_OPTIONS, EnqueueOptions, OptionsDep
+from service.enqueue_options import OptionsDep
 from service.errors import IdempotencyConflict, JobTypeNotFound
 from service.schemas import ERROR_RESPONSES, JobView, error_response
 from service.views import job_location, load_view
@@ -170,21 +171,7 @@ async def _submit(
     redis: RedisClient = state.redis
     settings: Settings = state.settings
     enqueued = await enqueue(
-        redis,
-        spec,
-        payload,
-        queue=options.queue,
-        priority=options.priority,
-        defer_by=options.defer_by,
-        defer_until=options.defer_until,
-        idempotency_key=idempotency_key,
-        unique_for=options.unique_for,
-        expires_in=options.expires_in,
-        expires_at=options.expires_at,
-        after=options.after,
-        on_parent_failure=options.on_parent_failure,
-        callback_url=options.callback_url,
-        settings=settings,
+        redis, spec, payload, options, idempotency_key=idempotency_key, settings=settings
     )
     if enqueued.outcome == "existing" and not enqueued.same_input:
         raise IdempotencyConflict(

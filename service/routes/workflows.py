@@ -18,7 +18,7 @@ from pydantic import Field, StringConstraints
 
 from jobs.declare.models import Model
 from jobs.declare.registry import JobSpec
-from jobs.enqueue.submit import MAX_PRIORITY
+from jobs.enqueue.plan import MAX_PRIORITY
 from jobs.graph.dependencies import OnParentFailure
 from jobs.graph.workflow_commit import enqueue_workflow
 from jobs.graph.workflows import (

@@ -10,7 +10,7 @@ from jobs.client import (
     JobFailedError,
 )
 from jobs.declare.context import JobContext
-from jobs.enqueue.submit import UnknownJobName
+from jobs.enqueue.plan import UnknownJobName
 from jobs.layout.connection import RedisClient
 from jobs.tasks.ping import Ping, Pong, ping
 from jobs.worker.loop import Worker

@@ -3,7 +3,8 @@
 import httpx
 import pytest
 
-from jobs.enqueue.submit import InvalidDependency, enqueue, enqueue_many
+from jobs.enqueue.plan import InvalidDependency
+from jobs.enqueue.submit import enqueue, enqueue_many
 from jobs.graph.dependencies import UnknownParent
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus, load_job

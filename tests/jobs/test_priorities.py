@@ -6,7 +6,8 @@ every `record_start` try appends its label to a Redis list as it starts.
 
 import pytest
 
-from jobs.enqueue.submit import MAX_PRIORITY, InvalidPriority, enqueue, enqueue_many
+from jobs.enqueue.plan import MAX_PRIORITY, InvalidPriority
+from jobs.enqueue.submit import enqueue, enqueue_many
 from jobs.layout.connection import RedisClient, server_ms
 from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings

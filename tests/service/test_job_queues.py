@@ -3,7 +3,8 @@
 import httpx
 import pytest
 
-from jobs.enqueue.submit import UnknownJobName, enqueue
+from jobs.enqueue.plan import UnknownJobName
+from jobs.enqueue.submit import enqueue
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings

@@ -9,8 +9,9 @@
 --   ARGV[9] ms until a sweep first looks at a job that waits for parents (DEPENDENCY_SWEEP_S)
 --   ARGV[10] '1': the rows are single enqueues coalesced into one call (jobs/enqueue/group_commit.py):
 --   each counts toward the listing trim as a call of its own (see TRIM_EVERY)
---   then per job 12 values: id, definition without `et` (open JSON: the script appends the
---   server's time), delay ms, absolute due ms or '', priority (0 = first),
+--   then per job the values of an EnqueueRow (jobs/layout/script_rows.py): id, definition
+--   without `et` (open JSON: the script appends the server's time), delay ms, absolute due
+--   ms or '', priority (0 = first),
 --   gates (records.Gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
 --   'debounce', expiry ('' none, '+{ms}' after now, or absolute ms), the parents it waits
 --   for (ids, space-separated, or ''), and what a parent that did not complete means to it
@@ -18,8 +19,8 @@
 -- Returns {'existing', idempotency value} when the idempotency key is taken; otherwise
 --         {now ms, 1 if this queue had no jobs' bookkeeping yet (a new queue, or one whose
 --         data was lost: the caller registers its name), then per job: due ms, or -1 when a
---         job with that id exists already, or 'unique {id}' when its unique lock is held by
---         a job not final yet (nothing created), or 'debounced {id} {due ms}' when it
+--         job with that id exists already, or {'unique', id} when its unique lock is held by
+--         a job not final yet (nothing created), or {'debounced', id, due ms} when it
 --         replaced that waiting job's input and pushed its start back, or -2 when it waits for
 --         a job of this call that was not created (nothing created)}.
 -- A job with parents waits (deps.lua): in no due or ready set, until release.lua or a parent's
@@ -47,7 +48,7 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local stamped = ',"et":' .. now .. '}'  -- closes each definition: the server's enqueue time
 -- The sub-millisecond fraction: jobs enqueued within one millisecond (one call, or calls
 -- that share it) count 0, 1, 2, ... in 4096ths; a new millisecond starts again at 0.
-local W = 12  -- values per job
+local W = @ENQUEUE_ROW_WIDTH@  -- values per job (jobs/layout/script_rows.py)
 local rows = (#ARGV - 10) / W
 -- The same hash counts calls since the listing was last trimmed (`t`): a trim costs two
 -- commands, so single enqueues trim every TRIM_EVERY-th call (the listing may run that many
@@ -125,9 +126,9 @@ for i = 11, #ARGV, W do
       if due_at ~= '' then due = math.max(now, tonumber(due_at)) end
       local score = due + math.min(seq, 4095) / 4096
       debounce(holder, data, due, score)
-      out[#out + 1] = 'debounced ' .. holder .. ' ' .. due
+      out[#out + 1] = {'debounced', holder, due}
     else
-      out[#out + 1] = 'unique ' .. holder
+      out[#out + 1] = {'unique', holder}
     end
   elseif not fresh
     and redis.call('EXISTS', P .. 'job:' .. id, P .. 'result:' .. id, P .. 'lease:' .. id) > 0 then
