@@ -25,7 +25,7 @@ KILL_MARGIN_S = 10.0
 the worker to cancel and re-queue what outlived the grace, and to close its connections."""
 
 
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     # Until honcho takes over the signals: unwind (and stop the server) instead of dying.
     raise SystemExit(128 + signum)
 

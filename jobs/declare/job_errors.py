@@ -18,10 +18,6 @@ class Aborted(Exception):
     """The job was aborted on request."""
 
 
-class LeaseLost(Exception):
-    """The worker lost its lease on a job (another worker may run it now)."""
-
-
 PERMANENT: tuple[type[BaseException], ...] = (JobFailed, ValidationError, Aborted)
 
 

@@ -12,9 +12,8 @@ import inspect
 import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeGuard, TypeVar, get_type_hints
 
-from arq.worker import Function, func
 from pydantic import BaseModel
 
 from jobs.declare.context import JobContext
@@ -33,7 +32,7 @@ Out = TypeVar("Out", bound=BaseModel)
 JobFunction = Callable[[JobContext, In], Awaitable[Out]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobOptions:
     """What `@job(...)` was given; `None` means "the settings' default"."""
 
@@ -117,19 +116,11 @@ class JobSpec:
             raw = kwargs
         return self.input_model.model_validate(raw)
 
-    async def run(self, ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """ARQ-shaped entry point: `(ctx, *args, **kwargs)` in, the output model's JSON out."""
-        return await self.call(ctx, self.parse_input(args, kwargs))
-
     async def call(self, ctx: dict[str, Any], payload: BaseModel) -> dict[str, Any]:
         """Run the job on a validated input; the output model's JSON out."""
         context = JobContext.from_arq(ctx, self.name, self.max_tries)
         result = await self.function(context, payload)
         return self.output_model.model_validate(result).model_dump(mode="json")
-
-    def arq_function(self) -> Function:
-        """The same job as a stock ARQ `Function`, for `arq jobs.worker.WorkerSettings`."""
-        return func(self.run, name=self.name, max_tries=self.max_tries, timeout=self.timeout_s)
 
 
 DECLARED: dict[str, JobDeclaration] = {}
@@ -181,20 +172,11 @@ def job(
         raise ValueError("keep_result must be >= 0 seconds")
 
     def register(function: JobFunction[In, Out]) -> JobFunction[In, Out]:
-        if not inspect.iscoroutinefunction(function):
-            raise TypeError(f"{function.__qualname__}: a job must be an async def")
-        hints = get_type_hints(function)
-        params = list(inspect.signature(function).parameters)
-        if len(params) != 2:
-            raise TypeError(f"{function.__qualname__}: a job takes (ctx, payload)")
-        input_model, output_model = hints.get(params[1]), hints.get("return")
-        for model in (input_model, output_model):
-            if not (isinstance(model, type) and issubclass(model, BaseModel)):
-                raise TypeError(f"{function.__qualname__}: annotate payload and return models")
+        input_model, output_model = _models_of(function)
         job_name = name or function.__name__
         flow = declare(
             job_name,
-            input_model,  # type: ignore[arg-type]
+            input_model,
             concurrency=concurrency,
             concurrency_key=concurrency_key,
             rate_limit=rate_limit,
@@ -205,23 +187,55 @@ def job(
             debounce=debounce,
             expires=expires,
         )
-        if job_name in DECLARED and DECLARED[job_name].function is not function:
-            raise ValueError(f"job {job_name!r} is declared twice")
-        DECLARED[job_name] = JobDeclaration(
-            name=job_name,
-            function=function,
-            input_model=input_model,  # type: ignore[arg-type]
-            output_model=output_model,  # type: ignore[arg-type]
-            description=description or inspect.getdoc(function) or "",
-            retry_on=retry_on,
-            options=JobOptions(
-                max_tries, timeout, queue, backoff_base, backoff_max, keep_result, internal
-            ),
-            flow=flow,
+        _add(
+            JobDeclaration(
+                name=job_name,
+                function=function,
+                input_model=input_model,
+                output_model=output_model,
+                description=description or inspect.getdoc(function) or "",
+                retry_on=retry_on,
+                options=JobOptions(
+                    max_tries=max_tries,
+                    timeout_s=timeout,
+                    queue=queue,
+                    backoff_base_s=backoff_base,
+                    backoff_max_s=backoff_max,
+                    keep_result_s=keep_result,
+                    internal=internal,
+                ),
+                flow=flow,
+            )
         )
         return function
 
     return register
+
+
+def _models_of(function: Callable[..., Any]) -> tuple[type[BaseModel], type[BaseModel]]:
+    """A job's input and output models, from its signature `(ctx, payload: In) -> Out`."""
+    if not inspect.iscoroutinefunction(function):
+        raise TypeError(f"{function.__qualname__}: a job must be an async def")
+    hints = get_type_hints(function)
+    params = list(inspect.signature(function).parameters)
+    if len(params) != 2:
+        raise TypeError(f"{function.__qualname__}: a job takes (ctx, payload)")
+    input_model, output_model = hints.get(params[1]), hints.get("return")
+    if not (_is_model(input_model) and _is_model(output_model)):
+        raise TypeError(f"{function.__qualname__}: annotate payload and return models")
+    return input_model, output_model
+
+
+def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _add(declared: JobDeclaration) -> None:
+    """Into the catalog; the same name for another function is refused."""
+    known = DECLARED.get(declared.name)
+    if known is not None and known.function is not declared.function:
+        raise ValueError(f"job {declared.name!r} is declared twice")
+    DECLARED[declared.name] = declared
 
 
 class JobModuleError(RuntimeError):

@@ -23,7 +23,7 @@ the server's, in microseconds.
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from pydantic import BaseModel
@@ -63,9 +63,6 @@ class Rate:
         return max(1, round(self.period_s * 1_000_000 / self.count))
 
 
-UniqueMode = Literal["unique", "debounce"]
-
-
 @dataclass(frozen=True, slots=True)
 class FlowControl:
     """A job's limits as declared (all optional)."""
@@ -91,7 +88,7 @@ class FlowControl:
         return self.gated or self.unique_for_s is not None or self.debounce_s is not None
 
     def gates(self, job: str, payload: Any) -> dict[str, Any]:
-        """The per-job gate spec `claim.lua` and `finish.lua` read (see `records.Gates`)."""
+        """The per-job gate spec `claim.lua` and `finish.lua` read (see `records.encode_gates`)."""
         spec: dict[str, Any] = {}
         if self.concurrency is not None:
             spec["c"] = _gate("c", job, self.concurrency_key, payload)

@@ -28,8 +28,6 @@ from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus
 from settings import Settings
 
-CALLBACKS = ("on_success", "on_complete")
-
 
 @dataclass(frozen=True, slots=True)
 class BatchCreated:

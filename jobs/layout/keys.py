@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 LEGACY_JOB = "arq:job:"  # a stock ARQ producer's job definition (default queue, single Redis)
-LEGACY_RESULT = "arq:result:"  # a result stored by the layout before this one
+LEGACY_RESULT = "arq:result:"  # a result stored by the ARQ single-queue layout
 WORKERS = "jobsvc:workers"  # zset worker id -> last heartbeat ms
 WORKER = "jobsvc:worker:"  # {id} -> JSON heartbeat details
 QUEUES = "jobsvc:queues"  # set of queue names ever enqueued to (for /queues)

@@ -131,7 +131,7 @@ class WaitingAt:
 
 @dataclass(frozen=True, slots=True)
 class LeaseToken:
-    """`arq:in-progress:{id}`: who holds a running try, since when, from which claim call.
+    """`lease:{id}`: who holds a running try, since when, from which claim call.
 
     Written by `claim.lua` as `{worker}|{server ms}|{claim id}`; every settle and renewal must
     present it. The claim id makes tokens unique per claim call, so a claim whose reply was

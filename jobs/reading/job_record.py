@@ -182,7 +182,7 @@ async def load_jobs(
 
     The id names the queue, so every key is known up front. `legacy` (single Redis only): also
     read ARQ's `arq:job:{id}` and `arq:result:{id}` (a stock ARQ producer's job, or one
-    queued or finished under the layout before this one: read both for a release).
+    queued or finished under the ARQ single-queue layout: read both for a release).
     """
     per_job = 8 if legacy else 6
     async with redis.pipeline(transaction=False) as pipe:
@@ -203,7 +203,7 @@ async def load_jobs(
     for i, job_id in enumerate(job_ids):
         row = replies[i * per_job : (i + 1) * per_job]
         result, definition, lease, state, abort, due, *old = row
-        if old:  # the layout before queues were first-class, or a stock ARQ producer's job
+        if old:  # the ARQ single-queue layout, or a stock ARQ producer's job
             definition, result = definition or old[0], result or old[1]
         if result is not None:
             records.append(_from_result(job_id, result, max_tries))

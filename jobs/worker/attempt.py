@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arq.worker import Retry
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
 from jobs.declare.job_errors import Aborted, JobTimeout, error_info
 from jobs.declare.registry import JobSpec
 from jobs.graph import dependencies
+from jobs.graph.dependencies import ParentOutcomes
 from jobs.layout.records import JobDefinition, Poison
 from jobs.layout.results import result_data
 from jobs.layout.serialization import serialize
@@ -56,6 +57,15 @@ class Claimed:
         return self.definition.function if isinstance(self.definition, JobDefinition) else "?"
 
 
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """A claimed try that may run: its job, its validated input, its parents' outcomes."""
+
+    spec: JobSpec
+    payload: BaseModel
+    parents: ParentOutcomes | None
+
+
 class Attempts:
     def __init__(
         self,
@@ -79,6 +89,30 @@ class Attempts:
 
     async def run(self, claimed: Claimed) -> Settle:
         """Run one try; never raises but CancelledError (timeout, abort, shutdown, lost lease)."""
+        admitted = await self._admit(claimed)
+        if isinstance(admitted, Settle):
+            return admitted
+        spec, payload = admitted.spec, admitted.payload
+        ctx = self._context(claimed, admitted.parents)
+        log = logger.isEnabledFor(logging.INFO)
+        if log:  # two lines per job: the cheap way (`jobs.logs.line`)
+            line(logger, logging.INFO, "job started", _log_fields(claimed, spec))
+        self._deadlines.watch(claimed.job_id, spec.timeout_s)
+        try:
+            output = await spec.call(ctx, payload)
+        except Exception as e:
+            return self._failed_try(claimed, spec, e)
+        finally:
+            self._deadlines.unwatch(claimed.job_id)
+        self.counts["complete"] += 1
+        self.stats.outcome(spec.name, "complete", claimed.started_ms)
+        if log:
+            line(logger, logging.INFO, "job complete", _log_fields(claimed, spec, duration=True))
+        return self._final(claimed, "complete", output, spec)
+
+    async def _admit(self, claimed: Claimed) -> "_Admitted | Settle":
+        """What the try runs, or how it settles without running: an undecodable or expired
+        definition, an unknown job, invalid input, a failed parent, no tries left."""
         d = claimed.definition
         if d is None:
             return self._rejected(claimed, None, Poison("JobExpired", "job definition expired"))
@@ -118,6 +152,12 @@ class Attempts:
         if claimed.tries > spec.max_tries:
             message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
             return self._rejected(claimed, spec, Poison("MaxTriesExceeded", message))
+        return _Admitted(spec, payload, parents)
+
+    def _context(self, claimed: Claimed, parents: ParentOutcomes | None) -> dict[str, Any]:
+        """ARQ's `ctx` for this try, with the parents' outcomes of a job that waited."""
+        d = claimed.definition
+        assert isinstance(d, JobDefinition)
         ctx = {
             **self.ctx,
             "job_id": claimed.job_id,
@@ -131,21 +171,7 @@ class Attempts:
             ctx["parent_failures"] = parents.failures
             ctx["parent_statuses"] = parents.statuses
             ctx["batch"] = parents.batch_summary()
-        log = logger.isEnabledFor(logging.INFO)
-        if log:  # two lines per job: the cheap way (`jobs.logs.line`)
-            line(logger, logging.INFO, "job started", _log_fields(claimed, spec))
-        self._deadlines.watch(claimed.job_id, spec.timeout_s)
-        try:
-            output = await spec.call(ctx, payload)
-        except Exception as e:
-            return self._failed_try(claimed, spec, e)
-        finally:
-            self._deadlines.unwatch(claimed.job_id)
-        self.counts["complete"] += 1
-        self.stats.outcome(spec.name, "complete", claimed.started_ms)
-        if log:
-            line(logger, logging.INFO, "job complete", _log_fields(claimed, spec, duration=True))
-        return self._final(claimed, "complete", output, spec)
+        return ctx
 
     def _rejected(
         self, claimed: Claimed, spec: JobSpec | None, poison: Poison, *, started: bool = True

@@ -137,7 +137,7 @@ class Worker:
                 for q in self.served.queues:
                     await migrate_queue(self.pool, q.name)
             except RedisError as exc:  # Redis away at start: the claim loop waits for it
-                logger.warning("could not look for jobs of the previous layout: %s", exc)
+                logger.warning("could not look for jobs of the ARQ single-queue layout: %s", exc)
         logger.info(
             "worker %s started: queues %s, %d jobs, concurrency %d",
             self.worker_id,

@@ -15,13 +15,15 @@ from pydantic import BaseModel, ValidationError
 
 from jobs.declare.models import Model
 from jobs.declare.registry import JobSpec
-from jobs.enqueue.submit import enqueue_many
+from jobs.enqueue.submit import Enqueued, enqueue_many
+from jobs.layout.connection import RedisClient
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.enqueue_options import OptionsDep
 from service.errors import InvalidRequest, PayloadTooLarge
 from service.routes.enqueue import created_view, item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
 from service.views import load_views
+from settings import Settings
 
 logger = logging.getLogger("service")
 
@@ -40,53 +42,10 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
         catalog: CatalogDep,
         options: OptionsDep,
     ) -> BulkEnqueued:
-        if not items:
-            raise InvalidRequest("give at least one item")
-        if len(items) > settings.max_bulk:
-            raise PayloadTooLarge(
-                f"{len(items)} items; at most {settings.max_bulk} per request (MAX_BULK)"
-            )
-        payloads: list[BaseModel] = []
-        bad: dict[int, list[dict[str, Any]]] = {}
-        for index, item in enumerate(items):
-            try:
-                payloads.append(spec.input_model.model_validate(item))
-                # The item as sent (stdlib json: extra fields the model ignores may hold
-                # integers past 64 bits), checked again in strict mode.
-                problems = [
-                    {"loc": list(e["loc"]), "msg": e["msg"]}
-                    for e in item_errors(spec, json.dumps(item).encode())
-                ]
-            except ValidationError as exc:
-                problems = [
-                    {"loc": list(e["loc"]), "msg": e["msg"]}
-                    for e in exc.errors(include_url=False, include_context=False)
-                ]
-            if problems:
-                bad[index] = problems
-        if bad:
-            raise InvalidRequest(
-                f"{len(bad)} of {len(items)} items are invalid; nothing was enqueued",
-                details={"invalid": [{"index": i, "errors": e} for i, e in bad.items()]},
-            )
+        payloads = _validated(spec, items, settings.max_bulk)
         enqueued = await enqueue_many(redis, spec, payloads, options, settings=settings)
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})
-        # An item equal to a job not final yet (uniqueness) is that job, as it is now; so is
-        # a job waiting for parents (they may be final already).
-        known = [e.outcome == "created" and not e.waiting for e in enqueued]
-        read = await load_views(
-            redis,
-            catalog,
-            settings,
-            [e.job_id for e, k in zip(enqueued, known, strict=True) if not k],
-        )
-        views = iter(read)
-        return BulkEnqueued(
-            jobs=[
-                created_view(spec, e) if k else next(views)
-                for e, k in zip(enqueued, known, strict=True)
-            ]
-        )
+        return BulkEnqueued(jobs=await _views(redis, catalog, settings, spec, enqueued))
 
     endpoint.__name__ = f"enqueue_{spec.name}_bulk"
     endpoint.__doc__ = (
@@ -94,6 +53,55 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
         "the bad indexes and nothing is enqueued), then enqueued in input order."
     )
     return endpoint
+
+
+def _validated(spec: JobSpec, items: list[Any], max_bulk: int) -> list[BaseModel]:
+    """Every item as the job's input; any bad one refuses the whole request (422)."""
+    if not items:
+        raise InvalidRequest("give at least one item")
+    if len(items) > max_bulk:
+        raise PayloadTooLarge(f"{len(items)} items; at most {max_bulk} per request (MAX_BULK)")
+    payloads: list[BaseModel] = []
+    bad: dict[int, list[dict[str, Any]]] = {}
+    for index, item in enumerate(items):
+        try:
+            payloads.append(spec.input_model.model_validate(item))
+            # The item as sent (stdlib json: extra fields the model ignores may hold
+            # integers past 64 bits), checked again in strict mode.
+            problems = [
+                {"loc": list(e["loc"]), "msg": e["msg"]}
+                for e in item_errors(spec, json.dumps(item).encode())
+            ]
+        except ValidationError as exc:
+            problems = [
+                {"loc": list(e["loc"]), "msg": e["msg"]}
+                for e in exc.errors(include_url=False, include_context=False)
+            ]
+        if problems:
+            bad[index] = problems
+    if bad:
+        raise InvalidRequest(
+            f"{len(bad)} of {len(items)} items are invalid; nothing was enqueued",
+            details={"invalid": [{"index": i, "errors": e} for i, e in bad.items()]},
+        )
+    return payloads
+
+
+async def _views(
+    redis: RedisClient,
+    catalog: dict[str, JobSpec],
+    settings: Settings,
+    spec: JobSpec,
+    enqueued: list[Enqueued],
+) -> list[JobView]:
+    """The jobs' views in input order. An item equal to a job not final yet (uniqueness) is
+    that job, as it is now; so is a job waiting for parents (they may be final already)."""
+    known = [e.outcome == "created" and not e.waiting for e in enqueued]
+    unknown = [e.job_id for e, k in zip(enqueued, known, strict=True) if not k]
+    read = iter(await load_views(redis, catalog, settings, unknown))
+    return [
+        created_view(spec, e) if k else next(read) for e, k in zip(enqueued, known, strict=True)
+    ]
 
 
 def _body_schema(spec: JobSpec, max_bulk: int) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Deploying over the previous layout: jobs queued or finished under it are not orphaned."""
+"""Deploying over the ARQ single-queue layout: jobs queued or finished under it are not
+orphaned."""
 
 import orjson
 
@@ -25,7 +26,7 @@ async def test_jobs_queued_under_the_previous_layout_run_and_stay_readable(
     await redis.zadd("emails", {"old-emails": 1})
     # A sorted set that merely shares a queue's name is not ours: left alone.
     await redis.zadd("emails", {"not-a-job": 2})
-    # A job finished under the previous layout.
+    # A job finished under the ARQ single-queue layout.
     await redis.set(
         "arq:result:old-done",
         orjson.dumps(
