@@ -22,7 +22,7 @@ from jobs.declare.registry import JobSpec
 from jobs.flow import gate_state
 from jobs.layout.connection import RedisClient
 from jobs.reading import stats
-from jobs.webhooks import signing
+from jobs.webhooks.attempts import DeliveryStats, delivery_stats
 from jobs.worker import heartbeat
 from service.routes.queues import queue_stats
 from service.schemas import QueueStats
@@ -41,7 +41,7 @@ class Reading:
     details: list[dict[str, Any]]
     stats: stats.Snapshot
     now_ms: int
-    deliveries: signing.DeliveryStats | None = None
+    deliveries: DeliveryStats | None = None
     gates: list[gate_state.QueueGates] = field(default_factory=list)
     limits: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Job name -> (its queue, its declared concurrency) for the jobs with one."""
@@ -64,7 +64,7 @@ async def read(redis: RedisClient, catalog: dict[str, JobSpec], settings: Settin
     workers = await heartbeat.live_workers(redis)
     details = await heartbeat.worker_details(redis, list(workers))
     snapshot = await stats.read(redis)
-    deliveries = await signing.delivery_stats(redis)
+    deliveries = await delivery_stats(redis)
     flows = {name: spec.flow for name, spec in catalog.items()}
     gated = {spec.queue for spec in catalog.values() if spec.flow.gated}
     gates = await gate_state.read_gates(redis, sorted(gated | {q.name for q in queues}), flows)

@@ -215,7 +215,7 @@ class QueueKeys:
         return f"{self.prefix}idem:{job}:{key}"
 
     def deliveries(self, job_id: str) -> str:
-        """list of the job's webhook delivery attempts (`jobs.webhooks.signing.DeliveryAttempt`
+        """list of the job's webhook delivery attempts (`jobs.webhooks.attempts.DeliveryAttempt`
         JSON), oldest first, capped; it expires with the job's result."""
         return f"{self.prefix}deliveries:{job_id}"
 

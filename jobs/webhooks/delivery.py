@@ -31,15 +31,12 @@ from jobs.declare.registry import DECLARED, job
 from jobs.layout.connection import is_cluster
 from jobs.layout.ids import JOB_ID
 from jobs.reading.job_record import load_job
+from jobs.webhooks.attempts import DeliveryAttempt, Outcome, record_attempt, server_time
 from jobs.webhooks.signing import (
     ATTEMPT_HEADER,
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
-    DeliveryAttempt,
-    Outcome,
     WebhooksNotConfigured,
-    record_attempt,
-    server_time,
     sign,
     signing_secrets,
 )

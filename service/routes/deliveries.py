@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from jobs.webhooks.signing import DeliveryAttempt, load_deliveries
+from jobs.webhooks.attempts import DeliveryAttempt, load_deliveries
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.routes.jobs import JobId
 from service.schemas import ERROR_RESPONSES

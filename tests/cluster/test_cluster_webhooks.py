@@ -7,8 +7,8 @@ from pydantic import SecretStr
 from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus
+from jobs.webhooks.attempts import delivery_stats, load_deliveries
 from jobs.webhooks.callback import delivery_for
-from jobs.webhooks.signing import delivery_stats, load_deliveries
 from settings import Settings
 from tests.helpers.webhook_receiver import deliver_after_final, final_record, webhook_receiver
 from tests.helpers.workers import background_worker, new_queue

@@ -43,7 +43,8 @@ from jobs.layout.records import (
 )
 from jobs.layout.results import result_data
 from jobs.reading import stats
-from jobs.webhooks.signing import DeliveryAttempt, event_id_for, record_attempt
+from jobs.webhooks.attempts import DeliveryAttempt, record_attempt
+from jobs.webhooks.signing import event_id_for
 from jobs.worker import heartbeat
 from settings import Settings
 from tests.conftest import RunWorker
