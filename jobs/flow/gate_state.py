@@ -22,6 +22,7 @@ import orjson
 from jobs.flow.limits import FlowControl
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient, server_ms
+from jobs.layout.records import held_job_id
 
 GateKind = Literal["concurrency", "rate_limit"]
 KINDS: dict[str, GateKind] = {"c": "concurrency", "r": "rate_limit"}
@@ -169,8 +170,8 @@ async def _read_raw(
         for gate in gates:
             held, head, timer = next(replies), next(replies), next(replies)
             entry: dict[str, Any] = {"held": int(held), "timer": timer, "ids": []}
-            if head:  # "{due score}|{id}"
-                entry["ids"].append(_text(head[0]).partition("|")[2])
+            if head:
+                entry["ids"].append(held_job_id(head[0]))
             if gate.startswith("c:"):
                 entry["running"] = int(next(replies))
                 entry["ids"][:0] = [_text(m) for m in next(replies)]

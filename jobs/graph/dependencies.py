@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient, server_ms
+from jobs.layout.records import JobState
 from jobs.layout.serialization import deserialize
 
 logger = logging.getLogger("jobs.worker")
@@ -179,11 +180,9 @@ def is_commit_gate(job_id: str) -> bool:
 
 async def parent_outcomes(redis: RedisClient, job_id: str, *, results: bool) -> ParentOutcomes:
     """The recorded parent statuses of `job_id` (and, with `results`, their stored results)."""
-    state = await redis.hgetall(keys.of_job(job_id).state(job_id))  # type: ignore[misc]
-    on_failure: OnParentFailure = "ignore" if state.get(b"op") == b"ignore" else "fail"
-    statuses = {k[2:].decode(): v.decode() for k, v in state.items() if k.startswith(b"p:")}
-    raw_batch = state.get(b"batch")
-    batch = raw_batch.decode() if raw_batch else None
+    raw = await redis.hgetall(keys.of_job(job_id).state(job_id))  # type: ignore[misc]
+    state = JobState.parse(raw)
+    on_failure, statuses, batch = state.on_parent_failure, state.parent_statuses, state.batch
     # A workflow's commit gate (jobs/graph/workflows.py) is not a parent the job knows of; if it
     # did not complete, the workflow was never committed: nothing of it may run.
     gates = {p: s for p, s in statuses.items() if is_commit_gate(p)}

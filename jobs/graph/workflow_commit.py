@@ -41,7 +41,7 @@ from jobs.graph.workflows import (
 )
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient, is_cluster, server_ms
-from jobs.layout.records import WorkflowRecord
+from jobs.layout.records import JobState, WorkflowRecord
 from jobs.webhooks.callback import DELIVERY_JOB, check_callback, delivery_for
 from settings import Settings, get_settings
 
@@ -245,7 +245,7 @@ async def write_transaction(
                 pipe.eval(link_source, 0, q.prefix, " ".join(children), *group)
                 link_calls.append((children, group))
         for job_id, batch_id in w.batch_members().items():
-            pipe.hset(keys.of_job(job_id).state(job_id), "batch", batch_id)
+            pipe.hset(keys.of_job(job_id).state(job_id), JobState.BATCH, batch_id)
         pipe.set(key, value, px=ttl_ms)
         pipe.sadd(keys.QUEUES, *w.queues())
         replies = await pipe.execute()
@@ -288,7 +288,7 @@ async def write_gated(
     for script_keys, args in w.enqueue_calls():
         await scripts.script("enqueue")(redis, script_keys, args)
     for job_id, batch_id in w.batch_members().items():
-        await redis.hset(keys.of_job(job_id).state(job_id), "batch", batch_id)  # type: ignore[misc]
+        await redis.hset(keys.of_job(job_id).state(job_id), JobState.BATCH, batch_id)  # type: ignore[misc]
     for children, parents in w.links():
         await dependencies.link(redis, children, parents)
     await redis.sadd(keys.QUEUES, *w.queues())  # type: ignore[misc]

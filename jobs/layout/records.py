@@ -7,7 +7,7 @@ not write (stock ARQ's pickle, a truncated value, another program's JSON) come b
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import orjson
 
@@ -127,6 +127,70 @@ class WaitingAt:
             return cls(str(d["on"]), int(until) if until is not None else None)
         except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
             return None
+
+
+def _int(raw: bytes | None) -> int:
+    try:
+        return int(raw or 0)
+    except ValueError:
+        return 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobState:
+    """`state:{id}`, a live job's hash, written by the scripts and read here only.
+
+    Fields: `tries` (claim.lua), `progress` (JSON, progress.lua), `error` and `next` (the
+    last failed try and when the next is due, finish.lua), `wait` (`WaitingAt`, flow.lua),
+    `pass`/`admitted` (a gate let it through, flow.lua), `deps` (parents it still waits
+    for), `op` (what a failed parent means: `fail`/`ignore`) and `after` (its parents, space
+    separated; enqueue.lua), `p:{parent id}` (each parent's final status, deps.lua), `batch`
+    (its batch's id, jobs.graph.workflow_commit). Bytes we did not write read as absent."""
+
+    tries: int = 0
+    progress: bytes | None = None
+    error: bytes | None = None
+    wait: WaitingAt | None = None
+    waiting: bool = False
+    """It waits for parents (`deps` is set)."""
+    waiting_on: int = 0
+    after: list[str] | None = None
+    on_parent_failure: Literal["fail", "ignore"] = "fail"
+    parent_statuses: dict[str, str] = field(default_factory=dict)
+    batch: str | None = None
+
+    BATCH: ClassVar[str] = "batch"
+    """The field Python writes (a batch member's batch id)."""
+
+    @classmethod
+    def parse(cls, raw: dict[bytes, bytes]) -> "JobState":
+        after, wait, batch = raw.get(b"after"), raw.get(b"wait"), raw.get(b"batch")
+        return cls(
+            tries=_int(raw.get(b"tries")),
+            progress=raw.get(b"progress"),
+            error=raw.get(b"error"),
+            wait=WaitingAt.parse(wait) if wait is not None else None,
+            waiting=b"deps" in raw,
+            waiting_on=_int(raw.get(b"deps")),
+            after=after.decode(errors="replace").split() if after is not None else None,
+            on_parent_failure="ignore" if raw.get(b"op") == b"ignore" else "fail",
+            parent_statuses={
+                k[2:].decode(errors="replace"): v.decode(errors="replace")
+                for k, v in raw.items()
+                if k.startswith(b"p:")
+            },
+            batch=batch.decode(errors="replace") if batch else None,
+        )
+
+
+HELD_SEPARATOR = "|"
+"""A held member is `{due score, 26 chars}|{id}` (written by flow.lua)."""
+
+
+def held_job_id(member: bytes | str) -> str:
+    """The job id of a member of a gate's `held:{gate}` set."""
+    text = member.decode(errors="replace") if isinstance(member, bytes) else member
+    return text.partition(HELD_SEPARATOR)[2]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from jobs.declare.models import Model
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from jobs.layout.records import JobDefinition, LeaseToken, Poison, WaitingAt
+from jobs.layout.records import JobDefinition, JobState, LeaseToken, Poison
 from jobs.layout.serialization import deserialize
 
 
@@ -234,10 +234,10 @@ def _live(
     max_tries: dict[str, int],
 ) -> JobRecord:
     token = LeaseToken.parse(live.lease) if live.lease is not None else None
-    state = live.state
+    state = JobState.parse(live.state)
     if live.lease is not None:
         status = JobStatus.in_progress
-    elif b"deps" in state:
+    elif state.waiting:
         status = JobStatus.waiting
     elif live.due is not None and live.due > now_ms:
         status = JobStatus.deferred
@@ -246,7 +246,7 @@ def _live(
     queue = keys.queue_of(job_id)
     if isinstance(definition, Poison):
         return _poisoned(job_id, definition, status, queue)
-    wait = WaitingAt.parse(state[b"wait"]) if b"wait" in state else None
+    wait = state.wait
     waiting = wait if wait and wait.on in ("concurrency", "rate_limit") else None
     return JobRecord(
         id=job_id,
@@ -254,21 +254,21 @@ def _live(
         queue=queue,
         priority=definition.priority,
         status=status,
-        tries=_int(state.get(b"tries")),
+        tries=state.tries,
         max_tries=max_tries.get(definition.function),
         enqueued_at=_dt(definition.enqueued_ms),
         scheduled_for=_dt(live.due) if status is JobStatus.deferred else None,
         started_at=_dt(token.started_ms) if token else None,
-        progress=_model(Progress, state.get(b"progress")),
+        progress=_model(Progress, state.progress),
         input=definition.payload,
-        error=_model(JobError, state.get(b"error")),
+        error=_model(JobError, state.error),
         worker=token.worker if token else None,
         abort_requested=live.abort_requested and status is JobStatus.in_progress,
         waiting_for=waiting.on if waiting and status is JobStatus.queued else None,
         waiting_until=_dt(waiting.until_ms) if waiting and status is JobStatus.queued else None,
         expires_at=_dt(definition.expires_ms),
-        after=state[b"after"].decode().split() if b"after" in state else None,
-        waiting_on=_int(state.get(b"deps")) if status is JobStatus.waiting else None,
+        after=state.after,
+        waiting_on=state.waiting_on if status is JobStatus.waiting else None,
     )
 
 
