@@ -15,17 +15,14 @@ the catalog fills in when none has an entry (and names the job type of a gate).
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
 from jobs.flow.limits import FlowControl
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient, server_ms
-from jobs.layout.records import held_job_id
-
-GateKind = Literal["concurrency", "rate_limit"]
-KINDS: dict[str, GateKind] = {"c": "concurrency", "r": "rate_limit"}
+from jobs.layout.records import GateKind, held_job_id, split_gate
 
 MAX_GATES = 1000
 """Gates read per queue; with more (many keys), a sample of this many (`QueueGates.gates` <
@@ -71,23 +68,6 @@ class QueueGates:
     @property
     def held(self) -> int:
         return sum(g.held for g in self.gates)
-
-
-def split_gate(gate: str, job_names: Iterable[str]) -> tuple[GateKind, str, str | None] | None:
-    """`c:send_mail:acme` -> ("concurrency", "send_mail", "acme"); a declared job's name wins
-    over a split at the first `:` (job names may hold one). None for a malformed name."""
-    kind, sep, rest = gate.partition(":")
-    if kind not in KINDS or not sep or not rest:
-        return None
-    best = ""
-    for name in job_names:
-        if (rest == name or rest.startswith(name + ":")) and len(name) > len(best):
-            best = name
-    if best:
-        key = rest[len(best) + 1 :] if len(rest) > len(best) else None
-        return KINDS[kind], best, key
-    job, sep, key = rest.partition(":")
-    return KINDS[kind], job, key if sep else None
 
 
 async def held_jobs(

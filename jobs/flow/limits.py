@@ -23,10 +23,12 @@ the server's, in microseconds.
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel
+
+from jobs.layout.records import gate_name
 
 _RATE = re.compile(r"\s*([1-9][0-9]{0,8})\s*/\s*([1-9][0-9]{0,5})?\s*(s|m|h|d)\s*")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -208,7 +210,5 @@ def _key_text(value: Any) -> str:
     return text
 
 
-def _gate(kind: str, job: str, key: str | None, payload: Any) -> str:
-    if key is None:
-        return f"{kind}:{job}"
-    return f"{kind}:{job}:{_key_text(_field(payload, key))}"
+def _gate(kind: Literal["c", "r"], job: str, key: str | None, payload: Any) -> str:
+    return gate_name(kind, job, None if key is None else _key_text(_field(payload, key)))

@@ -6,6 +6,7 @@ not write (stock ARQ's pickle, a truncated value, another program's JSON) come b
 `Poison` that says what is wrong, never as an exception out of a worker's claim loop or a 500.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -108,6 +109,33 @@ def encode_gates(gates: dict[str, Any], unique_lock: str | None) -> bytes:
     if unique_lock is not None:
         spec["u"] = unique_lock
     return orjson.dumps(spec) if spec else b""
+
+
+GateKind = Literal["concurrency", "rate_limit"]
+KINDS: dict[str, GateKind] = {"c": "concurrency", "r": "rate_limit"}
+
+
+def gate_name(kind: Literal["c", "r"], job: str, key_text: str | None) -> str:
+    """A flow-control gate's name: `c:{job}[:{key value}]` (concurrency) or `r:...` (rate),
+    the suffix of its `running:`, `held:` and `tat:` keys."""
+    return f"{kind}:{job}" if key_text is None else f"{kind}:{job}:{key_text}"
+
+
+def split_gate(gate: str, job_names: Iterable[str]) -> tuple[GateKind, str, str | None] | None:
+    """`c:send_mail:acme` -> ("concurrency", "send_mail", "acme"); a declared job's name wins
+    over a split at the first `:` (job names may hold one). None for a malformed name."""
+    kind, sep, rest = gate.partition(":")
+    if kind not in KINDS or not sep or not rest:
+        return None
+    best = ""
+    for name in job_names:
+        if (rest == name or rest.startswith(name + ":")) and len(name) > len(best):
+            best = name
+    if best:
+        key = rest[len(best) + 1 :] if len(rest) > len(best) else None
+        return KINDS[kind], best, key
+    job, sep, key = rest.partition(":")
+    return KINDS[kind], job, key if sep else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from jobs.declare.models import Model
 from jobs.flow import gate_state
+from jobs.layout.records import GateKind
 from service.deps import CatalogDep, RedisDep
 from service.schemas import AUTH_ERRORS, STORE_ERRORS
 
@@ -18,7 +19,7 @@ class GateView(Model):
     queue: str
     gate: str
     """`c:{job}[:{key value}]` (concurrency) or `r:{job}[:{key value}]` (rate limit)."""
-    kind: gate_state.GateKind
+    kind: GateKind
     job: str
     key: str | None
     """The `concurrency_key`/`rate_key` field's value, for a per-key limit."""

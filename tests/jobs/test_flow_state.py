@@ -3,9 +3,10 @@ gives."""
 
 from jobs.declare.registry import load_catalog
 from jobs.enqueue.submit import enqueue_many
-from jobs.flow.gate_state import GateState, read_gates, split_gate
+from jobs.flow.gate_state import GateState, read_gates
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
+from jobs.layout.records import split_gate
 from jobs.reading.job_record import load_jobs
 from settings import Settings
 from tests.conftest import eventually
