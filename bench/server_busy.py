@@ -39,7 +39,7 @@ from jobs.worker.settle import Finisher, Settle
 from settings import Settings
 
 RESULT = b'{"t":1,"f":"bench_noop","a":[],"s":true,"r":{},"st":0,"w":"w"'
-"""A settled no-op's result (open JSON, as `jobs.layout.results.result_data` makes it)."""
+"""A settled no-op's result (open JSON, as `jobs.layout.records.result_data` makes it)."""
 RESULT_TTL_MS = 86_400_000
 
 

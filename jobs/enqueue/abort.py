@@ -11,8 +11,7 @@ from jobs.declare.job_errors import Aborted, error_info
 from jobs.graph import dependencies
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
-from jobs.layout.records import JobDefinition
-from jobs.layout.results import result_data
+from jobs.layout.records import JobDefinition, result_data
 from settings import Settings
 
 AbortOutcome = Literal["aborted", "running", "final", "missing"]

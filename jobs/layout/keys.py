@@ -195,7 +195,7 @@ class QueueKeys:
         return f"{self.prefix}job:{job_id}"
 
     def result(self, job_id: str) -> str:
-        """the final record (jobs.layout.results)."""
+        """the final record (records.result_data)."""
         return f"{self.prefix}result:{job_id}"
 
     def lease(self, job_id: str) -> str:

@@ -1,7 +1,8 @@
-"""The values stored in Redis, one codec each: job definitions, lease tokens, event messages.
+"""The values stored in Redis, one codec each: job definitions, results, the state hash, gate
+names, lease tokens, idempotency records, event messages, workflows.
 
-Keys live in `jobs.layout.keys`; what is written under them is spelled here and nowhere else, so a
-reader never splits a string a writer joined somewhere else. Decoding is total: bytes we did
+Keys live in `jobs.layout.keys`; what is written under them is spelled here and nowhere else,
+so a reader never splits a string a writer joined somewhere else. Decoding is total: bytes we did
 not write (stock ARQ's pickle, a truncated value, another program's JSON) come back as a
 `Poison` that says what is wrong, never as an exception out of a worker's claim loop or a 500.
 """
@@ -95,6 +96,52 @@ class JobDefinition:
     def payload(self) -> Any:
         """The input as enqueued: our `(payload,)`, or stock ARQ's keyword arguments."""
         return self.args[0] if self.args else (self.kwargs or None)
+
+
+FinalStatus = Literal["complete", "failed", "aborted"]
+
+
+def result_data(
+    *,
+    name: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    tries: int,
+    enqueued_ms: int,
+    status: FinalStatus,
+    result: Any,
+    started_ms: int | None,
+    worker: str | None = None,
+    priority: int = 0,
+) -> bytes:
+    """`result:{id}`, the final record of a job: ARQ's result keys, minus what the key already
+    says. `t` tries, `f` function, `a` args, `k` kwargs (omitted when empty), `et` enqueued ms,
+    `s` success, `r` result or error, `st` started ms (absent: it never started), `status`
+    (failed or aborted, which ARQ cannot tell apart; absent when `s` says complete), `w` the
+    worker of the last try, `p` priority (when not 0), `ft` finished ms. The id and the queue
+    are the key's. Every byte counts: one of these is kept per finished job.
+
+    Open JSON (`open_json`): the script that stores it appends `ft`, the server's time of the
+    settle, so finish times agree with the failed registry's scores."""
+    fields: dict[str, Any] = {
+        "t": tries,
+        "f": name,
+        "a": args,
+        "et": enqueued_ms,
+        "s": status == "complete",
+        "r": result,
+    }
+    if status != "complete":  # `s` says complete; failed and aborted need telling apart
+        fields["status"] = status
+    if kwargs:
+        fields["k"] = kwargs
+    if started_ms is not None:
+        fields["st"] = started_ms
+    if worker:
+        fields["w"] = worker
+    if priority:
+        fields["p"] = priority
+    return open_json(fields)
 
 
 def _pickled(raw: bytes | str) -> bool:

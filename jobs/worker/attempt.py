@@ -23,8 +23,7 @@ from jobs.declare.job_errors import Aborted, JobTimeout, error_info
 from jobs.declare.registry import JobSpec
 from jobs.graph import dependencies
 from jobs.graph.dependencies import ParentOutcomes
-from jobs.layout.records import JobDefinition, Poison
-from jobs.layout.results import result_data
+from jobs.layout.records import JobDefinition, Poison, result_data
 from jobs.layout.serialization import serialize
 from jobs.logs import line
 from jobs.reading.stats import JobStats

@@ -21,7 +21,7 @@ from jobs.enqueue.submit import enqueue, enqueue_many
 from jobs.graph import dependencies
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient, server_ms
-from jobs.layout.results import result_data
+from jobs.layout.records import result_data
 from jobs.reading.job_record import JobStatus
 from jobs.worker.claim import Claimer
 from jobs.worker.queue_order import ServedQueues

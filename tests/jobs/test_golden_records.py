@@ -40,8 +40,8 @@ from jobs.layout.records import (
     WorkflowRecord,
     encode_gates,
     open_json,
+    result_data,
 )
-from jobs.layout.results import result_data
 from jobs.reading import stats
 from jobs.webhooks.attempts import DeliveryAttempt, record_attempt
 from jobs.webhooks.signing import event_id_for

@@ -8,8 +8,7 @@ import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
 from jobs.enqueue.submit import enqueue
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
-from jobs.layout.records import LeaseToken
-from jobs.layout.results import result_data
+from jobs.layout.records import LeaseToken, result_data
 from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import RunWorker, eventually
