@@ -1,9 +1,10 @@
 """What a job raises, and how errors are recorded."""
 
 import asyncio
-from typing import TypedDict
 
 from pydantic import ValidationError
+
+from jobs.layout.serialization import ErrorInfo, error_record
 
 
 class JobFailed(Exception):
@@ -21,14 +22,8 @@ class Aborted(Exception):
 PERMANENT: tuple[type[BaseException], ...] = (JobFailed, ValidationError, Aborted)
 
 
-class ErrorInfo(TypedDict):
-    type: str
-    message: str
-    retryable: bool
-
-
 def error_info(exc: BaseException, *, retryable: bool | None = None) -> ErrorInfo:
+    """How a try's error is recorded; retryable unless it is one of the `PERMANENT` kinds."""
     if retryable is None:
         retryable = not isinstance(exc, (*PERMANENT, asyncio.CancelledError))
-    message = str(exc) or exc.__class__.__name__
-    return {"type": exc.__class__.__name__, "message": message[:2000], "retryable": retryable}
+    return error_record(exc, retryable=retryable)

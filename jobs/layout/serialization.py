@@ -4,18 +4,31 @@ These are ARQ's `job_serializer` / `job_deserializer`. Exceptions (which stock A
 pickle into a failed result) become `{"type", "message", "retryable"}`.
 """
 
+import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 from pydantic import BaseModel
 
-from jobs.declare.job_errors import error_info
+
+class ErrorInfo(TypedDict):
+    """An error as stored (a try's last error in the state hash, a failed job's result):
+    never a pickled exception."""
+
+    type: str
+    message: str
+    retryable: bool
+
+
+def error_record(exc: BaseException, *, retryable: bool) -> ErrorInfo:
+    message = str(exc) or exc.__class__.__name__
+    return {"type": exc.__class__.__name__, "message": message[:2000], "retryable": retryable}
 
 
 def _default(value: object) -> object:
-    if isinstance(value, BaseException):
-        return error_info(value)
+    if isinstance(value, BaseException):  # one no caller classified: retryable unless cancelled
+        return error_record(value, retryable=not isinstance(value, asyncio.CancelledError))
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, datetime):
