@@ -105,9 +105,8 @@ class Plan:
 
     def row(self, job_id: str, data: Any) -> EnqueueRow:
         definition = JobDefinition(
-            self.name,
-            [data],
-            {},
+            function=self.name,
+            args=[data],
             queue=self.queue.name,
             priority=self.priority,
             has_parents=bool(self.after),

@@ -204,13 +204,13 @@ class _Writes:
         s = self.settings
         ttl_ms = (s.dependency_wait_s + max(s.result_ttl_s, s.failed_ttl_s)) * 1000
         rec = WorkflowRecord(
-            self.kind,
-            dict(self.ids),
-            {p.key: list(p.after) for p in self.planned},
-            now_ms,
-            self.gate,
-            self.callbacks,
-            self.done,
+            kind=self.kind,
+            nodes=dict(self.ids),
+            after={p.key: list(p.after) for p in self.planned},
+            created_ms=now_ms,
+            gate=self.gate,
+            callbacks=self.callbacks,
+            done=self.done,
         )
         return record_key(self.id), rec.dump(), ttl_ms
 

@@ -33,7 +33,7 @@ def open_json(fields: dict[str, Any]) -> bytes:
     return serialize(fields)[:-1]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class JobDefinition:
     """A job's definition: ARQ's layout (`t f a k et`; stock ARQ producers write it too) plus
     our `q` (queue) and `p` (priority, when not 0).
@@ -90,7 +90,16 @@ class JobDefinition:
         if not (expires is None or isinstance(expires, int)):
             return Poison("UndecodableJob", "job definition has a malformed 'x'")
         parents = d.get("d") == 1
-        return cls(function, args, kwargs, int(enqueued), queue, priority, expires, parents)
+        return cls(
+            function=function,
+            args=args,
+            kwargs=kwargs,
+            enqueued_ms=int(enqueued),
+            queue=queue,
+            priority=priority,
+            expires_ms=expires,
+            has_parents=parents,
+        )
 
     @property
     def payload(self) -> Any:
@@ -334,7 +343,7 @@ class Event:
         return cls(kind, job_ids)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowRecord:
     """A workflow or batch (`jobs.graph.workflows`, `jobs.graph.batches`), kept beside its first
     queue's keys: `{"k": kind, "n": {node key: job id}, "a": {node key: [node keys]}, "t": created
@@ -376,13 +385,13 @@ class WorkflowRecord:
             callbacks = {str(k): str(v) for k, v in (d.get("c") or {}).items()}
             gate, done = d.get("g"), d.get("d")
             return cls(
-                str(d["k"]),
-                nodes,
-                after,
-                int(d["t"]),
-                None if gate is None else str(gate),
-                callbacks,
-                None if done is None else str(done),
+                kind=str(d["k"]),
+                nodes=nodes,
+                after=after,
+                created_ms=int(d["t"]),
+                gate=None if gate is None else str(gate),
+                callbacks=callbacks,
+                done=None if done is None else str(done),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
             return Poison(

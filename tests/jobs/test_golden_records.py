@@ -17,6 +17,7 @@ import ast
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,22 +67,26 @@ FLOW = FlowControl(
     unique_key="customer",
 )
 DEFINITION = JobDefinition(
-    "numbered", [{"n": 1, "s": "é"}], {"k": True}, 0, "emails", 3, None, True
+    function="numbered",
+    args=[{"n": 1, "s": "é"}],
+    kwargs={"k": True},
+    queue="emails",
+    priority=3,
+    has_parents=True,
 )
-STOCK_DEFINITION = JobDefinition("ping", [], {"x": 1}, MS)
+STOCK_DEFINITION = JobDefinition(function="ping", kwargs={"x": 1}, enqueued_ms=MS)
 LEASE = LeaseToken("host:123:abcdef", MS, "host:123:abcdef:7")
 EVENT = Event("finished", ["a", "b@emails"])
 WAITING = WaitingAt("rate_limit", MS)
 WAITING_RAW = f'{{"gate":"r:one","until":"{MS}","on":"rate_limit","member":"x|y"}}'
 """`wait` in a held job's state hash, as flow.lua writes it (cjson: any key order)."""
 WORKFLOW = WorkflowRecord(
-    "batch",
-    {"0": "m0", "1": "m1", "on_complete": "cb"},
-    {"on_complete": ["0", "1"], "0": []},
-    MS,
-    None,
-    {"on_complete": "on_complete"},
-    "done1",
+    kind="batch",
+    nodes={"0": "m0", "1": "m1", "on_complete": "cb"},
+    after={"on_complete": ["0", "1"], "0": []},
+    created_ms=MS,
+    callbacks={"on_complete": "on_complete"},
+    done="done1",
 )
 ATTEMPT = DeliveryAttempt(
     event_id="evt_0123",
@@ -186,8 +191,8 @@ def test_codecs_write_the_golden_bytes() -> None:
 
 def test_codecs_read_the_golden_bytes() -> None:
     g: dict[str, str] = _golden("codecs")
-    assert JobDefinition.load(closed(g["JobDefinition.dump_open"], "et", MS)) == JobDefinition(
-        DEFINITION.function, DEFINITION.args, DEFINITION.kwargs, MS, "emails", 3, None, True
+    assert JobDefinition.load(closed(g["JobDefinition.dump_open"], "et", MS)) == replace(
+        DEFINITION, enqueued_ms=MS
     )
     assert JobDefinition.load(closed(g["JobDefinition.dump_open:stock"], "et", MS)) == (
         STOCK_DEFINITION
@@ -211,14 +216,9 @@ def test_codecs_read_the_golden_bytes() -> None:
     assert orjson.loads(closed(g["result_data:aborted"], "ft", MS))["status"] == "aborted"
     assert LeaseToken.parse(raw(g["LeaseToken.encode"])) == LEASE
     assert Event.parse(raw(g["Event.encode"])) == EVENT
-    assert WorkflowRecord.load(raw(g["WorkflowRecord.dump"])) == WorkflowRecord(
-        WORKFLOW.kind,
-        WORKFLOW.nodes,
-        {"on_complete": ["0", "1"]},  # empty edge lists are not stored
-        MS,
-        None,
-        WORKFLOW.callbacks,
-        WORKFLOW.done,
+    assert WorkflowRecord.load(raw(g["WorkflowRecord.dump"])) == replace(
+        WORKFLOW,
+        after={"on_complete": ["0", "1"]},  # empty edge lists are not stored
     )
     assert orjson.loads(raw(g["encode_gates"])) == {
         "c": "c:one:acme",
