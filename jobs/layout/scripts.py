@@ -1,7 +1,10 @@
 """The Lua scripts that make each state change one atomic round trip.
 
 Each script works on one queue: its KEYS are that queue's keys (one hash tag, one Redis
-Cluster slot) and ARGV[1] is the queue's key prefix, from which it builds per-job keys.
+Cluster slot) and ARGV[1] is the queue's key prefix, from which it builds per-job keys with
+the suffixes `jobs.layout.keys` defines: a script writes `P .. KEY.job .. id`, and the loader
+spells `KEY.job` in as `'job:'` (see `keys.SCRIPT_NAMES`), so the layout is written once and
+the server runs the same text it would with the literal.
 """
 
 import hashlib
@@ -31,10 +34,37 @@ class Script:
             return await redis.eval(self.source, len(keys), *keys, *args)  # type: ignore[misc]
 
 
-# The event channel is spelled into the scripts (`'@EVENTS@'`) rather than passed on every
-# call: one place (`jobs.layout.keys`) names it. So is how long a definition is kept beyond its due
-# time (ARQ's `expires_extra_ms`).
-PLACEHOLDERS = {"@EVENTS@": keys.EVENTS, "@DEFINITION_TTL_MS@": str(expires_extra_ms)}
+# How long a definition is kept beyond its due time (ARQ's `expires_extra_ms`) is spelled into
+# the scripts rather than passed on every call.
+PLACEHOLDERS = {"@DEFINITION_TTL_MS@": str(expires_extra_ms)}
+
+NAME = re.compile(r"\bKEY\.(\w+)")
+"""`KEY.job`: the name of a key suffix or global key in `keys.SCRIPT_NAMES`, quoted in."""
+
+
+class UnknownKeyName(ValueError):
+    """A script names a key `jobs.layout.keys` does not define."""
+
+
+def _quoted(name: str, value: str) -> str:
+    if "'" in value or "\\" in value:
+        raise UnknownKeyName(f"KEY.{name} = {value!r} cannot be spelled as a Lua literal")
+    return f"'{value}'"
+
+
+_LITERALS = {name: _quoted(name, value) for name, value in keys.SCRIPT_NAMES.items()}
+
+
+def _spell_names(script: str, source: str) -> str:
+    def literal(m: re.Match[str]) -> str:
+        try:
+            return _LITERALS[m.group(1)]
+        except KeyError:
+            raise UnknownKeyName(
+                f"{script}.lua: KEY.{m.group(1)} is not in keys.SCRIPT_NAMES"
+            ) from None
+
+    return NAME.sub(literal, source)
 
 
 INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)
@@ -48,6 +78,7 @@ def _source(name: str) -> str:
 @cache
 def script(name: str) -> Script:
     source = INCLUDE.sub(lambda m: _source(m.group(1)), _source(name))
+    source = _spell_names(name, source)
     for placeholder, value in PLACEHOLDERS.items():
         source = source.replace(placeholder, value)
     return Script(source, hashlib.sha1(source.encode()).hexdigest())

@@ -20,21 +20,21 @@
 -- `parent` is final with `status`: the child stops waiting for it. Returns true when that
 -- was the last one: the child is queued now (ranked by now within its priority).
 local function deps_release(child, parent, status)
-  local state = P .. 'state:' .. child
-  if redis.call('SREM', P .. 'deps:' .. child, parent) == 0 then return false end
+  local state = P .. KEY.state .. child
+  if redis.call('SREM', P .. KEY.deps .. child, parent) == 0 then return false end
   redis.call('HSET', state, 'p:' .. parent, status)
   if redis.call('HINCRBY', state, 'deps', -1) > 0 then return false end
   redis.call('HDEL', state, 'deps')
-  redis.call('ZREM', P .. 'waiting', child)
-  local priority = redis.call('HGET', P .. 'prio', child)
+  redis.call('ZREM', P .. KEY.waiting, child)
+  local priority = redis.call('HGET', P .. KEY.priorities, child)
   if priority then
-    redis.call('ZADD', P .. 'ready:' .. priority, NOW, child)
-    redis.call('ZADD', P .. 'levels', priority, priority)
+    redis.call('ZADD', P .. KEY.ready .. priority, NOW, child)
+    redis.call('ZADD', P .. KEY.levels, priority, priority)
   else
     redis.call('ZADD', DUE, NOW, child)
   end
-  redis.call('PEXPIRE', P .. 'job:' .. child, DEFINITION_TTL)
-  if redis.call('LPUSH', P .. 'wake', '1') > 16 then redis.call('LTRIM', P .. 'wake', 0, 15) end
+  redis.call('PEXPIRE', P .. KEY.job .. child, DEFINITION_TTL)
+  if redis.call('LPUSH', P .. KEY.wake, '1') > 16 then redis.call('LTRIM', P .. KEY.wake, 0, 15) end
   return true
 end
 
@@ -42,13 +42,13 @@ end
 -- at once; returns the others as {child, parent, status, ...} for the caller to release in
 -- their own slots (release.lua), and the ids released here.
 local function deps_parent_final(parent, status, relay, released)
-  if redis.call('SREM', P .. 'parents', parent) == 0 then return end
-  local key = P .. 'children:' .. parent
+  if redis.call('SREM', P .. KEY.parents, parent) == 0 then return end
+  local key = P .. KEY.children .. parent
   local children = redis.call('SMEMBERS', key)
   redis.call('DEL', key)
   for _, child in ipairs(children) do
-    local queue = string.match(child, '@([^@]+)$') or 'arq:queue'
-    if 'jobsvc:{' .. queue .. '}:' == P then
+    local queue = string.match(child, '@([^@]+)$') or KEY.DEFAULT_QUEUE
+    if KEY.PREFIX_OPEN .. queue .. KEY.PREFIX_CLOSE == P then
       if deps_release(child, parent, status) then released[#released + 1] = child end
     else
       relay[#relay + 1] = child

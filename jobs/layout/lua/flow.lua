@@ -22,18 +22,18 @@
 -- check the limiter's own times, tests/e2e/test_flow_limits.py).
 
 local function flow_spec(id)
-  local raw = redis.call('HGET', P .. 'flow', id)
+  local raw = redis.call('HGET', P .. KEY.flow, id)
   if raw then return cjson.decode(raw) end
   return nil
 end
 
 local function flow_arm(gate, at_ms)
-  redis.call('ZADD', P .. 'timers', 'LT', string.format('%.0f', at_ms), gate)
+  redis.call('ZADD', P .. KEY.timers, 'LT', string.format('%.0f', at_ms), gate)
 end
 
 -- GCRA: admit one at NOW_US if the gate allows it (and count it); else say when it will.
 local function flow_gcra(spec)
-  local key = P .. 'tat:' .. spec.r
+  local key = P .. KEY.rate_tat .. spec.r
   local tat = tonumber(redis.call('GET', key) or '0')
   local tau = (spec.b - 1) * spec.t
   if NOW_US < tat - tau then return false, tat - tau end
@@ -45,11 +45,11 @@ end
 local function flow_hold(id, gate, kind, score, priority, until_us)
   -- 26 characters hold any due score exactly (13 digits of ms, 12 decimals of n/4096).
   local member = string.format('%026.12f', tonumber(score)) .. '|' .. id
-  redis.call('ZADD', P .. 'held:' .. gate, priority, member)
+  redis.call('ZADD', P .. KEY.held .. gate, priority, member)
   local wait = {on = kind, gate = gate, member = member}
   if until_us then wait['until'] = string.format('%.0f', until_us / 1000) end
-  redis.call('HSET', P .. 'state:' .. id, 'wait', cjson.encode(wait))
-  redis.call('SADD', P .. 'gates', gate)
+  redis.call('HSET', P .. KEY.state .. id, 'wait', cjson.encode(wait))
+  redis.call('SADD', P .. KEY.gates, gate)
 end
 
 -- May this job start now? True when it has no gates or passes them (its slot is taken and its
@@ -59,14 +59,14 @@ end
 local function flow_admit(id, score, priority, spec)
   spec = spec or flow_spec(id)
   if not spec then return true end
-  local state = P .. 'state:' .. id
+  local state = P .. KEY.state .. id
   if spec.r and redis.call('HEXISTS', state, 'pass') == 0 then
-    local held = P .. 'held:' .. spec.r
+    local held = P .. KEY.held .. spec.r
     local ok, at = false, nil
     if redis.call('EXISTS', held) == 0 then  -- those held before it go first
       ok, at = flow_gcra(spec)
     else
-      at = redis.call('ZSCORE', P .. 'timers', spec.r)
+      at = redis.call('ZSCORE', P .. KEY.timers, spec.r)
       if at then at = tonumber(at) * 1000 end
     end
     if not ok then
@@ -78,20 +78,20 @@ local function flow_admit(id, score, priority, spec)
     redis.call('HSET', state, 'pass', '1', 'admitted', string.format('%.0f', NOW_US))
   end
   if spec.c then
-    local running = P .. 'running:' .. spec.c
+    local running = P .. KEY.running .. spec.c
     if not redis.call('ZSCORE', running, id) then  -- else a slot reserved for it (or its own)
       local used = redis.call('ZCARD', running)
       if used >= spec.n then
         redis.call('ZREMRANGEBYSCORE', running, '-inf', NOW)  -- slots of leases that ran out
         used = redis.call('ZCARD', running)
       end
-      if used >= spec.n or redis.call('EXISTS', P .. 'held:' .. spec.c) == 1 then
+      if used >= spec.n or redis.call('EXISTS', P .. KEY.held .. spec.c) == 1 then
         flow_hold(id, spec.c, 'concurrency', score, priority, nil)
         local first = redis.call('ZRANGE', running, 0, 0, 'WITHSCORES')
         flow_arm(spec.c, first[2] and tonumber(first[2]) or NOW)
         return false
       end
-      if used == 0 then redis.call('SADD', P .. 'gates', spec.c) end
+      if used == 0 then redis.call('SADD', P .. KEY.gates, spec.c) end
     end
     redis.call('ZADD', running, NOW + RESERVE, id)
   end
@@ -106,10 +106,10 @@ local function flow_unhold(member, priority)
   if p == 0 then
     redis.call('ZADD', DUE, score, id)
   else
-    redis.call('ZADD', P .. 'ready:' .. p, score, id)
-    redis.call('ZADD', P .. 'levels', p, p)
+    redis.call('ZADD', P .. KEY.ready .. p, score, id)
+    redis.call('ZADD', P .. KEY.levels, p, p)
   end
-  redis.call('HDEL', P .. 'state:' .. id, 'wait')
+  redis.call('HDEL', P .. KEY.state .. id, 'wait')
   return id
 end
 
@@ -117,13 +117,13 @@ end
 -- (a reserved slot, or a counted rate admission) so it starts at its next claim. Returns how
 -- many went; wakes an idle worker when any did.
 local function flow_release(gate)
-  local held = P .. 'held:' .. gate
+  local held = P .. KEY.held .. gate
   local spec
   while true do  -- the gate's limits come with its jobs; drop heads whose job is gone
     local head = redis.call('ZRANGE', held, 0, 0)[1]
     if not head then
-      if gate:sub(1, 1) == 'r' or redis.call('EXISTS', P .. 'running:' .. gate) == 0 then
-        redis.call('SREM', P .. 'gates', gate)
+      if gate:sub(1, 1) == 'r' or redis.call('EXISTS', P .. KEY.running .. gate) == 0 then
+        redis.call('SREM', P .. KEY.gates, gate)
       end
       return 0
     end
@@ -133,7 +133,7 @@ local function flow_release(gate)
   end
   local released = 0
   if gate:sub(1, 1) == 'c' then
-    local running = P .. 'running:' .. gate
+    local running = P .. KEY.running .. gate
     redis.call('ZREMRANGEBYSCORE', running, '-inf', NOW)
     local free = spec.n - redis.call('ZCARD', running)
     if free > 0 then
@@ -159,12 +159,12 @@ local function flow_release(gate)
       end
       redis.call('ZREM', held, head[1])
       local id = flow_unhold(head[1], head[2])
-      redis.call('HSET', P .. 'state:' .. id, 'pass', '1', 'admitted', string.format('%.0f', NOW_US))
+      redis.call('HSET', P .. KEY.state .. id, 'pass', '1', 'admitted', string.format('%.0f', NOW_US))
       released = released + 1
     end
   end
   if released > 0 then
-    if redis.call('LPUSH', P .. 'wake', '1') > 16 then redis.call('LTRIM', P .. 'wake', 0, 15) end
+    if redis.call('LPUSH', P .. KEY.wake, '1') > 16 then redis.call('LTRIM', P .. KEY.wake, 0, 15) end
   end
   return released
 end
@@ -175,22 +175,22 @@ local function flow_settle(id, final)
   local spec = flow_spec(id)
   if not spec then return end
   if spec.c then
-    redis.call('ZREM', P .. 'running:' .. spec.c, id)
+    redis.call('ZREM', P .. KEY.running .. spec.c, id)
     flow_release(spec.c)
   end
   if final then
     if spec.u then
-      local lock = P .. 'unique:' .. spec.u
+      local lock = P .. KEY.unique .. spec.u
       if redis.call('GET', lock) == id then redis.call('DEL', lock) end
     end
-    redis.call('HDEL', P .. 'flow', id)
+    redis.call('HDEL', P .. KEY.flow, id)
   end
 end
 
 -- Fire the gates' timers that are due (claim.lua, before it looks at the due set).
 local function flow_timers()
-  for _, gate in ipairs(redis.call('ZRANGEBYSCORE', P .. 'timers', '-inf', NOW)) do
-    redis.call('ZREM', P .. 'timers', gate)
+  for _, gate in ipairs(redis.call('ZRANGEBYSCORE', P .. KEY.timers, '-inf', NOW)) do
+    redis.call('ZREM', P .. KEY.timers, gate)
     flow_release(gate)
   end
 end

@@ -7,13 +7,13 @@
 --         its settle releases the waiting job); or 'missing' (unknown, or expired).
 -- Idempotent: a sweep links again what a crash may have left unlinked.
 local P = ARGV[1]
-local PARENTS = KEYS[1] or (P .. 'parents')
+local PARENTS = KEYS[1] or (P .. KEY.parents)
 local children = {}
 for child in string.gmatch(ARGV[2], '%S+') do children[#children + 1] = child end
 local out = {}
 for i = 3, #ARGV do
   local parent = ARGV[i]
-  local result = redis.call('GET', P .. 'result:' .. parent)
+  local result = redis.call('GET', P .. KEY.result .. parent)
   if result then
     local ok, d = pcall(cjson.decode, result)
     local status = 'failed'
@@ -21,9 +21,9 @@ for i = 3, #ARGV do
       if type(d.status) == 'string' then status = d.status elseif d.s == true then status = 'complete' end
     end
     out[#out + 1] = status
-  elseif redis.call('EXISTS', P .. 'job:' .. parent) == 1 then
+  elseif redis.call('EXISTS', P .. KEY.job .. parent) == 1 then
     for start = 1, #children, 1000 do
-      redis.call('SADD', P .. 'children:' .. parent,
+      redis.call('SADD', P .. KEY.children .. parent,
         unpack(children, start, math.min(start + 999, #children)))
     end
     redis.call('SADD', PARENTS, parent)

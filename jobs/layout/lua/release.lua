@@ -16,6 +16,6 @@ for i = 2, #ARGV, 3 do
   if deps_release(ARGV[i], ARGV[i + 1], ARGV[i + 2]) then released[#released + 1] = ARGV[i] end
 end
 if #released > 0 then
-  redis.call('PUBLISH', '@EVENTS@', 'released ' .. table.concat(released, ' '))
+  redis.call('PUBLISH', KEY.EVENTS, 'released ' .. table.concat(released, ' '))
 end
 return released
