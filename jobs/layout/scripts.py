@@ -21,13 +21,23 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 
 
+class WrongKeyCount(ValueError):
+    """A caller passed a script another number of KEYS than its header declares."""
+
+
 @dataclass(frozen=True, slots=True)
 class Script:
+    name: str
     source: str
     sha: str
+    key_count: int
+    """How many KEYS it takes: its header's `KEYS[1]` ... `KEYS[n]` (`declared_keys`). A call
+    with another number fails before it is sent: a key left out would shift the others."""
 
     async def __call__(self, redis: RedisClient, keys: list[str], args: list[Any]) -> Any:
         """EVALSHA; on a server that has not seen the script yet (or restarted), EVAL once."""
+        if len(keys) != self.key_count:
+            raise WrongKeyCount(f"{self.name}.lua takes {self.key_count} KEYS, not {len(keys)}")
         try:
             return await redis.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
         except NoScriptError:
@@ -75,10 +85,36 @@ def _source(name: str) -> str:
     return files(__package__).joinpath("lua", f"{name}.lua").read_text()
 
 
+KEYS_LINE = re.compile(r"^-- KEYS\b.*(?:\n--   .*)*", re.MULTILINE)
+"""The header's KEYS entry: its line and the indented lines that continue it."""
+
+
+def declared_keys(name: str, source: str) -> int:
+    """How many KEYS a script's header declares: its KEYS entry names `KEYS[1]` to `KEYS[n]`,
+    each once and in order (`-- KEYS[1] due zset  KEYS[2] ...`, lines that continue it
+    indented); a header without one, or with a gap, fails the load."""
+    entry = KEYS_LINE.search(_header(source))
+    if entry is None:
+        raise WrongKeyCount(f"{name}.lua: its header has no KEYS entry")
+    numbers = [int(n) for n in re.findall(r"KEYS\[(\d+)\]", entry.group())]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise WrongKeyCount(f"{name}.lua: its header's KEYS are {numbers}, not 1 to n in order")
+    return len(numbers)
+
+
+def _header(source: str) -> str:
+    """The comment lines a script opens with: its contract."""
+    lines = source.splitlines()
+    end = next((i for i, line in enumerate(lines) if not line.startswith("--")), len(lines))
+    return "\n".join(lines[:end])
+
+
 @cache
 def script(name: str) -> Script:
-    source = INCLUDE.sub(lambda m: _source(m.group(1)), _source(name))
+    own = _source(name)
+    key_count = declared_keys(name, own)
+    source = INCLUDE.sub(lambda m: _source(m.group(1)), own)
     source = _spell_names(name, source)
     for placeholder, value in PLACEHOLDERS.items():
         source = source.replace(placeholder, value)
-    return Script(source, hashlib.sha1(source.encode()).hexdigest())
+    return Script(name, source, hashlib.sha1(source.encode()).hexdigest(), key_count)

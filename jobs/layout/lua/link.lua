@@ -1,6 +1,7 @@
 -- Make waiting jobs known to their parents on one queue, or learn that those are final already.
 -- KEYS[1] the queue's `parents` set: it routes the call to the queue's slot on a Redis
---   Cluster (a keyless call goes to any node); a single server's callers may pass no key
+--   Cluster (a keyless call goes to any node). A single server's workflow transaction
+--   (jobs/graph/workflow_commit.py) EVALs it with no key, past `Script`'s count check.
 -- ARGV[1] the queue's key prefix  ARGV[2] the waiting jobs' ids (space-separated; they wait for
 --   the same parents)  then the parents' ids
 -- Returns per parent: its final status ('complete', 'failed' or 'aborted'); 'live' (linked:
