@@ -78,11 +78,14 @@ def _spell_names(script: str, source: str) -> str:
 
 
 INCLUDE = re.compile(r"^--@include (\w+)$", re.MULTILINE)
-"""A line `--@include flow` stands for `flow.lua`'s text: functions several scripts share."""
+"""A line `--@include flow` stands for `lua/includes/flow.lua`'s text: functions several scripts
+share. An include only defines a constructor (`flow_gates(P, now, ...)`): what its functions
+work on is passed in by the script, which calls it once per call, never read from the
+script's own variables."""
 
 
-def _source(name: str) -> str:
-    return files(__package__).joinpath("lua", f"{name}.lua").read_text()
+def _source(*path: str) -> str:
+    return files(__package__).joinpath("lua", *path).read_text()
 
 
 KEYS_LINE = re.compile(r"^-- KEYS\b.*(?:\n--   .*)*", re.MULTILINE)
@@ -111,9 +114,9 @@ def _header(source: str) -> str:
 
 @cache
 def script(name: str) -> Script:
-    own = _source(name)
+    own = _source(f"{name}.lua")
     key_count = declared_keys(name, own)
-    source = INCLUDE.sub(lambda m: _source(m.group(1)), own)
+    source = INCLUDE.sub(lambda m: _source("includes", f"{m.group(1)}.lua"), own)
     source = _spell_names(name, source)
     for placeholder, value in PLACEHOLDERS.items():
         source = source.replace(placeholder, value)

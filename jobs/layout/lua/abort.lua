@@ -14,10 +14,11 @@
 local P, id = ARGV[1], ARGV[2]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[6]), KEYS[1]
-local DEFINITION_TTL = @DEFINITION_TTL_MS@
 --@include flow
 --@include deps
+local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local flow = flow_gates(P, now, now_us, tonumber(ARGV[6]), KEYS[1])
+local deps = dependencies(P, now, KEYS[1], @DEFINITION_TTL_MS@)
 if redis.call('EXISTS', P .. KEY.result .. id) == 1 then return {'final'} end
 if redis.call('EXISTS', P .. KEY.lease .. id) == 1 then
   redis.call('ZADD', KEYS[4], now, id)
@@ -32,7 +33,7 @@ if wait then
   wait = cjson.decode(wait)
   redis.call('ZREM', P .. KEY.held .. wait.gate, wait.member)
 end
-flow_settle(id, true)
+flow.settle(id, true)
 redis.call('DEL', job_key, P .. KEY.state .. id, P .. KEY.deps .. id)
 redis.call('ZREM', P .. KEY.waiting, id)
 redis.call('ZREM', KEYS[1], id)
@@ -46,7 +47,7 @@ end
 redis.call('ZADD', KEYS[3], string.format('%.0f', now * 1000), id)  -- like finish.lua's
 redis.call('PUBLISH', KEY.EVENTS, 'finished ' .. id)
 local relay, released = {'aborted'}, {}
-deps_parent_final(id, 'aborted', relay, released)
+deps.parent_final(id, 'aborted', relay, released)
 if #released > 0 then
   redis.call('PUBLISH', KEY.EVENTS, 'released ' .. table.concat(released, ' '))
 end

@@ -19,8 +19,9 @@
 local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[2]), KEYS[1]
 --@include flow
+local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local flow = flow_gates(P, now, now_us, tonumber(ARGV[2]), KEYS[1])
 if ARGV[7] and ARGV[7] ~= '' then redis.call('DEL', P .. KEY.claim .. ARGV[7]) end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'', 'paused', now} end
 local lease, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -28,7 +29,7 @@ local token = ARGV[4] .. '|' .. now .. '|' .. ARGV[5]
 local out = {'', '', now}
 local claimed = {}
 local gated = redis.call('EXISTS', P .. KEY.flow) == 1
-if gated then flow_timers() end
+if gated then flow.timers() end
 
 -- Takes the lease; what every claimed job needs besides is done for all of them at the end.
 local function claim(id)
@@ -59,13 +60,13 @@ while #take < limit and seen < SCAN do
   for i = 1, #batch, 2 do
     local id, score = batch[i], batch[i + 1]
     local priority = ranked and redis.call('HGET', P .. KEY.priorities, id)
-    local gates = not priority and gated and flow_spec(id)
+    local gates = not priority and gated and flow.spec(id)
     if priority then
       redis.call('ZREM', KEYS[1], id)
       redis.call('ZADD', P .. KEY.ready .. priority, score, id)
       redis.call('ZADD', KEYS[2], priority, priority)
       seen = seen + 1
-    elseif gates and not flow_admit(id, score, 0, gates) then
+    elseif gates and not flow.admit(id, score, 0, gates) then
       redis.call('ZREM', KEYS[1], id)  -- held at a gate: out of the due set
       seen = seen + 1
     else
@@ -86,7 +87,7 @@ while #claimed < limit do
   for i = 1, #batch, 2 do
     local id = batch[i]
     redis.call('ZREM', ready, id)
-    if not gated or flow_admit(id, batch[i + 1], level) then claim(id) end
+    if not gated or flow.admit(id, batch[i + 1], level) then claim(id) end
   end
   if redis.call('ZCARD', ready) == 0 then redis.call('ZREM', KEYS[2], level) end
 end

@@ -11,7 +11,7 @@
 --   each counts toward the listing trim as a call of its own (see TRIM_EVERY)
 --   then per job 12 values: id, definition without `et` (open JSON: the script appends the
 --   server's time), delay ms, absolute due ms or '', priority (0 = first),
---   gates (records.Gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
+--   gates (records.encode_gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
 --   'debounce', expiry ('' none, '+{ms}' after now, or absolute ms), the parents it waits
 --   for (ids, space-separated, or ''), and what a parent that did not complete means to it
 --   ('fail' or 'ignore')
@@ -26,7 +26,7 @@
 -- settle releases it; the caller links it to its parents (link.lua) right after. A parent
 -- created earlier in this same call (a job and its webhook delivery: jobs/webhooks/callback.py) is
 -- linked here instead, in the same step: the two appear together or not at all.
--- Unique locks (`unique:{lock}` -> id) go when their job is final (flow.lua's flow_settle).
+-- Unique locks (`unique:{lock}` -> id) go when their job is final (flow.lua's flow.settle).
 -- Where a job waits: priority 0 in the due set (ARQ's shape: score = due ms); a higher
 -- priority, when due, in that priority's ready set (`ready:{p}`, score = due ms; the level is
 -- noted in KEYS[2]), else in the due set until claim.lua moves it there. Every due score gets

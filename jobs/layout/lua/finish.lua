@@ -20,10 +20,11 @@
 local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[3]), KEYS[1]
-local DEFINITION_TTL = @DEFINITION_TTL_MS@
 --@include flow
 --@include deps
+local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local flow = flow_gates(P, now, now_us, tonumber(ARGV[3]), KEYS[1])
+local deps = dependencies(P, now, KEYS[1], @DEFINITION_TTL_MS@)
 local gated = redis.call('EXISTS', P .. KEY.flow) == 1
 local linked = redis.call('EXISTS', P .. KEY.parents) == 1
 local relay, released = {}, {}
@@ -63,13 +64,13 @@ for i = 4, #ARGV, 6 do
     redis.call('ZADD', KEYS[1], due, id)
     redis.call('HSET', P .. KEY.state .. id, 'error', b, 'next', due)
     requeued[#requeued + 1] = id
-    if gated then flow_settle(id, false) end
+    if gated then flow.settle(id, false) end
   elseif kind == 'requeue' then
     redis.call('DEL', lease_key)
     redis.call('ZADD', KEYS[1], now, id)
     redis.call('HINCRBY', P .. KEY.state .. id, 'tries', -1)
     requeued[#requeued + 1] = id
-    if gated then flow_settle(id, false) end
+    if gated then flow.settle(id, false) end
   else
     redis.call('SET', P .. KEY.result .. id, a .. stamped, 'PX', b)
     gone[#gone + 1] = P .. KEY.job .. id
@@ -82,8 +83,8 @@ for i = 4, #ARGV, 6 do
     end
     if c == '1' then unlisted[#unlisted + 1] = id end
     finished[#finished + 1] = id
-    if gated then flow_settle(id, true) end
-    if linked then deps_parent_final(id, kind, relay, released) end
+    if gated then flow.settle(id, true) end
+    if linked then deps.parent_final(id, kind, relay, released) end
   end
   settled[id] = true  -- a second row for the same try in one batch finds its lease gone
 end
