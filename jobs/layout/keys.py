@@ -182,7 +182,7 @@ class QueueKeys:
         """zset id -> requested ms: abort requests for running jobs."""
         return self.prefix + SUFFIXES["abort"]
 
-    # --- flow control (jobs/flow/limits.py, lua/flow.lua; read for display by gate_state.py)
+    # --- flow control (jobs/flow/limits.py, lua/includes/flow.lua; shown by gate_state.py)
     # A gate is named `c:{job}[:{key value}]` (concurrency) or `r:{job}[:{key value}]` (rate).
 
     @property
@@ -222,7 +222,7 @@ class QueueKeys:
         it goes when that job is final, or with its `unique_for` TTL."""
         return f"{self.prefix}{SUFFIXES['unique']}{lock}"
 
-    # --- dependencies (lua/deps.lua) ------------------------------------------------------
+    # --- dependencies (lua/includes/deps.lua) ---------------------------------------------
 
     def deps(self, job_id: str) -> str:
         """set: the parents a waiting job still waits for."""
