@@ -1,5 +1,5 @@
 """What the flow-control gates hold right now, read for `/limits`, `/metrics`, `/queues` and
-the dashboard. Read-only: `jobs/layout/lua/flow.lua` writes these keys
+the dashboard. Read-only: `jobs/layout/lua/includes/flow.lua` writes these keys
 (`jobs.layout.keys.QueueKeys`).
 
 Per queue, every gate named in its `gates` set (up to `MAX_GATES`; a per-customer key can make

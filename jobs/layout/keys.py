@@ -14,8 +14,13 @@ The few global keys (workers, stats, the queue registry, the event channel) are 
 by a script, so no command ever spans two slots.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
+from typing import Final
+
+from arq import constants as arq
 
 from jobs.layout.ids import (
     DEFAULT_QUEUE,
@@ -42,8 +47,9 @@ __all__ = [
     "queue_of",
 ]
 
-LEGACY_JOB = "arq:job:"  # a stock ARQ producer's job definition (default queue, single Redis)
-LEGACY_RESULT = "arq:result:"  # a result stored by the ARQ single-queue layout
+LEGACY_JOB = arq.job_key_prefix  # `arq:job:`: a stock ARQ producer's job definition
+LEGACY_RESULT = arq.result_key_prefix  # `arq:result:`: a result of the ARQ single-queue layout
+LEGACY_IN_PROGRESS = arq.in_progress_key_prefix  # `arq:in-progress:`: a try ARQ's worker runs
 WORKERS = "jobsvc:workers"  # zset worker id -> last heartbeat ms
 WORKER = "jobsvc:worker:"  # {id} -> JSON heartbeat details
 QUEUES = "jobsvc:queues"  # set of queue names ever enqueued to (for /queues)
@@ -53,6 +59,62 @@ EVENTS = "jobsvc:events"  # pub/sub channel: records.Event on every change
 CRON_PAUSED = "jobsvc:cron:paused"  # set of paused schedule names
 CRON_LAST = "jobsvc:cron:last"  # hash schedule name -> ms of the last tick (or run-now) enqueued
 WEBHOOK_STATS = "jobsvc:webhooks"  # hash of the webhook delivery counters (jobs/webhooks)
+
+PREFIX_OPEN, PREFIX_CLOSE = "jobsvc:{", "}:"  # around a queue's name: its keys' prefix
+
+SUFFIXES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        # A queue's own keys: its prefix + the suffix.
+        "due": "due",
+        "levels": "levels",
+        "priorities": "prio",
+        "sequence": "seq",
+        "wake": "wake",
+        "paused": "paused",
+        "index": "index",
+        "failed": "failed",
+        "abort": "abort",
+        "flow": "flow",
+        "timers": "timers",
+        "gates": "gates",
+        "parents": "parents",
+        "waiting": "waiting",
+        # One of many (a job's, a gate's, a lock's, ...): its prefix + the suffix + the name.
+        "ready": "ready:",
+        "running": "running:",
+        "held": "held:",
+        "rate_tat": "tat:",
+        "unique": "unique:",
+        "deps": "deps:",
+        "children": "children:",
+        "workflow": "workflow:",
+        "job": "job:",
+        "result": "result:",
+        "lease": "lease:",
+        "state": "state:",
+        "claim": "claim:",
+        "idempotency": "idem:",
+        "deliveries": "deliveries:",
+        "cron_tick": "cron:",
+    }
+)
+"""What follows a queue's prefix in each of its keys, by the name of the `QueueKeys` member that
+builds the key. The Lua scripts spell them by the same names (see `SCRIPT_NAMES`)."""
+
+SCRIPT_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        **SUFFIXES,
+        "PREFIX_OPEN": PREFIX_OPEN,
+        "PREFIX_CLOSE": PREFIX_CLOSE,
+        "DEFAULT_QUEUE": DEFAULT_QUEUE,
+        "LEGACY_JOB": LEGACY_JOB,
+        "LEGACY_IN_PROGRESS": LEGACY_IN_PROGRESS,
+        "EVENTS": EVENTS,
+    }
+)
+"""The names a Lua script may use: `KEY.job` in its text stands for `'job:'`, `KEY.EVENTS` for
+`'jobsvc:events'` (`jobs.layout.scripts` spells them in when it loads a script, so a call
+costs the server nothing more than the literal would; a name not here fails the load)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +126,7 @@ class QueueKeys:
     @property
     def prefix(self) -> str:
         """`jobsvc:{name}:`; the Lua scripts build per-job keys from it."""
-        return f"jobsvc:{{{self.name}}}:"
+        return PREFIX_OPEN + self.name + PREFIX_CLOSE
 
     @property
     def due(self) -> str:
@@ -72,55 +134,55 @@ class QueueKeys:
         (ready or not), deferred jobs of any priority, and running jobs (scored by their
         lease's end: a dead worker's job comes due again). The default queue's is ARQ's own
         `arq:queue`."""
-        return DEFAULT_QUEUE if self.name == DEFAULT_QUEUE else self.prefix + "due"
+        return DEFAULT_QUEUE if self.name == DEFAULT_QUEUE else self.prefix + SUFFIXES["due"]
 
     @property
     def levels(self) -> str:
         """zset priority -> priority: the priorities above 0 that have ready jobs."""
-        return self.prefix + "levels"
+        return self.prefix + SUFFIXES["levels"]
 
     def ready(self, priority: int) -> str:
         """zset id -> due ms: the ready jobs of one priority above 0, oldest due first."""
-        return f"{self.prefix}ready:{priority}"
+        return f"{self.prefix}{SUFFIXES['ready']}{priority}"
 
     @property
     def priorities(self) -> str:
         """hash id -> priority, for the live jobs whose priority is not 0."""
-        return self.prefix + "prio"
+        return self.prefix + SUFFIXES["priorities"]
 
     @property
     def sequence(self) -> str:
         """hash {ms, n, t}: jobs enqueued so far in the current millisecond (the sub-millisecond
         fraction of due scores: FIFO within a millisecond), and enqueue calls since the listing
         was last trimmed."""
-        return self.prefix + "seq"
+        return self.prefix + SUFFIXES["sequence"]
 
     @property
     def wake(self) -> str:
         """list a producer pushes to and an idle worker blocks on: pickup without polling."""
-        return self.prefix + "wake"
+        return self.prefix + SUFFIXES["wake"]
 
     @property
     def paused(self) -> str:
         """exists while the queue is paused: jobs are accepted, none starts."""
-        return self.prefix + "paused"
+        return self.prefix + SUFFIXES["paused"]
 
     @property
     def index(self) -> str:
         """zset id -> enqueued ms: the queue's jobs for listing (trimmed by age and count)."""
-        return self.prefix + "index"
+        return self.prefix + SUFFIXES["index"]
 
     @property
     def failed(self) -> str:
         """zset id -> finished ms: failed and aborted jobs."""
-        return self.prefix + "failed"
+        return self.prefix + SUFFIXES["failed"]
 
     @property
     def abort(self) -> str:
         """zset id -> requested ms: abort requests for running jobs."""
-        return self.prefix + "abort"
+        return self.prefix + SUFFIXES["abort"]
 
-    # --- flow control (jobs/flow/limits.py, lua/flow.lua; read for display by gate_state.py)
+    # --- flow control (jobs/flow/limits.py, lua/includes/flow.lua; shown by gate_state.py)
     # A gate is named `c:{job}[:{key value}]` (concurrency) or `r:{job}[:{key value}]` (rate).
 
     @property
@@ -128,100 +190,100 @@ class QueueKeys:
         """hash id -> the job's gates (`records.encode_gates` JSON: `c`/`n` concurrency gate
         and limit, `r`/`t`/`b` rate gate, interval µs and burst, `u` unique lock), for the
         live jobs that have any; the entry goes when the job is final."""
-        return self.prefix + "flow"
+        return self.prefix + SUFFIXES["flow"]
 
     def running(self, gate: str) -> str:
         """zset id -> lease end ms: a concurrency gate's slots in use (a dead worker's entry
         ages out with its lease; a released job's reservation after one lease)."""
-        return f"{self.prefix}running:{gate}"
+        return f"{self.prefix}{SUFFIXES['running']}{gate}"
 
     def held(self, gate: str) -> str:
         """zset score = priority, member = "{due score, 26 chars}|{id}": the jobs a gate holds
         back, best priority first, then in due order."""
-        return f"{self.prefix}held:{gate}"
+        return f"{self.prefix}{SUFFIXES['held']}{gate}"
 
     def rate_tat(self, gate: str) -> str:
         """a rate gate's GCRA theoretical arrival time (server µs); it expires once past."""
-        return f"{self.prefix}tat:{gate}"
+        return f"{self.prefix}{SUFFIXES['rate_tat']}{gate}"
 
     @property
     def timers(self) -> str:
         """zset gate -> ms when a gate must be looked at again: a rate gate's next admission,
         or the earliest lease end of a full concurrency gate (fired by claim.lua)."""
-        return self.prefix + "timers"
+        return self.prefix + SUFFIXES["timers"]
 
     @property
     def gates(self) -> str:
         """set of the gates that have running or held jobs (a rate gate: held ones)."""
-        return self.prefix + "gates"
+        return self.prefix + SUFFIXES["gates"]
 
     def unique(self, lock: str) -> str:
         """the id of the live job holding a unique/debounce lock (`FlowControl.unique_lock`);
         it goes when that job is final, or with its `unique_for` TTL."""
-        return f"{self.prefix}unique:{lock}"
+        return f"{self.prefix}{SUFFIXES['unique']}{lock}"
 
-    # --- dependencies (lua/deps.lua) ------------------------------------------------------
+    # --- dependencies (lua/includes/deps.lua) ---------------------------------------------
 
     def deps(self, job_id: str) -> str:
         """set: the parents a waiting job still waits for."""
-        return f"{self.prefix}deps:{job_id}"
+        return f"{self.prefix}{SUFFIXES['deps']}{job_id}"
 
     def children(self, job_id: str) -> str:
         """set: the jobs (of any queue) waiting for this one to be final."""
-        return f"{self.prefix}children:{job_id}"
+        return f"{self.prefix}{SUFFIXES['children']}{job_id}"
 
     @property
     def parents(self) -> str:
         """set: this queue's jobs that have `children` (a settle looks further only then)."""
-        return self.prefix + "parents"
+        return self.prefix + SUFFIXES["parents"]
 
     @property
     def waiting(self) -> str:
         """zset id -> ms of its next sweep: the queue's jobs waiting for parents."""
-        return self.prefix + "waiting"
+        return self.prefix + SUFFIXES["waiting"]
 
     def workflow(self, workflow_id: str) -> str:
         """a workflow or batch (records.WorkflowRecord): its nodes' job ids and edges; kept as
         long as its jobs may wait and their results are kept (`jobs.graph.workflows`)."""
-        return f"{self.prefix}workflow:{workflow_id}"
+        return f"{self.prefix}{SUFFIXES['workflow']}{workflow_id}"
 
     @property
     def health_check(self) -> str:
         """ARQ's health-check key, read by `arq --check`."""
-        return f"{self.name}:health-check"
+        return self.name + arq.health_check_key_suffix
 
     def job(self, job_id: str) -> str:
         """the job's definition (records.JobDefinition)."""
-        return f"{self.prefix}job:{job_id}"
+        return f"{self.prefix}{SUFFIXES['job']}{job_id}"
 
     def result(self, job_id: str) -> str:
         """the final record (records.result_data)."""
-        return f"{self.prefix}result:{job_id}"
+        return f"{self.prefix}{SUFFIXES['result']}{job_id}"
 
     def lease(self, job_id: str) -> str:
         """the running try's lease (records.LeaseToken)."""
-        return f"{self.prefix}lease:{job_id}"
+        return f"{self.prefix}{SUFFIXES['lease']}{job_id}"
 
     def state(self, job_id: str) -> str:
         """hash of a live job: tries, progress, last error, next try."""
-        return f"{self.prefix}state:{job_id}"
+        return f"{self.prefix}{SUFFIXES['state']}{job_id}"
 
     def claim(self, claim_id: str) -> str:
         """what one claim call took: "{lease token} {id} ..." (see claim.lua)."""
-        return f"{self.prefix}claim:{claim_id}"
+        return f"{self.prefix}{SUFFIXES['claim']}{claim_id}"
 
     def idempotency(self, job: str, key: str) -> str:
         """ "{id} {input hash}" of the job an `Idempotency-Key` created."""
-        return f"{self.prefix}idem:{job}:{key}"
+        return f"{self.prefix}{SUFFIXES['idempotency']}{job}:{key}"
 
     def deliveries(self, job_id: str) -> str:
         """list of the job's webhook delivery attempts (`jobs.webhooks.attempts.DeliveryAttempt`
         JSON), oldest first, capped; it expires with the job's result."""
-        return f"{self.prefix}deliveries:{job_id}"
+        return f"{self.prefix}{SUFFIXES['deliveries']}{job_id}"
 
     def cron_tick(self, schedule: str, tick_ms: int) -> str:
         """the id enqueued for one tick of a cron schedule."""
-        return f"{self.prefix}cron:{schedule}:{tick_ms}"
+        return f"{self.prefix}{SUFFIXES['cron_tick']}{schedule}:{tick_ms}"
 
 
 @cache

@@ -158,7 +158,7 @@ def _pickled(raw: bytes | str) -> bool:
 
 
 def encode_gates(gates: dict[str, Any], unique_lock: str | None) -> bytes:
-    """A job's entry in its queue's `flow` hash, read by the scripts (`jobs/layout/lua/flow.lua`):
+    """A job's entry in its queue's `flow` hash, read by the scripts (`lua/includes/flow.lua`):
     `c`/`n` its concurrency gate and limit, `r`/`t`/`b` its rate gate, interval (µs) and
     burst, `u` its unique lock. Empty for a job with none of them."""
     spec = dict(gates)
@@ -279,7 +279,8 @@ def held_job_id(member: bytes | str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class LeaseToken:
-    """`lease:{id}`: who holds a running try, since when, from which claim call.
+    """`lease:{id}` (`QueueKeys.lease`): who holds a running try, since when, from which claim
+    call.
 
     Written by `claim.lua` as `{worker}|{server ms}|{claim id}`; every settle and renewal must
     present it. The claim id makes tokens unique per claim call, so a claim whose reply was

@@ -87,14 +87,17 @@ def test_installed_wheel_imports_from_the_venv_with_its_scripts(
         "print(jobs.__file__); print(service.__file__); print(settings.__file__); "
         "print(sorted(p.name for p in r.files('jobs.layout').joinpath('lua').iterdir()"
         " if p.name.endswith('.lua'))); "
+        "print(sorted(p.name for p in r.files('jobs.layout').joinpath('lua', 'includes').iterdir()"
+        " if p.name.endswith('.lua'))); "
         "print(r.files('service').joinpath('dashboard', 'index.html').is_file())"
     )
     lines = run([str(python_of(installed)), "-c", probe], cwd=outside).splitlines()
     for module_file in lines[:3]:
         assert Path(module_file).is_relative_to(installed), module_file
-    shipped = sorted(p.name for p in (ROOT / "jobs" / "layout" / "lua").glob("*.lua"))
-    assert lines[3] == repr(shipped)
-    assert lines[4] == "True"
+    lua = ROOT / "jobs" / "layout" / "lua"
+    assert lines[3] == repr(sorted(p.name for p in lua.glob("*.lua")))
+    assert lines[4] == repr(sorted(p.name for p in (lua / "includes").glob("*.lua")))
+    assert lines[5] == "True"
 
 
 @pytest.fixture

@@ -14,40 +14,41 @@
 local P, id = ARGV[1], ARGV[2]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[6]), KEYS[1]
-local DEFINITION_TTL = @DEFINITION_TTL_MS@
 --@include flow
 --@include deps
-if redis.call('EXISTS', P .. 'result:' .. id) == 1 then return {'final'} end
-if redis.call('EXISTS', P .. 'lease:' .. id) == 1 then
+local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local flow = flow_gates(P, now, now_us, tonumber(ARGV[6]), KEYS[1])
+local deps = dependencies(P, now, KEYS[1], @DEFINITION_TTL_MS@)
+if redis.call('EXISTS', P .. KEY.result .. id) == 1 then return {'final'} end
+if redis.call('EXISTS', P .. KEY.lease .. id) == 1 then
   redis.call('ZADD', KEYS[4], now, id)
   return {'running'}
 end
-local job_key = P .. 'job:' .. id
-if ARGV[5] == '1' then job_key = 'arq:job:' .. id end
+local job_key = P .. KEY.job .. id
+if ARGV[5] == '1' then job_key = KEY.LEGACY_JOB .. id end
 if redis.call('EXISTS', job_key) == 0 then return {'missing'} end
-redis.call('SET', P .. 'result:' .. id, ARGV[3] .. ',"ft":' .. now .. '}', 'PX', ARGV[4])
-local wait = redis.call('HGET', P .. 'state:' .. id, 'wait')
+redis.call('SET', P .. KEY.result .. id, ARGV[3] .. ',"ft":' .. now .. '}', 'PX', ARGV[4])
+local wait = redis.call('HGET', P .. KEY.state .. id, 'wait')
 if wait then
   wait = cjson.decode(wait)
-  redis.call('ZREM', P .. 'held:' .. wait.gate, wait.member)
+  redis.call('ZREM', P .. KEY.held .. wait.gate, wait.member)
 end
-flow_settle(id, true)
-redis.call('DEL', job_key, P .. 'state:' .. id, P .. 'deps:' .. id)
-redis.call('ZREM', P .. 'waiting', id)
+flow.settle(id, true)
+redis.call('DEL', job_key, P .. KEY.state .. id, P .. KEY.deps .. id)
+redis.call('ZREM', P .. KEY.waiting, id)
 redis.call('ZREM', KEYS[1], id)
-local priority = redis.call('HGET', P .. 'prio', id)
+local priority = redis.call('HGET', P .. KEY.priorities, id)
 if priority then
-  local ready = P .. 'ready:' .. priority
+  local ready = P .. KEY.ready .. priority
   redis.call('ZREM', ready, id)
   if redis.call('ZCARD', ready) == 0 then redis.call('ZREM', KEYS[2], priority) end
-  redis.call('HDEL', P .. 'prio', id)
+  redis.call('HDEL', P .. KEY.priorities, id)
 end
 redis.call('ZADD', KEYS[3], string.format('%.0f', now * 1000), id)  -- like finish.lua's
-redis.call('PUBLISH', '@EVENTS@', 'finished ' .. id)
+redis.call('PUBLISH', KEY.EVENTS, 'finished ' .. id)
 local relay, released = {'aborted'}, {}
-deps_parent_final(id, 'aborted', relay, released)
+deps.parent_final(id, 'aborted', relay, released)
 if #released > 0 then
-  redis.call('PUBLISH', '@EVENTS@', 'released ' .. table.concat(released, ' '))
+  redis.call('PUBLISH', KEY.EVENTS, 'released ' .. table.concat(released, ' '))
 end
 return relay

@@ -19,20 +19,21 @@
 local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[2]), KEYS[1]
 --@include flow
-if ARGV[7] and ARGV[7] ~= '' then redis.call('DEL', P .. 'claim:' .. ARGV[7]) end
+local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local flow = flow_gates(P, now, now_us, tonumber(ARGV[2]), KEYS[1])
+if ARGV[7] and ARGV[7] ~= '' then redis.call('DEL', P .. KEY.claim .. ARGV[7]) end
 if redis.call('EXISTS', KEYS[4]) == 1 then return {'', 'paused', now} end
 local lease, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local token = ARGV[4] .. '|' .. now .. '|' .. ARGV[5]
 local out = {'', '', now}
 local claimed = {}
-local gated = redis.call('EXISTS', P .. 'flow') == 1
-if gated then flow_timers() end
+local gated = redis.call('EXISTS', P .. KEY.flow) == 1
+if gated then flow.timers() end
 
 -- Takes the lease; what every claimed job needs besides is done for all of them at the end.
 local function claim(id)
-  local lease_key = P .. 'lease:' .. id
+  local lease_key = P .. KEY.lease .. id
   if not redis.call('SET', lease_key, token, 'NX', 'PX', lease) then
     -- Held by another try: skip it until that lease ends.
     local ttl = redis.call('PTTL', lease_key)
@@ -50,7 +51,7 @@ end
 -- Up to `limit` priority-0 entries are taken, looking past at most SCAN prioritised or held
 -- ones (each leaves the due set: the next page starts after the ones taken).
 local SCAN = 1000
-local ranked = redis.call('EXISTS', P .. 'prio') == 1
+local ranked = redis.call('EXISTS', P .. KEY.priorities) == 1
 local take, seen, kept = {}, 0, 0  -- kept: taken ones still in the due range
 while #take < limit and seen < SCAN do
   local batch = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now + 1), 'WITHSCORES',
@@ -58,14 +59,14 @@ while #take < limit and seen < SCAN do
   if #batch == 0 then break end
   for i = 1, #batch, 2 do
     local id, score = batch[i], batch[i + 1]
-    local priority = ranked and redis.call('HGET', P .. 'prio', id)
-    local gates = not priority and gated and flow_spec(id)
+    local priority = ranked and redis.call('HGET', P .. KEY.priorities, id)
+    local gates = not priority and gated and flow.spec(id)
     if priority then
       redis.call('ZREM', KEYS[1], id)
-      redis.call('ZADD', P .. 'ready:' .. priority, score, id)
+      redis.call('ZADD', P .. KEY.ready .. priority, score, id)
       redis.call('ZADD', KEYS[2], priority, priority)
       seen = seen + 1
-    elseif gates and not flow_admit(id, score, 0, gates) then
+    elseif gates and not flow.admit(id, score, 0, gates) then
       redis.call('ZREM', KEYS[1], id)  -- held at a gate: out of the due set
       seen = seen + 1
     else
@@ -81,12 +82,12 @@ for _, id in ipairs(take) do claim(id) end
 while #claimed < limit do
   local level = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if not level then break end
-  local ready = P .. 'ready:' .. level
+  local ready = P .. KEY.ready .. level
   local batch = redis.call('ZRANGE', ready, 0, limit - #claimed - 1, 'WITHSCORES')
   for i = 1, #batch, 2 do
     local id = batch[i]
     redis.call('ZREM', ready, id)
-    if not gated or flow_admit(id, batch[i + 1], level) then claim(id) end
+    if not gated or flow.admit(id, batch[i + 1], level) then claim(id) end
   end
   if redis.call('ZCARD', ready) == 0 then redis.call('ZREM', KEYS[2], level) end
 end
@@ -97,24 +98,24 @@ if #claimed > 0 then
   local ends, job_keys = {}, {}
   for i, id in ipairs(claimed) do
     ends[2 * i - 1], ends[2 * i] = now + lease, id
-    job_keys[i] = P .. 'job:' .. id
+    job_keys[i] = P .. KEY.job .. id
   end
   redis.call('ZADD', KEYS[1], unpack(ends))
   local definitions = redis.call('MGET', unpack(job_keys))
   for i, id in ipairs(claimed) do
     local data = definitions[i]
-    if not data and ARGV[6] == '1' then data = redis.call('GET', 'arq:job:' .. id) end
+    if not data and ARGV[6] == '1' then data = redis.call('GET', KEY.LEGACY_JOB .. id) end
     out[#out + 1] = id
     out[#out + 1] = data or ''
-    out[#out + 1] = redis.call('HINCRBY', P .. 'state:' .. id, 'tries', 1)
+    out[#out + 1] = redis.call('HINCRBY', P .. KEY.state .. id, 'tries', 1)
   end
   redis.call('SET', KEYS[3], token .. ' ' .. table.concat(claimed, ' '), 'PX', lease)
-  redis.call('PUBLISH', '@EVENTS@', 'started ' .. table.concat(claimed, ' '))
+  redis.call('PUBLISH', KEY.EVENTS, 'started ' .. table.concat(claimed, ' '))
 else
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   if first[2] then out[1] = first[2] end
   if gated then  -- a gate's timer may come first
-    local timer = redis.call('ZRANGE', P .. 'timers', 0, 0, 'WITHSCORES')
+    local timer = redis.call('ZRANGE', P .. KEY.timers, 0, 0, 'WITHSCORES')
     if timer[2] and (out[1] == '' or tonumber(timer[2]) < tonumber(out[1])) then out[1] = timer[2] end
   end
 end

@@ -12,7 +12,7 @@
 --   then per job the values of an EnqueueRow (jobs/layout/script_rows.py): id, definition
 --   without `et` (open JSON: the script appends the server's time), delay ms, absolute due
 --   ms or '', priority (0 = first),
---   gates (records.Gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
+--   gates (records.encode_gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
 --   'debounce', expiry ('' none, '+{ms}' after now, or absolute ms), the parents it waits
 --   for (ids, space-separated, or ''), and what a parent that did not complete means to it
 --   ('fail' or 'ignore')
@@ -27,7 +27,7 @@
 -- settle releases it; the caller links it to its parents (link.lua) right after. A parent
 -- created earlier in this same call (a job and its webhook delivery: jobs/webhooks/callback.py) is
 -- linked here instead, in the same step: the two appear together or not at all.
--- Unique locks (`unique:{lock}` -> id) go when their job is final (flow.lua's flow_settle).
+-- Unique locks (`unique:{lock}` -> id) go when their job is final (flow.lua's flow.settle).
 -- Where a job waits: priority 0 in the due set (ARQ's shape: score = due ms); a higher
 -- priority, when due, in that priority's ready set (`ready:{p}`, score = due ms; the level is
 -- noted in KEYS[2]), else in the due set until claim.lua moves it there. Every due score gets
@@ -55,14 +55,14 @@ local rows = (#ARGV - 10) / W
 -- entries past its cap or age for a moment); a call of several jobs always trims, unless
 -- they are single enqueues coalesced (ARGV[10]): those count one each.
 local TRIM_EVERY = 64
-local last = redis.call('HMGET', P .. 'seq', 'ms', 'n', 't')
+local last = redis.call('HMGET', P .. KEY.sequence, 'ms', 'n', 't')
 local seq = -1
 if tonumber(last[1]) == now then seq = tonumber(last[2]) - 1 end
 local coalesced = ARGV[10] == '1'
 local singles = coalesced and rows or 1
 local untrimmed = tonumber(last[3]) or TRIM_EVERY
 local trim = (rows > 1 and not coalesced) or untrimmed + singles >= TRIM_EVERY
-redis.call('HSET', P .. 'seq', 'ms', now, 'n', seq + 1 + rows, 't', trim and 0 or untrimmed + singles)
+redis.call('HSET', P .. KEY.sequence, 'ms', now, 'n', seq + 1 + rows, 't', trim and 0 or untrimmed + singles)
 local out = {now, last[1] and 0 or 1}
 local created = 0
 local last_due = now
@@ -73,9 +73,9 @@ local in_call = {}  -- this call's rows by id (see the parents of a row below)
 -- The job an equal enqueue would return (its unique lock's holder, if still waiting or
 -- running: a lock outlives its job only if the job's data was lost).
 local function lock_holder(lock)
-  local holder = redis.call('GET', P .. 'unique:' .. lock)
-  if holder and redis.call('EXISTS', P .. 'job:' .. holder) == 1
-    and redis.call('EXISTS', P .. 'result:' .. holder) == 0 then
+  local holder = redis.call('GET', P .. KEY.unique .. lock)
+  if holder and redis.call('EXISTS', P .. KEY.job .. holder) == 1
+    and redis.call('EXISTS', P .. KEY.result .. holder) == 0 then
     return holder
   end
   return nil
@@ -83,16 +83,16 @@ end
 
 -- Debounce: the waiting job takes the new input and waits again from now.
 local function debounce(holder, data, due, score)
-  local state = P .. 'state:' .. holder
+  local state = P .. KEY.state .. holder
   local wait = redis.call('HGET', state, 'wait')
   if wait then  -- held at a gate: it waits for its new due time instead
     wait = cjson.decode(wait)
-    redis.call('ZREM', P .. 'held:' .. wait.gate, wait.member)
+    redis.call('ZREM', P .. KEY.held .. wait.gate, wait.member)
     redis.call('HDEL', state, 'wait')
   end
-  local priority = redis.call('HGET', P .. 'prio', holder)
-  if priority then redis.call('ZREM', P .. 'ready:' .. priority, holder) end
-  redis.call('SET', P .. 'job:' .. holder, data .. stamped,
+  local priority = redis.call('HGET', P .. KEY.priorities, holder)
+  if priority then redis.call('ZREM', P .. KEY.ready .. priority, holder) end
+  redis.call('SET', P .. KEY.job .. holder, data .. stamped,
     'PX', due - now + tonumber(ARGV[3]))
   redis.call('ZADD', KEYS[1], score, holder)
 end
@@ -120,7 +120,7 @@ for i = 11, #ARGV, W do
   in_call[id] = false
   if orphan then
     out[#out + 1] = -2
-  elseif holder and (mode ~= 'debounce' or redis.call('EXISTS', P .. 'lease:' .. holder) == 0) then
+  elseif holder and (mode ~= 'debounce' or redis.call('EXISTS', P .. KEY.lease .. holder) == 0) then
     if mode == 'debounce' then
       local due = now + delay
       if due_at ~= '' then due = math.max(now, tonumber(due_at)) end
@@ -131,7 +131,7 @@ for i = 11, #ARGV, W do
       out[#out + 1] = {'unique', holder}
     end
   elseif not fresh
-    and redis.call('EXISTS', P .. 'job:' .. id, P .. 'result:' .. id, P .. 'lease:' .. id) > 0 then
+    and redis.call('EXISTS', P .. KEY.job .. id, P .. KEY.result .. id, P .. KEY.lease .. id) > 0 then
     out[#out + 1] = -1
   else
     local due = now + delay
@@ -147,20 +147,20 @@ for i = 11, #ARGV, W do
       if in_call[parent] then ttl = math.max(ttl, in_call[parent]) end
     end
     in_call[id] = ttl
-    redis.call('SET', P .. 'job:' .. id, data .. stamped, 'PX', ttl)
-    if priority ~= 0 then redis.call('HSET', P .. 'prio', id, priority) end
+    redis.call('SET', P .. KEY.job .. id, data .. stamped, 'PX', ttl)
+    if priority ~= 0 then redis.call('HSET', P .. KEY.priorities, id, priority) end
     if after ~= '' then
       for start = 1, #parents, 1000 do
-        redis.call('SADD', P .. 'deps:' .. id, unpack(parents, start, math.min(start + 999, #parents)))
+        redis.call('SADD', P .. KEY.deps .. id, unpack(parents, start, math.min(start + 999, #parents)))
       end
-      redis.call('HSET', P .. 'state:' .. id, 'deps', redis.call('SCARD', P .. 'deps:' .. id),
+      redis.call('HSET', P .. KEY.state .. id, 'deps', redis.call('SCARD', P .. KEY.deps .. id),
         'op', on_failure, 'after', after)
       -- First sweep after ARGV[9] ms (DEPENDENCY_SWEEP_S): by then its links are made.
-      redis.call('ZADD', P .. 'waiting', now + tonumber(ARGV[9]), id)
+      redis.call('ZADD', P .. KEY.waiting, now + tonumber(ARGV[9]), id)
       for _, parent in ipairs(parents) do
         if in_call[parent] then  -- created above in this call: link.lua's step, done here
-          redis.call('SADD', P .. 'children:' .. parent, id)
-          redis.call('SADD', P .. 'parents', parent)
+          redis.call('SADD', P .. KEY.children .. parent, id)
+          redis.call('SADD', P .. KEY.parents, parent)
         end
       end
     elseif priority == 0 and due <= now then
@@ -170,7 +170,7 @@ for i = 11, #ARGV, W do
       redis.call('ZADD', KEYS[1], score, id)  -- now: a later deferred job's ZCOUNT sees it
     else
       if due <= now then
-        redis.call('ZADD', P .. 'ready:' .. priority, score, id)
+        redis.call('ZADD', P .. KEY.ready .. priority, score, id)
         redis.call('ZADD', KEYS[2], priority, priority)
       else
         redis.call('ZADD', KEYS[1], score, id)
@@ -180,12 +180,12 @@ for i = 11, #ARGV, W do
     listed[#listed + 1] = now * 1000 + created % 1000
     listed[#listed + 1] = id
     -- An abort request left over for a reused id must not kill the new job.
-    if not fresh then redis.call('ZREM', P .. 'abort', id) end
-    if gates ~= '' then redis.call('HSET', P .. 'flow', id, gates) end
+    if not fresh then redis.call('ZREM', P .. KEY.abort, id) end
+    if gates ~= '' then redis.call('HSET', P .. KEY.flow, id, gates) end
     if lock ~= '' then  -- a debounced job's lock lasts as long as its definition
       local ttl = lock_ttl
       if mode == 'debounce' then ttl = due - now + tonumber(ARGV[3]) end
-      redis.call('SET', P .. 'unique:' .. lock, id, 'PX', ttl)
+      redis.call('SET', P .. KEY.unique .. lock, id, 'PX', ttl)
     end
     out[#out + 1] = due
     created = created + 1

@@ -20,17 +20,18 @@
 local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local NOW, NOW_US, RESERVE, DUE = now, tonumber(time[1]) * 1000000 + tonumber(time[2]), tonumber(ARGV[3]), KEYS[1]
-local DEFINITION_TTL = @DEFINITION_TTL_MS@
 --@include flow
 --@include deps
-local gated = redis.call('EXISTS', P .. 'flow') == 1
-local linked = redis.call('EXISTS', P .. 'parents') == 1
+local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local flow = flow_gates(P, now, now_us, tonumber(ARGV[3]), KEYS[1])
+local deps = dependencies(P, now, KEYS[1], @DEFINITION_TTL_MS@)
+local gated = redis.call('EXISTS', P .. KEY.flow) == 1
+local linked = redis.call('EXISTS', P .. KEY.parents) == 1
 local relay, released = {}, {}
 local finished, requeued, lost = {}, {}, {}
 -- Most queues have no priorities and no abort requests: skip those deletes then.
-local ranked = redis.call('EXISTS', P .. 'prio') == 1
-local aborts = redis.call('EXISTS', P .. 'abort') == 1
+local ranked = redis.call('EXISTS', P .. KEY.priorities) == 1
+local aborts = redis.call('EXISTS', P .. KEY.abort) == 1
 
 -- One call per command for the whole batch where the command takes many keys or members
 -- (per-call overhead is most of a script's cost), in chunks that Lua's unpack can take.
@@ -46,7 +47,7 @@ local function each(command, key, items)
 end
 
 local lease_keys = {}
-for i = 4, #ARGV, 6 do lease_keys[#lease_keys + 1] = P .. 'lease:' .. ARGV[i + 1] end
+for i = 4, #ARGV, 6 do lease_keys[#lease_keys + 1] = P .. KEY.lease .. ARGV[i + 1] end
 local leases = redis.call('MGET', unpack(lease_keys))
 local settled, gone, failed, unlisted = {}, {}, {}, {}
 local stamped = ',"ft":' .. now .. '}'  -- closes each result: the server's settle time
@@ -61,47 +62,47 @@ for i = 4, #ARGV, 6 do
     local due = now + tonumber(a)
     redis.call('DEL', lease_key)
     redis.call('ZADD', KEYS[1], due, id)
-    redis.call('HSET', P .. 'state:' .. id, 'error', b, 'next', due)
+    redis.call('HSET', P .. KEY.state .. id, 'error', b, 'next', due)
     requeued[#requeued + 1] = id
-    if gated then flow_settle(id, false) end
+    if gated then flow.settle(id, false) end
   elseif kind == 'requeue' then
     redis.call('DEL', lease_key)
     redis.call('ZADD', KEYS[1], now, id)
-    redis.call('HINCRBY', P .. 'state:' .. id, 'tries', -1)
+    redis.call('HINCRBY', P .. KEY.state .. id, 'tries', -1)
     requeued[#requeued + 1] = id
-    if gated then flow_settle(id, false) end
+    if gated then flow.settle(id, false) end
   else
-    redis.call('SET', P .. 'result:' .. id, a .. stamped, 'PX', b)
-    gone[#gone + 1] = P .. 'job:' .. id
+    redis.call('SET', P .. KEY.result .. id, a .. stamped, 'PX', b)
+    gone[#gone + 1] = P .. KEY.job .. id
     gone[#gone + 1] = lease_key
-    gone[#gone + 1] = P .. 'state:' .. id
-    if ARGV[2] == '1' then gone[#gone + 1] = 'arq:job:' .. id end
+    gone[#gone + 1] = P .. KEY.state .. id
+    if ARGV[2] == '1' then gone[#gone + 1] = KEY.LEGACY_JOB .. id end
     if kind ~= 'complete' then
       failed[#failed + 1] = now * 1000 + #finished % 1000  -- a number: printed exactly
       failed[#failed + 1] = id
     end
     if c == '1' then unlisted[#unlisted + 1] = id end
     finished[#finished + 1] = id
-    if gated then flow_settle(id, true) end
-    if linked then deps_parent_final(id, kind, relay, released) end
+    if gated then flow.settle(id, true) end
+    if linked then deps.parent_final(id, kind, relay, released) end
   end
   settled[id] = true  -- a second row for the same try in one batch finds its lease gone
 end
 if #finished > 0 then
   each('DEL', nil, gone)
   each('ZREM', KEYS[1], finished)
-  if ranked then each('HDEL', P .. 'prio', finished) end
-  if aborts then each('ZREM', P .. 'abort', finished) end
+  if ranked then each('HDEL', P .. KEY.priorities, finished) end
+  if aborts then each('ZREM', P .. KEY.abort, finished) end
   if #failed > 0 then each('ZADD', KEYS[2], failed) end
   if #unlisted > 0 then each('ZREM', KEYS[3], unlisted) end
 end
 if #finished > 0 then
-  redis.call('PUBLISH', '@EVENTS@', 'finished ' .. table.concat(finished, ' '))
+  redis.call('PUBLISH', KEY.EVENTS, 'finished ' .. table.concat(finished, ' '))
 end
 if #requeued > 0 then
-  redis.call('PUBLISH', '@EVENTS@', 'requeued ' .. table.concat(requeued, ' '))
+  redis.call('PUBLISH', KEY.EVENTS, 'requeued ' .. table.concat(requeued, ' '))
 end
 if #released > 0 then
-  redis.call('PUBLISH', '@EVENTS@', 'released ' .. table.concat(released, ' '))
+  redis.call('PUBLISH', KEY.EVENTS, 'released ' .. table.concat(released, ' '))
 end
 return {lost, relay}

@@ -7,5 +7,5 @@
 -- Events  "progress" with the id.
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[2], 'progress', ARGV[2])
-redis.call('PUBLISH', '@EVENTS@', 'progress ' .. ARGV[3])
+redis.call('PUBLISH', KEY.EVENTS, 'progress ' .. ARGV[3])
 return 1

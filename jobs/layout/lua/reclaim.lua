@@ -13,12 +13,12 @@ local token, rest = string.match(record, '^(%S+) (.*)$')
 local started = string.match(token, '^.*|(%d+)|[^|]*$')
 local out = {'', '', started}
 for id in string.gmatch(rest, '%S+') do
-  if redis.call('GET', P .. 'lease:' .. id) == token then
+  if redis.call('GET', P .. KEY.lease .. id) == token then
     out[#out + 1] = id
-    local data = redis.call('GET', P .. 'job:' .. id)
-    if not data and ARGV[2] == '1' then data = redis.call('GET', 'arq:job:' .. id) end
+    local data = redis.call('GET', P .. KEY.job .. id)
+    if not data and ARGV[2] == '1' then data = redis.call('GET', KEY.LEGACY_JOB .. id) end
     out[#out + 1] = data or ''
-    out[#out + 1] = redis.call('HGET', P .. 'state:' .. id, 'tries') or '1'
+    out[#out + 1] = redis.call('HGET', P .. KEY.state .. id, 'tries') or '1'
   end
 end
 return out

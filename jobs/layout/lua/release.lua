@@ -8,14 +8,14 @@
 -- Idempotent (see deps.lua): a release repeated after a lost reply or by a sweep is a no-op.
 local P = ARGV[1]
 local time = redis.call('TIME')
-local NOW = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local DUE, DEFINITION_TTL = KEYS[1], @DEFINITION_TTL_MS@
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 --@include deps
+local deps = dependencies(P, now, KEYS[1], @DEFINITION_TTL_MS@)
 local released = {}
 for i = 2, #ARGV, 3 do
-  if deps_release(ARGV[i], ARGV[i + 1], ARGV[i + 2]) then released[#released + 1] = ARGV[i] end
+  if deps.release(ARGV[i], ARGV[i + 1], ARGV[i + 2]) then released[#released + 1] = ARGV[i] end
 end
 if #released > 0 then
-  redis.call('PUBLISH', '@EVENTS@', 'released ' .. table.concat(released, ' '))
+  redis.call('PUBLISH', KEY.EVENTS, 'released ' .. table.concat(released, ' '))
 end
 return released

@@ -9,18 +9,18 @@ local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local lease = tonumber(ARGV[2])
-local gated = redis.call('EXISTS', P .. 'flow') == 1
+local gated = redis.call('EXISTS', P .. KEY.flow) == 1
 local lost = {}
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local lease_key = P .. 'lease:' .. id
+  local lease_key = P .. KEY.lease .. id
   if redis.call('GET', lease_key) == token then
     redis.call('PEXPIRE', lease_key, lease)
     redis.call('ZADD', KEYS[1], 'XX', now + lease, id)
-    local gates = gated and redis.call('HGET', P .. 'flow', id)
+    local gates = gated and redis.call('HGET', P .. KEY.flow, id)
     if gates then
       local c = cjson.decode(gates).c
-      if c then redis.call('ZADD', P .. 'running:' .. c, 'XX', now + lease, id) end
+      if c then redis.call('ZADD', P .. KEY.running .. c, 'XX', now + lease, id) end
     end
   else
     lost[#lost + 1] = id
