@@ -22,12 +22,7 @@ from redis.asyncio.cluster import RedisCluster
 from jobs.declare.registry import JobSpec
 from jobs.enqueue.group_commit import enqueue_row
 from jobs.enqueue.options import EnqueueKwargs, EnqueueOptions
-from jobs.enqueue.plan import (
-    Plan,
-    dump_input,
-    plan,
-    script_args,
-)
+from jobs.enqueue.plan import Plan, dump_input, plan, script_args
 from jobs.graph.dependencies import UnknownParent, link, missing_parents
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient

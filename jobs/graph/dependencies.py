@@ -2,9 +2,9 @@
 
 A job enqueued `after` its parents waits (status `waiting`: in no due or ready set, so no
 worker polls for it and no try is spent) until every parent is final; then it is queued in one
-atomic step (`jobs/layout/lua/includes/deps.lua`). What a parent that did not complete
-(failed, aborted, or gone) means is the child's `on_parent_failure`: "fail" (the default: the child ends `failed`
-with `ParentFailed` naming that parent, without starting) or "ignore" (it runs, and
+atomic step (`jobs/layout/lua/includes/deps.lua`). What a parent that did not complete (failed,
+aborted, or gone) means is the child's `on_parent_failure`: "fail" (the default: the child ends
+`failed` with `ParentFailed` naming that parent, without starting) or "ignore" (it runs, and
 `ctx.parent_failures` says which parents did not complete). A running child reads its parents'
 results in `ctx.parent_results`.
 

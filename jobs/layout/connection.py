@@ -18,12 +18,7 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import (
-    ClusterError,
-    RedisClusterException,
-    ResponseError,
-    SlotNotCoveredError,
-)
+from redis.exceptions import ClusterError, RedisClusterException, ResponseError, SlotNotCoveredError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from jobs.layout.serialization import deserialize, serialize

@@ -3,12 +3,7 @@
 import pytest
 
 import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
-from jobs.client import (
-    InvalidJobInput,
-    JobAbortedError,
-    JobClient,
-    JobFailedError,
-)
+from jobs.client import InvalidJobInput, JobAbortedError, JobClient, JobFailedError
 from jobs.declare.context import JobContext
 from jobs.enqueue.plan import UnknownJobName
 from jobs.layout.connection import RedisClient

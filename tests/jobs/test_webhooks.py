@@ -16,11 +16,7 @@ from jobs.reading.job_record import JobStatus
 from jobs.webhooks.signing import sign, verify_signature
 from jobs.webhooks.url_policy import WebhookRefused, check_url
 from settings import Settings
-from tests.helpers.webhook_receiver import (
-    deliver_after_final,
-    final_record,
-    webhook_receiver,
-)
+from tests.helpers.webhook_receiver import deliver_after_final, final_record, webhook_receiver
 from tests.helpers.workers import background_worker
 
 

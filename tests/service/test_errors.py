@@ -7,11 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import (
-    OutOfMemoryError,
-    ReadOnlyError,
-    ResponseError,
-)
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.main import create_app
