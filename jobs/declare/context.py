@@ -25,8 +25,7 @@ class JobContext:
     redis: RedisClient
     worker_id: str
     extras: dict[str, Any] = field(default_factory=dict)
-    """The worker's ctx: its resources from `jobs.declare.worker_lifespan` (shared clients and the
-    like)."""
+    """The worker's ctx: its resources from `jobs.declare.worker_lifespan` (shared clients)."""
     lease_token: str = ""
     """This try's lease (empty under a stock ARQ worker): progress is fenced by it."""
     parent_results: dict[str, Any] = field(default_factory=dict)
@@ -59,8 +58,7 @@ class JobContext:
         )
 
     def resource(self, name: str) -> Any:
-        """What a worker lifespan (`jobs.declare.worker_lifespan.worker_lifespan`) put under
-        `name`."""
+        """What a worker lifespan (`jobs.worker_lifespan`) put under `name`."""
         try:
             return self.extras[name]
         except KeyError:

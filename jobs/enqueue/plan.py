@@ -54,8 +54,7 @@ def _due(defer_by: float | timedelta | None, defer_until: datetime | None) -> tu
 
 
 def resolve(job: JobSpec | str, settings: Settings) -> tuple[str, str, FlowControl]:
-    """(name, declared queue, flow control) of a job given by spec or by name; unknown names
-    raise."""
+    """(name, declared queue, flow control) of a job given by spec or name; unknown: raise."""
     if isinstance(job, JobSpec):
         return job.name, job.queue, job.flow
     if job not in DECLARED:

@@ -1,5 +1,4 @@
-"""Every Redis key the service uses, in one place (what is stored under them:
-`jobs.layout.records`).
+"""Every Redis key the service uses, in one place (what is stored under them: `records`).
 
 Keys are grouped by queue. Every key of a queue carries the queue's hash tag (`{name}`), and so
 does every key of a job on it, so each Lua script touches one Redis Cluster slot and queues

@@ -57,8 +57,7 @@ def _ms() -> int:
 
 CLAIM_LINGER_S = 0.005
 """While the queue is deep and few slots are free, how long a claim waits for more to free
-(see `jobs.worker.capacity`): under load one claim takes many jobs instead of one per finished
-try."""
+(`jobs.worker.capacity`): under load one claim takes many jobs, not one per finished try."""
 
 SETTLE_AT_EXIT_S = 3.0
 """At shutdown, how long to keep trying to store outcomes once the grace is over (Redis may be

@@ -1,4 +1,4 @@
-"""`jobs.flow.gate_state` reads the gates the scripts keep, under the key names `jobs.layout.keys`
+"""`jobs.flow.gate_state` reads the gates the scripts keep, under the names `jobs.layout.keys`
 gives."""
 
 from jobs.declare.registry import load_catalog
