@@ -45,7 +45,11 @@ def settings(redis_url: str) -> Settings:
         heartbeat_s=1,
         poll_fallback_s=0.5,
         shutdown_grace_s=2,
-        job_modules=["tests.jobs.sample_jobs", "tests.jobs.flow_jobs", "tests.jobs.workflow_jobs"],
+        job_modules=[
+            "tests.support.jobs.sample_jobs",
+            "tests.support.jobs.flow_jobs",
+            "tests.support.jobs.workflow_jobs",
+        ],
         cron_enabled=False,  # a shipped schedule firing mid-test would add jobs it did not expect
     )
 

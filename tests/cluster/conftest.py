@@ -31,7 +31,7 @@ def settings(cluster: ValkeyCluster) -> Settings:
         heartbeat_s=1,
         poll_fallback_s=0.5,
         shutdown_grace_s=2,
-        job_modules=["tests.jobs.sample_jobs", "tests.jobs.probe_jobs"],
+        job_modules=["tests.support.jobs.sample_jobs", "tests.support.jobs.probe_jobs"],
         cron_enabled=False,
     )
 

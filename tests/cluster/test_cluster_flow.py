@@ -14,7 +14,7 @@ from tests.helpers.flow import count, most_at_once, spans
 
 pytestmark = pytest.mark.cluster
 
-FLOW_ENV = {"JOB_MODULES": "tests.jobs.flow_jobs", "WORKER_CONCURRENCY": "10"}
+FLOW_ENV = {"JOB_MODULES": "tests.support.jobs.flow_jobs", "WORKER_CONCURRENCY": "10"}
 
 
 async def test_a_concurrency_limit_holds_on_a_cluster_with_two_workers(

@@ -19,7 +19,7 @@ from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import exit_code
 from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
-from tests.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.jobs.probe_jobs import cancelled_key, runs_key
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
@@ -161,9 +161,9 @@ async def test_event_stream_follows_a_job_to_completion(
 async def test_cron_ticks_run_once_each_with_two_workers(
     processes: ClusterProcesses, redis: RedisClient
 ) -> None:
-    from tests.jobs.cron_jobs import TICKS
+    from tests.support.jobs.cron_jobs import TICKS
 
-    cron = {"JOB_MODULES": "tests.jobs.cron_jobs"}
+    cron = {"JOB_MODULES": "tests.support.jobs.cron_jobs"}
     await processes.worker(**cron)
     await processes.worker(**cron)
 

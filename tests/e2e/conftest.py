@@ -24,7 +24,7 @@ from tests.conftest import eventually
 ROOT = Path(__file__).resolve().parents[2]
 
 BASE_ENV = {
-    "JOB_MODULES": "tests.jobs.probe_jobs",
+    "JOB_MODULES": "tests.support.jobs.probe_jobs",
     "LEASE_S": "2",
     "HEARTBEAT_S": "1",
     "SHUTDOWN_GRACE_S": "5",

@@ -7,9 +7,9 @@ from jobs.reading.job_record import JobRecord, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes
-from tests.jobs.workflow_jobs import RUNS
+from tests.support.jobs.workflow_jobs import RUNS
 
-WORKER_ENV = {"JOB_MODULES": "tests.jobs.workflow_jobs", "WORKER_CONCURRENCY": "20"}
+WORKER_ENV = {"JOB_MODULES": "tests.support.jobs.workflow_jobs", "WORKER_CONCURRENCY": "20"}
 
 
 async def final(redis: RedisClient, job_id: str, timeout_s: float = 60) -> JobRecord:

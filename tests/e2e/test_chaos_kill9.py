@@ -16,7 +16,7 @@ from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import BASE_ENV, Processes, exit_code
 from tests.helpers.chaos import JobsApi, enqueue_many, job_events, report
-from tests.jobs.probe_jobs import run_log_key
+from tests.support.jobs.probe_jobs import run_log_key
 
 pytestmark = pytest.mark.e2e
 

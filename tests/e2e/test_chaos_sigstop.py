@@ -19,7 +19,7 @@ from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes
 from tests.helpers.chaos import JobsApi, enqueue_many, job_events, log_of
-from tests.jobs.probe_jobs import run_log_key, try_gate
+from tests.support.jobs.probe_jobs import run_log_key, try_gate
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, exit_code
-from tests.jobs.probe_jobs import runs_key
+from tests.support.jobs.probe_jobs import runs_key
 
 pytestmark = pytest.mark.e2e
 MAX = {"wait_for_gate": 3}

@@ -24,7 +24,7 @@ from tests.helpers.dependencies import (
     ms,
     runs,
 )
-from tests.jobs.dependency_jobs import GO
+from tests.support.jobs.dependency_jobs import GO
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,7 @@
 """Flow-control limits hold across real worker processes (`python -m jobs`, two or more).
 
 Every time judged here is the Redis server's: the jobs record their spans by `TIME`
-(tests/jobs/flow_jobs.py), and the rate limiter records each admission in the job's state
+(tests/support/jobs/flow_jobs.py), and the rate limiter records each admission in the job's state
 (`admitted`, flow.lua), which the running job copies out. The jobs' own clocks are not used.
 """
 
@@ -30,11 +30,11 @@ from tests.helpers.flow import (
     spans,
     unfinished,
 )
-from tests.jobs.flow_jobs import STARTS
+from tests.support.jobs.flow_jobs import STARTS
 
 pytestmark = pytest.mark.e2e
 
-FLOW_ENV = {"JOB_MODULES": "tests.jobs.flow_jobs", "WORKER_CONCURRENCY": "10"}
+FLOW_ENV = {"JOB_MODULES": "tests.support.jobs.flow_jobs", "WORKER_CONCURRENCY": "10"}
 
 
 async def _workers(processes: Processes, n: int = 2) -> list[WorkerProcess]:

@@ -12,7 +12,7 @@ from scripts.embedded_redis import EmbeddedRedis
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, WorkerProcess, exit_code, sigterm
-from tests.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.jobs.probe_jobs import cancelled_key, runs_key
 
 pytestmark = pytest.mark.e2e
 MAX = {"wait_for_gate": 3, "ping": 25}

@@ -78,7 +78,7 @@ def launched(tmp_path: Path, port: int, redis_port: int) -> Iterator[Launcher]:
         EMBEDDED_REDIS_PORT=str(redis_port),
         EMBEDDED_REDIS_DIR=str(tmp_path / "data"),
         PORT=str(port),
-        JOB_MODULES="tests.jobs.probe_jobs",
+        JOB_MODULES="tests.support.jobs.probe_jobs",
         SHUTDOWN_GRACE_S=str(GRACE_S),
         HEARTBEAT_S="1",
         API_KEYS="",

@@ -22,7 +22,7 @@ WEBHOOKS = {
     "WEBHOOK_ALLOW_PRIVATE": "true",
     "WEBHOOK_BACKOFF_BASE_S": "0.01",
     "WEBHOOK_BACKOFF_MAX_S": "0.05",
-    "JOB_MODULES": "tests.jobs.probe_jobs,tests.jobs.workflow_jobs",
+    "JOB_MODULES": "tests.support.jobs.probe_jobs,tests.support.jobs.workflow_jobs",
 }
 
 

@@ -10,18 +10,22 @@ from jobs.reading.job_record import JobRecord, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.e2e.conftest import Processes, WorkerProcess
-from tests.jobs.dependency_jobs import RUNS
+from tests.support.jobs.dependency_jobs import RUNS
 
 SWEEP_S = 1.0
 """DEPENDENCY_SWEEP_S of these tests (10 s by default): a release a crash lost is sent by a
 sweep within about this long (1.5 x: workers sweep every half of it)."""
-MODULES = "tests.jobs.workflow_jobs,tests.jobs.dependency_jobs"
+MODULES = "tests.support.jobs.workflow_jobs,tests.support.jobs.dependency_jobs"
 
 
 def dependency_settings(settings: Settings) -> Settings:
     """The test's settings with this sweep interval (enqueue.lua schedules the first look by
     it) and the dependency test jobs in the catalog."""
-    modules = [*settings.job_modules, "tests.jobs.workflow_jobs", "tests.jobs.dependency_jobs"]
+    modules = [
+        *settings.job_modules,
+        "tests.support.jobs.workflow_jobs",
+        "tests.support.jobs.dependency_jobs",
+    ]
     return settings.model_copy(
         update={"dependency_sweep_s": SWEEP_S, "job_modules": list(dict.fromkeys(modules))}
     )

@@ -1,10 +1,10 @@
-"""Reading what the flow-control test jobs (tests/jobs/flow_jobs.py) recorded, all in server
+"""Reading what the flow-control test jobs (tests/support/jobs/flow_jobs.py) recorded, all in server
 µs: their tries' spans, the starts of tries that never ended, the rate limiter's admissions."""
 
 from dataclasses import dataclass
 
 from jobs.layout.connection import RedisClient
-from tests.jobs.flow_jobs import ADMISSIONS, SPANS, STARTS
+from tests.support.jobs.flow_jobs import ADMISSIONS, SPANS, STARTS
 
 
 @dataclass(frozen=True, slots=True)

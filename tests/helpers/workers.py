@@ -10,7 +10,7 @@ from jobs.layout.connection import RedisClient
 from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import eventually
-from tests.jobs.sample_jobs import STARTS
+from tests.support.jobs.sample_jobs import STARTS
 
 
 @contextlib.asynccontextmanager

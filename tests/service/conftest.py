@@ -32,7 +32,7 @@ def live_stack(redis_url: str) -> Iterator[Stack]:
     env = {
         **os.environ.copy(),
         "REDIS_URL": redis_url,
-        "JOB_MODULES": "tests.jobs.sample_jobs,tests.jobs.flow_jobs",
+        "JOB_MODULES": "tests.support.jobs.sample_jobs,tests.support.jobs.flow_jobs",
         "API_KEYS": key,
         "HEARTBEAT_S": "1",
         "SHUTDOWN_GRACE_S": "1",

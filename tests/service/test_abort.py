@@ -4,7 +4,7 @@ import asyncio
 
 import httpx
 
-import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
+import tests.support.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
 from jobs.enqueue.submit import enqueue
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
@@ -13,7 +13,7 @@ from jobs.layout.results import result_data
 from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import RunWorker, eventually
-from tests.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.jobs.probe_jobs import cancelled_key, runs_key
 
 
 async def _status(client: httpx.AsyncClient, job_id: str) -> str:

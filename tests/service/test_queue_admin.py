@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 import jobs.enqueue.submit
-import tests.jobs.probe_jobs  # noqa: F401 (declares wait_for_gate)
+import tests.support.jobs.probe_jobs  # noqa: F401 (declares wait_for_gate)
 from jobs.enqueue.submit import enqueue
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient

@@ -1,6 +1,6 @@
 """Leases: the worker renews the lease of a running job and keeps running it."""
 
-import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
+import tests.support.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
 from jobs.enqueue.submit import enqueue
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
@@ -8,7 +8,7 @@ from jobs.reading.job_record import JobStatus, load_job
 from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import eventually
-from tests.jobs.probe_jobs import cancelled_key
+from tests.support.jobs.probe_jobs import cancelled_key
 
 MAX = {"wait_for_gate": 3}
 

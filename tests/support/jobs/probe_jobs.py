@@ -1,7 +1,7 @@
 """Jobs that let tests hold a try open, count its runs and steer its outcome.
 
 Imported by the tests that use them and loaded by end-to-end worker processes through
-`JOB_MODULES=tests.jobs.probe_jobs`. They keep their bookkeeping under `test:` keys.
+`JOB_MODULES=tests.support.jobs.probe_jobs`. They keep their bookkeeping under `test:` keys.
 """
 
 import asyncio

@@ -9,7 +9,7 @@ from jobs.layout.connection import RedisClient
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.workers import background_worker
-from tests.jobs.flow_jobs import SPANS
+from tests.support.jobs.flow_jobs import SPANS
 
 
 async def spans(redis: RedisClient) -> list[tuple[str, int, int]]:

@@ -14,7 +14,9 @@ def test_every_module_of_jobs_tasks_is_loaded(settings: Settings) -> None:
     assert {"always_permanent", "too_slow"} <= set(catalog)  # from JOB_MODULES
 
 
-@pytest.mark.parametrize("module", ["tests.jobs.no_such_module", "tests.jobs.broken_jobs"])
+@pytest.mark.parametrize(
+    "module", ["tests.support.jobs.no_such_module", "tests.support.jobs.broken_jobs"]
+)
 def test_a_job_module_that_fails_to_import_stops_worker_and_web(
     settings: Settings, module: str
 ) -> None:

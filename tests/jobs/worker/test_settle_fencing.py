@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
+import tests.support.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
 from jobs.declare.context import JobContext
 from jobs.enqueue.submit import enqueue
 from jobs.layout import keys, scripts
@@ -14,7 +14,7 @@ from jobs.reading.job_record import JobStatus, load_job
 from jobs.worker.loop import Worker
 from settings import Settings
 from tests.conftest import eventually
-from tests.jobs.probe_jobs import cancelled_key
+from tests.support.jobs.probe_jobs import cancelled_key
 
 MAX = {"wait_for_gate": 3, "ping": 25}
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
+import tests.support.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
 from jobs.declare.context import JobContext
 from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient

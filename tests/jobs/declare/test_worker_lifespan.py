@@ -5,7 +5,7 @@ from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import load_job
 from settings import Settings
 from tests.conftest import RunWorker
-from tests.jobs.sample_jobs import LIFESPAN_EVENTS
+from tests.support.jobs.sample_jobs import LIFESPAN_EVENTS
 
 
 async def test_jobs_share_the_resource_a_worker_lifespan_opened(

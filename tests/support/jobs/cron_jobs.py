@@ -1,7 +1,7 @@
 """A cron schedule that ticks every second, for end-to-end workers only.
 
-Loaded through `JOB_MODULES=tests.jobs.cron_jobs` by worker and web processes; never import it
-in the test process (its schedule would run in every in-process worker).
+Loaded through `JOB_MODULES=tests.support.jobs.cron_jobs` by worker and web processes; never
+import it in the test process (its schedule would run in every in-process worker).
 """
 
 from pydantic import BaseModel

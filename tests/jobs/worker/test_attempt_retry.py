@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 import jobs.worker.backoff
-import tests.jobs.probe_jobs  # noqa: F401  (declares `flaky`)
+import tests.support.jobs.probe_jobs  # noqa: F401  (declares `flaky`)
 from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus, load_job

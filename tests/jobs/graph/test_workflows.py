@@ -20,7 +20,7 @@ from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings
 from tests.conftest import eventually
 from tests.helpers.workers import background_worker
-from tests.jobs.workflow_jobs import Number, gather, numbered
+from tests.support.jobs.workflow_jobs import Number, gather, numbered
 
 
 async def final(redis: RedisClient, job_id: str) -> JobRecord:
