@@ -8,7 +8,7 @@ import pytest
 
 from jobs.layout.connection import RedisClient, create_redis
 from settings import Settings
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.cluster import ClusterProcesses, ValkeyCluster
 
 
 @pytest.fixture(scope="session")

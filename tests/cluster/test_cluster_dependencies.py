@@ -14,9 +14,8 @@ from jobs.reading.job_record import JobStatus
 from jobs.worker.claim import Claimer
 from jobs.worker.queue_order import ServedQueues
 from settings import Settings
-from tests.helpers.chaos import report
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster, slot_of
-from tests.helpers.dependencies import (
+from tests.support.cluster import ClusterProcesses, ValkeyCluster, slot_of
+from tests.support.dependencies import (
     SWEEP_S,
     dependency_settings,
     dependency_worker,
@@ -24,6 +23,7 @@ from tests.helpers.dependencies import (
     ms,
     runs,
 )
+from tests.support.report import report
 
 pytestmark = pytest.mark.cluster
 

@@ -16,10 +16,10 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import exit_code
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.cluster import ClusterProcesses, ValkeyCluster
 from tests.support.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.processes import exit_code
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 

@@ -11,8 +11,8 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.cluster
 

@@ -5,9 +5,9 @@ from jobs.graph.workflows import task
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
 from tests.support.jobs.workflow_jobs import RUNS
+from tests.support.processes import Processes
+from tests.support.waiting import eventually
 
 WORKER_ENV = {"JOB_MODULES": "tests.support.jobs.workflow_jobs", "WORKER_CONCURRENCY": "20"}
 

@@ -11,9 +11,9 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes, exit_code
 from tests.support.jobs.probe_jobs import runs_key
+from tests.support.processes import Processes, exit_code
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 MAX = {"wait_for_gate": 3}

@@ -26,10 +26,7 @@ from jobs.reading.job_record import JobStatus
 from jobs.worker.claim import Claimer
 from jobs.worker.queue_order import ServedQueues
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes, exit_code
-from tests.helpers.chaos import report
-from tests.helpers.dependencies import (
+from tests.support.dependencies import (
     SWEEP_S,
     dependency_settings,
     dependency_worker,
@@ -37,6 +34,9 @@ from tests.helpers.dependencies import (
     ms,
     runs,
 )
+from tests.support.processes import Processes, exit_code
+from tests.support.report import report
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

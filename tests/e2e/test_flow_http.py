@@ -14,9 +14,9 @@ import pytest
 
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
-from tests.helpers.flow import count, server_us, spans
+from tests.support.flow_records import count, server_us, spans
+from tests.support.processes import Processes
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

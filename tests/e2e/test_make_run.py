@@ -21,9 +21,8 @@ import pytest
 from jobs.layout.connection import create_redis
 from scripts.embedded_redis import free_port
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import exit_code
-from tests.processes import wait_ready
+from tests.support.processes import exit_code, wait_ready
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e

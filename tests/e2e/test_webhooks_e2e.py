@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from jobs.webhooks.signing import event_id_for, verify_signature
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
-from tests.helpers.webhook_receiver import Receiver, webhook_receiver
+from tests.support.processes import Processes
+from tests.support.waiting import eventually
+from tests.support.webhook_receiver import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.e2e
 

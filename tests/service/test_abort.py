@@ -12,8 +12,9 @@ from jobs.layout.records import LeaseToken
 from jobs.layout.results import result_data
 from jobs.worker.loop import Worker
 from settings import Settings
-from tests.conftest import RunWorker, eventually
 from tests.support.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.waiting import eventually
+from tests.support.workers import RunWorker
 
 
 async def _status(client: httpx.AsyncClient, job_id: str) -> str:

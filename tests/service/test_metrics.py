@@ -4,7 +4,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.worker.loop import Worker
-from tests.conftest import RunWorker, eventually
+from tests.support.waiting import eventually
+from tests.support.workers import RunWorker
 
 
 async def _samples(

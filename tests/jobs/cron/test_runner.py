@@ -13,7 +13,7 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.worker.loop import Worker
 from settings import Settings
-from tests.conftest import eventually
+from tests.support.waiting import eventually
 
 
 async def test_tick_is_enqueued_once_however_many_claim_it(

@@ -12,7 +12,8 @@ from jobs.reading.job_record import JobStatus, Progress, load_job
 from jobs.tasks.batch import Batch, process_batch
 from jobs.worker.loop import Worker
 from settings import Settings
-from tests.conftest import RunWorker, eventually
+from tests.support.waiting import eventually
+from tests.support.workers import RunWorker
 
 MAX = {"wait_for_gate": 3, "process_batch": 5}
 

@@ -4,8 +4,8 @@ from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import load_job
 from settings import Settings
-from tests.conftest import RunWorker
 from tests.support.jobs.sample_jobs import LIFESPAN_EVENTS
+from tests.support.workers import RunWorker
 
 
 async def test_jobs_share_the_resource_a_worker_lifespan_opened(

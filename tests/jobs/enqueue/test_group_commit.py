@@ -13,8 +13,8 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus, load_jobs
 from settings import Settings
-from tests.conftest import RunWorker, eventually
-from tests.helpers.workers import new_queue, starts
+from tests.support.waiting import eventually
+from tests.support.workers import RunWorker, new_queue, starts
 
 Call = Callable[[], Awaitable[Enqueued]]
 

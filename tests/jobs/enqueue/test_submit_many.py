@@ -4,8 +4,7 @@ from jobs.enqueue.submit import BULK_CHUNK, enqueue_many
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus, load_jobs
 from settings import Settings
-from tests.conftest import RunWorker
-from tests.helpers.workers import new_queue, starts
+from tests.support.workers import RunWorker, new_queue, starts
 
 
 async def test_enqueue_many_over_several_chunks_keeps_input_order_and_enqueues_all(

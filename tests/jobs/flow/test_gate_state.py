@@ -8,8 +8,8 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import load_jobs
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.workers import background_worker
+from tests.support.waiting import eventually
+from tests.support.workers import worker_in_background
 
 QUEUE = keys.DEFAULT_QUEUE
 
@@ -34,7 +34,7 @@ async def _gate(redis: RedisClient, settings: Settings, gate: str) -> GateState 
 async def test_a_full_concurrency_gate_shows_its_slots_and_held_jobs(
     redis: RedisClient, settings: Settings
 ) -> None:
-    async with background_worker(settings, redis, worker_concurrency=10):
+    async with worker_in_background(settings, redis, worker_concurrency=10):
         enqueued = await enqueue_many(
             redis,
             "three_at_a_time",
@@ -66,7 +66,7 @@ async def test_a_full_concurrency_gate_shows_its_slots_and_held_jobs(
 
 
 async def test_a_rate_gate_shows_its_next_admission(redis: RedisClient, settings: Settings) -> None:
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         await enqueue_many(
             redis, "twenty_a_second", [{"label": str(i)} for i in range(40)], settings=settings
         )

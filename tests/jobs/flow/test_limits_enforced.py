@@ -7,9 +7,9 @@ import itertools
 from jobs.enqueue.submit import enqueue, enqueue_many
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.workers import background_worker
 from tests.support.jobs.flow_jobs import SPANS
+from tests.support.waiting import eventually
+from tests.support.workers import worker_in_background
 
 
 async def spans(redis: RedisClient) -> list[tuple[str, int, int]]:
@@ -35,7 +35,7 @@ async def test_concurrency_limit_holds_across_two_workers(
     async with contextlib.AsyncExitStack() as stack:
         for _ in range(2):
             await stack.enter_async_context(
-                background_worker(settings, redis, worker_concurrency=10)
+                worker_in_background(settings, redis, worker_concurrency=10)
             )
         await enqueue_many(
             redis,
@@ -52,7 +52,7 @@ async def test_concurrency_limit_holds_across_two_workers(
 
 
 async def test_rate_limit_spaces_admissions(redis: RedisClient, settings: Settings) -> None:
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         await enqueue_many(
             redis, "twenty_a_second", [{"label": str(i)} for i in range(10)], settings=settings
         )
@@ -80,7 +80,7 @@ async def test_debounce_replaces_the_input(redis: RedisClient, settings: Setting
     second = await enqueue(redis, "debounced", {"label": "b", "customer": "c"}, settings=settings)
     assert second.outcome == "debounced" and second.job_id == first.job_id
     assert second.scheduled_ms >= first.scheduled_ms
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
 
         async def done() -> bool:
             return await redis.llen(SPANS) == 1  # type: ignore[no-any-return,misc]

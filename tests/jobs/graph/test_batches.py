@@ -8,9 +8,9 @@ from jobs.graph.workflows import InvalidWorkflow, WorkflowTooLarge, task
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.workers import background_worker
 from tests.support.jobs.workflow_jobs import RUNS
+from tests.support.waiting import eventually
+from tests.support.workers import worker_in_background
 
 
 async def final(redis: RedisClient, job_id: str) -> JobRecord:
@@ -36,7 +36,7 @@ async def test_on_success_runs_once_and_sees_the_batch(
         on_complete=task("batch_callback", {}),
     )
     assert len(created.jobs) == 20 and set(created.callbacks) == {"on_success", "on_complete"}
-    async with background_worker(settings, redis, worker_queues="arq:queue,other"):
+    async with worker_in_background(settings, redis, worker_queues="arq:queue,other"):
         success = await final(redis, created.callbacks["on_success"])
         complete = await final(redis, created.callbacks["on_complete"])
     for callback in (success, complete):
@@ -68,7 +68,7 @@ async def test_a_failed_member_fails_on_success_and_runs_on_complete(
         on_success=task("batch_callback", {}),
         on_complete=task("batch_callback", {}),
     )
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         success = await final(redis, created.callbacks["on_success"])
         complete = await final(redis, created.callbacks["on_complete"])
     assert success.status is JobStatus.failed and success.error

@@ -8,8 +8,8 @@ from jobs.graph.dependencies import UnknownParent
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.workers import background_worker
+from tests.support.waiting import eventually
+from tests.support.workers import worker_in_background
 
 
 async def record(redis: RedisClient, job_id: str) -> JobRecord:
@@ -35,7 +35,7 @@ async def test_child_waits_then_sees_its_parents_results(
     waiting = await record(redis, child.job_id)
     assert waiting.status is JobStatus.waiting
     assert waiting.waiting_on == 2 and waiting.after == [a.job_id, b.job_id]
-    async with background_worker(settings, redis, worker_queues="arq:queue,other"):
+    async with worker_in_background(settings, redis, worker_queues="arq:queue,other"):
         done = await final(redis, child.job_id)
     assert done.status is JobStatus.complete, done.error
     assert done.result["total"] == 13
@@ -48,7 +48,7 @@ async def test_failed_parent_fails_the_child_without_starting_it(
     bad = await enqueue(redis, "numbered", {"n": 1, "fail": True}, settings=settings)
     child = await enqueue(redis, "gather", {}, after=[bad.job_id], settings=settings)
     grandchild = await enqueue(redis, "gather", {}, after=[child.job_id], settings=settings)
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         done = await final(redis, grandchild.job_id)
         child_done = await final(redis, child.job_id)
     assert child_done.status is JobStatus.failed
@@ -71,7 +71,7 @@ async def test_ignore_runs_anyway_and_says_which_parent_failed(
         on_parent_failure="ignore",
         settings=settings,
     )
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         done = await final(redis, child.job_id)
     assert done.status is JobStatus.complete
     assert done.result["total"] == 5
@@ -83,7 +83,7 @@ async def test_a_parent_final_already_releases_at_once(
     redis: RedisClient, settings: Settings
 ) -> None:
     parent = await enqueue(redis, "numbered", {"n": 7}, settings=settings)
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         await final(redis, parent.job_id)
         child = await enqueue(redis, "gather", {}, after=[parent.job_id], settings=settings)
         done = await final(redis, child.job_id)
@@ -96,7 +96,7 @@ async def test_fan_out_and_fan_in(redis: RedisClient, settings: Settings) -> Non
         redis, "numbered", [{"n": i} for i in range(1, 51)], after=[root.job_id], settings=settings
     )
     fan_in = await enqueue(redis, "gather", {}, after=[e.job_id for e in fanned], settings=settings)
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         done = await final(redis, fan_in.job_id)
     assert done.result["total"] == sum(range(1, 51))
     assert len(done.result["parent_results"]) == 50
@@ -112,7 +112,7 @@ async def test_aborting_a_waiting_parent_applies_the_rule(
     )
     response = await client.delete(f"/jobs/{parent.job_id}")
     assert response.status_code in (200, 202), response.text
-    async with background_worker(settings, redis, worker_queues="other"):
+    async with worker_in_background(settings, redis, worker_queues="other"):
         done = await final(redis, child.job_id)
     assert done.status is JobStatus.failed and done.error and done.error.type == "ParentFailed"
     assert "aborted" in done.error.message

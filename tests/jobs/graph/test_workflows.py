@@ -18,9 +18,9 @@ from jobs.graph.workflows import (
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.workers import background_worker
 from tests.support.jobs.workflow_jobs import Number, gather, numbered
+from tests.support.waiting import eventually
+from tests.support.workers import worker_in_background
 
 
 async def final(redis: RedisClient, job_id: str) -> JobRecord:
@@ -42,7 +42,7 @@ async def test_chain_runs_in_order_and_passes_results(
     assert created.gate is None  # one Redis: one transaction, no gate
     first = await load_job(redis, created.jobs["1"], {})
     assert first is not None and first.status is JobStatus.waiting
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         last = await final(redis, created.jobs["2"])
     assert last.status is JobStatus.complete
     middle = await _result(redis, created, "1")
@@ -68,7 +68,7 @@ async def test_a_failing_middle_step_fails_the_rest_or_is_ignored(
     flow.add("c", "gather", {}, after=["b"])
     flow.add("d", "gather", {}, after=["b"], on_parent_failure="ignore")
     created = await enqueue_workflow(redis, flow, settings)
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         c = await final(redis, created.jobs["c"])
         d = await final(redis, created.jobs["d"])
     assert c.status is JobStatus.failed and c.error and c.error.type == "ParentFailed"
@@ -83,7 +83,7 @@ async def test_chord_fans_in_across_queues(redis: RedisClient, settings: Setting
     header = [task("numbered", {"n": i}, queue="other" if i % 2 else None) for i in range(1, 11)]
     created = await enqueue_workflow(redis, chord(header, task("gather", {})), settings)
     assert created.id.endswith("@other")  # the first root is on "other": so is the workflow
-    async with background_worker(settings, redis, worker_queues="arq:queue,other"):
+    async with worker_in_background(settings, redis, worker_queues="arq:queue,other"):
         done = await final(redis, created.jobs["callback"])
     assert done.result["total"] == 55
     assert len(done.result["parent_results"]) == 10
@@ -143,7 +143,7 @@ async def test_commit_gate_path_runs_the_workflow(redis: RedisClient, settings: 
     flow.add("c", "gather", {}, after=["a", "b"])
     created = await write_gated(redis, settings, validate(flow, settings))
     assert created.gate is not None
-    async with background_worker(settings, redis, worker_queues="arq:queue,other"):
+    async with worker_in_background(settings, redis, worker_queues="arq:queue,other"):
         c = await final(redis, created.jobs["c"])
     assert c.status is JobStatus.complete
     # The gate is no parent the job sees.
@@ -164,7 +164,7 @@ async def test_a_workflow_never_committed_never_runs(
     flow.add("c", "gather", {}, after=["b"])
     created = await write_gated(redis, fast, validate(flow, fast), commit=False)
     assert created.gate is not None
-    async with background_worker(fast, redis):
+    async with worker_in_background(fast, redis):
         outcomes = [await final(redis, job_id) for job_id in created.jobs.values()]
         gate = await final(redis, created.gate)
     assert gate.status is JobStatus.failed and gate.error and gate.error.type == "ParentFailed"
@@ -188,7 +188,7 @@ async def test_the_job_client_enqueues_workflows_and_batches(
     jobs = JobClient(redis, settings)
     created = await jobs.enqueue_workflow(chain(task(numbered, Number(n=4)), task(gather, {})))
     batch = await jobs.enqueue_batch([task("numbered", {"n": 1})], on_success=task(gather, {}))
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         last = await final(redis, created.jobs["1"])
         callback = await final(redis, batch.callbacks["on_success"])
     assert last.result["total"] == 4
@@ -202,6 +202,6 @@ async def test_links_across_enqueue_calls_and_within_one(
     links the parents of its own call, the callback's other parents are linked after it."""
     header = [task("numbered", {"n": 1}) for _ in range(600)]
     created = await enqueue_workflow(redis, chord(header, task("gather", {})), settings)
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         done = await final(redis, created.jobs["callback"])
     assert done.status is JobStatus.complete and done.result["total"] == 600

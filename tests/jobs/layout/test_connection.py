@@ -4,7 +4,7 @@ from typing import Any
 
 from jobs.layout.connection import RedisClient, create_redis
 from settings import Settings
-from tests.conftest import eventually
+from tests.support.waiting import eventually
 
 
 def _pooled(redis: RedisClient) -> Any:

@@ -5,7 +5,7 @@ import orjson
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus, load_job
-from tests.conftest import RunWorker
+from tests.support.workers import RunWorker
 
 MAX = {"ping": 25, "on_emails_queue": 5}
 

@@ -46,8 +46,8 @@ from jobs.reading import stats
 from jobs.webhooks.signing import DeliveryAttempt, event_id_for, record_attempt
 from jobs.worker import heartbeat
 from settings import Settings
-from tests.conftest import RunWorker
 from tests.golden.capture import CAPTURE_ENV, GOLDEN
+from tests.support.workers import RunWorker
 
 MS = 1_764_000_000_123
 """A fixed server time for the codec inputs."""

@@ -10,8 +10,8 @@ from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus, load_job
 from scripts.embedded_redis import free_port
 from settings import Settings
-from tests.conftest import RunWorker
-from tests.helpers.smtp import Inbox, smtp_inbox
+from tests.support.smtp_inbox import Inbox, smtp_inbox
+from tests.support.workers import RunWorker
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from jobs.tasks.ping import Ping, ping
 from jobs.webhooks.attach import attach_webhook
 from jobs.webhooks.callback import InvalidCallback, delivery_for
 from settings import Settings
-from tests.helpers.webhook_receiver import final_record, webhook_receiver
-from tests.helpers.workers import background_worker, new_queue
+from tests.support.webhook_receiver import final_record, webhook_receiver
+from tests.support.workers import new_queue, worker_in_background
 
 URL = "https://hooks.example.com/done"
 
@@ -128,7 +128,7 @@ async def test_attach_webhook_is_idempotent_and_a_final_job_delivers_at_once(
 ) -> None:
     with webhook_receiver() as receiver:
         url = receiver.url()
-        async with background_worker(settings, redis):
+        async with worker_in_background(settings, redis):
             job = await enqueue(redis, "ping", {"message": "late"}, settings=settings)
             await final_record(redis, job.job_id)
             first = await attach_webhook(redis, job.job_id, url, settings=settings)

@@ -13,8 +13,8 @@ from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus, load_job
 from jobs.webhooks.callback import InvalidCallback, delivery_for
 from settings import Settings
-from tests.helpers.webhook_receiver import final_record, webhook_receiver
-from tests.helpers.workers import background_worker
+from tests.support.webhook_receiver import final_record, webhook_receiver
+from tests.support.workers import worker_in_background
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ async def test_a_workflow_reports_its_outcome_once_all_are_final(
         assert created.done is not None
         done = await load_job(redis, created.done, {})
         assert done is not None and done.status is JobStatus.waiting and done.waiting_on == 3
-        async with background_worker(settings, redis):
+        async with worker_in_background(settings, redis):
             delivery = await final_record(redis, delivery_for(created.done, receiver.url()).job_id)
         assert delivery.status is JobStatus.complete
         [request] = receiver.requests()
@@ -71,7 +71,7 @@ async def test_a_batch_reports_after_its_callbacks(redis: RedisClient, settings:
             callback_url=receiver.url(),
         )
         assert created.done is not None
-        async with background_worker(settings, redis):
+        async with worker_in_background(settings, redis):
             await final_record(redis, delivery_for(created.done, receiver.url()).job_id)
         [request] = receiver.requests()
     outcome = orjson.loads(request.body)["result"]
@@ -96,7 +96,7 @@ async def test_an_uncommitted_workflow_sends_no_webhook(
         created = await write_gated(redis, fast, planned, callback_url=receiver.url(), commit=False)
         assert created.done is not None
         delivery_id = delivery_for(created.done, receiver.url()).job_id
-        async with background_worker(fast, redis):
+        async with worker_in_background(fast, redis):
             delivery = await final_record(redis, delivery_id)
             done = await final_record(redis, created.done)
         assert receiver.requests() == []

@@ -16,12 +16,8 @@ from jobs.reading.job_record import JobStatus
 from jobs.webhooks.signing import sign, verify_signature
 from jobs.webhooks.url_policy import WebhookRefused, check_url
 from settings import Settings
-from tests.helpers.webhook_receiver import (
-    deliver_after_final,
-    final_record,
-    webhook_receiver,
-)
-from tests.helpers.workers import background_worker
+from tests.support.webhook_receiver import deliver_after_final, final_record, webhook_receiver
+from tests.support.workers import worker_in_background
 
 
 @pytest.fixture
@@ -83,7 +79,7 @@ async def test_a_final_job_is_delivered_signed_with_its_jobview(
     settings: Settings, redis: RedisClient
 ) -> None:
     with webhook_receiver() as receiver:
-        async with background_worker(settings, redis):
+        async with worker_in_background(settings, redis):
             parent_id, delivery_id, event_id = await deliver_after_final(
                 redis, settings, receiver.url()
             )
@@ -112,7 +108,7 @@ async def test_a_failing_receiver_gets_retries_with_the_same_event_id(
     settings: Settings, redis: RedisClient, client: httpx.AsyncClient
 ) -> None:
     with webhook_receiver(answers=[500, 500]) as receiver:
-        async with background_worker(settings, redis):
+        async with worker_in_background(settings, redis):
             parent_id, delivery_id, event_id = await deliver_after_final(
                 redis, settings, receiver.url()
             )
@@ -148,7 +144,7 @@ async def test_a_name_resolving_to_loopback_is_refused_at_delivery_without_conne
     with webhook_receiver() as receiver:
         url = receiver.url(host="localhost")
         check_url(url, strict)  # a name passes at enqueue: only its addresses can tell
-        async with background_worker(strict, redis):
+        async with worker_in_background(strict, redis):
             parent_id, delivery_id, _ = await deliver_after_final(redis, strict, url)
             delivery = await final_record(redis, delivery_id)
         assert receiver.requests() == []
@@ -166,7 +162,7 @@ async def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(
 ) -> None:
     two_attempts = settings.model_copy(update={"webhook_max_attempts": 2})
     with webhook_receiver(answers=[302, 302]) as receiver:
-        async with background_worker(two_attempts, redis):
+        async with worker_in_background(two_attempts, redis):
             parent_id, delivery_id, _ = await deliver_after_final(
                 redis, two_attempts, receiver.url()
             )

@@ -14,7 +14,7 @@ import pytest
 
 from jobs.webhooks.delivery import post
 from settings import Settings
-from tests.helpers.webhook_receiver import webhook_receiver
+from tests.support.webhook_receiver import webhook_receiver
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 

@@ -14,7 +14,8 @@ from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from jobs.worker.backoff import backoff_s
 from jobs.worker.loop import Worker
 from settings import Settings
-from tests.conftest import RunWorker, eventually
+from tests.support.waiting import eventually
+from tests.support.workers import RunWorker
 
 MAX = {"flaky": 4}
 

@@ -4,7 +4,7 @@ from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
-from tests.conftest import RunWorker
+from tests.support.workers import RunWorker
 
 MAX = {"ping": 25, "too_slow": 2}
 

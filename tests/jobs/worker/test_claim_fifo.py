@@ -11,8 +11,8 @@ from jobs.enqueue.submit import BULK_CHUNK, enqueue, enqueue_many
 from jobs.layout.connection import RedisClient, server_ms
 from jobs.worker.loop import Worker
 from settings import Settings
-from tests.conftest import RunWorker, eventually
-from tests.helpers.workers import new_queue, starts
+from tests.support.waiting import eventually
+from tests.support.workers import RunWorker, new_queue, starts
 
 EARLIER = 8 * BULK_CHUNK + 90
 """Jobs the queue saw before (deferred for good): 4,090, just short of 4,096 = 2**12."""

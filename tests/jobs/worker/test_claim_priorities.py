@@ -10,8 +10,8 @@ from jobs.enqueue.submit import MAX_PRIORITY, InvalidPriority, enqueue, enqueue_
 from jobs.layout.connection import RedisClient, server_ms
 from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
-from tests.conftest import RunWorker, eventually
-from tests.helpers.workers import starts
+from tests.support.waiting import eventually
+from tests.support.workers import RunWorker, starts
 
 ONE_AT_A_TIME = {"worker_concurrency": 1, "claim_batch": 1}
 MAX = {"record_start": 3}

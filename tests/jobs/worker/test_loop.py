@@ -7,8 +7,8 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
-from tests.conftest import RunWorker
-from tests.helpers.stock_arq import stock_enqueue
+from tests.support.stock_arq import stock_enqueue
+from tests.support.workers import RunWorker
 
 MAX = {"ping": 25, "always_permanent": 3, "too_slow": 2, "not_retried_value_error": 3}
 

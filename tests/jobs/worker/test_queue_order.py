@@ -11,8 +11,7 @@ from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus, load_job
 from jobs.worker.queue_order import InvalidQueueSpec, ServedQueues
 from settings import Settings
-from tests.conftest import RunWorker
-from tests.helpers.workers import new_queue, starts
+from tests.support.workers import RunWorker, new_queue, starts
 
 ONE_AT_A_TIME = {"worker_concurrency": 1, "claim_batch": 1}
 BAD_NAMES = [

@@ -13,8 +13,8 @@ from jobs.layout.records import LeaseToken
 from jobs.reading.job_record import JobStatus, load_job
 from jobs.worker.loop import Worker
 from settings import Settings
-from tests.conftest import eventually
 from tests.support.jobs.probe_jobs import cancelled_key
+from tests.support.waiting import eventually
 
 MAX = {"wait_for_gate": 3, "ping": 25}
 

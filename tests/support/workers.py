@@ -3,18 +3,22 @@
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.worker.loop import Worker
 from settings import Settings
-from tests.conftest import eventually
 from tests.support.jobs.sample_jobs import STARTS
+from tests.support.waiting import eventually
+
+RunWorker = Callable[..., Awaitable[Worker]]
+"""The `run_worker` fixture: `await run_worker(**overrides)` runs a burst worker until the
+queue is empty."""
 
 
 @contextlib.asynccontextmanager
-async def background_worker(
+async def worker_in_background(
     settings: Settings, redis: RedisClient, **overrides: object
 ) -> AsyncIterator[Worker]:
     """A long-running worker (not burst) with `overrides` (e.g. `worker_queues="a,b"`), from

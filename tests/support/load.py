@@ -1,8 +1,10 @@
-"""A steady load of ping jobs for the cluster's fault tests, from Python and over HTTP, that
-keeps every job it meant to enqueue through redirections and outages."""
+"""Load for the fault tests: many jobs enqueued one by one at once (`enqueue_each`), and a
+steady load of ping jobs from Python and over HTTP that keeps every job it meant to enqueue
+through redirections and outages (`SteadyLoad`, the cluster's)."""
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 from redis.exceptions import RedisError
@@ -10,6 +12,26 @@ from redis.exceptions import RedisError
 from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient
 from settings import Settings
+
+
+async def enqueue_each(
+    redis: RedisClient,
+    name: str,
+    payloads: list[dict[str, Any]],
+    settings: Settings,
+    in_flight: int = 200,
+) -> list[str]:
+    """Enqueue one job per payload, each its own `enqueue` call (in order of the list,
+    `in_flight` at a time), as many clients would; their ids. (`jobs.enqueue.submit.enqueue_many`
+    writes them in chunks instead.)"""
+    ids: list[str] = []
+    for start in range(0, len(payloads), in_flight):
+        chunk = payloads[start : start + in_flight]
+        done = await asyncio.gather(
+            *(enqueue(redis, name, payload, settings=settings) for payload in chunk)
+        )
+        ids += [e.job_id for e in done]
+    return ids
 
 
 class SteadyLoad:

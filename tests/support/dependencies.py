@@ -8,9 +8,9 @@ from datetime import datetime
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes, WorkerProcess
 from tests.support.jobs.dependency_jobs import RUNS
+from tests.support.processes import Processes, WorkerProcess
+from tests.support.waiting import eventually
 
 SWEEP_S = 1.0
 """DEPENDENCY_SWEEP_S of these tests (10 s by default): a release a crash lost is sent by a

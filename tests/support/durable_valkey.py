@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from scripts.embedded_redis import free_port
-from tests.conftest import eventually
+from tests.support.waiting import eventually
 
 
 class DurableValkey:

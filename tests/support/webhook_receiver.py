@@ -14,7 +14,7 @@ from jobs.reading.job_record import JobRecord, load_job
 from jobs.webhooks.delivery import DeliverWebhook
 from jobs.webhooks.signing import event_id_for
 from settings import Settings
-from tests.conftest import eventually
+from tests.support.waiting import eventually
 
 
 @dataclass(frozen=True)

