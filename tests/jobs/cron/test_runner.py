@@ -2,12 +2,12 @@
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from jobs.cron.runner import catch_up, claim_and_enqueue, run_schedules
-from jobs.cron.schedules import SCHEDULES, InvalidSchedule, Schedule, UnknownScheduledJob, schedule
+from jobs.cron.schedules import SCHEDULES, Schedule, UnknownScheduledJob, schedule
 from jobs.declare.registry import load_catalog
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
@@ -80,35 +80,6 @@ def test_a_schedule_naming_an_undeclared_job_stops_the_worker_at_start(
             Worker(settings, burst=True, handle_signals=False)
     finally:
         SCHEDULES.remove(typo)
-
-
-def test_crontab_lines_with_time_zones_and_dst() -> None:
-    berlin = Schedule("ping", "30 2 * * *", tz="Europe/Berlin")
-    # Spring forward (02:30 does not exist on 2026-03-29): runs when the gap ends, 03:00 CEST.
-    spring = berlin.next_after(datetime(2026, 3, 28, 23, 0, tzinfo=UTC))
-    assert spring == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
-    # Fall back (02:30 happens twice on 2026-10-25): a fixed time runs once.
-    first = berlin.next_after(datetime(2026, 10, 24, 22, 0, tzinfo=UTC))
-    assert first == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST
-    assert berlin.next_after(first) == datetime(2026, 10, 26, 1, 30, tzinfo=UTC)  # next day
-    # An every-20-minutes schedule runs through the repeated hour too (elapsed time).
-    every = Schedule("ping", "*/20 * * * *", tz="Europe/Berlin")
-    tick, seen = datetime(2026, 10, 24, 23, 50, tzinfo=UTC), []
-    for _ in range(7):
-        tick = every.next_after(tick)
-        seen.append(tick)
-    assert [t - seen[0] for t in seen] == [timedelta(minutes=20 * n) for n in range(7)]
-    # Seconds: an optional sixth field, last.
-    fifteen = Schedule("ping", "* * * * * */15")
-    assert fifteen.next_after(datetime(2030, 1, 1, tzinfo=UTC)).second == 15
-
-
-@pytest.mark.parametrize(
-    ("cron", "tz"), [("61 * * * *", "UTC"), ("* * *", "UTC"), ("* * * * *", "Mars/Base")]
-)
-def test_a_bad_expression_or_zone_fails_at_declaration(cron: str, tz: str) -> None:
-    with pytest.raises(InvalidSchedule):
-        Schedule("ping", cron, tz=tz)
 
 
 async def test_a_missed_tick_runs_once_when_a_worker_comes_back(

@@ -2,7 +2,6 @@
 failure, refused for private addresses, never redirected; attempts visible over HTTP."""
 
 import json
-import time
 from typing import Any
 
 import httpx
@@ -13,8 +12,8 @@ from pydantic import SecretStr
 from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus
-from jobs.webhooks.signing import sign, verify_signature
-from jobs.webhooks.url_policy import WebhookRefused, check_url
+from jobs.webhooks.signing import verify_signature
+from jobs.webhooks.url_policy import check_url
 from settings import Settings
 from tests.support.webhook_receiver import deliver_after_final, final_record, webhook_receiver
 from tests.support.workers import worker_in_background
@@ -33,46 +32,6 @@ def settings(settings: Settings) -> Settings:
             "webhook_backoff_max_s": 0.05,
         }
     )
-
-
-def test_a_signature_verifies_with_any_secret_of_the_receivers_list() -> None:
-    body, now = b'{"id": "j1"}', time.time()
-    header = sign(body, "new", int(now))
-    assert verify_signature(body, header, ["new"], now=now)
-    assert verify_signature(body, header, ["old", "new"], now=now)
-    assert not verify_signature(body, header, ["old"], now=now)
-    assert not verify_signature(body + b" ", header, ["new"], now=now)
-    assert not verify_signature(body, header, ["new"], now=now + 301)  # a replay, too late
-    assert not verify_signature(body, "v1=" + header.partition("v1=")[2], ["new"], now=now)
-
-
-@pytest.mark.parametrize(
-    "url",
-    [
-        "https://127.0.0.1/hook",
-        "https://10.0.0.7/hook",
-        "https://192.168.1.1/hook",
-        "https://169.254.169.254/latest/meta-data",
-        "https://[::1]/hook",
-        "https://[::ffff:10.0.0.1]/hook",
-        "https://0.0.0.0/hook",
-        "https://127.1/hook",
-        "https://2130706433/hook",
-        "http://example.com/hook",
-        "ftp://example.com/hook",
-    ],
-)
-def test_private_literal_addresses_and_plain_http_are_refused_by_default(url: str) -> None:
-    with pytest.raises(WebhookRefused):
-        check_url(url, Settings())
-
-
-def test_public_addresses_and_names_pass_the_enqueue_check() -> None:
-    assert check_url("https://8.8.8.8/hook", Settings()).address is not None
-    # A name is checked only once resolved, at delivery.
-    assert check_url("https://localhost/hook", Settings()).host == "localhost"
-    allowed = Settings(webhook_allow_private=True, webhook_allow_http=True)
-    assert check_url("http://10.0.0.7/hook", allowed).port == 80
 
 
 async def test_a_final_job_is_delivered_signed_with_its_jobview(

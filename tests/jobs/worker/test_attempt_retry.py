@@ -1,6 +1,5 @@
 """Retries: exponential backoff with full jitter, ARQ's `Retry(defer=...)`, what the view shows."""
 
-import random
 import time
 from datetime import UTC, datetime
 
@@ -11,33 +10,13 @@ import tests.support.jobs.probe_jobs  # noqa: F401  (declares `flaky`)
 from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus, load_job
-from jobs.worker.backoff import backoff_s
 from jobs.worker.loop import Worker
 from settings import Settings
+from tests.support.jitter import Ceiling
 from tests.support.waiting import eventually
 from tests.support.workers import RunWorker
 
 MAX = {"flaky": 4}
-
-
-class Ceiling(random.Random):
-    """Always draws the top of the jitter window, to read the exponential ceiling off it."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return b
-
-
-def test_backoff_ceiling_doubles_per_try_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs.worker.backoff, "random", Ceiling())
-    assert [backoff_s(t, 0.5, 5.0) for t in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
-
-
-def test_backoff_is_full_jitter_over_the_whole_window() -> None:
-    samples = [backoff_s(4, 1.0, 300.0) for _ in range(2000)]  # window [0, 8]
-    assert all(0 <= s <= 8.0 for s in samples)
-    # Full jitter, not "ceiling plus a little": draws reach both ends of the window.
-    assert min(samples) < 0.8 and max(samples) > 7.2
-    assert len(set(samples)) > 1900
 
 
 async def _view_when(redis: RedisClient, job_id: str, settings: Settings) -> JobRecord:
