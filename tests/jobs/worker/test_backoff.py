@@ -18,3 +18,10 @@ def test_backoff_is_full_jitter_over_the_whole_window() -> None:
     # Full jitter, not "ceiling plus a little": draws reach both ends of the window.
     assert min(samples) < 0.8 and max(samples) > 7.2
     assert len(set(samples)) > 1900
+
+
+def test_the_first_retry_waits_at_most_the_base(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs.worker.backoff, "random", Ceiling())
+    # No try counted yet is treated as the first: never a window below the base.
+    assert backoff_s(0, 0.5, 5.0) == backoff_s(1, 0.5, 5.0) == 0.5
+    assert backoff_s(1, 10.0, 5.0) == 5.0  # the cap wins even over the base
