@@ -8,7 +8,7 @@ import httpx
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.service.test_metrics import _samples as metric_samples
+from tests.support.metrics import metric_samples
 from tests.support.waiting import eventually
 from tests.support.workers import worker_in_background
 
