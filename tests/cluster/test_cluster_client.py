@@ -20,8 +20,8 @@ from jobs.worker.claim import Claimer
 from jobs.worker.queue_order import ServedQueues
 from scripts.embedded_redis import free_port
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.cluster import ValkeyCluster
+from tests.support.cluster import ValkeyCluster
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.cluster
 

@@ -6,24 +6,19 @@ right after its settle."""
 import pytest
 
 from jobs.enqueue.submit import enqueue, enqueue_many
-from jobs.graph import dependencies
-from jobs.layout import keys, scripts
+from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from jobs.layout.records import result_data
 from jobs.reading.job_record import JobStatus
-from jobs.worker.claim import Claimer
-from jobs.worker.queue_order import ServedQueues
 from settings import Settings
-from tests.helpers.chaos import report
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster, slot_of
-from tests.helpers.dependencies import (
-    SWEEP_S,
+from tests.support.cluster import ClusterProcesses, ValkeyCluster, slot_of
+from tests.support.crashes import sweep_sends_once_the_releases_a_dead_worker_owed
+from tests.support.dependencies import (
     dependency_settings,
     dependency_worker,
     final_records,
-    ms,
     runs,
 )
+from tests.support.report import report
 
 pytestmark = pytest.mark.cluster
 
@@ -89,57 +84,16 @@ async def test_parents_release_children_across_slots(
 async def test_a_sweep_sends_across_slots_what_a_dead_worker_owed(
     cluster: ValkeyCluster, processes: ClusterProcesses, redis: RedisClient, settings: Settings
 ) -> None:
-    """The test settles a parent through finish.lua as a worker does and drops the releases
-    it owes to children on another primary (a worker killed right after its settle); the
-    workers' sweeps (server TIME from some node, link.lua on the parent's slot, release.lua on
-    the children's) release each child once."""
-    s = dependency_settings(settings)
+    """The parent and its children on different primaries: the workers' sweeps (server TIME
+    from some node, link.lua on the parent's slot, release.lua on the children's) release
+    each child once."""
     a, b, _ = await _queues_on_three_primaries(cluster)
-    for _ in range(2):
-        await dependency_worker(processes, b)
-    parent = await enqueue(redis, "counted", {"label": "parent"}, queue=a, settings=s)
-    labels = [f"child-{i}" for i in range(10)]
-    children = await enqueue_many(
+    await sweep_sends_once_the_releases_a_dead_worker_owed(
+        processes,
         redis,
-        "counted",
-        [{"label": label} for label in labels],
-        queue=b,
-        after=[parent.job_id],
-        settings=s,
+        settings,
+        parent_queue=a,
+        child_queue=b,
+        children=10,
+        release_within_s=30,
     )
-    child_ids = [child.job_id for child in children]
-    qa, qb = keys.queue(a), keys.queue(b)
-    first_looks = [await redis.zscore(qb.waiting, child) for child in child_ids]
-
-    claimer = Claimer(redis, "w-doomed", ServedQueues.parse(a, "arq:queue"), 5000, False)
-    claimed = (await claimer.claim(1)).jobs
-    assert [cl.job_id for cl in claimed] == [parent.job_id]
-    data = result_data(
-        name="counted",
-        args=[{"label": "parent"}],
-        kwargs={},
-        tries=1,
-        enqueued_ms=0,
-        status="complete",
-        result={"label": "parent", "parents": 0},
-        started_ms=claimed[0].started_ms,
-    )
-    row = ("complete", parent.job_id, claimed[0].token, data, 60_000, "")
-    lost, owed = await scripts.script("finish")(
-        redis, [qa.due, qa.failed, qa.index], [qa.prefix, "0", 5000, *row]
-    )
-    assert lost == []
-    # (in no particular order: the script reads the parent's children from a set)
-    assert sorted(dependencies.releases_from(owed)) == sorted(
-        (c, parent.job_id, "complete") for c in child_ids
-    )
-
-    done = await final_records(redis, child_ids, timeout_s=3 * SWEEP_S + 30)
-    counts = await runs(redis)
-    for child_id, label, first_look in zip(child_ids, labels, first_looks, strict=True):
-        view = done[child_id]
-        assert view.status is JobStatus.complete, view.error
-        assert counts[label] == 1 and view.tries == 1
-        assert view.result["parents"] == 1
-        assert first_look is not None and ms(view.started_at) >= first_look
-    assert await redis.zcard(qb.waiting) == 0

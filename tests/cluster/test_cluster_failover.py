@@ -16,10 +16,10 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus, load_jobs
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.chaos import report
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
-from tests.helpers.steady_load import SteadyLoad
+from tests.support.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.load import SteadyLoad
+from tests.support.report import report
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 

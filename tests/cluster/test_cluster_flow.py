@@ -7,14 +7,14 @@ from jobs.enqueue.submit import enqueue_many
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.chaos import report
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster, slot_of
-from tests.helpers.flow import count, most_at_once, spans
+from tests.support.cluster import ClusterProcesses, ValkeyCluster, slot_of
+from tests.support.flow_records import count, most_at_once, spans
+from tests.support.report import report
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.cluster
 
-FLOW_ENV = {"JOB_MODULES": "tests.jobs.flow_jobs", "WORKER_CONCURRENCY": "10"}
+FLOW_ENV = {"JOB_MODULES": "tests.support.jobs.flow_jobs", "WORKER_CONCURRENCY": "10"}
 
 
 async def test_a_concurrency_limit_holds_on_a_cluster_with_two_workers(

@@ -10,7 +10,7 @@ import pytest
 
 from jobs.layout.connection import RedisClient, create_redis
 from settings import Settings
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.cluster import ClusterProcesses, ValkeyCluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 

@@ -4,8 +4,6 @@ whose slots live on different primaries."""
 
 import asyncio
 import json
-import os
-import signal
 from typing import Any
 
 import httpx
@@ -14,19 +12,17 @@ import pytest
 from jobs.enqueue.submit import enqueue
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from jobs.reading.job_record import JobStatus, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import exit_code
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
-from tests.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.crashes import killed_workers_job_runs_again_after_the_lease
+from tests.support.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
 QUEUES = ("a", "b", "c")
 """Their hash tags land on three different primaries (checked below)."""
 SERVE = {"WORKER_QUEUES": ",".join(QUEUES)}
-MAX = {"wait_for_gate": 3, "ping": 25}
 
 
 async def test_the_queues_live_on_three_different_primaries(cluster: ValkeyCluster) -> None:
@@ -161,9 +157,9 @@ async def test_event_stream_follows_a_job_to_completion(
 async def test_cron_ticks_run_once_each_with_two_workers(
     processes: ClusterProcesses, redis: RedisClient
 ) -> None:
-    from tests.jobs.cron_jobs import TICKS
+    from tests.support.jobs.cron_jobs import TICKS
 
-    cron = {"JOB_MODULES": "tests.jobs.cron_jobs"}
+    cron = {"JOB_MODULES": "tests.support.jobs.cron_jobs"}
     await processes.worker(**cron)
     await processes.worker(**cron)
 
@@ -179,33 +175,6 @@ async def test_cron_ticks_run_once_each_with_two_workers(
 async def test_job_of_a_killed_worker_runs_again_on_another(
     processes: ClusterProcesses, redis: RedisClient, settings: Settings
 ) -> None:
-    workers = [await processes.worker(**SERVE), await processes.worker(**SERVE)]
-    job_id = (
-        await enqueue(
-            redis, "wait_for_gate", {"gate": "test:gate:kill"}, queue="b", settings=settings
-        )
-    ).job_id
-
-    async def running() -> bool:
-        view = await load_job(redis, job_id, MAX)
-        started = await redis.get(runs_key(job_id)) == b"1"
-        return view is not None and view.status is JobStatus.in_progress and started
-
-    await eventually(running)
-    view = await load_job(redis, job_id, MAX)
-    assert view is not None
-    victim = next(w for w in workers if w.worker_id == view.worker)
-    survivor = next(w for w in workers if w is not victim)
-    os.kill(victim.pid, signal.SIGKILL)
-    assert await exit_code(victim.process) == -signal.SIGKILL
-    await redis.set("test:gate:kill", "1")
-
-    async def complete() -> bool:
-        view = await load_job(redis, job_id, MAX)
-        return view is not None and view.status is JobStatus.complete
-
-    await eventually(complete, timeout_s=15)
-    done = await load_job(redis, job_id, MAX)
-    assert done is not None
-    assert done.tries == 2 and done.result == {"tries": 2, "worker": survivor.worker_id}
-    assert await redis.get(runs_key(job_id)) == b"2"
+    await killed_workers_job_runs_again_after_the_lease(
+        processes, redis, settings, queue="b", complete_within_s=15, **SERVE
+    )

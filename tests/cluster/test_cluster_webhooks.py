@@ -10,8 +10,8 @@ from jobs.reading.job_record import JobStatus
 from jobs.webhooks.attempts import delivery_stats, load_deliveries
 from jobs.webhooks.callback import delivery_for
 from settings import Settings
-from tests.helpers.webhook_receiver import deliver_after_final, final_record, webhook_receiver
-from tests.helpers.workers import background_worker, new_queue
+from tests.support.webhook_receiver import deliver_after_final, final_record, webhook_receiver
+from tests.support.workers import new_queue, worker_in_background
 
 pytestmark = pytest.mark.cluster
 
@@ -21,7 +21,7 @@ async def test_a_retried_delivery_is_recorded_on_a_cluster(
 ) -> None:
     hooks = _hooks(settings)
     with webhook_receiver(answers=[503]) as receiver:
-        async with background_worker(hooks, redis):
+        async with worker_in_background(hooks, redis):
             parent_id, delivery_id, _ = await deliver_after_final(redis, hooks, receiver.url())
             delivery = await final_record(redis, delivery_id)
     assert delivery.status is JobStatus.complete
@@ -50,7 +50,7 @@ async def test_a_callback_url_job_and_its_delivery_share_a_slot_on_a_cluster(
             settings=hooks,
         )
         delivery_id = delivery_for(job.job_id, receiver.url()).job_id
-        async with background_worker(hooks, redis, worker_queues=queue):
+        async with worker_in_background(hooks, redis, worker_queues=queue):
             delivery = await final_record(redis, delivery_id)
         [request] = receiver.requests()
     assert delivery.status is JobStatus.complete

@@ -11,14 +11,14 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.cluster
 
 QUEUES = ("wf-a", "wf-b")
 WORKER_ENV = {
-    "JOB_MODULES": "tests.jobs.workflow_jobs",
+    "JOB_MODULES": "tests.support.jobs.workflow_jobs",
     "WORKER_QUEUES": ",".join(QUEUES),
     "DEPENDENCY_SWEEP_S": "0.5",
 }
@@ -48,7 +48,7 @@ def diamond() -> Workflow:
 def wf_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
-            "job_modules": [*settings.job_modules, "tests.jobs.workflow_jobs"],
+            "job_modules": [*settings.job_modules, "tests.support.jobs.workflow_jobs"],
             "dependency_sweep_s": 0.5,
         }
     )

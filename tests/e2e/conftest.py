@@ -1,133 +1,13 @@
-"""Real processes for end-to-end tests: `python -m jobs` workers and a uvicorn web process.
+"""Fixtures for end-to-end tests: real worker and web processes against the test Redis
+(`tests.support.processes`), killed at teardown whatever happened."""
 
-Each process gets the test Redis and short timings through its environment, writes its log
-to the test's tmp dir, and is killed at teardown whatever happened.
-"""
-
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
-from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from jobs.layout.serialization import deserialize
-from scripts.embedded_redis import free_port
-from tests.conftest import eventually
-
-ROOT = Path(__file__).resolve().parents[2]
-
-BASE_ENV = {
-    "JOB_MODULES": "tests.jobs.probe_jobs",
-    "LEASE_S": "2",
-    "HEARTBEAT_S": "1",
-    "SHUTDOWN_GRACE_S": "5",
-    "POLL_FALLBACK_S": "0.5",
-    "BACKOFF_BASE_S": "0.01",
-    "BACKOFF_MAX_S": "0.05",
-    "API_KEYS": "",
-    "LOG_LEVEL": "INFO",
-    "PYTHONUNBUFFERED": "1",
-}
-
-
-@dataclass
-class WorkerProcess:
-    process: "subprocess.Popen[bytes]"
-    worker_id: str
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-
-@dataclass
-class Processes:
-    redis_url: str
-    redis: RedisClient
-    logs: Path
-    started: list["subprocess.Popen[bytes]"] = field(default_factory=list)
-
-    def _spawn(self, args: list[str], name: str, env: dict[str, str]) -> "subprocess.Popen[bytes]":
-        full_env = {**os.environ, **BASE_ENV, "REDIS_URL": self.redis_url, **env}
-        log = (self.logs / f"{name}-{len(self.started)}.log").open("wb")
-        process = subprocess.Popen(
-            args, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
-        )
-        log.close()
-        self.started.append(process)
-        return process
-
-    async def worker(self, **env: str) -> WorkerProcess:
-        """Start `python -m jobs`; return once its first heartbeat is in Redis."""
-        process = self._spawn([sys.executable, "-m", "jobs"], "worker", env)
-        found: list[str] = []
-
-        async def beating() -> bool:
-            assert process.poll() is None, f"worker exited with {process.returncode}"
-            for member in await self.redis.zrange(keys.WORKERS, 0, -1):
-                if f":{process.pid}:" in member.decode():
-                    found.append(member.decode())
-                    return True
-            return False
-
-        await eventually(beating, timeout_s=15, interval_s=0.05)
-        return WorkerProcess(process, found[0])
-
-    async def web(self, **env: str) -> str:
-        """Start the web process under uvicorn; return its base URL once it answers."""
-        port = free_port()
-        args = [sys.executable, "-m", "uvicorn", "service.main:app", "--port", str(port)]
-        process = self._spawn(args, "web", env)
-        url = f"http://127.0.0.1:{port}"
-
-        async def healthy() -> bool:
-            assert process.poll() is None, f"web exited with {process.returncode}"
-            try:
-                async with httpx.AsyncClient(base_url=url, timeout=2) as client:
-                    return (await client.get("/health")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(healthy, timeout_s=15, interval_s=0.05)
-        return url
-
-    async def heartbeat(self, worker: WorkerProcess) -> dict[str, object]:
-        raw = await self.redis.get(keys.WORKER + worker.worker_id)
-        info: dict[str, object] = deserialize(raw) if raw else {}
-        return info
-
-    def log_text(self, name: str) -> str:
-        """Everything the processes called `name` ("worker", "web") have written so far."""
-        logs = sorted(self.logs.glob(f"{name}-*.log"))
-        return "".join(log.read_text(errors="replace") for log in logs)
-
-    def kill_all(self) -> None:
-        for process in self.started:
-            if process.poll() is None:
-                process.kill()
-        for process in self.started:
-            process.wait(10)
-
-
-async def exit_code(process: "subprocess.Popen[bytes]", timeout_s: float = 10.0) -> int:
-    """Wait (without blocking the loop) for `process` to exit; its exit code."""
-
-    async def exited() -> bool:
-        return process.poll() is not None
-
-    await eventually(exited, timeout_s=timeout_s, interval_s=0.05)
-    return process.returncode
-
-
-def sigterm(process: "subprocess.Popen[bytes]") -> None:
-    process.send_signal(signal.SIGTERM)
+from tests.support.processes import Processes
 
 
 @pytest.fixture

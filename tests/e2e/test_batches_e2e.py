@@ -5,11 +5,11 @@ from jobs.graph.workflows import task
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, load_job
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
-from tests.jobs.workflow_jobs import RUNS
+from tests.support.jobs.workflow_jobs import RUNS
+from tests.support.processes import Processes
+from tests.support.waiting import eventually
 
-WORKER_ENV = {"JOB_MODULES": "tests.jobs.workflow_jobs", "WORKER_CONCURRENCY": "20"}
+WORKER_ENV = {"JOB_MODULES": "tests.support.jobs.workflow_jobs", "WORKER_CONCURRENCY": "20"}
 
 
 async def final(redis: RedisClient, job_id: str, timeout_s: float = 60) -> JobRecord:

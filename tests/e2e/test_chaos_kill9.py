@@ -13,10 +13,13 @@ import pytest
 
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import BASE_ENV, Processes, exit_code
-from tests.helpers.chaos import JobsApi, enqueue_many, job_events, report
-from tests.jobs.probe_jobs import run_log_key
+from tests.support.job_events import job_events
+from tests.support.jobs.probe_jobs import run_log_key
+from tests.support.jobs_api import JobsApi
+from tests.support.load import enqueue_each
+from tests.support.processes import BASE_ENV, Processes, exit_code
+from tests.support.report import report
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +45,7 @@ async def test_kill_9_of_one_of_two_workers_loses_nothing_and_doubles_nothing(
     async with job_events(redis) as events, JobsApi(url) as api:
         payloads = [{"sleep_s": SLEEP_S}] * JOBS
         # The kill comes while jobs are still being enqueued: under load, not at its tail.
-        enqueuing = asyncio.create_task(enqueue_many(redis, "record_run", payloads, settings))
+        enqueuing = asyncio.create_task(enqueue_each(redis, "record_run", payloads, settings))
 
         async def under_way() -> bool:
             return len(events.finished) >= JOBS // 5 or enqueuing.done()

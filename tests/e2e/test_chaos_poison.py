@@ -18,9 +18,9 @@ from jobs.enqueue.submit import enqueue
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
-from tests.helpers.chaos import JobsApi
+from tests.support.jobs_api import JobsApi
+from tests.support.processes import Processes
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -14,10 +14,13 @@ import pytest
 
 from jobs.layout.connection import create_redis
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
-from tests.helpers.chaos import JobsApi, enqueue_many, job_events, log_of, report
-from tests.helpers.valkey import DurableValkey
+from tests.support.durable_valkey import DurableValkey
+from tests.support.job_events import job_events
+from tests.support.jobs_api import JobsApi
+from tests.support.load import enqueue_each
+from tests.support.processes import Processes
+from tests.support.report import report
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -46,13 +49,13 @@ async def test_redis_restart_with_aof_under_load_loses_nothing(
         worker = await stack.worker(LEASE_S=LEASE_S)
         async with job_events(redis) as events, JobsApi(url) as api:
             payloads = [{"sleep_s": SLEEP_S}] * JOBS
-            ids = await enqueue_many(redis, "ping", payloads, settings)
+            ids = await enqueue_each(redis, "ping", payloads, settings)
 
             async def under_way() -> bool:
                 return len(events.finished) >= JOBS // 5
 
             await eventually(under_way, timeout_s=30)
-            log = log_of(stack, worker)
+            log = stack.log_of(worker)
             log_offset = log.stat().st_size
             assert await server.stop() == 0
             stopped_at = time.monotonic()

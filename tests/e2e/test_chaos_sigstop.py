@@ -16,10 +16,12 @@ import pytest
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
-from tests.helpers.chaos import JobsApi, enqueue_many, job_events, log_of
-from tests.jobs.probe_jobs import run_log_key, try_gate
+from tests.support.job_events import job_events
+from tests.support.jobs.probe_jobs import run_log_key, try_gate
+from tests.support.jobs_api import JobsApi
+from tests.support.load import enqueue_each
+from tests.support.processes import Processes
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +37,7 @@ async def test_worker_paused_past_its_lease_cannot_store_a_result_when_resumed(
     url = await processes.web()
     paused = await processes.worker()  # LEASE_S=2
     async with job_events(redis) as events, JobsApi(url) as api:
-        [job_id] = await enqueue_many(redis, "record_run", [RUN], settings)
+        [job_id] = await enqueue_each(redis, "record_run", [RUN], settings)
 
         async def ran_by(*workers: str) -> bool:
             log = await redis.lrange(run_log_key(job_id), 0, -1)  # type: ignore[misc]
@@ -56,7 +58,7 @@ async def test_worker_paused_past_its_lease_cannot_store_a_result_when_resumed(
         finally:
             os.kill(paused.pid, signal.SIGCONT)
 
-        log = log_of(processes, paused)
+        log = processes.log_of(paused)
 
         async def paused_try_settled() -> bool:
             return "lease lost" in log.read_text() or job_id in events.finished

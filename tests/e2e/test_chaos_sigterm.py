@@ -8,9 +8,12 @@ import pytest
 
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes, exit_code, sigterm
-from tests.helpers.chaos import JobsApi, enqueue_many, job_events, report
+from tests.support.job_events import job_events
+from tests.support.jobs_api import JobsApi
+from tests.support.load import enqueue_each
+from tests.support.processes import Processes, exit_code, sigterm
+from tests.support.report import report
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -28,8 +31,8 @@ async def test_sigterm_under_load_exits_cleanly_and_burns_no_try(
     first = await processes.worker(SHUTDOWN_GRACE_S=str(GRACE_S))
     async with job_events(redis) as events, JobsApi(url) as api:
         # The long ones first: they are claimed in the first batch.
-        long_ids = await enqueue_many(redis, "ping", [{"sleep_s": LONG_S}] * LONG, settings)
-        short_ids = await enqueue_many(redis, "ping", [{"sleep_s": SHORT_S}] * SHORT, settings)
+        long_ids = await enqueue_each(redis, "ping", [{"sleep_s": LONG_S}] * LONG, settings)
+        short_ids = await enqueue_each(redis, "ping", [{"sleep_s": SHORT_S}] * SHORT, settings)
         ids = long_ids + short_ids
 
         async def loaded() -> bool:

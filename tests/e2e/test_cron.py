@@ -8,12 +8,12 @@ import pytest
 
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes, exit_code, sigterm
-from tests.jobs.cron_jobs import TICKS, runs_key
+from tests.support.jobs.cron_jobs import TICKS, runs_key
+from tests.support.processes import Processes, exit_code, sigterm
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-CRON_MODULES = "tests.jobs.probe_jobs,tests.jobs.cron_jobs"
+CRON_MODULES = "tests.support.jobs.probe_jobs,tests.support.jobs.cron_jobs"
 WANTED_TICKS = 8
 
 

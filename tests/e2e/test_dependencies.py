@@ -14,17 +14,17 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
-from tests.helpers.chaos import report
-from tests.helpers.dependencies import (
+from tests.support.dependencies import (
     dependency_settings,
     dependency_worker,
     final_records,
     ms,
     runs,
 )
-from tests.jobs.dependency_jobs import GO
+from tests.support.jobs.dependency_jobs import GO
+from tests.support.processes import Processes
+from tests.support.report import report
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

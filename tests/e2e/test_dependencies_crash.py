@@ -18,25 +18,20 @@ import signal
 import pytest
 
 from jobs.enqueue.submit import enqueue, enqueue_many
-from jobs.graph import dependencies
-from jobs.layout import keys, scripts
-from jobs.layout.connection import RedisClient, server_ms
-from jobs.layout.records import result_data
+from jobs.layout import keys
+from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus
-from jobs.worker.claim import Claimer
-from jobs.worker.queue_order import ServedQueues
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes, exit_code
-from tests.helpers.chaos import report
-from tests.helpers.dependencies import (
-    SWEEP_S,
+from tests.support.crashes import sweep_sends_once_the_releases_a_dead_worker_owed
+from tests.support.dependencies import (
     dependency_settings,
     dependency_worker,
     final_records,
-    ms,
     runs,
 )
+from tests.support.processes import Processes, exit_code
+from tests.support.report import report
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -44,74 +39,15 @@ pytestmark = pytest.mark.e2e
 async def test_releases_a_dead_worker_owed_are_sent_by_a_sweep_once(
     processes: Processes, redis: RedisClient, settings: Settings
 ) -> None:
-    s = dependency_settings(settings)
-    for _ in range(2):  # both sweep cr-b: their sweeps race too
-        await dependency_worker(processes, "cr-b")
-    parent = await enqueue(redis, "counted", {"label": "parent"}, queue="cr-a", settings=s)
-    labels = [f"child-{i}" for i in range(20)]
-    children = await enqueue_many(
+    await sweep_sends_once_the_releases_a_dead_worker_owed(
+        processes,
         redis,
-        "counted",
-        [{"label": label} for label in labels],
-        queue="cr-b",
-        after=[parent.job_id],
-        settings=s,
+        settings,
+        parent_queue="cr-a",
+        child_queue="cr-b",
+        children=20,
+        release_within_s=15,
     )
-    child_ids = [c.job_id for c in children]
-    q, qb = keys.queue("cr-a"), keys.queue("cr-b")
-    first_looks = [await redis.zscore(qb.waiting, c) for c in child_ids]
-    assert all(first_looks)
-
-    # The doomed worker: claim the parent, settle it complete as the finisher does...
-    claimer = Claimer(redis, "w-doomed", ServedQueues.parse("cr-a", "arq:queue"), 5000, False)
-    claimed = (await claimer.claim(1)).jobs
-    assert [c.job_id for c in claimed] == [parent.job_id]
-    data = result_data(
-        name="counted",
-        args=[{"label": "parent"}],
-        kwargs={},
-        tries=claimed[0].tries,
-        enqueued_ms=0,
-        status="complete",
-        result={"label": "parent", "parents": 0},
-        started_ms=claimed[0].started_ms,
-        worker="w-doomed",
-    )
-    row = ("complete", parent.job_id, claimed[0].token, data, 60_000, "")
-    lost, owed = await scripts.script("finish")(
-        redis, [q.due, q.failed, q.index], [q.prefix, "0", 5000, *row]
-    )
-    settled_ms = await server_ms(redis)
-    # ...which stored the result and handed back one release per child, never sent: it died.
-    assert lost == []
-    # (in no particular order: the script reads the parent's children from a set)
-    assert sorted(dependencies.releases_from(owed)) == sorted(
-        (c, parent.job_id, "complete") for c in child_ids
-    )
-    parent_view = (await final_records(redis, [parent.job_id]))[parent.job_id]
-    assert parent_view.status is JobStatus.complete
-
-    done = await final_records(redis, child_ids, timeout_s=3 * SWEEP_S + 15)
-    counts = await runs(redis)
-    started = [ms(done[c].started_at) for c in child_ids]
-    report(
-        "release owed by a dead worker",
-        children=len(child_ids),
-        settle_to_first_start_ms=min(started) - settled_ms,
-        settle_to_last_start_ms=max(started) - settled_ms,
-        sweep_s=SWEEP_S,
-    )
-    for child_id, label, first_look in zip(child_ids, labels, first_looks, strict=True):
-        view = done[child_id]
-        assert view.status is JobStatus.complete, view.error
-        assert view.tries == 1 and counts[label] == 1
-        assert view.result["parents"] == 1  # it saw the parent's result
-        # Released by a sweep (its first look), not before: nothing else could release it.
-        assert first_look is not None and ms(view.started_at) >= first_look
-    # Released for good: no look is scheduled, no parent is still awaited.
-    assert await redis.zcard(qb.waiting) == 0
-    assert not any([await redis.exists(qb.deps(c)) for c in child_ids])
-    assert "Traceback" not in processes.log_text("worker")
 
 
 async def test_kill_9_of_a_worker_running_parents_under_load_loses_and_doubles_nothing(

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from jobs.layout.connection import RedisClient
-from tests.e2e.conftest import Processes
+from tests.support.processes import Processes
 
 pytestmark = pytest.mark.e2e
 

@@ -1,5 +1,5 @@
 """Unique jobs, debounce, expiry, held jobs' views and pinned queues, over HTTP against the
-real web process and two real worker processes (tests/jobs/flow_jobs.py's jobs).
+real web process and two real worker processes (tests/support/jobs/flow_jobs.py's jobs).
 
 Where a job must not start yet, its queue is paused (`POST /queues/{name}/pause`) rather
 than raced against a worker.
@@ -14,13 +14,13 @@ import pytest
 
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
-from tests.helpers.flow import count, server_us, spans
+from tests.support.flow_records import count, server_us, spans
+from tests.support.processes import Processes
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
-FLOW_ENV = {"JOB_MODULES": "tests.jobs.flow_jobs", "WORKER_CONCURRENCY": "10"}
+FLOW_ENV = {"JOB_MODULES": "tests.support.jobs.flow_jobs", "WORKER_CONCURRENCY": "10"}
 QUEUE = keys.DEFAULT_QUEUE
 """The queue the flow test jobs are declared on (the default one)."""
 

@@ -1,7 +1,7 @@
 """Flow-control limits hold across real worker processes (`python -m jobs`, two or more).
 
 Every time judged here is the Redis server's: the jobs record their spans by `TIME`
-(tests/jobs/flow_jobs.py), and the rate limiter records each admission in the job's state
+(tests/support/jobs/flow_jobs.py), and the rate limiter records each admission in the job's state
 (`admitted`, flow.lua), which the running job copies out. The jobs' own clocks are not used.
 """
 
@@ -16,10 +16,7 @@ from jobs.client import JobClient
 from jobs.enqueue.submit import enqueue_many
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes, WorkerProcess, exit_code
-from tests.helpers.chaos import report
-from tests.helpers.flow import (
+from tests.support.flow_records import (
     Span,
     admissions,
     count,
@@ -30,11 +27,14 @@ from tests.helpers.flow import (
     spans,
     unfinished,
 )
-from tests.jobs.flow_jobs import STARTS
+from tests.support.jobs.flow_jobs import STARTS
+from tests.support.processes import Processes, WorkerProcess, exit_code
+from tests.support.report import report
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
-FLOW_ENV = {"JOB_MODULES": "tests.jobs.flow_jobs", "WORKER_CONCURRENCY": "10"}
+FLOW_ENV = {"JOB_MODULES": "tests.support.jobs.flow_jobs", "WORKER_CONCURRENCY": "10"}
 
 
 async def _workers(processes: Processes, n: int = 2) -> list[WorkerProcess]:
@@ -155,7 +155,7 @@ async def test_a_rate_of_20_a_second_never_admits_more_than_20_in_any_second(
 async def test_kill_9_while_holding_slots_frees_them_with_the_lease(
     processes: Processes, redis: RedisClient, settings: Settings
 ) -> None:
-    """LEASE_S=2 (tests/e2e/conftest.py): the victim's three slots free about 2 s after its
+    """LEASE_S=2 (tests/support/processes.py): the victim's three slots free about 2 s after its
     last renewal; meanwhile the survivor starts none of the held jobs beyond the limit. Each
     job holds its slot 3 s, longer than a lease: slots are renewed with their leases."""
     victim = (await _workers(processes, 1))[0]

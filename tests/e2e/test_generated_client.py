@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Processes
+from tests.support.processes import Processes
 
 pytestmark = pytest.mark.e2e
 

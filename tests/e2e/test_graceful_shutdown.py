@@ -10,9 +10,9 @@ from jobs.layout.connection import RedisClient, create_redis
 from jobs.reading.job_record import JobRecord, JobStatus, load_job
 from scripts.embedded_redis import EmbeddedRedis
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes, WorkerProcess, exit_code, sigterm
-from tests.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.processes import Processes, WorkerProcess, exit_code, sigterm
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 MAX = {"wait_for_gate": 3, "ping": 25}

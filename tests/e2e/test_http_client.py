@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from service.http_client import JobServiceClient, JobServiceError, SyncJobServiceClient
-from tests.e2e.conftest import Processes
+from tests.support.processes import Processes
 
 pytestmark = pytest.mark.e2e
 

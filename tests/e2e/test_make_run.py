@@ -21,9 +21,8 @@ import pytest
 from jobs.layout.connection import create_redis
 from scripts.embedded_redis import free_port
 from settings import Settings
-from tests.conftest import eventually
-from tests.e2e.conftest import exit_code
-from tests.processes import wait_ready
+from tests.support.processes import exit_code, wait_ready
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -78,7 +77,7 @@ def launched(tmp_path: Path, port: int, redis_port: int) -> Iterator[Launcher]:
         EMBEDDED_REDIS_PORT=str(redis_port),
         EMBEDDED_REDIS_DIR=str(tmp_path / "data"),
         PORT=str(port),
-        JOB_MODULES="tests.jobs.probe_jobs",
+        JOB_MODULES="tests.support.jobs.probe_jobs",
         SHUTDOWN_GRACE_S=str(GRACE_S),
         HEARTBEAT_S="1",
         API_KEYS="",

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from jobs.webhooks.signing import event_id_for, verify_signature
-from tests.conftest import eventually
-from tests.e2e.conftest import Processes
-from tests.helpers.webhook_receiver import Receiver, webhook_receiver
+from tests.support.processes import Processes
+from tests.support.waiting import eventually
+from tests.support.webhook_receiver import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ WEBHOOKS = {
     "WEBHOOK_ALLOW_PRIVATE": "true",
     "WEBHOOK_BACKOFF_BASE_S": "0.01",
     "WEBHOOK_BACKOFF_MAX_S": "0.05",
-    "JOB_MODULES": "tests.jobs.probe_jobs,tests.jobs.workflow_jobs",
+    "JOB_MODULES": "tests.support.jobs.probe_jobs,tests.support.jobs.workflow_jobs",
 }
 
 

@@ -15,7 +15,7 @@ import pytest
 import redis as sync_redis
 
 from scripts.embedded_redis import free_port
-from tests.processes import stop_all, wait_ready
+from tests.support.processes import stop_all, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e

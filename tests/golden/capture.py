@@ -1,4 +1,4 @@
-"""Rewrite `tests/golden/records.json` from a run of `tests/jobs/test_golden_records.py`.
+"""Rewrite `tests/golden/records.json` from a run of `tests/jobs/layout/test_records_golden.py`.
 
     python -m tests.golden.capture
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).parents[2]
 GOLDEN = Path(__file__).parent / "records.json"
 CAPTURE_ENV = "GOLDEN_RECORDS_CAPTURE"
 """Set here for the pytest run: the test writes its part of the golden file, then compares."""
-TEST = "tests/jobs/test_golden_records.py"
+TEST = "tests/jobs/layout/test_records_golden.py"
 
 
 def main() -> int:

@@ -2,7 +2,7 @@
 
 import pytest
 
-import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
+import tests.support.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
 from jobs.client import InvalidJobInput, JobAbortedError, JobClient, JobFailedError
 from jobs.declare.context import JobContext
 from jobs.enqueue.plan import UnknownJobName
@@ -10,8 +10,8 @@ from jobs.layout.connection import RedisClient
 from jobs.tasks.ping import Ping, Pong, ping
 from jobs.worker.loop import Worker
 from settings import Settings
-from tests.jobs.probe_jobs import Gate, wait_for_gate
-from tests.jobs.sample_jobs import Empty, always_permanent
+from tests.support.jobs.probe_jobs import Gate, wait_for_gate
+from tests.support.jobs.sample_jobs import Empty, always_permanent
 
 
 async def test_enqueue_by_function_gives_a_typed_result(

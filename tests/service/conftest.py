@@ -6,22 +6,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import redis as sync_redis
 
 from scripts.embedded_redis import free_port
-from tests.processes import stop_all, wait_ready
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Stack:
-    url: str
-    api_key: str
+from tests.support.processes import ROOT, Stack, stop_all, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +22,7 @@ def live_stack(redis_url: str) -> Iterator[Stack]:
     env = {
         **os.environ.copy(),
         "REDIS_URL": redis_url,
-        "JOB_MODULES": "tests.jobs.sample_jobs,tests.jobs.flow_jobs",
+        "JOB_MODULES": "tests.support.jobs.sample_jobs,tests.support.jobs.flow_jobs",
         "API_KEYS": key,
         "HEARTBEAT_S": "1",
         "SHUTDOWN_GRACE_S": "1",

@@ -4,15 +4,16 @@ import asyncio
 
 import httpx
 
-import tests.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
+import tests.support.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
 from jobs.enqueue.submit import enqueue
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.layout.records import LeaseToken, result_data
 from jobs.worker.loop import Worker
 from settings import Settings
-from tests.conftest import RunWorker, eventually
-from tests.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.jobs.probe_jobs import cancelled_key, runs_key
+from tests.support.waiting import eventually
+from tests.support.workers import RunWorker
 
 
 async def _status(client: httpx.AsyncClient, job_id: str) -> str:

@@ -8,8 +8,7 @@ import pytest
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import RunWorker
-from tests.helpers.workers import new_queue
+from tests.support.workers import RunWorker, new_queue
 
 
 async def test_bulk_enqueues_every_item_in_input_order_and_all_run(

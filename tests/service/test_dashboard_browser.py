@@ -1,19 +1,19 @@
 """The dashboard in headless Chromium against the real web and worker processes: enqueue
 from the generated form, watch jobs finish live, retry a failed one, abort a running one.
 
-Screenshots go to tests/artifacts/. Without a Chromium binary these tests are skipped.
+Screenshots go to tests/artifacts/. Without a Chromium binary these tests are skipped, except
+on CI (`CI=true`), where they fail: `tests.support.browser`.
 """
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.service.conftest import Stack
+from tests.support.browser import chromium_or_skip
+from tests.support.processes import Stack
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ARGS = [
     "--headless",
@@ -24,21 +24,21 @@ ARGS = [
     "--no-first-run",
 ]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason="no Chromium at /usr/bin/chromium (apt-get install -y chromium)",
-    ),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Looked up before `live_stack` starts any process (module scope, named first below)."""
+    return chromium_or_skip()
 
 
 @pytest.fixture
-def page(live_stack: Stack) -> Iterator[Page]:
+def page(chromium: str, live_stack: Stack) -> Iterator[Page]:
     """A dashboard page, logged in through the browser's Basic-auth prompt (the API key)."""
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
         context = browser.new_context(
             base_url=live_stack.url,
             http_credentials={"username": "operator", "password": live_stack.api_key},

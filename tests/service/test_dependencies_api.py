@@ -10,8 +10,7 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from service.http_client import JobServiceClient, JobServiceError
 from settings import Settings
-from tests.conftest import RunWorker
-from tests.helpers.workers import background_worker
+from tests.support.workers import RunWorker, worker_in_background
 
 
 async def enqueue(
@@ -153,7 +152,7 @@ async def test_the_http_client_sends_after_and_the_rule(
     with pytest.raises(JobServiceError) as refused:
         await jobs.enqueue("gather", after=["nope"])
     assert refused.value.status == 422 and refused.value.code == "unknown_parent"
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         done = await jobs.wait(child.id, timeout=10)
     assert done.status == "complete" and done.result is not None
     assert done.result["parent_results"] == {good.id: {"n": 2}}

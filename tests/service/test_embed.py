@@ -8,7 +8,7 @@ from jobs.layout.connection import RedisClient
 from service.embed import with_jobs
 from service.main import create_app
 from settings import Settings
-from tests.conftest import RunWorker
+from tests.support.workers import RunWorker
 
 
 async def test_mounted_under_a_prefix_the_service_answers_there(

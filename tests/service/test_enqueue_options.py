@@ -6,8 +6,7 @@ import httpx
 import pytest
 
 from jobs.layout.connection import RedisClient
-from tests.conftest import RunWorker
-from tests.helpers.workers import new_queue, starts
+from tests.support.workers import RunWorker, new_queue, starts
 
 
 async def test_queue_override_over_http_puts_the_job_on_that_queue(

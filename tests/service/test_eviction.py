@@ -12,7 +12,7 @@ from jobs.layout.eviction import eviction_policy, policy_warning
 from jobs.worker.loop import Worker
 from service.main import create_app
 from settings import Settings
-from tests.conftest import eventually
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

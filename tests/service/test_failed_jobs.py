@@ -9,7 +9,7 @@ from jobs.enqueue.submit import enqueue
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import RunWorker
+from tests.support.workers import RunWorker
 
 
 async def test_failed_results_are_kept_longer_than_successful_ones(

@@ -8,9 +8,9 @@ import httpx
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.workers import background_worker
-from tests.service.test_metrics import _samples as metric_samples
+from tests.support.metrics import metric_samples
+from tests.support.waiting import eventually
+from tests.support.workers import worker_in_background
 
 QUEUE = keys.DEFAULT_QUEUE
 
@@ -52,7 +52,7 @@ async def test_docs_describe_the_limits_on_each_enqueue_route(client: httpx.Asyn
 async def test_held_jobs_show_in_queues_metrics_and_limits(
     client: httpx.AsyncClient, redis: RedisClient, settings: Settings
 ) -> None:
-    async with background_worker(settings, redis, worker_concurrency=10):
+    async with worker_in_background(settings, redis, worker_concurrency=10):
         for i in range(5):
             body = {"label": str(i), "hold_s": 30}
             assert (await client.post("/jobs/three_at_a_time", json=body)).status_code == 202
@@ -83,7 +83,7 @@ async def test_held_jobs_show_in_queues_metrics_and_limits(
 async def test_rate_limited_jobs_show_their_next_admission(
     client: httpx.AsyncClient, redis: RedisClient, settings: Settings
 ) -> None:
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
         bulk = [{"label": str(i)} for i in range(40)]
         assert (await client.post("/jobs/twenty_a_second/bulk", json=bulk)).status_code == 202
         seen: list[dict[str, Any]] = []

@@ -3,7 +3,7 @@
 import httpx
 
 from jobs.layout.connection import RedisClient
-from tests.conftest import RunWorker
+from tests.support.workers import RunWorker
 
 
 async def test_same_key_and_input_returns_the_existing_job_with_200(

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from jobs.worker.loop import Worker
-from tests.conftest import RunWorker
+from tests.support.workers import RunWorker
 
 
 def _events(body: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import httpx
 from jobs.enqueue.submit import enqueue_many
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.helpers.workers import new_queue
+from tests.support.workers import new_queue
 
 
 async def _all_pages(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:

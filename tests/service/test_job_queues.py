@@ -8,7 +8,7 @@ from jobs.enqueue.submit import enqueue
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import RunWorker
+from tests.support.workers import RunWorker
 
 
 async def test_job_of_another_queue_is_followed_on_its_own_queue(

@@ -7,8 +7,8 @@ import orjson
 
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from tests.conftest import RunWorker
-from tests.helpers.stock_arq import stock_enqueue
+from tests.support.stock_arq import stock_enqueue
+from tests.support.workers import RunWorker
 
 
 async def test_enqueue_answers_202_with_location_and_job_view(client: httpx.AsyncClient) -> None:

@@ -5,7 +5,7 @@ import httpx
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import RunWorker
+from tests.support.workers import RunWorker
 
 
 async def test_job_keeping_no_result_is_readable_for_the_grace_and_unlisted(

@@ -1,28 +1,14 @@
 """`/metrics` and `/stats` report what the workers did, read from Redis at scrape time."""
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.worker.loop import Worker
-from tests.conftest import RunWorker, eventually
+from tests.support.metrics import Samples, metric_samples
+from tests.support.waiting import eventually
+from tests.support.workers import RunWorker
 
 
-async def _samples(
-    client: httpx.AsyncClient,
-) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    response = await client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(response.text)
-        for s in family.samples
-    }
-
-
-def _get(
-    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
-) -> float:
+def _get(samples: Samples, name: str, **labels: str) -> float:
     return samples[(name, frozenset(labels.items()))]
 
 
@@ -35,7 +21,7 @@ async def test_metrics_count_what_the_workers_ran(
     await client.post("/jobs/always_permanent", json={})
     await run_worker()
 
-    samples = await _samples(client)
+    samples = await metric_samples(client)
     assert _get(samples, "jobsvc_jobs_total", job="ping", outcome="complete") == 6
     assert _get(samples, "jobsvc_jobs_total", job="ping", outcome="retried") == 2
     assert _get(samples, "jobsvc_jobs_total", job="always_permanent", outcome="failed") == 1
@@ -52,10 +38,10 @@ async def test_metrics_show_backlog_and_live_workers(
     await client.post("/jobs/ping", params={"defer_by": 3600}, json={})
 
     async def one_worker_seen() -> bool:
-        return _get(await _samples(client), "jobsvc_workers") == 1
+        return _get(await metric_samples(client), "jobsvc_workers") == 1
 
     await eventually(one_worker_seen)
-    samples = await _samples(client)
+    samples = await metric_samples(client)
     assert _get(samples, "jobsvc_queue_jobs", queue="arq:queue", state="deferred") == 1
     assert _get(samples, "jobsvc_oldest_running_seconds", queue="arq:queue") == 0
     worker_ages = [

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from schemathesis import Case
@@ -30,6 +30,9 @@ from jobs.layout.connection import RedisClient
 from service.main import create_app
 from settings import Settings
 
+FUZZ_MAX_BULK = 3
+"""`MAX_BULK` of the fuzzed app: the bulk bodies' `maxItems`."""
+
 FUZZ_CONFIG = SchemathesisConfig.from_dict(
     # Invalid input may also be refused as too large (413: a generated body over the limit).
     {
@@ -45,8 +48,10 @@ FUZZ_CONFIG = SchemathesisConfig.from_dict(
 @pytest.fixture
 def api_schema(settings: Settings, redis: RedisClient) -> BaseSchema:
     # A long-poll (`?wait=`) on a job that exists would hold a case for up to `wait` seconds:
-    # capped, so the run stays short whatever the generator picks.
-    app = create_app(settings.model_copy(update={"max_wait_s": 0.2}))
+    # capped, so the run stays short whatever the generator picks. A bulk body may hold
+    # `max_bulk` items, and the coverage phase sends exactly that many and one more: with the
+    # default 1000, generating those arrays alone took minutes on two busy cores.
+    app = create_app(settings.model_copy(update={"max_wait_s": 0.2, "max_bulk": FUZZ_MAX_BULK}))
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=FUZZ_CONFIG)
 
 
@@ -84,16 +89,32 @@ schemathesis.openapi.format("email", st.emails().filter(_accepted_email))
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
+# One test per part of the API, so each stays well inside the suite's per-test timeout: every
+# job type has an enqueue and a bulk operation (about 40 of each with the test jobs), and the
+# coverage phase sends every boundary and invalid value the schema defines for each of them
+# (about 200 cases an operation, whatever `max_examples` says), in one test ~100 s on two busy
+# cores. Together the three fuzz exactly the operations the one test did.
+ENQUEUE = r"^/jobs/[^/{}]+$"
+BULK = r"^/jobs/[^/{}]+/bulk$"
+enqueue_operations = schema.include(path_regex=ENQUEUE)
+bulk_operations = schema.include(path_regex=BULK)
+other_operations = schema.exclude(path_regex=ENQUEUE).exclude(path_regex=BULK)
 
-@schema.parametrize()
-@settings(
-    max_examples=25,  # per operation and phase; the coverage phase adds its own fixed cases
+FUZZ_BUDGET = settings(
+    max_examples=25,  # per operation, for the fuzzing phase; the coverage phase adds its own
     derandomize=True,  # the same cases on every run: CI never finds a new failure by chance
     database=None,
-    deadline=None,
+    deadline=None,  # a case's time is the machine's load, not the service's behaviour
+    # No shrinking: a failure is reported as found (derandomized, so it is found again), and a
+    # long shrink cannot run a test into the timeout.
+    phases=[Phase.explicit, Phase.generate],
+    # too_slow / data_too_large: the budget is bounded by the settings above, not by timing;
+    # filter_too_much: the email strategy filters; function_scoped_fixture: the lazy schema.
     suppress_health_check=list(HealthCheck),
 )
-def test_every_operation_answers_as_documented(case: Case[Any]) -> None:
+
+
+def answers_as_documented(case: Case[Any]) -> None:
     excluded: list[CheckFunction] = []
     if case.operation.path == "/ready":
         # No worker runs here, so readiness is its documented 503 (a `Readiness`, checked).
@@ -113,6 +134,24 @@ def test_every_operation_answers_as_documented(case: Case[Any]) -> None:
         # input must be is the catalog's to say, not the document's (a 422 naming the node).
         excluded.append(positive_data_acceptance)
     case.call_and_validate(excluded_checks=excluded, additional_checks=[errors_are_json])
+
+
+@enqueue_operations.parametrize()
+@FUZZ_BUDGET
+def test_every_enqueue_operation_answers_as_documented(case: Case[Any]) -> None:
+    answers_as_documented(case)
+
+
+@bulk_operations.parametrize()
+@FUZZ_BUDGET
+def test_every_bulk_operation_answers_as_documented(case: Case[Any]) -> None:
+    answers_as_documented(case)
+
+
+@other_operations.parametrize()
+@FUZZ_BUDGET
+def test_every_other_operation_answers_as_documented(case: Case[Any]) -> None:
+    answers_as_documented(case)
 
 
 # What the fuzzing found, pinned down as plain cases.

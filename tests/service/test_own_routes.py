@@ -14,7 +14,7 @@ from jobs.worker.loop import Worker
 from service.deps import JobsDep
 from service.main import create_app
 from settings import Settings
-from tests.helpers.smtp import smtp_inbox
+from tests.support.smtp_inbox import smtp_inbox
 
 
 class Order(BaseModel):

@@ -6,13 +6,13 @@ import httpx
 import pytest
 
 import jobs.enqueue.submit
-import tests.jobs.probe_jobs  # noqa: F401 (declares wait_for_gate)
+import tests.support.jobs.probe_jobs  # noqa: F401 (declares wait_for_gate)
 from jobs.enqueue.submit import enqueue
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from settings import Settings
-from tests.conftest import RunWorker, eventually
-from tests.helpers.workers import background_worker, new_queue, starts
+from tests.support.waiting import eventually
+from tests.support.workers import RunWorker, new_queue, starts, worker_in_background
 
 
 async def _queues(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
@@ -44,7 +44,7 @@ async def test_queues_lists_every_queue_with_jobs_or_a_live_worker_with_its_figu
 
     gate = f"test:gate:{served}"
     running = await enqueue(redis, "wait_for_gate", {"gate": gate}, queue=served, settings=settings)
-    async with background_worker(settings, redis, worker_queues=served):
+    async with worker_in_background(settings, redis, worker_queues=served):
 
         async def running_seen() -> bool:
             return (await _queues(client)).get(served, {}).get("in_progress") == 1
@@ -106,7 +106,7 @@ async def test_paused_queue_accepts_jobs_and_starts_none_until_resumed(
         ids.append(answer.json()["id"])
     # Served first (strict order): were the pause ignored, its jobs would start before the
     # sentinel on the other queue.
-    async with background_worker(settings, redis, worker_queues=f"{paused},{other}"):
+    async with worker_in_background(settings, redis, worker_queues=f"{paused},{other}"):
         sentinel = await enqueue(
             redis, "record_start", {"label": "sentinel"}, queue=other, settings=settings
         )

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from jobs.logs import JsonFormatter
-from tests.conftest import RunWorker
+from tests.support.workers import RunWorker
 
 
 async def test_enqueue_logs_the_job_id(

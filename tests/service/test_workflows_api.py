@@ -10,8 +10,8 @@ from jobs.layout.connection import RedisClient
 from service.http_client import JobServiceClient, JobServiceError
 from service.main import create_app
 from settings import Settings
-from tests.conftest import eventually
-from tests.helpers.workers import background_worker
+from tests.support.waiting import eventually
+from tests.support.workers import worker_in_background
 
 
 def node(job: str, input: Any = None, **options: Any) -> dict[str, Any]:
@@ -36,7 +36,7 @@ async def test_a_workflow_is_created_and_followed(
     assert created["nodes"]["sum"]["after"] == ["a", "b"]
     assert created["nodes"]["sum"]["job"]["status"] == "waiting"
     assert created["nodes"]["a"]["job"]["status"] == "queued"
-    async with background_worker(settings, redis, worker_queues="arq:queue,other"):
+    async with worker_in_background(settings, redis, worker_queues="arq:queue,other"):
 
         async def done() -> bool:
             view = (await client.get(f"/workflows/{created['id']}")).json()
@@ -118,7 +118,7 @@ async def test_a_batch_over_http(
     assert response.headers["Location"] == f"/batches/{created['id']}"
     assert created["total"] == 6 and len(created["jobs"]) == 6
     assert created["on_complete"]["status"] == "waiting"
-    async with background_worker(settings, redis):
+    async with worker_in_background(settings, redis):
 
         async def settled() -> bool:
             view = (await client.get(f"/batches/{created['id']}")).json()

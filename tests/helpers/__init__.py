@@ -1,1 +1,0 @@
-"""Helpers shared by tests (the fixtures stay in conftest files, the tools live here)."""

@@ -1,0 +1,77 @@
+"""HTTPS deliveries go to the checked address yet verify the certificate against the name.
+
+The receiver's certificate names `localhost` only (no IP address), and the request is sent to
+the address `localhost` resolved to: it is accepted only because the TLS server name and the
+hostname check use the name. Certificates come from the `openssl` command (a test CA)."""
+
+import shutil
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobs.webhooks.delivery import post
+from settings import Settings
+from tests.support.webhook_receiver import webhook_receiver
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+
+LOCAL = Settings(webhook_allow_private=True, webhook_timeout_s=5)
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _certificates(folder: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A test CA and a server certificate for DNS name `name` signed by it: (the server's
+    context, a client context trusting the CA)."""
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
+             "-subj", "/CN=webhook test CA",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign",
+             cwd=folder)  # fmt: skip
+    _openssl("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", f"/CN={name}",
+             cwd=folder)  # fmt: skip
+    (folder / "leaf.ext").write_text(
+        f"subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )
+    _openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "leaf.pem", "-days", "1", "-extfile", "leaf.ext",
+             cwd=folder)  # fmt: skip
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(folder / "leaf.pem", folder / "leaf.key")
+    client = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+    return server, client
+
+
+@pytest.fixture
+def tls_for_localhost(tmp_path: Path) -> Iterator[tuple[ssl.SSLContext, ssl.SSLContext]]:
+    yield _certificates(tmp_path, "localhost")
+
+
+async def test_https_is_sent_to_the_checked_address_with_the_name_for_tls(
+    tls_for_localhost: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    server_tls, client_tls = tls_for_localhost
+    with webhook_receiver(tls=server_tls) as receiver:
+        url = receiver.url(host="localhost", scheme="https")
+        answer = await post(url, b"{}", {"X-Webhook-Id": "e1"}, LOCAL, ssl_context=client_tls)
+        assert (answer.outcome, answer.status_code) == ("delivered", 200)
+        [request] = receiver.requests("/hook")
+    assert request.headers["Host"] == f"localhost:{receiver.port}"
+    assert request.headers["X-Webhook-Id"] == "e1"
+
+
+async def test_a_certificate_for_another_name_is_refused(tmp_path: Path) -> None:
+    server_tls, client_tls = _certificates(tmp_path, "other.test")
+    with webhook_receiver(tls=server_tls) as receiver:
+        url = receiver.url(host="localhost", scheme="https")
+        answer = await post(url, b"{}", {}, LOCAL, ssl_context=client_tls)
+        assert receiver.requests() == []
+    assert answer.outcome == "failed"
+    assert answer.error is not None and "CERTIFICATE_VERIFY_FAILED" in answer.error

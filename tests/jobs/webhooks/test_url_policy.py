@@ -1,0 +1,90 @@
+"""Where a webhook may go (`jobs.webhooks.url_policy`): the enqueue-time check of a callback
+URL, and the delivery-time resolution that checks every address a name resolves to."""
+
+import ipaddress
+
+import pytest
+
+from jobs.webhooks.url_policy import WebhookRefused, check_url, literal_address, resolve
+from settings import Settings
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hook",
+        "https://10.0.0.7/hook",
+        "https://192.168.1.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://[::ffff:10.0.0.1]/hook",
+        "https://0.0.0.0/hook",
+        "https://127.1/hook",
+        "https://2130706433/hook",
+        "http://example.com/hook",
+        "ftp://example.com/hook",
+    ],
+)
+def test_private_literal_addresses_and_plain_http_are_refused_by_default(url: str) -> None:
+    with pytest.raises(WebhookRefused):
+        check_url(url, Settings())
+
+
+def test_public_addresses_and_names_pass_the_enqueue_check() -> None:
+    assert check_url("https://8.8.8.8/hook", Settings()).address is not None
+    # A name is checked only once resolved, at delivery.
+    assert check_url("https://localhost/hook", Settings()).host == "localhost"
+    allowed = Settings(webhook_allow_private=True, webhook_allow_http=True)
+    assert check_url("http://10.0.0.7/hook", allowed).port == 80
+
+
+@pytest.mark.parametrize(
+    ("url", "host_header"),
+    [
+        ("https://example.com/hook", "example.com"),
+        ("https://example.com:8443/hook", "example.com:8443"),
+        ("http://example.com:80/hook", "example.com"),
+        ("https://[2001:4860:4860::8888]/hook", "[2001:4860:4860::8888]"),
+        ("https://[2001:4860:4860::8888]:444/hook", "[2001:4860:4860::8888]:444"),
+    ],
+)
+def test_the_checked_target_keeps_the_host_as_written_for_its_host_header(
+    url: str, host_header: str
+) -> None:
+    allowed = Settings(webhook_allow_http=True)
+    assert check_url(url, allowed).host_header == host_header
+
+
+def test_the_fragment_is_dropped_and_the_query_kept() -> None:
+    target = check_url("https://example.com/hook?order=42#top", Settings())
+    assert target.url == "https://example.com/hook?order=42"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://0x7f.0.0.1/hook",  # 127.0.0.1 in a legacy spelling resolvers accept
+        "https://[::ffff:169.254.169.254]/hook",  # the metadata service, IPv4-mapped
+        "https://[2002:a00:1::]/hook",  # 6to4 around 10.0.0.1
+        "https://100.64.0.1/hook",  # shared address space
+        "https:///hook",
+        "https://example.com:99999/hook",
+        "https://example.com/" + "a" * 2048,
+    ],
+)
+def test_more_addresses_and_urls_that_are_refused(url: str) -> None:
+    with pytest.raises(WebhookRefused):
+        check_url(url, Settings())
+
+
+def test_a_name_ending_in_letters_is_a_name_not_a_legacy_address() -> None:
+    assert literal_address("1.2.3.com") is None
+    assert literal_address("127.1") == ipaddress.IPv4Address("127.0.0.1")
+
+
+async def test_a_literal_address_is_resolved_to_itself_and_checked_again() -> None:
+    public = check_url("https://8.8.8.8/hook", Settings())
+    assert await resolve(public, Settings()) == [ipaddress.IPv4Address("8.8.8.8")]
+    loopback = check_url("https://127.0.0.1/hook", Settings(webhook_allow_private=True))
+    with pytest.raises(WebhookRefused):
+        await resolve(loopback, Settings())  # the delivery's settings decide

@@ -1,0 +1,112 @@
+"""Every settle is fenced by its lease token; a claim whose reply was lost costs no try."""
+
+import logging
+
+import pytest
+
+import tests.support.jobs.probe_jobs  # noqa: F401  (declares `wait_for_gate`)
+from jobs.declare.context import JobContext
+from jobs.enqueue.submit import enqueue
+from jobs.layout import keys, scripts
+from jobs.layout.connection import RedisClient
+from jobs.layout.records import LeaseToken
+from jobs.reading.job_record import JobStatus, load_job
+from jobs.worker.loop import Worker
+from settings import Settings
+from tests.support.jobs.probe_jobs import cancelled_key
+from tests.support.waiting import eventually
+
+MAX = {"wait_for_gate": 3, "ping": 25}
+
+
+async def test_settle_after_the_lease_passed_to_another_owner_is_refused(
+    redis: RedisClient,
+    settings: Settings,
+    background_worker: Worker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gate = {"gate": "test:gate:fence"}
+    enqueued = await enqueue(redis, "wait_for_gate", gate, settings=settings)
+    job_id = enqueued.job_id
+
+    async def running() -> bool:
+        view = await load_job(redis, job_id, MAX)
+        return view is not None and view.progress is not None  # the body has begun
+
+    await eventually(running)
+    stale = background_worker.slots.running[job_id]
+    # The lease ran out and another worker claimed the job (its token, its try).
+    owner = LeaseToken("other-worker", 1, "other-claim").encode()
+    await redis.set(keys.of_job(job_id).lease(job_id), owner, px=60_000)
+    await redis.hset(
+        keys.of_job(job_id).state(job_id), "progress", '{"fraction": 0.9, "message": "owner"}'
+    )  # type: ignore[misc]
+    stale_context = JobContext(
+        job_id, "wait_for_gate", 1, 3, None, redis, "w", lease_token=stale.token
+    )
+    assert await stale_context.progress(1.0, "stale") is False  # fenced like every settle
+    with caplog.at_level(logging.WARNING, logger="jobs.worker"):
+        await redis.set("test:gate:fence", "1")  # the stale try finishes now
+
+        async def refused() -> bool:
+            return (
+                job_id not in background_worker.slots.running
+                and not background_worker._finisher.busy
+            )
+
+        await eventually(refused)
+    assert await redis.get(keys.of_job(job_id).result(job_id)) is None  # no result stored
+    assert await redis.get(keys.of_job(job_id).lease(job_id)) == owner.encode()  # owner untouched
+    assert (
+        await redis.exists(keys.of_job(job_id).job(job_id), keys.of_job(job_id).state(job_id)) == 2
+    )
+    view = await load_job(redis, job_id, MAX)
+    assert view is not None and view.status is JobStatus.in_progress
+    assert view.worker == "other-worker" and view.progress and view.progress.message == "owner"
+    # Refused by the finisher, or cancelled first by the renewal that found the lease gone.
+    lost = background_worker._finisher.lost + int(await redis.get(cancelled_key(job_id)) or 0)
+    assert lost == 1
+    assert background_worker.counts["complete"] <= 1
+    if background_worker._finisher.lost:
+        assert any("lease lost" in r.getMessage() for r in caplog.records)
+
+
+async def test_claim_whose_reply_was_lost_runs_at_once_without_losing_a_try(
+    redis: RedisClient, settings: Settings
+) -> None:
+    enqueued = await enqueue(redis, "ping", {"message": "lost reply"}, settings=settings)
+    worker = Worker(settings, burst=True, handle_signals=False)
+    claimer, q = worker._claimer, keys.queue(settings.queue_name)
+    claim_id = claimer.new_claim_id()
+    # The claim runs on the server, but its reply never reaches the worker.
+    await scripts.script("claim")(redis, *claimer.claim_call(q, 10, claim_id))
+    claimer.mark_unconfirmed(q, claim_id)
+    view = await load_job(redis, enqueued.job_id, MAX)
+    assert view is not None and view.status is JobStatus.in_progress and view.tries == 1
+    # Without recovery the job would wait out its lease (5 s) and a burst worker would stop
+    # before it comes due; recovered, it runs now, on the try the lost claim counted.
+    await worker.main()
+    done = await load_job(redis, enqueued.job_id, MAX)
+    assert done is not None and done.status is JobStatus.complete
+    assert done.tries == 1 and done.result == {
+        "message": "lost reply",
+        "tries": 1,
+        "worker": worker.worker_id,
+    }
+    assert await redis.exists(q.claim(claim_id)) == 0  # a claim is recovered once
+
+
+async def test_a_claims_record_goes_once_its_reply_has_arrived(
+    redis: RedisClient, settings: Settings
+) -> None:
+    """Records are for lost replies only: the next claim on the queue drops the last one."""
+    q = keys.queue(settings.queue_name)
+    claimer = Worker(settings, burst=True, handle_signals=False)._claimer
+    await enqueue(redis, "ping", {}, settings=settings)
+    assert len((await claimer.claim(1)).jobs) == 1
+    first = claimer._confirmed[q.name]
+    assert await redis.exists(q.claim(first)) == 1
+    await enqueue(redis, "ping", {}, settings=settings)
+    assert len((await claimer.claim(1)).jobs) == 1
+    assert await redis.exists(q.claim(first)) == 0
+    assert await redis.exists(q.claim(claimer._confirmed[q.name])) == 1  # the latest stays

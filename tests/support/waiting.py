@@ -1,0 +1,16 @@
+"""Waiting on a condition with a deadline: how every test waits (never a fixed sleep)."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0, interval_s: float = 0.02
+) -> None:
+    """Wait until `check()` is true, or fail at the deadline (no fixed sleeps in tests)."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(interval_s)
