@@ -8,6 +8,7 @@ claim for many saves round trips and server work; the linger bounds how long a f
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
@@ -38,18 +39,19 @@ class Slots:
             if claimed.job_id in self.running:
                 continue  # already running (a recovered claim overlapping a live one)
             self.running[claimed.job_id] = claimed
-            claimed.task = asyncio.create_task(self._guarded(claimed))
+            claimed.task = asyncio.create_task(self._run(claimed))
+            # A done callback, not a `finally` in the task: a task cancelled before its first
+            # step never runs its body, and its slot must free all the same. Registered first,
+            # it runs before anything that awaits the task resumes.
+            claimed.task.add_done_callback(functools.partial(self._ended, claimed.job_id))
             started += 1
         return started
 
-    async def _guarded(self, claimed: Claimed) -> None:
-        try:
-            await self._run(claimed)
-        finally:
-            # `_run` has submitted the try's outcome by now: a claim this wakes finds it pending.
-            self.running.pop(claimed.job_id, None)
-            if self.free >= self._wanted:
-                self._room.set()
+    def _ended(self, job_id: str, _task: "asyncio.Task[None]") -> None:
+        # `_run` has submitted the try's outcome by now: a claim this wakes finds it pending.
+        self.running.pop(job_id, None)
+        if self.free >= self._wanted:
+            self._room.set()
 
     async def room(self, wanted: int = 1, linger_s: float = 0.0) -> None:
         """Wait for a free slot; then, up to `linger_s` more, for `wanted` free slots.

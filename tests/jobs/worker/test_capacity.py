@@ -130,3 +130,14 @@ async def test_winding_down_in_a_hurry_cancels_what_still_runs_as_shutdown() -> 
     await guarded(tries.slots.wind_down(grace_s=None, hurry=hurry))
     assert {c.cancel_reason for c in claimed.values()} == {"shutdown"}
     assert sorted(tries.cancelled) == ["a", "b"] and tries.slots.free == 2
+
+
+async def test_a_try_cancelled_before_its_first_step_frees_its_slot() -> None:
+    tries = Tries(capacity=2)
+    tries.start("a")
+    task = tries.slots.running["a"].task
+    assert task is not None
+    tries.slots.cancel("a", "abort")  # in the same loop round as its start: the body never runs
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), GUARD_S)
+    assert task.cancelled() and not tries.began["a"].is_set()
+    assert tries.slots.running == {} and tries.slots.free == 2
