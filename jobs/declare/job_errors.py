@@ -1,14 +1,13 @@
-"""What a job raises, and how errors are recorded."""
+"""What a job raises. How an error is recorded (and which ones no retry can fix) is
+`jobs.layout.serialization.error_info`."""
 
-import asyncio
-
-from pydantic import ValidationError
-
-from jobs.layout.serialization import ErrorInfo, error_record
+from typing import ClassVar
 
 
 class JobFailed(Exception):
     """Raise from a job to fail it for good: it is not retried."""
+
+    permanent: ClassVar[bool] = True
 
 
 class JobTimeout(TimeoutError):
@@ -18,12 +17,4 @@ class JobTimeout(TimeoutError):
 class Aborted(Exception):
     """The job was aborted on request."""
 
-
-PERMANENT: tuple[type[BaseException], ...] = (JobFailed, ValidationError, Aborted)
-
-
-def error_info(exc: BaseException, *, retryable: bool | None = None) -> ErrorInfo:
-    """How a try's error is recorded; retryable unless it is one of the `PERMANENT` kinds."""
-    if retryable is None:
-        retryable = not isinstance(exc, (*PERMANENT, asyncio.CancelledError))
-    return error_record(exc, retryable=retryable)
+    permanent: ClassVar[bool] = True

@@ -17,9 +17,9 @@ from typing import Any, TypeGuard, TypeVar, get_type_hints
 from pydantic import BaseModel
 
 from jobs.declare.context import JobContext
-from jobs.declare.job_errors import PERMANENT
 from jobs.flow.limits import FlowControl, declare
 from jobs.layout.keys import check_queue_name
+from jobs.layout.serialization import is_permanent
 from settings import Settings
 
 MaxTries = int | Callable[[Settings], int]
@@ -104,7 +104,7 @@ class JobSpec:
     `POST /jobs/{name}` route, not listed in `/job-types` (nor the dashboard's enqueue form)."""
 
     def is_retryable(self, exc: BaseException) -> bool:
-        return isinstance(exc, self.retry_on) and not isinstance(exc, PERMANENT)
+        return isinstance(exc, self.retry_on) and not is_permanent(exc)
 
     def parse_input(self, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> BaseModel:
         """Accept `(payload,)` as we enqueue it, or `payload=` / plain kwargs from stock ARQ."""

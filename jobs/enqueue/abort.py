@@ -7,11 +7,12 @@ settles it (fenced by its lease token, like every settle).
 
 from typing import Literal
 
-from jobs.declare.job_errors import Aborted, error_info
+from jobs.declare.job_errors import Aborted
 from jobs.graph import dependencies
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.layout.records import JobDefinition, result_data
+from jobs.layout.serialization import error_info
 from settings import Settings
 
 AbortOutcome = Literal["aborted", "running", "final", "missing"]

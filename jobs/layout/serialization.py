@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypedDict
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 
 class ErrorInfo(TypedDict):
@@ -21,14 +21,24 @@ class ErrorInfo(TypedDict):
     retryable: bool
 
 
-def error_record(exc: BaseException, *, retryable: bool) -> ErrorInfo:
+def is_permanent(exc: BaseException) -> bool:
+    """No try can succeed: the input is invalid (pydantic's `ValidationError`), or the
+    exception's class says so (`permanent = True`: `JobFailed`, `Aborted`)."""
+    return isinstance(exc, ValidationError) or getattr(type(exc), "permanent", False) is True
+
+
+def error_info(exc: BaseException, *, retryable: bool | None = None) -> ErrorInfo:
+    """How an error is recorded; unless told, retryable when it is neither permanent nor a
+    cancellation."""
+    if retryable is None:
+        retryable = not (is_permanent(exc) or isinstance(exc, asyncio.CancelledError))
     message = str(exc) or exc.__class__.__name__
     return {"type": exc.__class__.__name__, "message": message[:2000], "retryable": retryable}
 
 
 def _default(value: object) -> object:
-    if isinstance(value, BaseException):  # one no caller classified: retryable unless cancelled
-        return error_record(value, retryable=not isinstance(value, asyncio.CancelledError))
+    if isinstance(value, BaseException):
+        return error_info(value)
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, datetime):

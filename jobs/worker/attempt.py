@@ -19,12 +19,12 @@ from arq.worker import Retry
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
-from jobs.declare.job_errors import Aborted, JobTimeout, error_info
+from jobs.declare.job_errors import Aborted, JobTimeout
 from jobs.declare.registry import JobSpec
 from jobs.graph import dependencies
 from jobs.graph.dependencies import ParentOutcomes
 from jobs.layout.records import JobDefinition, Poison, result_data
-from jobs.layout.serialization import serialize
+from jobs.layout.serialization import error_info, serialize
 from jobs.logs import line
 from jobs.reading.stats import JobStats
 from jobs.worker.backoff import backoff_s

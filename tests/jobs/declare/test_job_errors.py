@@ -2,7 +2,8 @@
 
 import asyncio
 
-from jobs.declare.job_errors import Aborted, JobFailed, error_info
+from jobs.declare.job_errors import Aborted, JobFailed
+from jobs.layout.serialization import error_info
 
 
 def test_error_info_marks_permanent_errors_and_cancellation_not_retryable() -> None:
