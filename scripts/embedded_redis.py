@@ -4,6 +4,7 @@ Runs the bundled `valkey-server` binary in the foreground on a free loopback por
 persistence. Used by `make run` (when `REDIS_URL` is unset), the test session and the bench.
 """
 
+import contextlib
 import socket
 import subprocess
 import tempfile
@@ -20,6 +21,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: each socket stays bound until all are chosen, so the OS
+    cannot hand out one port twice (as `free_port()` called in a row may)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 def port_in_use(port: int) -> bool:

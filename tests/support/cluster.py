@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.crc import key_slot
 from redis.exceptions import RedisError
 
-from scripts.embedded_redis import free_port
+from scripts.embedded_redis import free_ports
 from tests.support.processes import Processes
 from tests.support.waiting import eventually
 
@@ -39,6 +39,8 @@ class ValkeyCluster:
     replicas: int = 0
     """Replicas per primary."""
     ports: list[int] = field(default_factory=list)
+    bus_ports: list[int] = field(default_factory=list)
+    """The nodes' cluster bus ports, chosen with `ports` so that none is another's port."""
     processes: list["subprocess.Popen[bytes]"] = field(default_factory=list)
 
     @property
@@ -67,15 +69,16 @@ class ValkeyCluster:
         """The nodes' ports, chosen now if not yet (so processes can be told before it starts)."""
         if not self.ports:
             count = self.primaries * (1 + self.replicas)
-            self.ports = [free_port() for _ in range(count)]
+            chosen = free_ports(2 * count)
+            self.ports, self.bus_ports = chosen[:count], chosen[count:]
         return self.ports
 
     async def start(self, timeout_s: float = 30) -> "ValkeyCluster":
         self.directory.mkdir(parents=True, exist_ok=True)
         self.reserve_ports()
-        for port in self.ports:
+        for port, bus_port in zip(self.ports, self.bus_ports, strict=True):
             # The bus port is given, not port + 10000 (free ports may be above 55535).
-            self.processes.append(self._spawn(port, free_port()))
+            self.processes.append(self._spawn(port, bus_port))
         await eventually(self._all_answer, timeout_s=timeout_s, interval_s=0.02)
         create = await asyncio.create_subprocess_exec(
             VALKEY_CLI,
