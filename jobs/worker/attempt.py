@@ -50,19 +50,17 @@ class Claimed:
     cancel_reason: str | None = None
     """Why the worker cancelled it: "timeout" (its job's), "abort", "shutdown" or "lost"
     (lease)."""
+    began: bool = False
+    """Its task has taken its first step (`jobs.worker.capacity`)."""
 
     @property
     def name(self) -> str:
         return self.definition.function if isinstance(self.definition, JobDefinition) else "?"
 
 
-@dataclass(frozen=True, slots=True)
-class _Admitted:
-    """A claimed try that may run: its job, its validated input, its parents' outcomes."""
-
-    spec: JobSpec
-    payload: BaseModel
-    parents: ParentOutcomes | None
+Admitted = tuple[JobSpec, BaseModel, JobDefinition, ParentOutcomes | None]
+"""A claimed try that may run: its job, its validated input, its definition, its parents'
+outcomes (a plain tuple: one per try, on the worker's hottest path)."""
 
 
 class Attempts:
@@ -91,8 +89,20 @@ class Attempts:
         admitted = await self._admit(claimed)
         if isinstance(admitted, Settle):
             return admitted
-        spec, payload = admitted.spec, admitted.payload
-        ctx = self._context(claimed, admitted.parents)
+        spec, payload, definition, parents = admitted
+        ctx = {
+            **self.ctx,
+            "job_id": claimed.job_id,
+            "job_try": claimed.tries,
+            "lease_token": claimed.token,
+            "enqueue_time": datetime.fromtimestamp(definition.enqueued_ms / 1000, tz=UTC),
+            "score": claimed.started_ms,
+        }
+        if parents is not None:  # ARQ's ctx, and what a job that waited learns of its parents
+            ctx["parent_results"] = parents.results
+            ctx["parent_failures"] = parents.failures
+            ctx["parent_statuses"] = parents.statuses
+            ctx["batch"] = parents.batch_summary()
         log = logger.isEnabledFor(logging.INFO)
         if log:  # two lines per job: the cheap way (`jobs.logs.line`)
             line(logger, logging.INFO, "job started", _log_fields(claimed, spec))
@@ -109,7 +119,7 @@ class Attempts:
             line(logger, logging.INFO, "job complete", _log_fields(claimed, spec, duration=True))
         return self._final(claimed, "complete", output, spec)
 
-    async def _admit(self, claimed: Claimed) -> "_Admitted | Settle":
+    async def _admit(self, claimed: Claimed) -> Admitted | Settle:
         """What the try runs, or how it settles without running: an undecodable or expired
         definition, an unknown job, invalid input, a failed parent, no tries left."""
         d = claimed.definition
@@ -151,26 +161,7 @@ class Attempts:
         if claimed.tries > spec.max_tries:
             message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
             return self._rejected(claimed, spec, Poison("MaxTriesExceeded", message))
-        return _Admitted(spec, payload, parents)
-
-    def _context(self, claimed: Claimed, parents: ParentOutcomes | None) -> dict[str, Any]:
-        """ARQ's `ctx` for this try, with the parents' outcomes of a job that waited."""
-        d = claimed.definition
-        assert isinstance(d, JobDefinition)
-        ctx = {
-            **self.ctx,
-            "job_id": claimed.job_id,
-            "job_try": claimed.tries,
-            "lease_token": claimed.token,
-            "enqueue_time": datetime.fromtimestamp(d.enqueued_ms / 1000, tz=UTC),  # as ARQ's
-            "score": claimed.started_ms,
-        }
-        if parents is not None:
-            ctx["parent_results"] = parents.results
-            ctx["parent_failures"] = parents.failures
-            ctx["parent_statuses"] = parents.statuses
-            ctx["batch"] = parents.batch_summary()
-        return ctx
+        return spec, payload, d, parents
 
     def _rejected(
         self, claimed: Claimed, spec: JobSpec | None, poison: Poison, *, started: bool = True

@@ -39,16 +39,22 @@ class Slots:
             if claimed.job_id in self.running:
                 continue  # already running (a recovered claim overlapping a live one)
             self.running[claimed.job_id] = claimed
-            claimed.task = asyncio.create_task(self._run(claimed))
-            # A done callback, not a `finally` in the task: a task cancelled before its first
-            # step never runs its body, and its slot must free all the same. Registered first,
-            # it runs before anything that awaits the task resumes.
-            claimed.task.add_done_callback(functools.partial(self._ended, claimed.job_id))
+            claimed.task = asyncio.create_task(self._guarded(claimed))
             started += 1
         return started
 
+    async def _guarded(self, claimed: Claimed) -> None:
+        claimed.began = True
+        try:
+            await self._run(claimed)
+        finally:
+            # `_run` has submitted the try's outcome by now: a claim this wakes finds it pending.
+            self.running.pop(claimed.job_id, None)
+            if self.free >= self._wanted:
+                self._room.set()
+
     def _ended(self, job_id: str, _task: "asyncio.Task[None]") -> None:
-        # `_run` has submitted the try's outcome by now: a claim this wakes finds it pending.
+        """A task that never took its first step is done: free its slot."""
         self.running.pop(job_id, None)
         if self.free >= self._wanted:
             self._room.set()
@@ -94,6 +100,11 @@ class Slots:
         if claimed and claimed.task and claimed.cancel_reason in (None, "timeout"):
             claimed.cancel_reason = reason
             claimed.task.cancel()
+            if not claimed.began:
+                # Cancelled before its first step, its body (and the `finally` that frees its
+                # slot) never runs: free the slot once the task is done. (Only here: a done
+                # callback on every task costs the event loop a round per try.)
+                claimed.task.add_done_callback(functools.partial(self._ended, job_id))
 
     async def wind_down(self, grace_s: float | None, hurry: asyncio.Event) -> None:
         """Let running tries finish within `grace_s` (None: no bound) or until `hurry` is
