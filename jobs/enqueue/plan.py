@@ -103,12 +103,10 @@ class Plan:
         return int(self.expires)
 
     def row(self, job_id: str, data: Any) -> EnqueueRow:
+        # Positional (in field order) here and below: one row per job enqueued, and a class
+        # called with keywords builds a dict of them per call.
         definition = JobDefinition(
-            function=self.name,
-            args=[data],
-            queue=self.queue.name,
-            priority=self.priority,
-            has_parents=bool(self.after),
+            self.name, [data], {}, 0, self.queue.name, self.priority, None, bool(self.after)
         )
         flow = self.flow
         lock, ttl = "", 0
@@ -118,18 +116,18 @@ class Plan:
             mode = "debounce" if flow.debounce_s is not None else "unique"
             ttl = self.unique_ms or 0
         return EnqueueRow(
-            job_id=job_id,
-            definition=definition.dump_open(),
-            delay_ms=self.delay_ms,
-            due_ms=self.due_ms,
-            priority=self.priority,
-            gates=encode_gates(flow.gates(self.name, data), lock or None),
-            unique_lock=lock,
-            unique_ttl_ms=ttl,
-            lock_mode=mode,
-            expires=self.expires,
-            after=" ".join(self.after),
-            on_parent_failure=self.on_parent_failure,
+            job_id,
+            definition.dump_open(),
+            self.delay_ms,
+            self.due_ms,
+            self.priority,
+            encode_gates(flow.gates(self.name, data), lock or None),
+            lock,
+            ttl,
+            mode,
+            self.expires,
+            " ".join(self.after),
+            self.on_parent_failure,
         )
 
 

@@ -36,7 +36,7 @@ BULK_CHUNK = 500
 enough not to hold the server for long."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class Enqueued:
     """What an enqueue did for one job."""
 
@@ -188,7 +188,7 @@ async def _check_parents_exist(redis: RedisClient, parents: Sequence[str]) -> No
 
 def _outcome(job_id: str, reply: Any, now: int, data: Any, o: Plan) -> Enqueued:
     """One job's part of `enqueue.lua`'s reply (`jobs.layout.script_rows.row_answer`)."""
-    answer = row_answer(reply)
+    answer = reply if type(reply) is int else row_answer(reply)  # an int: no call per job
     if isinstance(answer, HeldByEqual):
         if answer.kind == "unique":
             return Enqueued(job_id=answer.job_id, outcome="unique", queue=o.queue.name)
@@ -204,17 +204,9 @@ def _outcome(job_id: str, reply: Any, now: int, data: Any, o: Plan) -> Enqueued:
         )
     if answer in (DUPLICATE, ORPHANED):
         return Enqueued(job_id=job_id, outcome="duplicate", queue=o.queue.name)
-    return Enqueued(
-        job_id=job_id,
-        outcome="created",
-        enqueued_ms=now,
-        scheduled_ms=answer,
-        payload=data,
-        queue=o.queue.name,
-        priority=o.priority,
-        expires_ms=o.expires_ms(now),
-        waiting=bool(o.after),
-    )
+    # Positional, in field order: one per job, and a class called with keywords builds a dict.
+    q, expires, waits = o.queue.name, o.expires_ms(now), bool(o.after)
+    return Enqueued(job_id, "created", True, now, answer, data, q, o.priority, expires, waits)
 
 
 async def enqueue_cron_tick(

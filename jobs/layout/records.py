@@ -33,7 +33,7 @@ def open_json(fields: dict[str, Any]) -> bytes:
     return serialize(fields)[:-1]
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class JobDefinition:
     """A job's definition: ARQ's layout (`t f a k et`; stock ARQ producers write it too) plus
     our `q` (queue) and `p` (priority, when not 0).
@@ -90,16 +90,9 @@ class JobDefinition:
         if not (expires is None or isinstance(expires, int)):
             return Poison("UndecodableJob", "job definition has a malformed 'x'")
         parents = d.get("d") == 1
-        return cls(
-            function=function,
-            args=args,
-            kwargs=kwargs,
-            enqueued_ms=int(enqueued),
-            queue=queue,
-            priority=priority,
-            expires_ms=expires,
-            has_parents=parents,
-        )
+        # Positional, in field order: a class called with keywords builds a dict of them per
+        # call, and the worker decodes one definition per try.
+        return cls(function, args, kwargs, int(enqueued), queue, priority, expires, parents)
 
     @property
     def payload(self) -> Any:
