@@ -58,9 +58,9 @@ class Claimed:
         return self.definition.function if isinstance(self.definition, JobDefinition) else "?"
 
 
-Admitted = tuple[JobSpec, BaseModel, JobDefinition, ParentOutcomes | None]
-"""A claimed try that may run: its job, its validated input, its definition, its parents'
-outcomes (a plain tuple: one per try, on the worker's hottest path)."""
+Admitted = tuple[JobSpec, BaseModel, JobDefinition]
+"""A claimed try that may run: its job, its validated input, its definition (a plain tuple:
+one per try, on the worker's hottest path)."""
 
 
 class Attempts:
@@ -86,10 +86,19 @@ class Attempts:
 
     async def run(self, claimed: Claimed) -> Settle:
         """Run one try; never raises but CancelledError (timeout, abort, shutdown, lost lease)."""
-        admitted = await self._admit(claimed)
+        admitted = self._admit(claimed)
         if isinstance(admitted, Settle):
             return admitted
-        spec, payload, definition, parents = admitted
+        spec, payload, definition = admitted
+        parents: ParentOutcomes | None = None
+        if definition.has_parents:
+            outcomes = await self._parents(claimed, spec)
+            if isinstance(outcomes, Settle):
+                return outcomes
+            parents = outcomes
+        if claimed.tries > spec.max_tries:
+            message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
+            return self._rejected(claimed, spec, Poison("MaxTriesExceeded", message))
         ctx = {
             **self.ctx,
             "job_id": claimed.job_id,
@@ -119,9 +128,9 @@ class Attempts:
             line(logger, logging.INFO, "job complete", _log_fields(claimed, spec, duration=True))
         return self._final(claimed, "complete", output, spec)
 
-    async def _admit(self, claimed: Claimed) -> Admitted | Settle:
+    def _admit(self, claimed: Claimed) -> Admitted | Settle:
         """What the try runs, or how it settles without running: an undecodable or expired
-        definition, an unknown job, invalid input, a failed parent, no tries left."""
+        definition, an unknown job, invalid input. (Not a coroutine: one per try.)"""
         d = claimed.definition
         if d is None:
             return self._rejected(claimed, None, Poison("JobExpired", "job definition expired"))
@@ -145,23 +154,23 @@ class Attempts:
             when = datetime.fromtimestamp(d.expires_ms / 1000, UTC).isoformat()
             expired = Poison("Expired", f"not started by its expiry ({when}): it never will")
             return self._rejected(claimed, spec, expired, started=False)
-        parents = None
-        if d.has_parents:
-            try:
-                parents = await dependencies.parent_outcomes(
-                    self.ctx["redis"], claimed.job_id, results=True
-                )
-            except RedisError as unreadable:  # try again shortly, like any failed try
-                return self._failed_try(claimed, spec, unreadable)
-            failed = parents.first_failed
-            if failed is not None and parents.on_failure == "fail":
-                status = parents.statuses[failed]
-                message = f"parent {failed} did not complete ({status})"
-                return self._rejected(claimed, spec, Poison("ParentFailed", message), started=False)
-        if claimed.tries > spec.max_tries:
-            message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
-            return self._rejected(claimed, spec, Poison("MaxTriesExceeded", message))
-        return spec, payload, d, parents
+        return spec, payload, d
+
+    async def _parents(self, claimed: Claimed, spec: JobSpec) -> ParentOutcomes | Settle:
+        """The outcomes of the parents a job waited for, or how it settles: failed, when one
+        did not complete and it asked for `fail`; a failed try, when they cannot be read."""
+        try:
+            parents = await dependencies.parent_outcomes(
+                self.ctx["redis"], claimed.job_id, results=True
+            )
+        except RedisError as unreadable:  # try again shortly, like any failed try
+            return self._failed_try(claimed, spec, unreadable)
+        failed = parents.first_failed
+        if failed is not None and parents.on_failure == "fail":
+            status = parents.statuses[failed]
+            message = f"parent {failed} did not complete ({status})"
+            return self._rejected(claimed, spec, Poison("ParentFailed", message), started=False)
+        return parents
 
     def _rejected(
         self, claimed: Claimed, spec: JobSpec | None, poison: Poison, *, started: bool = True
