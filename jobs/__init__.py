@@ -13,28 +13,69 @@ Redis), `enqueue`, `worker`, `flow` (flow control), `graph` (dependencies, workf
 never imports `service`: the worker runs without the web process.
 """
 
-from jobs.client import (
-    InvalidJobInput,
-    JobAbortedError,
-    JobClient,
-    JobClientError,
-    JobFailedError,
-    JobHandle,
-    JobNotFound,
-)
-from jobs.cron.schedules import schedule
-from jobs.declare.context import JobContext
-from jobs.declare.job_errors import JobFailed
-from jobs.declare.models import Model
-from jobs.declare.registry import job
-from jobs.declare.worker_lifespan import worker_lifespan
-from jobs.enqueue.plan import UnknownJobName
-from jobs.graph.batches import create_batch
-from jobs.graph.workflow_commit import enqueue_workflow
-from jobs.graph.workflows import InvalidWorkflow, Workflow, chain, chord, group, task
-from jobs.layout.connection import create_redis
-from jobs.webhooks.attach import attach_webhook
-from jobs.webhooks.signing import verify_signature
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobs.client import (
+        InvalidJobInput,
+        JobAbortedError,
+        JobClient,
+        JobClientError,
+        JobFailedError,
+        JobHandle,
+        JobNotFound,
+    )
+    from jobs.cron.schedules import schedule
+    from jobs.declare.context import JobContext
+    from jobs.declare.job_errors import JobFailed
+    from jobs.declare.models import Model
+    from jobs.declare.registry import job
+    from jobs.declare.worker_lifespan import worker_lifespan
+    from jobs.enqueue.plan import UnknownJobName
+    from jobs.graph.batches import create_batch
+    from jobs.graph.workflow_commit import enqueue_workflow
+    from jobs.graph.workflows import InvalidWorkflow, Workflow, chain, chord, group, task
+    from jobs.layout.connection import create_redis
+    from jobs.webhooks.attach import attach_webhook
+    from jobs.webhooks.signing import verify_signature
+
+_HOME = {
+    "InvalidJobInput": "jobs.client",
+    "InvalidWorkflow": "jobs.graph.workflows",
+    "JobAbortedError": "jobs.client",
+    "JobClient": "jobs.client",
+    "JobClientError": "jobs.client",
+    "JobContext": "jobs.declare.context",
+    "JobFailed": "jobs.declare.job_errors",
+    "JobFailedError": "jobs.client",
+    "JobHandle": "jobs.client",
+    "JobNotFound": "jobs.client",
+    "Model": "jobs.declare.models",
+    "UnknownJobName": "jobs.enqueue.plan",
+    "Workflow": "jobs.graph.workflows",
+    "attach_webhook": "jobs.webhooks.attach",
+    "chain": "jobs.graph.workflows",
+    "chord": "jobs.graph.workflows",
+    "create_batch": "jobs.graph.batches",
+    "create_redis": "jobs.layout.connection",
+    "enqueue_workflow": "jobs.graph.workflow_commit",
+    "group": "jobs.graph.workflows",
+    "job": "jobs.declare.registry",
+    "schedule": "jobs.cron.schedules",
+    "task": "jobs.graph.workflows",
+    "verify_signature": "jobs.webhooks.signing",
+    "worker_lifespan": "jobs.declare.worker_lifespan",
+}
+"""Where each public name lives: imported on first use, so that importing one part of `jobs`
+(the worker, the layout) does not import every other part."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'jobs' has no attribute {name!r}")
+
 
 __all__ = [
     "InvalidJobInput",

@@ -37,9 +37,15 @@ def _modules() -> dict[str, Path]:
 
 
 def _imports(path: Path, name: str, known: set[str]) -> Iterator[tuple[str, bool]]:
-    """(imported module, at module level?) for every import of `path` that is ours."""
+    """(imported module, outside any function?) for every import of `path` that is ours
+    (`if TYPE_CHECKING:` imports count: a cycle through types is still a cycle to read)."""
     tree = ast.parse(path.read_text())
-    top = set(map(id, tree.body))
+    in_functions = {
+        id(inner)
+        for outer in ast.walk(tree)
+        if isinstance(outer, ast.FunctionDef | ast.AsyncFunctionDef)
+        for inner in ast.walk(outer)
+    }
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     for node in ast.walk(tree):
         targets: list[str] = []
@@ -56,7 +62,7 @@ def _imports(path: Path, name: str, known: set[str]) -> Iterator[tuple[str, bool
             ]
         for target in targets:
             if target in known or (name, target) in LAZY:
-                yield target, id(node) in top
+                yield target, id(node) not in in_functions
 
 
 def _graph() -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
