@@ -27,6 +27,11 @@ class Poison:
         return {"type": self.type, "message": self.message, "retryable": False}
 
 
+def _text(raw: bytes | str) -> str:
+    """A stored value as text; bytes we did not write decode with replacement, never raise."""
+    return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+
+
 def open_json(fields: dict[str, Any]) -> bytes:
     """A JSON object without its closing brace: the Lua script that stores it appends the
     server's time (`,"et":123}` or `,"ft":123}`), so every stored time is the server's."""
@@ -266,7 +271,7 @@ HELD_SEPARATOR = "|"
 
 def held_job_id(member: bytes | str) -> str:
     """The job id of a member of a gate's `held:{gate}` set."""
-    text = member.decode(errors="replace") if isinstance(member, bytes) else member
+    text = _text(member)
     return text.partition(HELD_SEPARATOR)[2]
 
 
@@ -290,7 +295,7 @@ class LeaseToken:
     @classmethod
     def parse(cls, raw: bytes | str) -> "LeaseToken | None":
         """None for a lease we did not write (stock ARQ's `b'1'`)."""
-        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        text = _text(raw)
         worker, _, rest = text.partition("|")
         started, _, claim_id = rest.partition("|")
         if not worker or not started.isdigit():
@@ -312,7 +317,7 @@ class IdempotencyRecord:
 
     @classmethod
     def parse(cls, raw: bytes | str) -> "IdempotencyRecord":
-        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        text = _text(raw)
         job_id, _, fingerprint = text.partition(" ")
         return cls(job_id, fingerprint)
 
@@ -332,7 +337,7 @@ class Event:
 
     @classmethod
     def parse(cls, raw: bytes | str) -> "Event":
-        text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        text = _text(raw)
         kind, *job_ids = text.split() or [""]
         return cls(kind, job_ids)
 
