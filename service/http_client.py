@@ -40,6 +40,21 @@ def _body(payload: BaseModel | dict[str, Any] | None) -> Any:
     return payload or {}
 
 
+def _enqueue_request(
+    job: str,
+    payload: BaseModel | dict[str, Any] | None,
+    idempotency_key: str | None,
+    options: EnqueueKwargs,
+) -> dict[str, Any]:
+    """`POST /jobs/{job}`'s arguments, the same for the async and the sync client."""
+    return {
+        "url": f"/jobs/{job}",
+        "json": _body(payload),
+        "params": EnqueueOptions(**options).query_params(),
+        "headers": {"Idempotency-Key": idempotency_key} if idempotency_key else {},
+    }
+
+
 def _view(response: httpx.Response) -> JobView:
     return JobView.model_validate(_checked(response).json())
 
@@ -107,14 +122,9 @@ class JobServiceClient:
         fields of `jobs.enqueue.options.EnqueueOptions`, sent as the route's query options
         (`after`: job ids it waits for; `callback_url`: the service POSTs the final JobView
         there, signed)."""
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        response = await self._http.post(
-            f"/jobs/{job}",
-            json=_body(payload),
-            params=EnqueueOptions(**options).query_params(),
-            headers=headers,
+        return _view(
+            await self._http.post(**_enqueue_request(job, payload, idempotency_key, options))
         )
-        return _view(response)
 
     async def get(self, job_id: str, *, wait_s: float = 0) -> JobView:
         params = {"wait": wait_s} if wait_s else {}
@@ -213,14 +223,7 @@ class SyncJobServiceClient:
         fields of `jobs.enqueue.options.EnqueueOptions`, sent as the route's query options
         (`after`: job ids it waits for; `callback_url`: the service POSTs the final JobView
         there, signed)."""
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        response = self._http.post(
-            f"/jobs/{job}",
-            json=_body(payload),
-            params=EnqueueOptions(**options).query_params(),
-            headers=headers,
-        )
-        return _view(response)
+        return _view(self._http.post(**_enqueue_request(job, payload, idempotency_key, options)))
 
     def get(self, job_id: str, *, wait_s: float = 0) -> JobView:
         params = {"wait": wait_s} if wait_s else {}
