@@ -4,6 +4,7 @@ Nothing else in the code base reads `os.environ`. Read settings through `get_set
 that importing a module never freezes configuration and tests can build their own `Settings`.
 """
 
+import os
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -73,7 +74,13 @@ class Settings(BaseSettings):
 
     # --- worker ----------------------------------------------------------------------------
     worker_concurrency: int = Field(default=100, ge=1)
-    """Jobs run at once per worker process (they are coroutines: I/O-bound work)."""
+    """Tries run at once per worker process, wherever they run (loop, threads, processes)."""
+    worker_threads: int = Field(default=40, ge=1)
+    """Threads for plain `def` jobs (as many as Starlette gives `def` endpoints): one each while
+    it runs. A thread cannot be killed: one past its job's timeout keeps its place until its
+    function returns."""
+    worker_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    """Child processes for `run_in="process"` jobs (CPU-bound work), started on first use."""
     claim_batch: int = Field(default=50, ge=1)
     """Ready jobs claimed per Redis round trip."""
     poll_fallback_s: float = 1.0

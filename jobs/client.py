@@ -20,7 +20,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from jobs.declare.context import JobContext
-from jobs.declare.registry import DECLARED, JobDeclaration, load_catalog
+from jobs.declare.registry import DECLARED, JobDeclaration, load_catalog, output_value
 from jobs.enqueue import abort as aborting
 from jobs.enqueue.options import EnqueueKwargs, EnqueueOptions
 from jobs.enqueue.plan import UnknownJobName
@@ -103,7 +103,7 @@ class JobHandle(Generic[Out]):
             raise JobFailedError(record)
         if record.status is JobStatus.aborted:
             raise JobAbortedError(record)
-        return self.output_model.model_validate(record.result)
+        return output_value(self.output_model, record.result)  # type: ignore[no-any-return]
 
     async def abort(self) -> bool:
         """Abort it: True if it will not complete (aborted now, or its worker cancels it)."""
@@ -124,7 +124,7 @@ class JobClient:
         self.settings = settings or get_settings()
         self.legacy = not is_cluster(self.settings)
 
-    def declaration(self, job: JobRef[Any, Any] | str) -> JobDeclaration:
+    def declaration(self, job: Callable[..., Any] | str) -> JobDeclaration:
         """The declaration of a job given by function or by name."""
 
         def lookup() -> JobDeclaration | None:
@@ -158,38 +158,56 @@ class JobClient:
         *,
         job_id: str | None = None,
         idempotency_key: str | None = None,
-        **options: Unpack[EnqueueKwargs],
+        options: EnqueueOptions | None = None,
+        **option_kwargs: Unpack[EnqueueKwargs],
     ) -> JobHandle[Out]: ...
 
     @overload
     async def enqueue(
         self,
-        job: str,
-        payload: BaseModel | dict[str, Any],
+        job: Callable[..., Any] | str,
+        payload: BaseModel | dict[str, Any] | None = None,
         *,
         job_id: str | None = None,
         idempotency_key: str | None = None,
-        **options: Unpack[EnqueueKwargs],
-    ) -> JobHandle[BaseModel]: ...
+        options: EnqueueOptions | None = None,
+        **fields_and_options: Any,
+    ) -> JobHandle[Any]: ...
 
     async def enqueue(
         self,
-        job: JobRef[Any, Any] | str,
-        payload: BaseModel | dict[str, Any],
+        job: Callable[..., Any] | str,
+        payload: BaseModel | dict[str, Any] | None = None,
         *,
         job_id: str | None = None,
         idempotency_key: str | None = None,
-        **options: Unpack[EnqueueKwargs],
+        options: EnqueueOptions | None = None,
+        **fields_and_options: Any,
     ) -> JobHandle[Any]:
         """Validate, then enqueue; a handle to the job (an existing one for a repeated
         `idempotency_key` with the same input, or when uniqueness or debounce resolve it to an
-        equal job not final yet). `options`: `jobs.enqueue.options.EnqueueOptions`'s fields."""
+        equal job not final yet).
+
+        The input is `payload` (its model, or a dict), or else the job's parameters as
+        keywords: `await jobs.enqueue(send_notification, message="hi", defer_by=60)`. The other
+        keywords are `jobs.enqueue.options.EnqueueOptions`'s fields (or give `options=`; a
+        parameter named like an option is the job's, and that option goes in `options=`)."""
         declared = self.declaration(job)
+        if payload is None:
+            fields = declared.input_model.model_fields
+            payload = {k: v for k, v in fields_and_options.items() if k in fields}
+            fields_and_options = {k: v for k, v in fields_and_options.items() if k not in fields}
+        unknown = set(fields_and_options) - set(EnqueueKwargs.__annotations__)
+        if unknown:
+            raise TypeError(
+                f"enqueue({declared.name}): unexpected keyword arguments {sorted(unknown)} "
+                "(neither the job's parameters nor enqueue options)"
+            )
         enqueued: Enqueued = await enqueue(
             self.redis,
             declared.resolve(self.settings),
             self._validated(declared, payload),
-            EnqueueOptions(**options),
+            EnqueueOptions.of(options, cast(EnqueueKwargs, fields_and_options)),
             job_id=job_id,
             idempotency_key=idempotency_key,
             settings=self.settings,

@@ -1,6 +1,8 @@
-"""What a running job gets as its first argument."""
+"""What a running job gets as its context: `JobContext` in an `async def`, `SyncJobContext` in a
+plain `def` (it runs in a thread or a child process, where blocking calls are the right ones)."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -83,3 +85,66 @@ class JobContext:
             [self.lease_token, value, self.job_id],
         )
         return bool(recorded)
+
+
+ReportProgress = Callable[[float, str], bool]
+
+
+@dataclass(slots=True)
+class SyncJobContext:
+    """A `def` job's context (annotate a parameter with it): `JobContext`'s facts, with methods
+    that block. In a thread, `progress` waits for the worker to record it; in a child process
+    (`run_in="process"`) it is sent to the worker, and the worker's resources are not there."""
+
+    job_id: str
+    name: str
+    try_: int
+    max_tries: int
+    enqueued_at: datetime | None
+    worker_id: str
+    report: ReportProgress
+    """Records progress for this try (the worker gives it)."""
+    extras: dict[str, Any] = field(default_factory=dict)
+    lease_token: str = ""
+    parent_results: dict[str, Any] = field(default_factory=dict)
+    parent_failures: dict[str, Any] = field(default_factory=dict)
+    parent_statuses: dict[str, str] = field(default_factory=dict)
+    batch: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, context: JobContext, report: ReportProgress) -> "SyncJobContext":
+        c = context
+        return cls(
+            c.job_id,
+            c.name,
+            c.try_,
+            c.max_tries,
+            c.enqueued_at,
+            c.worker_id,
+            report,
+            c.extras,
+            c.lease_token,
+            c.parent_results,
+            c.parent_failures,
+            c.parent_statuses,
+            c.batch,
+        )
+
+    def progress(self, fraction: float, message: str = "") -> bool:
+        """Record how far the job is (0..1); False if this try no longer holds its lease."""
+        return self.report(min(max(float(fraction), 0.0), 1.0), message)
+
+    def resource(self, name: str) -> Any:
+        """What a worker lifespan put under `name` (not in a child process)."""
+        try:
+            return self.extras[name]
+        except KeyError:
+            raise LookupError(
+                f"no worker resource {name!r}: declare a @worker_lifespan (a job run in a "
+                "child process has none)"
+            ) from None
+
+    @property
+    def settings(self) -> Settings:
+        settings = self.extras.get("settings")
+        return settings if isinstance(settings, Settings) else get_settings()

@@ -3,20 +3,28 @@
     @job(max_tries=5, timeout=30, retry_on=(SMTPException, OSError))
     async def send_email(ctx: JobContext, payload: SendEmail) -> EmailSent: ...
 
-The input model is validated at enqueue time by the API and again by the worker; the output
-model's JSON is the stored result.
+    @job()
+    def send_notification(message: str, urgent: bool = False) -> None: ...
+
+An `async def` runs on the worker's event loop; a plain `def` in its thread pool
+(`WORKER_THREADS`), or with `run_in="process"` in a child process (`WORKER_PROCESSES`): blocking
+and CPU-bound code never holds the loop. The input and output models come from the signature
+(`jobs.declare.signature`); the input is validated at enqueue time by the API and again by the
+worker; the output's JSON is the stored result.
 """
 
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard, TypeVar, get_type_hints
+from typing import Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel, ValidationError
 
-from jobs.declare.context import JobContext
+from jobs.declare.context import JobContext, SyncJobContext
+from jobs.declare.job_errors import InvalidOutput, ReportedError
+from jobs.declare.signature import Invoke, read_signature
 from jobs.flow.limits import FlowControl, declare
 from jobs.layout.keys import check_queue_name
 from jobs.layout.serialization import is_permanent
@@ -27,9 +35,11 @@ MaxTries = int | Callable[[Settings], int]
 built-in job whose limit is a setting, e.g. `jobsvc.deliver_webhook`'s
 `WEBHOOK_MAX_ATTEMPTS`)."""
 
-In = TypeVar("In", bound=BaseModel)
-Out = TypeVar("Out", bound=BaseModel)
-JobFunction = Callable[[JobContext, In], Awaitable[Out]]
+RunIn = Literal["loop", "thread", "process"]
+"""Where a try runs: the worker's event loop (`async def`), its thread pool or a child process
+(`def`)."""
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,13 +58,15 @@ class JobOptions:
 @dataclass(frozen=True, slots=True)
 class JobDeclaration:
     name: str
-    function: Callable[[JobContext, Any], Awaitable[BaseModel]]
+    function: Callable[..., Any]
     input_model: type[BaseModel]
     output_model: type[BaseModel]
     description: str
     retry_on: tuple[type[BaseException], ...]
     options: JobOptions
     flow: FlowControl
+    invoke: Invoke
+    run_in: RunIn
 
     def resolve(self, settings: Settings) -> "JobSpec":
         o = self.options
@@ -76,6 +88,8 @@ class JobDeclaration:
             keep_result_s=settings.result_ttl_s if o.keep_result_s is None else o.keep_result_s,
             flow=self.flow,
             internal=o.internal,
+            invoke=self.invoke,
+            run_in=self.run_in,
         )
 
 
@@ -84,7 +98,7 @@ class JobSpec:
     """A declared job with every option settled: what the worker and the API use."""
 
     name: str
-    function: Callable[[JobContext, Any], Awaitable[BaseModel]]
+    function: Callable[..., Any]
     input_model: type[BaseModel]
     output_model: type[BaseModel]
     description: str
@@ -102,8 +116,13 @@ class JobSpec:
     internal: bool = False
     """Enqueued by the service itself (a webhook delivery, a workflow's gate): no
     `POST /jobs/{name}` route, not listed in `/job-types` (nor the dashboard's enqueue form)."""
+    invoke: Invoke = field(default=lambda ctx, payload: None)
+    """Calls the function with a context and a validated input (`jobs.declare.signature`)."""
+    run_in: RunIn = "loop"
 
     def is_retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, ReportedError):  # the child process judged it by `retry_on`
+            return exc.retryable
         return isinstance(exc, self.retry_on) and not is_permanent(exc)
 
     def parse_input(self, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> BaseModel:
@@ -116,11 +135,20 @@ class JobSpec:
             raw = kwargs
         return self.input_model.model_validate(raw)
 
-    async def call(self, ctx: dict[str, Any], payload: BaseModel) -> dict[str, Any]:
-        """Run the job on a validated input; the output model's JSON out."""
+    async def call(self, ctx: dict[str, Any], payload: BaseModel) -> Any:
+        """Run an `async def` job on a validated input; the output's JSON out."""
         context = JobContext.from_arq(ctx, self.name, self.max_tries)
-        result = await self.function(context, payload)
-        return self.output_model.model_validate(result).model_dump(mode="json")
+        return self.dump_output(await self.invoke(context, payload))
+
+    def call_blocking(self, context: SyncJobContext, payload: BaseModel) -> Any:
+        """Run a `def` job (in a thread or a child process); the output's JSON out."""
+        return self.dump_output(self.invoke(context, payload))
+
+    def dump_output(self, result: Any) -> Any:
+        try:
+            return self.output_model.model_validate(result).model_dump(mode="json")
+        except ValidationError as invalid:
+            raise InvalidOutput(self.name, self.output_model, invalid) from None
 
 
 DECLARED: dict[str, JobDeclaration] = {}
@@ -148,13 +176,16 @@ def job(
     debounce: float | None = None,
     expires: float | None = None,
     internal: bool = False,
-) -> Callable[[JobFunction[In, Out]], JobFunction[In, Out]]:
+    run_in: RunIn | None = None,
+) -> Callable[[F], F]:
     """Declare a job. Options left `None` take the settings' defaults.
 
     `queue`: the queue it goes to unless an enqueue names another. `keep_result`: seconds to
     keep a successful result (0: fire and forget; ARQ's `keep_result`). `max_tries` may be a
     function of the settings (read when the catalog is loaded). `internal`: only the service
-    enqueues it (no HTTP enqueue route, not in `/job-types`).
+    enqueues it (no HTTP enqueue route, not in `/job-types`). `run_in`: "process" runs a
+    `def` in a child process (CPU-bound work); the default is the loop for an `async def`, the
+    thread pool for a `def`.
 
     Flow control (`jobs.flow.limits`), shared by every worker:
     - `concurrency`: at most this many run at once; `concurrency_key` (an input field)
@@ -171,9 +202,14 @@ def job(
     if keep_result is not None and keep_result < 0:
         raise ValueError("keep_result must be >= 0 seconds")
 
-    def register(function: JobFunction[In, Out]) -> JobFunction[In, Out]:
-        input_model, output_model = _models_of(function)
+    if run_in is not None and run_in not in get_args(RunIn):
+        raise ValueError(f"run_in must be one of {', '.join(get_args(RunIn))}, not {run_in!r}")
+
+    def register(function: F) -> F:
         job_name = name or function.__name__
+        where = _run_in(function, job_name, run_in)
+        signature = read_signature(function, job_name, blocking=where != "loop")
+        input_model, output_model = signature.input_model, signature.output_model
         flow = declare(
             job_name,
             input_model,
@@ -205,6 +241,8 @@ def job(
                     internal=internal,
                 ),
                 flow=flow,
+                invoke=signature.invoke,
+                run_in=where,
             )
         )
         return function
@@ -212,22 +250,30 @@ def job(
     return register
 
 
-def _models_of(function: Callable[..., Any]) -> tuple[type[BaseModel], type[BaseModel]]:
-    """A job's input and output models, from its signature `(ctx, payload: In) -> Out`."""
-    if not inspect.iscoroutinefunction(function):
-        raise TypeError(f"{function.__qualname__}: a job must be an async def")
-    hints = get_type_hints(function)
-    params = list(inspect.signature(function).parameters)
-    if len(params) != 2:
-        raise TypeError(f"{function.__qualname__}: a job takes (ctx, payload)")
-    input_model, output_model = hints.get(params[1]), hints.get("return")
-    if not (_is_model(input_model) and _is_model(output_model)):
-        raise TypeError(f"{function.__qualname__}: annotate payload and return models")
-    return input_model, output_model
+def _run_in(function: Callable[..., Any], job_name: str, run_in: RunIn | None) -> RunIn:
+    """Where its tries run: what was asked, checked against what the function is."""
+    is_async = inspect.iscoroutinefunction(function)
+    default: RunIn = "loop" if is_async else "thread"
+    if run_in is None or run_in == default:
+        return default
+    if is_async:
+        raise TypeError(
+            f"job {job_name!r}: run_in={run_in!r} takes a plain def (an async def runs on the "
+            "worker's event loop)"
+        )
+    if run_in == "loop":
+        raise TypeError(
+            f"job {job_name!r}: a plain def cannot run on the event loop (it would block every "
+            "other job): declare it async def, or leave run_in out (a thread)"
+        )
+    return run_in
 
 
-def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+def output_value(model: type[BaseModel], stored: Any) -> Any:
+    """A stored result as its job returned it: the model, or the plain value of an output
+    that is not a model (`RootModel`)."""
+    value = model.model_validate(stored)
+    return value.root if isinstance(value, RootModel) else value
 
 
 def _add(declared: JobDeclaration) -> None:

@@ -32,8 +32,10 @@ def error_info(exc: BaseException, *, retryable: bool | None = None) -> ErrorInf
     cancellation."""
     if retryable is None:
         retryable = not (is_permanent(exc) or isinstance(exc, asyncio.CancelledError))
-    message = str(exc) or exc.__class__.__name__
-    return {"type": exc.__class__.__name__, "message": message[:2000], "retryable": retryable}
+    # An error reported from a child process keeps the name of the type raised there.
+    kind = getattr(exc, "error_type", None) or exc.__class__.__name__
+    message = str(exc) or kind
+    return {"type": kind, "message": message[:2000], "retryable": retryable}
 
 
 def _default(value: object) -> object:

@@ -29,7 +29,9 @@ from jobs.logs import line
 from jobs.reading.stats import JobStats
 from jobs.worker.backoff import backoff_s
 from jobs.worker.deadlines import Deadlines
+from jobs.worker.processes import ChildPool
 from jobs.worker.settle import FinalKind, Settle
+from jobs.worker.threads import ThreadRunner
 from settings import Settings
 
 logger = logging.getLogger("jobs.worker")
@@ -72,6 +74,8 @@ class Attempts:
         stats: JobStats,
         wake_later: Callable[[str, float], None],
         deadlines: Deadlines,
+        threads: ThreadRunner,
+        processes: ChildPool,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -82,6 +86,8 @@ class Attempts:
         self._wake_later = wake_later
         self._deadlines = deadlines
         """Cuts a try off at its job's timeout: the worker then settles it as `cancelled`."""
+        self._threads = threads
+        self._processes = processes
         self.counts = {"complete": 0, "failed": 0, "retried": 0, "aborted": 0, "requeued": 0}
 
     async def run(self, claimed: Claimed) -> Settle:
@@ -117,7 +123,13 @@ class Attempts:
             line(logger, logging.INFO, "job started", _log_fields(claimed, spec))
         self._deadlines.watch(claimed.job_id, spec.timeout_s)
         try:
-            output = await spec.call(ctx, payload)
+            run_in = spec.run_in
+            if run_in == "loop":
+                output = await spec.call(ctx, payload)
+            elif run_in == "thread":
+                output = await self._threads.run(spec, ctx, payload)
+            else:
+                output = await self._processes.run(spec, ctx, payload)
         except Exception as e:
             return self._failed_try(claimed, spec, e)
         finally:

@@ -44,8 +44,10 @@ from jobs.worker.attempt import Attempts, Claimed
 from jobs.worker.capacity import Slots
 from jobs.worker.claim import Claimer, Claims
 from jobs.worker.deadlines import Deadlines
+from jobs.worker.processes import ChildPool
 from jobs.worker.queue_order import ServedQueues
 from jobs.worker.settle import Finisher, Settle
+from jobs.worker.threads import ThreadRunner
 from settings import Settings, get_settings
 
 logger = logging.getLogger("jobs.worker")
@@ -99,8 +101,17 @@ class Worker:
         )
         self.stats = JobStats()  # for /metrics: see jobs/reading/stats.py
         deadlines = Deadlines(lambda job_id: self.slots.cancel(job_id, "timeout"))
+        self.threads = ThreadRunner(settings.worker_threads)
+        self.processes = ChildPool(settings.worker_processes, settings.job_modules)
         self._attempts = Attempts(
-            settings, self.catalog, self.ctx, self.stats, self._wake_later, deadlines
+            settings,
+            self.catalog,
+            self.ctx,
+            self.stats,
+            self._wake_later,
+            deadlines,
+            self.threads,
+            self.processes,
         )
         self.counts = self._attempts.counts
 
@@ -170,6 +181,8 @@ class Worker:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            self.threads.shutdown()
+            await self.processes.close()
             # Redis may be gone: each goodbye gets a short bound, so the process always ends.
             with contextlib.suppress(RedisError, TimeoutError):
                 await asyncio.wait_for(self._flush_stats(), 1.0)
