@@ -331,6 +331,9 @@ class Worker:
             "running_by_queue": {q.name: len(c) for q, c in self.slots.by_queue().items()},
             # For /metrics' jobsvc_oldest_running_seconds: when the longest-running try began.
             "oldest_started_ms": self.slots.oldest_started_ms(),
+            # `def` jobs' threads still running past their try's end (they cannot be killed)
+            "threads_abandoned": self.threads.abandoned,
+            "child_processes_started": self.processes.started,
         }
         await heartbeat.beat(
             self.pool, self.worker_id, self.served.queues, self.settings.heartbeat_s, info
