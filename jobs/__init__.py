@@ -27,7 +27,7 @@ if TYPE_CHECKING:
         JobNotFound,
     )
     from jobs.cron.schedules import schedule
-    from jobs.declare.context import JobContext
+    from jobs.declare.context import JobContext, SyncJobContext
     from jobs.declare.job_errors import JobFailed
     from jobs.declare.models import Model
     from jobs.declare.registry import job
@@ -52,6 +52,7 @@ _HOME = {
     "JobHandle": "jobs.client",
     "JobNotFound": "jobs.client",
     "Model": "jobs.declare.models",
+    "SyncJobContext": "jobs.declare.context",
     "UnknownJobName": "jobs.enqueue.plan",
     "Workflow": "jobs.graph.workflows",
     "attach_webhook": "jobs.webhooks.attach",
@@ -89,6 +90,7 @@ __all__ = [
     "JobHandle",
     "JobNotFound",
     "Model",
+    "SyncJobContext",
     "UnknownJobName",
     "Workflow",
     "attach_webhook",

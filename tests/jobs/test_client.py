@@ -95,3 +95,26 @@ async def test_enqueue_after_waits_for_the_parents_and_applies_the_rule(
     assert failed.value.record.error.type == "ParentFailed"
     assert (await second.result(timeout=10)).tries == 1
     assert (await third.status()).status == "complete"
+
+
+async def test_a_plain_function_is_enqueued_with_its_parameters_as_keywords(
+    redis: RedisClient, settings: Settings
+) -> None:
+    from tests.support.jobs.plain_jobs import add, shout
+    from tests.support.workers import worker_in_background
+
+    jobs = JobClient(redis, settings)
+    with pytest.raises(InvalidJobInput) as caught:
+        await jobs.enqueue(shout, message="", times="x")
+    assert {e["loc"] for e in caught.value.errors} == {("message",), ("times",)}
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['volume'\\]"):
+        await jobs.enqueue(shout, message="hi", volume=11)
+    assert await redis.dbsize() == 0
+
+    modules = [*settings.job_modules, "tests.support.jobs.plain_jobs"]
+    async with worker_in_background(settings, redis, job_modules=modules):
+        loud = await jobs.enqueue(shout, message="hi", times=2, priority=4)
+        assert await loud.result(timeout=10) == "HI HI"  # the plain value, not a model
+        assert (await loud.status()).priority == 4  # the option beside the parameters
+        summed = await jobs.enqueue(add, {"a": 2, "b": 40})  # a dict still works
+        assert await summed.result(timeout=10) == 42
