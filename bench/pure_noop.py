@@ -32,18 +32,24 @@ LOG_DIR = Path(__file__).resolve().parent / "results" / "logs"
 
 
 async def drain(
-    redis_url: str, n: int, level: str, log_dir: Path, cap_s: float = 120.0
+    redis_url: str,
+    n: int,
+    level: str,
+    log_dir: Path,
+    cap_s: float = 120.0,
+    job: str = "bench_pass",
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`job`: a no-op taking `{"idx"}` (`bench.workers.ours_jobs`: in the loop, a thread, a
+    child process); `env`: more of the worker's settings."""
     redis, settings = bulk_enqueue.open_ours(redis_url)
     q = keys.queue(settings.queue_name)
-    env = {"REDIS_URL": redis_url, "JOB_MODULES": JOB_MODULE, "LOG_LEVEL": level}
-    workers = Workers([sys.executable, "-m", "jobs"], env, 1, log_dir, f"ours-pure-{level}")
+    env = {"REDIS_URL": redis_url, "JOB_MODULES": JOB_MODULE, "LOG_LEVEL": level, **(env or {})}
+    workers = Workers([sys.executable, "-m", "jobs"], env, 1, log_dir, f"ours-{job}-{level}")
     try:
         await redis.flushdb()
         await redis_cost.prepare(redis)
-        done = await enqueue_many(
-            redis, "bench_pass", [{"idx": i} for i in range(n)], settings=settings
-        )
+        done = await enqueue_many(redis, job, [{"idx": i} for i in range(n)], settings=settings)
         ids = [d.job_id for d in done]
         before = await redis_cost.snapshot(redis)
         await redis.config_resetstat()
@@ -61,7 +67,7 @@ async def drain(
         calls = await redis_cost.commandstats(redis)
         records = []  # read as the API reads them
         for start in range(0, n, 1000):
-            records += await load_jobs(redis, ids[start : start + 1000], {"bench_pass": 1})
+            records += await load_jobs(redis, ids[start : start + 1000], {job: 1})
         once = [r for r in records if r and r.status is JobStatus.complete and r.tries == 1]
         starts = sorted(r.started_at.timestamp() for r in once if r.started_at)
         settled = n - left - (first[1] if first else 0)

@@ -30,3 +30,17 @@ class PassInput(BaseModel):
 @job(name="bench_pass", description="Benchmark job that does nothing: the worker's own cost.")
 async def bench_pass(ctx: JobContext, payload: PassInput) -> NoopOutput:
     return NoopOutput()
+
+
+@job(name="bench_pass_thread", description="Does nothing, in a thread: a def job's own cost.")
+def bench_pass_thread(idx: int) -> None:
+    return None
+
+
+@job(
+    name="bench_pass_process",
+    run_in="process",
+    description="Does nothing, in a child process: a run_in='process' job's own cost.",
+)
+def bench_pass_process(idx: int) -> None:
+    return None
