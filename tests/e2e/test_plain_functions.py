@@ -209,3 +209,29 @@ async def test_a_spinning_process_job_is_killed_at_its_timeout(
             return all(gone(pid) for pid in pids)
 
         await eventually(both_gone)
+
+
+async def test_sigterm_ends_the_child_processes_and_requeues_their_job(
+    processes: Processes,
+) -> None:
+    import psutil
+
+    from tests.support.processes import exit_code, sigterm
+
+    url, worker = await _stack(processes, SHUTDOWN_GRACE_S="1")
+    async with JobsApi(url) as api:
+        job_id = await _post(api.client, "crunch", {"seconds": 600})
+
+        async def computing() -> bool:
+            view = await api.view(job_id)
+            return view["status"] == "in_progress" and bool(view["progress"])
+
+        await eventually(computing, timeout_s=20)
+        children = psutil.Process(worker.pid).children()
+        assert children, "the process job runs in a child of the worker"
+        sigterm(worker.process)
+        assert await exit_code(worker.process, timeout_s=15) == 0
+        assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
+        view = await api.view(job_id)
+        assert view["status"] == "queued", view  # re-queued: another worker takes it
+        assert view["tries"] == 0  # the interrupted try does not count
