@@ -94,10 +94,11 @@ class JobStats:
         """(minute ms, outcome) -> tries that ended then: the dashboard's last hour."""
         self._keys: dict[tuple[str, str], _JobKeys] = {}
 
-    def outcome(self, job: str, outcome: str, started_ms: int) -> None:
-        """A try ended (`complete`, `failed`, `aborted`, or `retried`): count it and its time."""
+    def outcome(self, job: str, outcome: str, duration_ms: int) -> None:
+        """A try ended (`complete`, `failed`, `aborted`, or `retried`) and its outcome was
+        stored: count it and its time."""
         now = _ms()
-        duration_ms = max(now - started_ms, 0)
+        duration_ms = max(duration_ms, 0)
         keys = self._keys.get((job, outcome))
         if keys is None:
             keys = self._keys[(job, outcome)] = _JobKeys.of(job, outcome)
