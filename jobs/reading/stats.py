@@ -7,7 +7,8 @@ readers accumulate them.
 
 Hash fields: `outcome:{job}:{complete|failed|aborted|retried}`, `duration_bucket:{job}:{le}`,
 `duration_count:{job}`, `duration_sum_ms:{job}`, `pickup_bucket:{le}`, `pickup_count`,
-`pickup_sum_ms`.
+`pickup_sum_ms`, and `loop_stalls`, `loop_stalled_ms` (the workers' blocked event loops:
+`jobs.worker.watchdog`).
 """
 
 import math
@@ -119,6 +120,13 @@ class JobStats:
         pending["pickup_count"] += 1
         pending["pickup_sum_ms"] += latency_ms
 
+    def loop_stalled(self, stalls: int, stalled_ms: int) -> None:
+        """The worker's event loop was blocked `stalls` more times, `stalled_ms` in all."""
+        if stalls:
+            self._pending["loop_stalls"] += stalls
+        if stalled_ms:
+            self._pending["loop_stalled_ms"] += stalled_ms
+
     async def flush(self, redis: RedisClient) -> None:
         """Add the pending counts to the shared hash; on a Redis error keep them for next time."""
         if not self._pending:
@@ -162,6 +170,8 @@ class Snapshot:
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     durations: dict[str, Histogram] = field(default_factory=dict)
     pickup: Histogram = field(default_factory=Histogram)
+    loop_stalls: int = 0
+    loop_stalled_s: float = 0.0
 
 
 def parse(raw: dict[str, int]) -> Snapshot:
@@ -184,6 +194,10 @@ def parse(raw: dict[str, int]) -> Snapshot:
             snap.pickup.count = value
         elif kind == "pickup_sum_ms":
             snap.pickup.sum_s = value / 1000
+        elif kind == "loop_stalls":
+            snap.loop_stalls = value
+        elif kind == "loop_stalled_ms":
+            snap.loop_stalled_s = value / 1000
     return snap
 
 

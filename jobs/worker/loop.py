@@ -46,6 +46,7 @@ from jobs.worker.claim import Claimer, Claims
 from jobs.worker.deadlines import Deadlines
 from jobs.worker.queue_order import ServedQueues
 from jobs.worker.settle import Finisher, Settle
+from jobs.worker.watchdog import Watchdog, threshold_for
 from settings import Settings, get_settings
 
 logger = logging.getLogger("jobs.worker")
@@ -101,6 +102,8 @@ class Worker:
         deadlines = Deadlines(lambda job_id: self.slots.cancel(job_id, "timeout"))
         self._attempts = Attempts(settings, self.catalog, self.ctx, self._wake_later, deadlines)
         self.counts = self._finisher.counts
+        self.watchdog = Watchdog(threshold_for(settings.lease_s), self.slots.running.values)
+        self._stalls_flushed = (0, 0.0)
         """Outcomes stored since start (a refused one, its lease lost, counts nothing)."""
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -159,6 +162,7 @@ class Worker:
                     run_schedules(self.pool, self.schedules, self.catalog, self.settings)
                 )
             )
+        self.watchdog.start()
         try:
             with contextlib.suppress(RedisError):  # Redis away at start: beats resume later
                 await self._heartbeat()
@@ -166,6 +170,7 @@ class Worker:
             await self._drain()
             await self._settle_remaining()
         finally:
+            self.watchdog.stop()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -350,6 +355,9 @@ class Worker:
         )
 
     async def _flush_stats(self) -> None:
+        stalls, stalled_s = self.watchdog.stalls, self.watchdog.stalled_s
+        before, self._stalls_flushed = self._stalls_flushed, (stalls, stalled_s)
+        self.stats.loop_stalled(stalls - before[0], round((stalled_s - before[1]) * 1000))
         await self.stats.flush(self.pool)
 
     async def _drain(self) -> None:
