@@ -131,6 +131,16 @@ class ReadingCollector(Collector):
         for worker, seconds in sorted(self.reading.workers.items()):
             age.add_metric([worker], seconds)
         yield age
+        yield CounterMetricFamily(
+            "jobsvc_worker_loop_stalls",
+            "Times a worker's event loop was blocked (by a job that blocks in an async def).",
+            self.reading.stats.loop_stalls,
+        )
+        yield CounterMetricFamily(
+            "jobsvc_worker_loop_stalled_seconds",
+            "Seconds the workers' event loops were blocked, in all.",
+            self.reading.stats.loop_stalled_s,
+        )
 
     def _job_metrics(self) -> Iterator[Metric]:
         snap = self.reading.stats

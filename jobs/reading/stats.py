@@ -7,7 +7,8 @@ readers accumulate them.
 
 Hash fields: `outcome:{job}:{complete|failed|aborted|retried}`, `duration_bucket:{job}:{le}`,
 `duration_count:{job}`, `duration_sum_ms:{job}`, `pickup_bucket:{le}`, `pickup_count`,
-`pickup_sum_ms`.
+`pickup_sum_ms`, and `loop_stalls`, `loop_stalled_ms` (the workers' blocked event loops:
+`jobs.worker.watchdog`).
 """
 
 import math
@@ -94,10 +95,11 @@ class JobStats:
         """(minute ms, outcome) -> tries that ended then: the dashboard's last hour."""
         self._keys: dict[tuple[str, str], _JobKeys] = {}
 
-    def outcome(self, job: str, outcome: str, started_ms: int) -> None:
-        """A try ended (`complete`, `failed`, `aborted`, or `retried`): count it and its time."""
+    def outcome(self, job: str, outcome: str, duration_ms: int) -> None:
+        """A try ended (`complete`, `failed`, `aborted`, or `retried`) and its outcome was
+        stored: count it and its time."""
         now = _ms()
-        duration_ms = max(now - started_ms, 0)
+        duration_ms = max(duration_ms, 0)
         keys = self._keys.get((job, outcome))
         if keys is None:
             keys = self._keys[(job, outcome)] = _JobKeys.of(job, outcome)
@@ -117,6 +119,13 @@ class JobStats:
         pending[_PICKUP_KEYS[_bucket(latency_ms / 1000, PICKUP_BUCKETS_S)]] += 1
         pending["pickup_count"] += 1
         pending["pickup_sum_ms"] += latency_ms
+
+    def loop_stalled(self, stalls: int, stalled_ms: int) -> None:
+        """The worker's event loop was blocked `stalls` more times, `stalled_ms` in all."""
+        if stalls:
+            self._pending["loop_stalls"] += stalls
+        if stalled_ms:
+            self._pending["loop_stalled_ms"] += stalled_ms
 
     async def flush(self, redis: RedisClient) -> None:
         """Add the pending counts to the shared hash; on a Redis error keep them for next time."""
@@ -161,6 +170,8 @@ class Snapshot:
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     durations: dict[str, Histogram] = field(default_factory=dict)
     pickup: Histogram = field(default_factory=Histogram)
+    loop_stalls: int = 0
+    loop_stalled_s: float = 0.0
 
 
 def parse(raw: dict[str, int]) -> Snapshot:
@@ -183,6 +194,10 @@ def parse(raw: dict[str, int]) -> Snapshot:
             snap.pickup.count = value
         elif kind == "pickup_sum_ms":
             snap.pickup.sum_s = value / 1000
+        elif kind == "loop_stalls":
+            snap.loop_stalls = value
+        elif kind == "loop_stalled_ms":
+            snap.loop_stalled_s = value / 1000
     return snap
 
 

@@ -26,7 +26,6 @@ from jobs.graph.dependencies import ParentOutcomes
 from jobs.layout.records import JobDefinition, Poison, result_data
 from jobs.layout.serialization import error_info, serialize
 from jobs.logs import line
-from jobs.reading.stats import JobStats
 from jobs.worker.backoff import backoff_s
 from jobs.worker.deadlines import Deadlines
 from jobs.worker.processes import ChildPool
@@ -51,9 +50,11 @@ class Claimed:
     task: "asyncio.Task[None] | None" = None
     cancel_reason: str | None = None
     """Why the worker cancelled it: "timeout" (its job's), "abort", "shutdown" or "lost"
-    (lease)."""
+    (lease); "abort" from the claim itself: it settles aborted without running."""
     began: bool = False
     """Its task has taken its first step (`jobs.worker.capacity`)."""
+    after: "asyncio.Task[None] | None" = None
+    """A stale try of the same job still ending in this worker: this one waits for it."""
 
     @property
     def name(self) -> str:
@@ -71,7 +72,6 @@ class Attempts:
         settings: Settings,
         catalog: dict[str, JobSpec],
         ctx: dict[str, Any],
-        stats: JobStats,
         wake_later: Callable[[str, float], None],
         deadlines: Deadlines,
         threads: ThreadRunner,
@@ -82,13 +82,11 @@ class Attempts:
         self.ctx = ctx
         """The worker's ctx (resources from `jobs.declare.worker_lifespan`); each try gets a copy,
         plus its own keys."""
-        self.stats = stats
         self._wake_later = wake_later
         self._deadlines = deadlines
         """Cuts a try off at its job's timeout: the worker then settles it as `cancelled`."""
         self._threads = threads
         self._processes = processes
-        self.counts = {"complete": 0, "failed": 0, "retried": 0, "aborted": 0, "requeued": 0}
 
     async def run(self, claimed: Claimed) -> Settle:
         """Run one try; never raises but CancelledError (timeout, abort, shutdown, lost lease)."""
@@ -104,7 +102,9 @@ class Attempts:
             parents = outcomes
         if claimed.tries > spec.max_tries:
             message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
-            return self._rejected(claimed, spec, Poison("MaxTriesExceeded", message))
+            # This claim runs nothing: the record counts the tries that ran, not this one.
+            gave_up = Poison("MaxTriesExceeded", message)
+            return self._rejected(claimed, spec, gave_up, started=False)
         ctx = {
             **self.ctx,
             "job_id": claimed.job_id,
@@ -134,8 +134,6 @@ class Attempts:
             return self._failed_try(claimed, spec, e)
         finally:
             self._deadlines.unwatch(claimed.job_id)
-        self.counts["complete"] += 1
-        self.stats.outcome(spec.name, "complete", claimed.started_ms)
         if log:
             line(logger, logging.INFO, "job complete", _log_fields(claimed, spec, duration=True))
         return self._final(claimed, "complete", output, spec)
@@ -188,9 +186,8 @@ class Attempts:
         self, claimed: Claimed, spec: JobSpec | None, poison: Poison, *, started: bool = True
     ) -> Settle:
         """Settled without running: nothing about this try could ever succeed. `started`:
-        False when the job must read as never started (it expired before it could)."""
-        self.counts["failed"] += 1
-        self.stats.outcome(spec.name if spec else claimed.name, "failed", claimed.started_ms)
+        False when this claim must read as not started (the job expired before it could, or
+        it has used up its tries: the record counts the tries that ran)."""
         logger.warning("job failed", extra=_log_fields(claimed, spec, error=poison.error()))
         return self._final(claimed, "failed", poison.error(), started=started)
 
@@ -205,13 +202,9 @@ class Attempts:
                 delay_ms = int(
                     backoff_s(claimed.tries, spec.backoff_base_s, spec.backoff_max_s) * 1000
                 )
-            self.counts["retried"] += 1
-            self.stats.outcome(spec.name, "retried", claimed.started_ms)
             self._wake_later(claimed.job_id, delay_ms / 1000)
             logger.info("job retrying", extra={**fields, "retry_in_s": delay_ms / 1000})
             return Settle.retry(claimed.job_id, claimed.token, delay_ms, serialize(info))
-        self.counts["failed"] += 1
-        self.stats.outcome(spec.name, "failed", claimed.started_ms)
         logger.warning("job failed", extra=fields)
         # Final: the stored error says no retry will follow, whatever the exception's kind.
         return self._final(claimed, "failed", {**info, "retryable": False})
@@ -224,12 +217,9 @@ class Attempts:
             timed_out = JobTimeout(f"timed out after {spec.timeout_s:g} s")
             return self._failed_try(claimed, spec, timed_out)
         if reason == "abort":
-            self.counts["aborted"] += 1
-            self.stats.outcome(claimed.name, "aborted", claimed.started_ms)
             logger.info("job aborted", extra=_log_fields(claimed, None, duration=True))
             return self._final(claimed, "aborted", error_info(Aborted("aborted on request")))
         if reason == "shutdown":
-            self.counts["requeued"] += 1
             logger.info("job re-queued at shutdown", extra=_log_fields(claimed, None))
             return Settle.requeue(claimed.job_id, claimed.token)
         return None  # lease lost: another worker owns the job now; write nothing

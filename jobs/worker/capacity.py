@@ -33,11 +33,22 @@ class Slots:
         return self.capacity - len(self.running)
 
     def start(self, claims: Iterable[Claimed]) -> int:
-        """A task per claimed try (one already running is skipped); how many started."""
+        """A task per claimed try; how many started.
+
+        A claim of a job whose earlier try still runs here is a new try of it: that try lost
+        its lease (this worker stalled past it, e.g. a job blocked the event loop, and took
+        the job again once it came due). The old try is cancelled as "lost" and leaves
+        `running`; the new one takes its place (its lease is renewed from now on) and runs
+        once the old task has ended (`Claimed.after`): two tries of one job never run at once
+        in this worker, and no claim is left with a lease that nobody holds."""
         started = 0
         for claimed in claims:
-            if claimed.job_id in self.running:
-                continue  # already running (a recovered claim overlapping a live one)
+            stale = self.running.get(claimed.job_id)
+            if stale is not None:
+                if stale.token == claimed.token:
+                    continue  # the same try (a recovered claim overlapping a live one)
+                self.cancel(claimed.job_id, "lost")
+                claimed.after = stale.task
             self.running[claimed.job_id] = claimed
             claimed.task = asyncio.create_task(self._guarded(claimed))
             started += 1
@@ -49,14 +60,18 @@ class Slots:
             await self._run(claimed)
         finally:
             # `_run` has submitted the try's outcome by now: a claim this wakes finds it pending.
-            self.running.pop(claimed.job_id, None)
-            if self.free >= self._wanted:
-                self._room.set()
+            self._leave(claimed)
 
-    def _ended(self, job_id: str, _task: "asyncio.Task[None]") -> None:
+    def _ended(self, claimed: Claimed, _task: "asyncio.Task[None]") -> None:
         """A task that never took its first step is done: free its slot."""
-        self.running.pop(job_id, None)
-        if self.free >= self._wanted:
+        self._leave(claimed)
+
+    def _leave(self, claimed: Claimed) -> None:
+        """`claimed` is over: free its slot, unless a newer try of its job holds it now."""
+        holder = self.running.pop(claimed.job_id, None)
+        if holder is not claimed and holder is not None:
+            self.running[claimed.job_id] = holder  # a stale try ended: the new one stays
+        elif self.free >= self._wanted:
             self._room.set()
 
     async def room(self, wanted: int = 1, linger_s: float = 0.0) -> None:
@@ -104,7 +119,7 @@ class Slots:
                 # Cancelled before its first step, its body (and the `finally` that frees its
                 # slot) never runs: free the slot once the task is done. (Only here: a done
                 # callback on every task costs the event loop a round per try.)
-                claimed.task.add_done_callback(functools.partial(self._ended, job_id))
+                claimed.task.add_done_callback(functools.partial(self._ended, claimed))
 
     async def wind_down(self, grace_s: float | None, hurry: asyncio.Event) -> None:
         """Let running tries finish within `grace_s` (None: no bound) or until `hurry` is

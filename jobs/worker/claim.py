@@ -151,6 +151,11 @@ class Claimer:
             raw = reply[i + 1]
             definition = JobDefinition.load(raw) if raw else None
             taken.append(Claimed(reply[i].decode(), definition, int(reply[i + 2]), token, now))
+        if taken and reply[1]:  # ids with an abort request: settled aborted, never run
+            aborts = reply[1].decode().split()
+            for claimed in taken:
+                if claimed.job_id in aborts:
+                    claimed.cancel_reason = "abort"
         return taken, due
 
     async def wait_then_claim(self, timeout_s: float, limit: int) -> Claims:

@@ -48,6 +48,7 @@ from jobs.worker.processes import ChildPool
 from jobs.worker.queue_order import ServedQueues
 from jobs.worker.settle import Finisher, Settle
 from jobs.worker.threads import ThreadRunner
+from jobs.worker.watchdog import Watchdog, threshold_for
 from settings import Settings, get_settings
 
 logger = logging.getLogger("jobs.worker")
@@ -96,10 +97,10 @@ class Worker:
         legacy = not is_cluster(settings)
         self._lease_ms = int(settings.lease_s * 1000)
         self._claimer = Claimer(self.pool, self.worker_id, self.served, self._lease_ms, legacy)
-        self._finisher = Finisher(
-            self.pool, legacy, lambda: bool(self.slots.running), self._lease_ms
-        )
         self.stats = JobStats()  # for /metrics: see jobs/reading/stats.py
+        self._finisher = Finisher(
+            self.pool, legacy, lambda: bool(self.slots.running), self._lease_ms, self.stats
+        )
         deadlines = Deadlines(lambda job_id: self.slots.cancel(job_id, "timeout"))
         self.threads = ThreadRunner(settings.worker_threads)
         self.processes = ChildPool(settings.worker_processes, settings.job_modules)
@@ -107,13 +108,15 @@ class Worker:
             settings,
             self.catalog,
             self.ctx,
-            self.stats,
             self._wake_later,
             deadlines,
             self.threads,
             self.processes,
         )
-        self.counts = self._attempts.counts
+        self.counts = self._finisher.counts
+        self.watchdog = Watchdog(threshold_for(settings.lease_s), self.slots.running.values)
+        self._stalls_flushed = (0, 0.0)
+        """Outcomes stored since start (a refused one, its lease lost, counts nothing)."""
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -171,6 +174,7 @@ class Worker:
                     run_schedules(self.pool, self.schedules, self.catalog, self.settings)
                 )
             )
+        self.watchdog.start()
         try:
             with contextlib.suppress(RedisError):  # Redis away at start: beats resume later
                 await self._heartbeat()
@@ -178,6 +182,7 @@ class Worker:
             await self._drain()
             await self._settle_remaining()
         finally:
+            self.watchdog.stop()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
@@ -280,12 +285,17 @@ class Worker:
 
     async def _run(self, claimed: Claimed) -> None:
         """The task of one try (`Slots` frees its slot once this returns)."""
-        d = claimed.definition
-        if isinstance(d, JobDefinition):
-            self.stats.picked_up(claimed.tries, d.enqueued_ms, claimed.started_ms)
         settle: Settle | None
         try:
-            settle = await self._attempts.run(claimed)
+            if claimed.after is not None:
+                await self._after_stale_try(claimed)
+            if claimed.cancel_reason is None:
+                d = claimed.definition
+                if isinstance(d, JobDefinition):
+                    self.stats.picked_up(claimed.tries, d.enqueued_ms, claimed.started_ms)
+                settle = await self._attempts.run(claimed)
+            else:  # claimed with an abort request (claim.lua): settled without running
+                settle = self._attempts.cancelled(claimed)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if claimed.cancel_reason is None or task is None:
@@ -293,15 +303,31 @@ class Worker:
             task.uncancel()
             settle = self._attempts.cancelled(claimed)
         if settle is not None:
-            self._finisher.submit(settle)
+            self._finisher.submit(settle, claimed.name, _ms() - claimed.started_ms)
+
+    async def _after_stale_try(self, claimed: Claimed) -> None:
+        """Wait for the stale try of the same job to end (cancelled as "lost": it ends at its
+        next await). One that ignores its cancellation for a whole lease does not hold the
+        new try back any longer (its outcome is fenced off: it can store nothing)."""
+        stale, claimed.after = claimed.after, None
+        if stale is None or stale.done():
+            return
+        _, pending = await asyncio.wait((stale,), timeout=self.settings.lease_s)
+        if pending:
+            logger.warning(
+                "a try that lost its lease ignores its cancellation: starting the new try",
+                extra={"job_id": claimed.job_id, "job": claimed.name, "try": claimed.tries},
+            )
 
     # --- background duties -----------------------------------------------------------------
 
     async def _renew_leases(self) -> None:
-        held = list(self.slots.running.values())
-        for job_id in await leases.renew(self.pool, held, self._lease_ms):
-            if job_id not in self.slots.running:
-                continue  # finished while the renewal was on the wire: its lease went with it
+        held = {claimed.job_id: claimed for claimed in self.slots.running.values()}
+        for job_id in await leases.renew(self.pool, held.values(), self._lease_ms):
+            if self.slots.running.get(job_id) is not held[job_id]:
+                # Finished while the renewal was on the wire (its lease went with it), or a
+                # newer try of the job took its place: that one holds its own lease.
+                continue
             logger.warning(
                 "lease lost: cancelling this try (the lease ran out; another worker may hold "
                 "the job now)",
@@ -346,6 +372,9 @@ class Worker:
         )
 
     async def _flush_stats(self) -> None:
+        stalls, stalled_s = self.watchdog.stalls, self.watchdog.stalled_s
+        before, self._stalls_flushed = self._stalls_flushed, (stalls, stalled_s)
+        self.stats.loop_stalled(stalls - before[0], round((stalled_s - before[1]) * 1000))
         await self.stats.flush(self.pool)
 
     async def _drain(self) -> None:

@@ -4,6 +4,10 @@ Every row carries the lease token of the try it settles; `finish.lua` refuses a 
 lease is no longer held by that token (the worker was paused or cut off past its lease and
 another worker may own the job now), so a stale worker never overwrites a result.
 
+Outcomes are counted here, once `finish.lua` has stored them (the worker's counts in its
+heartbeat, the stats behind `/metrics`): a refused row counts nothing, so a try that lost its
+lease is never counted complete.
+
 A result is never dropped while the worker runs: when Redis is unreachable the batch is kept
 and retried. At shutdown the worker waits for it only so long (`flushed(timeout)`); a try
 left unsettled then runs again once its lease ends.
@@ -11,6 +15,7 @@ left unsettled then runs again once its lease ends.
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
@@ -19,6 +24,7 @@ from redis.exceptions import RedisError
 from jobs.graph import dependencies
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
+from jobs.reading.stats import JobStats
 
 logger = logging.getLogger("jobs.worker")
 
@@ -54,6 +60,15 @@ class Settle(NamedTuple):
         return cls("requeue", job_id, token)
 
 
+COUNTED = {
+    "complete": "complete",
+    "failed": "failed",
+    "aborted": "aborted",
+    "retry": "retried",
+    "requeue": "requeued",
+}
+"""The worker's count (and the stats outcome, but for "requeued") of each kind of row."""
+
 LINGER_S = 0.005
 """How long a small batch waits for company while other tries are still running (an idle
 worker's lone try is settled at once): under load, one call per ~20-30 tries instead of ~8
@@ -68,13 +83,20 @@ class Finisher:
         legacy: bool,
         more_coming: Callable[[], bool] = lambda: False,
         lease_ms: int = 30_000,
+        stats: JobStats | None = None,
     ) -> None:
         self._redis = redis
+        self._stats = stats or JobStats()
+        self.counts = dict.fromkeys(COUNTED.values(), 0)
+        """Stored outcomes by kind since start (the worker's heartbeat shows them)."""
         self._legacy = "1" if legacy else "0"
         self._lease_ms = lease_ms
         """How long a slot a settle frees stays reserved for the held job it goes to."""
         self._more_coming = more_coming
         self._pending: list[Settle] = []
+        self._jobs: list[str] = []
+        self._durations: list[int] = []
+        """Per pending row: its job's name and how long its try ran (ms), for the stats."""
         self._ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -83,8 +105,11 @@ class Finisher:
         self.batches = 0
         """Batches stored so far: a claim sent before the last one may have missed it."""
 
-    def submit(self, settle: Settle) -> None:
+    def submit(self, settle: Settle, job: str, duration_ms: int) -> None:
+        """Store `settle` soon; once stored, count it for `job` (a try of `duration_ms`)."""
         self._pending.append(settle)
+        self._jobs.append(job)
+        self._durations.append(duration_ms)
         self._idle.clear()
         self._ready.set()
 
@@ -114,12 +139,16 @@ class Finisher:
                 # and server work; an idle worker's lone job is settled at once.
                 await asyncio.sleep(LINGER_S)
             batch, self._pending = self._pending, []
+            jobs, self._jobs = self._jobs, []
+            durations, self._durations = self._durations, []
             self._ready.clear()
             try:
                 lost = await self.store(batch, script)
             except RedisError as exc:
                 logger.warning("could not settle %d jobs, retrying: %s", len(batch), exc)
                 self._pending[:0] = batch
+                self._jobs[:0] = jobs
+                self._durations[:0] = durations
                 self._ready.set()
                 resent = True
                 await asyncio.sleep(delay)
@@ -127,6 +156,8 @@ class Finisher:
                 continue
             self.batches += 1
             self._report_lost(lost, resent)
+            # Resent, a row reported lost may have been stored by the first attempt: counted.
+            self._count(batch, jobs, durations, lost if not resent else [])
             delay, resent = 0.05, False
             if not self._pending:
                 self._idle.set()
@@ -152,6 +183,21 @@ class Finisher:
             except RedisError as exc:  # stored already: a sweep sends them (never twice)
                 logger.warning("could not release %d waiting jobs now: %s", len(releases), exc)
         return lost
+
+    def _count(
+        self, batch: list[Settle], jobs: list[str], durations: list[int], lost: list[str]
+    ) -> None:
+        """Count the stored rows of `batch` (all but those refused as `lost`)."""
+        refused = Counter(lost) if lost else None
+        counts, stats = self.counts, self._stats
+        for settle, job, duration_ms in zip(batch, jobs, durations, strict=True):
+            if refused and refused[settle.job_id] > 0:
+                refused[settle.job_id] -= 1  # by id: a stale and a live row of one job match
+                continue
+            counted = COUNTED[settle.kind]
+            counts[counted] += 1
+            if counted != "requeued":
+                stats.outcome(job, counted, duration_ms)
 
     def _report_lost(self, job_ids: list[str], resent: bool) -> None:
         if resent:

@@ -6,7 +6,10 @@
 -- ARGV[1] the queue's key prefix  ARGV[2] lease ms  ARGV[3] limit  ARGV[4] worker id
 --   ARGV[5] claim id  ARGV[6] '1': also read stock ARQ definitions (`arq:job:{id}`)
 --   ARGV[7] an earlier claim id of this worker whose reply arrived ('' none): its record goes
--- Returns {next due score, 'paused' or '', now ms, id, job data, tries, ...}
+-- Returns {next due score, 'paused' or aborts, now ms, id, job data, tries, ...}; aborts: the
+--   claimed ids with an abort request (space-separated, '' none), e.g. flagged while their
+--   worker was stalled past the lease: the worker settles them aborted without running them,
+--   and their tries are not counted (a claim of nothing else counts one).
 -- Events  "started" with the claimed ids.
 -- "Now" is the server's clock: a worker may send this script before it blocks (pipelined
 -- behind BLPOP), so a time taken by the worker would be stale by the time it runs.
@@ -102,13 +105,21 @@ if #claimed > 0 then
   end
   redis.call('ZADD', KEYS[1], unpack(ends))
   local definitions = redis.call('MGET', unpack(job_keys))
+  local abort_key = P .. KEY.abort
+  local aborts = redis.call('EXISTS', abort_key) == 1 and {}
   for i, id in ipairs(claimed) do
     local data = definitions[i]
     if not data and ARGV[6] == '1' then data = redis.call('GET', KEY.LEGACY_JOB .. id) end
     out[#out + 1] = id
     out[#out + 1] = data or ''
-    out[#out + 1] = redis.call('HINCRBY', P .. KEY.state .. id, 'tries', 1)
+    if aborts and redis.call('ZSCORE', abort_key, id) then
+      aborts[#aborts + 1] = id
+      out[#out + 1] = redis.call('HGET', P .. KEY.state .. id, 'tries') or 0
+    else
+      out[#out + 1] = redis.call('HINCRBY', P .. KEY.state .. id, 'tries', 1)
+    end
   end
+  if aborts then out[2] = table.concat(aborts, ' ') end
   redis.call('SET', KEYS[3], token .. ' ' .. table.concat(claimed, ' '), 'PX', lease)
   redis.call('PUBLISH', KEY.EVENTS, 'started ' .. table.concat(claimed, ' '))
 else

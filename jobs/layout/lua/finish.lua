@@ -57,8 +57,12 @@ for i = 4, #ARGV, 6 do
   local row = (i - 4) / 6 + 1
   local lease_key = lease_keys[row]
   if leases[row] ~= token or settled[id] then
+    -- Only a stored row marks its id: a stale try's row (its worker stalled past the lease)
+    -- may share a batch with the row of the try that holds the lease now, which must still
+    -- be stored; a second row for the same try finds its lease gone.
     lost[#lost + 1] = id
   elseif kind == 'retry' then
+    settled[id] = true
     local due = now + tonumber(a)
     redis.call('DEL', lease_key)
     redis.call('ZADD', KEYS[1], due, id)
@@ -66,12 +70,14 @@ for i = 4, #ARGV, 6 do
     requeued[#requeued + 1] = id
     if gated then flow.settle(id, false) end
   elseif kind == 'requeue' then
+    settled[id] = true
     redis.call('DEL', lease_key)
     redis.call('ZADD', KEYS[1], now, id)
     redis.call('HINCRBY', P .. KEY.state .. id, 'tries', -1)
     requeued[#requeued + 1] = id
     if gated then flow.settle(id, false) end
   else
+    settled[id] = true
     redis.call('SET', P .. KEY.result .. id, a .. stamped, 'PX', b)
     gone[#gone + 1] = P .. KEY.job .. id
     gone[#gone + 1] = lease_key
@@ -86,7 +92,6 @@ for i = 4, #ARGV, 6 do
     if gated then flow.settle(id, true) end
     if linked then deps.parent_final(id, kind, relay, released) end
   end
-  settled[id] = true  -- a second row for the same try in one batch finds its lease gone
 end
 if #finished > 0 then
   each('DEL', nil, gone)

@@ -141,3 +141,21 @@ async def test_a_try_cancelled_before_its_first_step_frees_its_slot() -> None:
     await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), GUARD_S)
     assert task.cancelled() and not tries.began["a"].is_set()
     assert tries.slots.running == {} and tries.slots.free == 2
+
+
+async def test_a_new_claim_of_a_job_whose_stale_try_still_runs_takes_its_place() -> None:
+    tries = Tries(capacity=2)
+    tries.start("a")
+    await tries.running("a")
+    stale = tries.slots.running["a"]
+    # The worker stalled past the lease and claimed the job again: a new try, a new token.
+    new = Claimed("a", None, 2, "new-token", 5)
+    assert tries.slots.start([new]) == 1
+    assert stale.cancel_reason == "lost" and new.after is stale.task
+    assert stale.task is not None
+    await asyncio.wait_for(asyncio.gather(stale.task, return_exceptions=True), GUARD_S)
+    # The stale try's end leaves the new one its slot (and its lease renewals).
+    assert tries.slots.running == {"a": new} and tries.slots.free == 1
+    assert tries.cancelled == ["a"]
+    await tries.end("a")
+    assert tries.slots.running == {} and tries.slots.free == 2

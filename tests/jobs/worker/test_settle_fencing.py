@@ -11,7 +11,10 @@ from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.layout.records import LeaseToken
 from jobs.reading.job_record import JobStatus, load_job
+from jobs.worker.claim import Claimer
 from jobs.worker.loop import Worker
+from jobs.worker.queue_order import ServedQueues
+from jobs.worker.settle import Finisher, Settle
 from settings import Settings
 from tests.support.jobs.probe_jobs import cancelled_key
 from tests.support.waiting import eventually
@@ -110,3 +113,21 @@ async def test_a_claims_record_goes_once_its_reply_has_arrived(
     assert len((await claimer.claim(1)).jobs) == 1
     assert await redis.exists(q.claim(first)) == 0
     assert await redis.exists(q.claim(claimer._confirmed[q.name])) == 1  # the latest stays
+
+
+async def test_a_stale_row_does_not_hide_the_live_row_of_the_same_job_in_one_batch(
+    redis: RedisClient, settings: Settings
+) -> None:
+    enqueued = await enqueue(redis, "wait_for_gate", {}, settings=settings)
+    claimer = Claimer(redis, "w", ServedQueues.parse("", settings.queue_name), 5_000, True)
+    [live] = (await claimer.claim(1)).jobs
+    stale_token = LeaseToken("w", 1, "an-earlier-claim").encode()
+    data = b'{"s": "complete"'
+    rows = [
+        Settle.final("complete", live.job_id, stale_token, data, 60_000, False),
+        Settle.final("complete", live.job_id, live.token, data, 60_000, False),
+    ]
+    assert await Finisher(redis, legacy=True).store(rows) == [enqueued.job_id]
+    q = keys.of_job(live.job_id)
+    assert await redis.get(q.result(live.job_id)) is not None  # the live row was stored
+    assert await redis.exists(q.lease(live.job_id)) == 0
