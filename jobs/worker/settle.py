@@ -26,10 +26,11 @@ FinalKind = Literal["complete", "failed", "aborted"]
 
 
 class Settle(NamedTuple):
-    """One row of `finish.lua`, its 6 values in order; build it with `final`, `retry` or
-    `requeue`. (A tuple: immutable, and built in a third of a frozen dataclass's time.)"""
+    """One row of `finish.lua`, its 6 values in order; build it with `final`, `retry`,
+    `requeue` or `defer`. (A tuple: immutable, and built in a third of a frozen dataclass's
+    time.)"""
 
-    kind: Literal["complete", "failed", "aborted", "retry", "requeue"]
+    kind: Literal["complete", "failed", "aborted", "retry", "requeue", "defer"]
     job_id: str
     token: str
     a: bytes | str | int = ""
@@ -52,6 +53,13 @@ class Settle(NamedTuple):
     def requeue(cls, job_id: str, token: str) -> "Settle":
         """Shutdown: ready again at once, and the interrupted try does not count."""
         return cls("requeue", job_id, token)
+
+    @classmethod
+    def defer(cls, job_id: str, token: str, delay_ms: int, name: str) -> "Settle":
+        """A job this worker does not know (`name`): due again `delay_ms` after the server's
+        now, for a worker that knows it; the try does not count, and the queue lists the job
+        as waiting for such a worker until one claims it."""
+        return cls("defer", job_id, token, delay_ms, name)
 
 
 LINGER_S = 0.005
