@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     failed_ttl_s: int = 7 * 24 * 3600
     """Failed and aborted jobs are kept longer: someone has to look at them."""
     default_max_tries: int = 5
+    unknown_job_grace_s: float = Field(default=600.0, ge=0)
+    """How long after its enqueue a job whose name a worker does not know is put back for a
+    worker that knows it (the try not counted), before that worker fails it `UnknownJob`.
+    During a rolling deploy a worker of the previous release claims jobs only the new release
+    declares; 10 minutes covers a slow rollout (dynos or pods restarted one at a time, each
+    waiting out its shutdown grace) with room to spare, while a name no release declares (a
+    typo from a stock ARQ producer, a job type removed) still fails the same day, not never.
+    0: fail at once, as before."""
     backoff_base_s: float = 1.0
     backoff_max_s: float = 300.0
 

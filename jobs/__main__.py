@@ -6,11 +6,13 @@ import gc
 
 from jobs.logs import setup_logging
 from jobs.worker.loop import Worker
+from jobs.worker.process_exit import end_now_if_threads_run, own_default_executor
 from settings import Settings, get_settings
 
 
 async def serve(settings: Settings, *, burst: bool = False) -> None:
     worker = Worker(settings, burst=burst)
+    executor = own_default_executor()
     # What start-up built (the catalog, its models and schemas) lives as long as the process:
     # frozen, the collector stops scanning it in every full collection.
     gc.collect()
@@ -19,6 +21,9 @@ async def serve(settings: Settings, *, burst: bool = False) -> None:
         await worker.main()
     finally:
         await worker.pool.aclose()
+    # Tries are settled or re-queued and the worker said goodbye: a thread one of them left
+    # running (cancelling its await cannot stop it) must not hold the process past the grace.
+    end_now_if_threads_run(executor)
 
 
 def main() -> None:

@@ -253,3 +253,10 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [_Handoff(log_queue)]
     root.setLevel(settings.log_level.upper())
+
+
+def flush_logs() -> None:
+    """Write every queued line now and end the writer thread: for a process about to end
+    without running its `atexit` hooks (`jobs.worker.process_exit`)."""
+    if _writer is not None:
+        _writer.stop()

@@ -78,6 +78,7 @@ SUFFIXES: Final[Mapping[str, str]] = MappingProxyType(
         "gates": "gates",
         "parents": "parents",
         "waiting": "waiting",
+        "unknown": "unknown",
         # One of many (a job's, a gate's, a lock's, ...): its prefix + the suffix + the name.
         "ready": "ready:",
         "running": "running:",
@@ -175,6 +176,13 @@ class QueueKeys:
     def failed(self) -> str:
         """zset id -> finished ms: failed and aborted jobs."""
         return self.prefix + SUFFIXES["failed"]
+
+    @property
+    def unknown(self) -> str:
+        """hash id -> job name: jobs a worker put back because it does not know them (a rolling
+        deploy: only the new release declares them), until a worker claims one again
+        (finish.lua's `defer`, claim.lua)."""
+        return self.prefix + SUFFIXES["unknown"]
 
     @property
     def abort(self) -> str:

@@ -35,6 +35,12 @@ class QueueFigures(Model):
     """How long the longest-waiting ready job (any priority) has been due."""
     workers: int
     """Live workers serving this queue."""
+    unknown_jobs: int
+    """Jobs put back by a worker that does not know them, waiting for a worker that does
+    (during a rolling deploy: jobs only the new release declares; `UNKNOWN_JOB_GRACE_S` after
+    their enqueue they fail `UnknownJob`). Also counted in `deferred` or `queued`."""
+    unknown_job_names: list[str]
+    """The names of those jobs, sorted."""
 
 
 async def queue_names(
@@ -63,10 +69,11 @@ async def queue_figures(
             pipe.zrangebyscore(q.due, "-inf", f"({now_ms + 1}", start=0, num=1, withscores=True)
             pipe.zcard(q.failed)
             pipe.exists(q.paused)
+            pipe.hvals(q.unknown)
         replies = await pipe.execute()
     out = []
     for i, name in enumerate(names):
-        due_now, later, oldest, failed, paused = replies[i * 5 : i * 5 + 5]
+        due_now, later, oldest, failed, paused, unknown = replies[i * 6 : i * 6 + 6]
         serving = [w for w in workers if name in w.get("queues", [])]
         running = sum(int(w.get("running_by_queue", {}).get(name, 0)) for w in serving)
         figures = QueueFigures(
@@ -80,6 +87,8 @@ async def queue_figures(
             paused=bool(paused),
             oldest_waiting_s=_age_s(now_ms, oldest[0][1] if oldest else None, ready[name][1]),
             workers=len(serving),
+            unknown_jobs=len(unknown),
+            unknown_job_names=sorted({n.decode(errors="replace") for n in unknown}),
         )
         if figures.queued or figures.held or later or failed or paused or serving:
             out.append(figures)

@@ -2,9 +2,10 @@
 
 The worker (`jobs/worker/loop.py`) owns claiming, leases and concurrency; this module owns what
 happens between "this worker holds the lease" and "this is what to write back". A job whose
-definition cannot be decoded, names no known job, or whose input fails its model settles as
-failed at once (`UndecodableJob`, `UnknownJob`, `InvalidInput`): its content never reaches
-the worker's own code paths, and nothing is ever unpickled.
+definition cannot be decoded or whose input fails its model settles as failed at once
+(`UndecodableJob`, `InvalidInput`): its content never reaches the worker's own code paths, and
+nothing is ever unpickled. A job this worker does not know is put back for a worker that does
+(a rolling deploy) until `UNKNOWN_JOB_GRACE_S` after its enqueue, then fails (`UnknownJob`).
 """
 
 import asyncio
@@ -34,6 +35,10 @@ from jobs.worker.threads import ThreadRunner
 from settings import Settings
 
 logger = logging.getLogger("jobs.worker")
+
+UNKNOWN_JOB_DELAY_MS = 5000
+"""How long a job this worker does not know is put back for (`Attempts._unknown`): long enough
+that a worker that knows it most likely claims it next, short enough not to delay it much."""
 
 
 @dataclass(slots=True)
@@ -148,9 +153,7 @@ class Attempts:
             return self._rejected(claimed, None, d)
         spec = self.catalog.get(d.function)
         if spec is None:
-            return self._rejected(
-                claimed, None, Poison("UnknownJob", f"no job named {d.function!r}")
-            )
+            return self._unknown(claimed, d)
         try:
             payload = spec.parse_input(d.args, d.kwargs)
         except ValidationError as invalid:
@@ -165,6 +168,26 @@ class Attempts:
             expired = Poison("Expired", f"not started by its expiry ({when}): it never will")
             return self._rejected(claimed, spec, expired, started=False)
         return spec, payload, d
+
+    def _unknown(self, claimed: Claimed, d: JobDefinition) -> Settle:
+        """A job this worker's catalog lacks. During a rolling deploy a worker of the previous
+        release claims jobs only the new release declares (Sidekiq retries an unknown class
+        too): put it back for a worker that knows it, the try not counted, until
+        `unknown_job_grace_s` after its enqueue (both times the server's); then fail it."""
+        grace_ms = int(self.settings.unknown_job_grace_s * 1000)
+        left_ms = d.enqueued_ms + grace_ms - claimed.started_ms
+        if left_ms <= 0:
+            message = f"no job named {d.function!r}"
+            if grace_ms:
+                message += f" (no worker that knows it claimed it within {grace_ms / 1000:g} s)"
+            return self._rejected(claimed, None, Poison("UnknownJob", message))
+        delay_ms = min(UNKNOWN_JOB_DELAY_MS, left_ms)  # the last put-back ends with the grace
+        self._wake_later(claimed.job_id, delay_ms / 1000)
+        logger.info(
+            "job unknown to this worker: put back for a worker that knows it",
+            extra={**_log_fields(claimed, None), "retry_in_s": delay_ms / 1000},
+        )
+        return Settle.defer(claimed.job_id, claimed.token, delay_ms, d.function)
 
     async def _parents(self, claimed: Claimed, spec: JobSpec) -> ParentOutcomes | Settle:
         """The outcomes of the parents a job waited for, or how it settles: failed, when one

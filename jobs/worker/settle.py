@@ -32,10 +32,11 @@ FinalKind = Literal["complete", "failed", "aborted"]
 
 
 class Settle(NamedTuple):
-    """One row of `finish.lua`, its 6 values in order; build it with `final`, `retry` or
-    `requeue`. (A tuple: immutable, and built in a third of a frozen dataclass's time.)"""
+    """One row of `finish.lua`, its 6 values in order; build it with `final`, `retry`,
+    `requeue` or `defer`. (A tuple: immutable, and built in a third of a frozen dataclass's
+    time.)"""
 
-    kind: Literal["complete", "failed", "aborted", "retry", "requeue"]
+    kind: Literal["complete", "failed", "aborted", "retry", "requeue", "defer"]
     job_id: str
     token: str
     a: bytes | str | int = ""
@@ -59,6 +60,13 @@ class Settle(NamedTuple):
         """Shutdown: ready again at once, and the interrupted try does not count."""
         return cls("requeue", job_id, token)
 
+    @classmethod
+    def defer(cls, job_id: str, token: str, delay_ms: int, name: str) -> "Settle":
+        """A job this worker does not know (`name`): due again `delay_ms` after the server's
+        now, for a worker that knows it; the try does not count, and the queue lists the job
+        as waiting for such a worker until one claims it."""
+        return cls("defer", job_id, token, delay_ms, name)
+
 
 COUNTED = {
     "complete": "complete",
@@ -66,8 +74,11 @@ COUNTED = {
     "aborted": "aborted",
     "retry": "retried",
     "requeue": "requeued",
+    "defer": "put_back",
 }
-"""The worker's count (and the stats outcome, but for "requeued") of each kind of row."""
+"""The worker's count of each kind of row, and its stats outcome but for the two that give a
+job back without a try ("requeued" at shutdown, "put_back" for a worker that knows it)."""
+NOT_AN_OUTCOME = frozenset(("requeued", "put_back"))
 
 LINGER_S = 0.005
 """How long a small batch waits for company while other tries are still running (an idle
@@ -196,7 +207,7 @@ class Finisher:
                 continue
             counted = COUNTED[settle.kind]
             counts[counted] += 1
-            if counted != "requeued":
+            if counted not in NOT_AN_OUTCOME:
                 stats.outcome(job, counted, duration_ms)
 
     def _report_lost(self, job_ids: list[str], resent: bool) -> None:

@@ -80,7 +80,8 @@ function progressBar(progress, className = "progress mini") {
 async function refreshOverview() {
   const [queues, stats] = await Promise.all([api("/queues"), api("/stats")]);
   $("#queues").replaceChildren(...queues.map((q) => el("tr", { "data-queue": q.name },
-    el("td", {}, q.name), el("td", {}, q.queued), el("td", { class: "held" }, q.held),
+    el("td", {}, q.name, unknownJobs(q)), el("td", {}, q.queued),
+    el("td", { class: "held" }, q.held),
     el("td", {}, q.deferred),
     el("td", {}, q.in_progress), el("td", {}, q.failed),
     el("td", {}, seconds(q.oldest_waiting_s)), el("td", {}, q.workers),
@@ -95,6 +96,13 @@ async function refreshOverview() {
   showLimits(await api("/limits"));
   showCron(await api("/cron"));
   showHistory(await api("/stats/history"));
+}
+
+function unknownJobs(queue) {
+  // Put back by workers that do not know them (a rolling deploy): waiting for one that does.
+  if (!queue.unknown_jobs) return "";
+  return el("small", { class: "muted unknown-jobs", title: queue.unknown_job_names.join(", ") },
+    ` ${queue.unknown_jobs} waiting for a worker that knows them`);
 }
 
 function showHistory(minutes) {

@@ -1,9 +1,9 @@
 """Chaos: job definitions the worker cannot use, written the way stock ARQ (pickle) or a broken
 producer would, among good jobs.
 
-Each bad one fails alone and at once (`UndecodableJob`, `UnknownJob`, `InvalidInput`, never
-retryable), lands in the failed registry and reads as 200 over HTTP; the good ones complete;
-the worker never dies and never unpickles anything.
+Each bad one fails alone and at once (`UndecodableJob`, `UnknownJob` with no grace for unknown
+names, `InvalidInput`, never retryable), lands in the failed registry and reads as 200 over
+HTTP; the good ones complete; the worker never dies and never unpickles anything.
 """
 
 import pickle
@@ -85,7 +85,9 @@ async def test_poison_jobs_fail_alone_and_the_worker_survives(
             assert response.status_code == 200, (job_id, response.status_code, response.text)
             assert response.json()["id"] == job_id
 
-        worker = await processes.worker()
+        # No grace for unknown names: fail them at once, not after the put-backs that give a
+        # rolling deploy's new workers time to take them (tests/e2e/test_rolling_deploy.py).
+        worker = await processes.worker(UNKNOWN_JOB_GRACE_S="0")
 
         async def all_settled() -> bool:
             assert worker.process.poll() is None, "a poison job killed the worker"

@@ -15,7 +15,7 @@ from tests.support.processes import Processes, WorkerProcess, exit_code, sigterm
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-MAX = {"wait_for_gate": 3, "ping": 25}
+MAX = {"wait_for_gate": 3, "ping": 25, "sleep_in_thread": 3}
 
 
 async def _view(redis: RedisClient, settings: Settings, job_id: str) -> JobRecord:
@@ -130,3 +130,22 @@ async def test_a_second_sigterm_skips_the_grace(
     assert await exit_code(worker.process, timeout_s=10) == 0  # not after the 60 s grace
     view = await _view(redis, settings, enqueued.job_id)
     assert view.status is JobStatus.queued and view.tries == 0  # re-queued, try not counted
+
+
+async def test_sigterm_ends_the_process_while_a_job_thread_still_runs(
+    processes: Processes, redis: RedisClient, settings: Settings
+) -> None:
+    """Cancelling `await asyncio.to_thread(...)` does not stop the thread: the worker re-queues
+    the job and ends anyway (the thread dies with the process), not when the thread ends."""
+    worker = await processes.worker(SHUTDOWN_GRACE_S="1")
+    enqueued = await enqueue(redis, "sleep_in_thread", {"seconds": 60}, settings=settings)
+    await _running_on(redis, settings, enqueued.job_id, worker)
+    sigterm(worker.process)
+    # A bound on the wait only: the thread alone would keep the process for 60 s.
+    assert await exit_code(worker.process, timeout_s=20) == 0
+    view = await _view(redis, settings, enqueued.job_id)
+    assert view.status is JobStatus.queued and view.tries == 0  # re-queued, try not counted
+    assert await redis.get(runs_key(enqueued.job_id)) == b"1"
+    log = processes.log_of(worker).read_text()
+    assert "re-queued at shutdown" in log
+    assert "stopped" in log  # the goodbye line is written before the process ends

@@ -37,6 +37,7 @@ flow.settle(id, true)
 redis.call('DEL', job_key, P .. KEY.state .. id, P .. KEY.deps .. id)
 redis.call('ZREM', P .. KEY.waiting, id)
 redis.call('ZREM', KEYS[1], id)
+redis.call('HDEL', P .. KEY.unknown, id)  -- it waits for a worker that knows it no more
 local priority = redis.call('HGET', P .. KEY.priorities, id)
 if priority then
   local ready = P .. KEY.ready .. priority

@@ -33,6 +33,7 @@ local out = {'', '', now}
 local claimed = {}
 local gated = redis.call('EXISTS', P .. KEY.flow) == 1
 if gated then flow.timers() end
+local unknown = redis.call('EXISTS', P .. KEY.unknown) == 1
 
 -- Takes the lease; what every claimed job needs besides is done for all of them at the end.
 local function claim(id)
@@ -104,6 +105,9 @@ if #claimed > 0 then
     job_keys[i] = P .. KEY.job .. id
   end
   redis.call('ZADD', KEYS[1], unpack(ends))
+  -- A job put back by a worker that did not know it (finish.lua's `defer`) waits for one no
+  -- more: this worker runs it, or puts it back again if it does not know it either.
+  if unknown then redis.call('HDEL', P .. KEY.unknown, unpack(claimed)) end
   local definitions = redis.call('MGET', unpack(job_keys))
   local abort_key = P .. KEY.abort
   local aborts = redis.call('EXISTS', abort_key) == 1 and {}

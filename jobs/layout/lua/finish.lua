@@ -7,6 +7,9 @@
 --                            c = '1' to drop the job from the listing (keeps no result)
 --   retry                    a = delay ms until the next try, b = last error (JSON)
 --   requeue                  (shutdown: due at once, and the try does not count)
+--   defer                    a = delay ms, b = the job's name: the worker does not know the
+--                            job (a rolling deploy); due again after the delay, for a worker
+--                            that knows it; the try does not count; listed as unknown
 -- Returns {{lost ids...}, {child, parent, status, ...}}: rows whose lease no longer holds the
 --         token are skipped (lease lost: the job's lease ran out and it may belong to another
 --         worker now; nothing of the current owner is touched); then the releases this
@@ -69,11 +72,14 @@ for i = 4, #ARGV, 6 do
     redis.call('HSET', P .. KEY.state .. id, 'error', b, 'next', due)
     requeued[#requeued + 1] = id
     if gated then flow.settle(id, false) end
-  elseif kind == 'requeue' then
+  elseif kind == 'requeue' or kind == 'defer' then
     settled[id] = true
     redis.call('DEL', lease_key)
-    redis.call('ZADD', KEYS[1], now, id)
+    redis.call('ZADD', KEYS[1], now + (tonumber(a) or 0), id)
+    -- claim.lua counted this try: it never ran the job, so it does not count.
     redis.call('HINCRBY', P .. KEY.state .. id, 'tries', -1)
+    -- Waiting for a worker that knows it (for /queues) until one claims it (claim.lua).
+    if kind == 'defer' then redis.call('HSET', P .. KEY.unknown, id, b) end
     requeued[#requeued + 1] = id
     if gated then flow.settle(id, false) end
   else

@@ -287,6 +287,12 @@ async def run_scenario(
         on_complete=task("batch_callback", {"n": 14}),
     )
     assert await abort(redis, "doomed", s) == "aborted"
+    # Enqueued by a newer release (a name nothing here declares): the worker puts it back for
+    # a worker that knows it, and the queue lists it as unknown.
+    seconds, micros = await redis.time()
+    newer = {"t": 1, "f": "from_the_next_release", "a": [{}], "k": {}, "et": seconds * 1000}
+    await redis.set(keys.of_job("newer").job("newer"), orjson.dumps(newer))
+    await redis.zadd(s.queue_name, {"newer": seconds * 1000 + micros // 1000})
 
     worker = await run_worker()
 

@@ -105,3 +105,17 @@ async def record_run(ctx: JobContext, payload: Run) -> Opened:
         while not await ctx.redis.exists(gate):  # noqa: ASYNC110 (a Redis key, not an Event)
             await asyncio.sleep(0.02)
     return Opened(tries=ctx.try_, worker=ctx.worker_id)
+
+
+class ThreadSleep(BaseModel):
+    seconds: float = 60
+
+
+@job(max_tries=3, timeout=120)
+async def sleep_in_thread(ctx: JobContext, payload: ThreadSleep) -> Opened:
+    """Count the run, report progress, then await blocking work on a thread: cancelling the
+    await (shutdown) leaves the thread running."""
+    await ctx.redis.incr(runs_key(ctx.job_id))
+    await ctx.progress(0.5, "sleeping on a thread")
+    await asyncio.to_thread(time.sleep, payload.seconds)
+    return Opened(tries=ctx.try_, worker=ctx.worker_id)
