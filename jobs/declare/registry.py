@@ -202,9 +202,6 @@ def job(
     if keep_result is not None and keep_result < 0:
         raise ValueError("keep_result must be >= 0 seconds")
 
-    if run_in is not None and run_in not in get_args(RunIn):
-        raise ValueError(f"run_in must be one of {', '.join(get_args(RunIn))}, not {run_in!r}")
-
     def register(function: F) -> F:
         job_name = name or function.__name__
         where = _run_in(function, job_name, run_in)
@@ -252,6 +249,10 @@ def job(
 
 def _run_in(function: Callable[..., Any], job_name: str, run_in: RunIn | None) -> RunIn:
     """Where its tries run: what was asked, checked against what the function is."""
+    if run_in is not None and run_in not in get_args(RunIn):
+        raise ValueError(
+            f"job {job_name!r}: run_in must be one of {', '.join(get_args(RunIn))}, not {run_in!r}"
+        )
     is_async = inspect.iscoroutinefunction(function)
     default: RunIn = "loop" if is_async else "thread"
     if run_in is None or run_in == default:

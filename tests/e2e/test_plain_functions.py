@@ -235,3 +235,26 @@ async def test_sigterm_ends_the_child_processes_and_requeues_their_job(
         view = await api.view(job_id)
         assert view["status"] == "queued", view  # re-queued: another worker takes it
         assert view["tries"] == 0  # the interrupted try does not count
+
+
+async def test_sigterm_does_not_wait_for_a_def_jobs_thread_beyond_the_grace(
+    processes: Processes, tmp_path: Path
+) -> None:
+    from tests.support.processes import exit_code, sigterm
+
+    url, worker = await _stack(processes, SHUTDOWN_GRACE_S="1")
+    log = tmp_path / "log.txt"
+    async with JobsApi(url) as api:
+        job_id = await _post(api.client, "sleep_long", {"log": str(log), "seconds": 3600})
+
+        async def started() -> bool:
+            return log.exists()
+
+        await eventually(started)
+        sigterm(worker.process)
+        # The thread sleeps on; the process ends after the grace all the same.
+        assert await exit_code(worker.process, timeout_s=15) == 0
+        view = await api.view(job_id)
+        assert view["status"] == "queued", view
+        assert view["tries"] == 0
+    assert "still running" in processes.log_text("worker").lower()

@@ -84,3 +84,10 @@ def spin_forever(log: str) -> None:
     _append(log, f"spinning in pid {os.getpid()}")
     while True:
         pass
+
+
+@job(timeout=600)
+def sleep_long(log: str, seconds: float) -> None:
+    """Blocks its thread for `seconds` (within its timeout): a SIGTERM comes first."""
+    _append(log, "started")
+    time.sleep(seconds)
