@@ -17,17 +17,19 @@ logger = logging.getLogger("jobs")
 
 
 @dataclass(slots=True)
-class JobContext:
+class JobFacts:
+    """What every try knows about itself, wherever it runs."""
+
     job_id: str
     name: str
     try_: int
     """This try, from 1."""
     max_tries: int
     enqueued_at: datetime | None
-    redis: RedisClient
     worker_id: str
     extras: dict[str, Any] = field(default_factory=dict)
-    """The worker's ctx: its resources from `jobs.declare.worker_lifespan` (shared clients)."""
+    """The worker's ctx: its resources from `jobs.declare.worker_lifespan` (shared clients;
+    none in a child process)."""
     lease_token: str = ""
     """This try's lease (empty under a stock ARQ worker): progress is fenced by it."""
     parent_results: dict[str, Any] = field(default_factory=dict)
@@ -39,6 +41,29 @@ class JobContext:
     batch: dict[str, Any] | None = None
     """For a batch's callback (`jobs.graph.batches`): {"id", "total", "complete", "failed",
     "aborted"} of its batch, final when the callback runs."""
+
+    def resource(self, name: str) -> Any:
+        """What a worker lifespan (`jobs.worker_lifespan`) put under `name`."""
+        try:
+            return self.extras[name]
+        except KeyError:
+            raise LookupError(
+                f"no worker resource {name!r}: declare a @worker_lifespan (a job run in a "
+                "child process has none)"
+            ) from None
+
+    @property
+    def settings(self) -> Settings:
+        """The worker's settings (stock ARQ workers, child processes: the environment's)."""
+        settings = self.extras.get("settings")
+        return settings if isinstance(settings, Settings) else get_settings()
+
+
+@dataclass(slots=True)
+class JobContext(JobFacts):
+    """An `async def` job's context."""
+
+    redis: RedisClient = field(kw_only=True)
 
     @classmethod
     def from_arq(cls, ctx: dict[str, Any], name: str, max_tries: int) -> "JobContext":
@@ -59,19 +84,6 @@ class JobContext:
             batch=ctx.get("batch"),
         )
 
-    def resource(self, name: str) -> Any:
-        """What a worker lifespan (`jobs.worker_lifespan`) put under `name`."""
-        try:
-            return self.extras[name]
-        except KeyError:
-            raise LookupError(f"no worker resource {name!r}: declare a @worker_lifespan") from None
-
-    @property
-    def settings(self) -> Settings:
-        """The worker's settings (stock ARQ workers: the environment's)."""
-        settings = self.extras.get("settings")
-        return settings if isinstance(settings, Settings) else get_settings()
-
     async def progress(self, fraction: float, message: str = "") -> bool:
         """Record how far the job is (0..1) and tell watchers; visible in the JobView at once.
 
@@ -91,25 +103,13 @@ ReportProgress = Callable[[float, str], bool]
 
 
 @dataclass(slots=True)
-class SyncJobContext:
+class SyncJobContext(JobFacts):
     """A `def` job's context (annotate a parameter with it): `JobContext`'s facts, with methods
     that block. In a thread, `progress` waits for the worker to record it; in a child process
     (`run_in="process"`) it is sent to the worker, and the worker's resources are not there."""
 
-    job_id: str
-    name: str
-    try_: int
-    max_tries: int
-    enqueued_at: datetime | None
-    worker_id: str
-    report: ReportProgress
+    report: ReportProgress = field(kw_only=True)
     """Records progress for this try (the worker gives it)."""
-    extras: dict[str, Any] = field(default_factory=dict)
-    lease_token: str = ""
-    parent_results: dict[str, Any] = field(default_factory=dict)
-    parent_failures: dict[str, Any] = field(default_factory=dict)
-    parent_statuses: dict[str, str] = field(default_factory=dict)
-    batch: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, context: JobContext, report: ReportProgress) -> "SyncJobContext":
@@ -121,30 +121,15 @@ class SyncJobContext:
             c.max_tries,
             c.enqueued_at,
             c.worker_id,
-            report,
             c.extras,
             c.lease_token,
             c.parent_results,
             c.parent_failures,
             c.parent_statuses,
             c.batch,
+            report=report,
         )
 
     def progress(self, fraction: float, message: str = "") -> bool:
         """Record how far the job is (0..1); False if this try no longer holds its lease."""
         return self.report(min(max(float(fraction), 0.0), 1.0), message)
-
-    def resource(self, name: str) -> Any:
-        """What a worker lifespan put under `name` (not in a child process)."""
-        try:
-            return self.extras[name]
-        except KeyError:
-            raise LookupError(
-                f"no worker resource {name!r}: declare a @worker_lifespan (a job run in a "
-                "child process has none)"
-            ) from None
-
-    @property
-    def settings(self) -> Settings:
-        settings = self.extras.get("settings")
-        return settings if isinstance(settings, Settings) else get_settings()

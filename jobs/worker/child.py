@@ -65,13 +65,13 @@ def run(catalog: dict[str, JobSpec], request: dict[str, Any], out: IO[bytes]) ->
         spec.max_tries,
         datetime.fromtimestamp(enqueued / 1000, tz=UTC) if enqueued else None,
         c["worker_id"],
-        report,
         {},
         c.get("lease_token", ""),
         c.get("parent_results") or {},
         c.get("parent_failures") or {},
         c.get("parent_statuses") or {},
         c.get("batch"),
+        report=report,
     )
     try:
         payload = spec.input_model.model_validate(request["input"])

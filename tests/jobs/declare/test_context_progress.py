@@ -29,7 +29,7 @@ async def test_process_batch_reports_progress_after_every_item(
         await original(self, fraction, message)
 
     monkeypatch.setattr(JobContext, "progress", record)
-    ctx = JobContext("batch-1", "process_batch", 1, 5, None, redis, "test-worker")
+    ctx = JobContext("batch-1", "process_batch", 1, 5, None, "test-worker", redis=redis)
     result = await process_batch(ctx, Batch(items=["a", "b", "c", "d"]))
     assert result.processed == 4
     assert reported == [
@@ -42,7 +42,7 @@ async def test_process_batch_reports_progress_after_every_item(
 
 async def test_progress_is_clamped_to_0_1(redis: RedisClient, settings: Settings) -> None:
     enqueued = await enqueue(redis, "wait_for_gate", {}, settings=settings)
-    ctx = JobContext(enqueued.job_id, "wait_for_gate", 1, 3, None, redis, "test-worker")
+    ctx = JobContext(enqueued.job_id, "wait_for_gate", 1, 3, None, "test-worker", redis=redis)
     await ctx.progress(7, "over")
     view = await load_job(redis, enqueued.job_id, MAX)
     assert view is not None and view.progress == Progress(fraction=1.0, message="over")

@@ -45,7 +45,7 @@ async def test_settle_after_the_lease_passed_to_another_owner_is_refused(
         keys.of_job(job_id).state(job_id), "progress", '{"fraction": 0.9, "message": "owner"}'
     )  # type: ignore[misc]
     stale_context = JobContext(
-        job_id, "wait_for_gate", 1, 3, None, redis, "w", lease_token=stale.token
+        job_id, "wait_for_gate", 1, 3, None, "w", lease_token=stale.token, redis=redis
     )
     assert await stale_context.progress(1.0, "stale") is False  # fenced like every settle
     with caplog.at_level(logging.WARNING, logger="jobs.worker"):
