@@ -20,11 +20,11 @@ def runs_key(job_id: str) -> str:
     return f"test:stall-runs:{job_id}"
 
 
-class Ran(BaseModel):
+class StallRan(BaseModel):
     tries: int
 
 
-class Block(BaseModel):
+class StallBlock(BaseModel):
     block_s: float
     """How long each blocking try holds the event loop (several leases)."""
     blocking_tries: int = 1
@@ -32,12 +32,12 @@ class Block(BaseModel):
 
 
 @job(max_tries=5, timeout=120)
-async def block_loop(ctx: JobContext, payload: Block) -> Ran:
+async def block_loop(ctx: JobContext, payload: StallBlock) -> StallRan:
     """The mistake: blocking code in an `async def` job (it should be a plain `def`)."""
     await ctx.redis.rpush(runs_key(ctx.job_id), ctx.try_)  # type: ignore[misc]
     if ctx.try_ <= payload.blocking_tries:
         hold_the_loop(payload.block_s)
-    return Ran(tries=ctx.try_)
+    return StallRan(tries=ctx.try_)
 
 
 def hold_the_loop(seconds: float) -> None:
@@ -45,25 +45,25 @@ def hold_the_loop(seconds: float) -> None:
     time.sleep(seconds)  # blocking on purpose, called from an async def
 
 
-class Report(BaseModel):
+class StallReport(BaseModel):
     seconds: float
 
 
 @job(max_tries=5, timeout=60)
-async def thread_report(ctx: JobContext, payload: Report) -> Ran:
+async def thread_report(ctx: JobContext, payload: StallReport) -> StallRan:
     """Work in a thread, done right: `asyncio.to_thread` (its await still needs the loop)."""
     await ctx.redis.rpush(runs_key(ctx.job_id), ctx.try_)  # type: ignore[misc]
     await asyncio.to_thread(time.sleep, payload.seconds)
-    return Ran(tries=ctx.try_)
+    return StallRan(tries=ctx.try_)
 
 
-class Notice(BaseModel):
+class StallNotice(BaseModel):
     sleep_s: float = 0.2
 
 
 @job(max_tries=3, timeout=300)
-async def send_notice(ctx: JobContext, payload: Notice) -> Ran:
+async def send_notice(ctx: JobContext, payload: StallNotice) -> StallRan:
     """A short job: "sends its email" (appends to the run log), then waits a little."""
     await ctx.redis.rpush(runs_key(ctx.job_id), ctx.try_)  # type: ignore[misc]
     await asyncio.sleep(payload.sleep_s)
-    return Ran(tries=ctx.try_)
+    return StallRan(tries=ctx.try_)
