@@ -248,14 +248,17 @@ def _live(
         return _poisoned(job_id, definition, status, queue)
     wait = state.wait
     waiting = wait if wait and wait.on in ("concurrency", "rate_limit") else None
+    most = max_tries.get(definition.function)
     return JobRecord(
         id=job_id,
         name=definition.function,
         queue=queue,
         priority=definition.priority,
         status=status,
-        tries=state.tries,
-        max_tries=max_tries.get(definition.function),
+        # A claim past the last try runs nothing (the worker fails the job at once): it is
+        # not a try, though the counter counted it until that settle is stored.
+        tries=min(state.tries, most) if most else state.tries,
+        max_tries=most,
         enqueued_at=_dt(definition.enqueued_ms),
         scheduled_for=_dt(live.due) if status is JobStatus.deferred else None,
         started_at=_dt(token.started_ms) if token else None,

@@ -107,9 +107,10 @@ class Attempts:
             parents = outcomes
         if claimed.tries > spec.max_tries:
             message = f"gave up after {spec.max_tries} tries (the last one did not finish)"
-            # This claim runs nothing: the record counts the tries that ran, not this one.
+            # This claim runs nothing: the record counts the tries that could run, not this
+            # one, nor earlier claims past the last try whose settle a stalled loop lost.
             gave_up = Poison("MaxTriesExceeded", message)
-            return self._rejected(claimed, spec, gave_up, started=False)
+            return self._rejected(claimed, spec, gave_up, started=False, tries=spec.max_tries)
         ctx = {
             **self.ctx,
             "job_id": claimed.job_id,
@@ -206,13 +207,20 @@ class Attempts:
         return parents
 
     def _rejected(
-        self, claimed: Claimed, spec: JobSpec | None, poison: Poison, *, started: bool = True
+        self,
+        claimed: Claimed,
+        spec: JobSpec | None,
+        poison: Poison,
+        *,
+        started: bool = True,
+        tries: int | None = None,
     ) -> Settle:
         """Settled without running: nothing about this try could ever succeed. `started`:
-        False when this claim must read as not started (the job expired before it could, or
-        it has used up its tries: the record counts the tries that ran)."""
+        False when this claim must read as not started (the job expired before it could).
+        `tries`: what the record counts, when not this claim's number (it has used up its
+        tries: this claim is not one)."""
         logger.warning("job failed", extra=_log_fields(claimed, spec, error=poison.error()))
-        return self._final(claimed, "failed", poison.error(), started=started)
+        return self._final(claimed, "failed", poison.error(), started=started, tries=tries)
 
     def _failed_try(self, claimed: Claimed, spec: JobSpec, exc: Exception) -> Settle:
         retryable = isinstance(exc, Retry) or spec.is_retryable(exc)
@@ -255,8 +263,11 @@ class Attempts:
         spec: JobSpec | None = None,
         *,
         started: bool = True,
+        tries: int | None = None,
     ) -> Settle:
         d = claimed.definition if isinstance(claimed.definition, JobDefinition) else None
+        if tries is None:
+            tries = claimed.tries if started else claimed.tries - 1
         ttl_s: float = self.settings.failed_ttl_s
         keep_none = False
         if status == "complete":
@@ -268,7 +279,7 @@ class Attempts:
             name=d.function if d else "",
             args=d.args if d else [],
             kwargs=d.kwargs if d else {},
-            tries=claimed.tries if started else claimed.tries - 1,
+            tries=tries,
             enqueued_ms=d.enqueued_ms if d else 0,
             status=status,
             result=result,

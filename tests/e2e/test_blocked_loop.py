@@ -138,3 +138,22 @@ async def _enqueue(redis: RedisClient, settings: Settings, blocking_tries: int) 
         redis, "block_loop", [{"block_s": BLOCK_S, "blocking_tries": blocking_tries}], settings
     )
     return [notice, report, blocker]
+
+
+async def test_a_loop_blocked_on_every_try_never_shows_more_tries_than_allowed(
+    processes: Processes, redis: RedisClient, settings: Settings
+) -> None:
+    """Each claim takes the blocker with the others, and each of its tries blocks the loop:
+    the short job's claims past its last try fail it at once, but a stall keeps that settle
+    from being stored within its lease, so it is claimed again. The record still counts only
+    the tries that could run, and its body ran once per counted try."""
+    url = await processes.web(**STALL_ENV)
+    notice, report, blocker = await _enqueue(redis, settings, blocking_tries=5)
+    worker = await processes.worker(**STALL_ENV)
+    async with JobsApi(url) as api:
+        views = await _all_final(api, [notice, report, blocker], timeout_s=90)
+        for job_id, view in views.items():
+            runs = await _runs(redis, job_id)
+            assert len(runs) == len(set(runs)), (view, runs)
+            assert len(runs) <= view["tries"] <= MAX_TRIES[view["name"]], (view, runs)
+        await _counted(processes, worker, api, views)
