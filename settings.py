@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     redis_cluster_nodes: Annotated[list[str], NoDecode] = []
     """`host:port,...`: seed nodes of a Redis/Valkey Cluster (credentials and TLS from
     `redis_url`). Unset: a single server (or Sentinel)."""
+    redis_max_connections: int | None = Field(default=None, ge=2)
+    """Most connections one pool opens (a process has one pool, plus one connection for
+    pub/sub; see the README's Deploy section). Past it a command waits for a free connection
+    (up to `redis_pool_timeout_s`) on a single server; Sentinel and Cluster pools raise a
+    connection error instead. Unset: no cap (a pool grows with the commands in flight). Set it
+    on plans that cap connections (Heroku Redis mini: 20 for every process together)."""
+    redis_pool_timeout_s: float = Field(default=20.0, gt=0)
+    """With `redis_max_connections`: how long a command waits for a free connection before it
+    fails as a connection error (an outage to every retry loop; 503 on the web)."""
 
     # --- web -------------------------------------------------------------------------------
     port: int = 8000

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import hiredis
 from arq.connections import ArqRedis, RedisSettings
 from redis._parsers.hiredis import _AsyncHiredisParser
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.sentinel import Sentinel
@@ -190,6 +190,8 @@ def is_cluster(settings: Settings) -> bool:
 def create_redis(settings: Settings, **options: Any) -> RedisClient:
     """A client for `settings`: a cluster, a Sentinel master, or `redis_url`'s server."""
     common: dict[str, Any] = {"socket_connect_timeout": 2.0, **_tls_options(settings), **options}
+    if settings.redis_max_connections is not None:
+        common["max_connections"] = settings.redis_max_connections  # per node on a cluster
     url = urlparse(settings.redis_url)
     if settings.redis_cluster_nodes:
         tls = common.pop("ssl_cert_reqs", None)
@@ -227,7 +229,14 @@ def create_redis(settings: Settings, **options: Any) -> RedisClient:
         pool = client.connection_pool
         pool.connection_class = _tuned(pool.connection_class)
         return client
-    pool = ConnectionPool.from_url(settings.redis_url, **common)
+    if settings.redis_max_connections is None:
+        pool = ConnectionPool.from_url(settings.redis_url, **common)
+    else:
+        # Capped: a command past the cap waits for a connection rather than failing at once
+        # (the plain pool raises "Too many connections"): a worker's jobs outnumber its cap.
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url, timeout=settings.redis_pool_timeout_s, **common
+        )
     pool.connection_class = _tuned(pool.connection_class)
     return ArqRedis(pool, **arq_options)
 

@@ -1,5 +1,6 @@
 """The pool lends only clean connections, checked without a read (`jobs.layout.connection`)."""
 
+import asyncio
 from typing import Any
 
 from jobs.layout.connection import RedisClient, create_redis
@@ -53,3 +54,20 @@ async def test_a_clean_connection_is_lent_as_it_is(redis: RedisClient) -> None:
     assert await connection.can_read_destructive() is False
     assert await redis.echo("x") == b"x"
     assert _pooled(redis) is connection  # reused, not reconnected
+
+
+async def test_a_capped_pool_opens_no_more_connections_than_its_cap(
+    settings: Settings, redis: RedisClient
+) -> None:
+    """`REDIS_MAX_CONNECTIONS`: commands past the cap wait for a connection instead of opening
+    one (or failing), so a process stays within a plan's connection limit."""
+    capped = create_redis(
+        settings.model_copy(update={"redis_max_connections": 3}), client_name="capped"
+    )
+    try:
+        replies = await asyncio.gather(*(capped.ping() for _ in range(40)))
+        clients = await redis.client_list()
+    finally:
+        await capped.aclose()
+    assert replies == [True] * 40
+    assert 1 <= sum(1 for c in clients if c["name"] == "capped") <= 3
