@@ -5,9 +5,9 @@ import asyncio
 import gc
 
 from jobs.logs import setup_logging
+from jobs.settings import Settings, get_settings
 from jobs.worker.loop import Worker
 from jobs.worker.process_exit import end_now_if_threads_run, own_default_executor
-from settings import Settings, get_settings
 
 
 async def serve(settings: Settings, *, burst: bool = False) -> None:

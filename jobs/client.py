@@ -31,7 +31,7 @@ from jobs.graph.workflows import Created, Task, Workflow
 from jobs.layout.connection import RedisClient, is_cluster, pubsub_client
 from jobs.reading import changes
 from jobs.reading.job_record import JobRecord, JobStatus, load_job
-from settings import Settings, get_settings
+from jobs.settings import Settings, get_settings
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)

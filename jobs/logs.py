@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from settings import Settings
+from jobs.settings import Settings
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is data.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}

@@ -7,8 +7,8 @@ from fastapi import Depends, Request
 from jobs.client import JobClient
 from jobs.declare.registry import JobSpec
 from jobs.layout.connection import RedisClient
+from jobs.settings import Settings
 from service.events import EventHub
-from settings import Settings
 
 
 async def get_redis(request: Request) -> RedisClient:

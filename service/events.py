@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from jobs.layout.connection import pubsub_client
 from jobs.reading import changes as job_events
-from settings import Settings
+from jobs.settings import Settings
 
 logger = logging.getLogger("service.events")
 

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from jobs.cron.schedules import schedules_for
 from jobs.declare.registry import load_catalog
 from jobs.logs import setup_logging
+from jobs.settings import Settings, get_settings
 from service.auth import ApiKeyMiddleware
 from service.errors import install_error_handlers
 from service.lifespan import lifespan
@@ -31,7 +32,6 @@ from service.routes import (
     stats,
     workflows,
 )
-from settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

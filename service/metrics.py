@@ -22,11 +22,11 @@ from jobs.declare.registry import JobSpec
 from jobs.flow import gate_state
 from jobs.layout.connection import RedisClient
 from jobs.reading import stats
+from jobs.settings import Settings
 from jobs.webhooks.attempts import DeliveryStats, delivery_stats
 from jobs.worker import heartbeat
 from service.routes.queues import queue_stats
 from service.schemas import QueueStats
-from settings import Settings
 
 STATES = ("queued", "held", "deferred", "in_progress", "failed")
 

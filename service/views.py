@@ -6,9 +6,9 @@ from jobs.declare.registry import JobSpec
 from jobs.layout.connection import RedisClient, is_cluster
 from jobs.layout.ids import InvalidQueueName
 from jobs.reading.job_record import load_job, load_jobs
+from jobs.settings import Settings
 from service.errors import JobNotFound
 from service.schemas import JobView
-from settings import Settings
 
 
 def max_tries_by_name(catalog: dict[str, JobSpec]) -> dict[str, int]:

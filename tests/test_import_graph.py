@@ -126,5 +126,20 @@ def test_lower_layers_do_not_import_upper_ones(importer: str, forbidden: str) ->
         for target in targets
         if (target == forbidden or target.startswith(forbidden.rstrip(".") + "."))
         and not target.startswith("jobs.layout")
+        and target != "jobs.settings"  # the configuration: below every layer, imports none
+    ]
+    assert bad == []
+
+
+def test_installed_code_imports_its_settings_from_the_package() -> None:
+    """The top-level `settings` is the checkout's alone (the wheel ships none): code that is
+    installed reads `jobs.settings`, or a host application's own `settings.py` would answer."""
+    bad = [
+        name
+        for name, path in _modules().items()
+        if not name.startswith("bench")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if (isinstance(node, ast.ImportFrom) and node.module == "settings" and not node.level)
+        or (isinstance(node, ast.Import) and any(a.name == "settings" for a in node.names))
     ]
     assert bad == []

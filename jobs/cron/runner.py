@@ -13,7 +13,7 @@ from jobs.declare.registry import JobSpec
 from jobs.enqueue.submit import Enqueued, enqueue, enqueue_cron_tick
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from settings import Settings
+from jobs.settings import Settings
 
 logger = logging.getLogger("jobs.cron")
 

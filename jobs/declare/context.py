@@ -11,7 +11,7 @@ import orjson
 
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
-from settings import Settings, get_settings
+from jobs.settings import Settings, get_settings
 
 logger = logging.getLogger("jobs")
 

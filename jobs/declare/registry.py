@@ -28,7 +28,7 @@ from jobs.declare.signature import Invoke, read_signature
 from jobs.flow.limits import FlowControl, declare
 from jobs.layout.keys import check_queue_name
 from jobs.layout.serialization import is_permanent
-from settings import Settings
+from jobs.settings import Settings
 
 MaxTries = int | Callable[[Settings], int]
 """A number of tries, or how to read it from the settings when the catalog is loaded (a

@@ -13,7 +13,7 @@ from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.layout.records import JobDefinition, result_data
 from jobs.layout.serialization import error_info
-from settings import Settings
+from jobs.settings import Settings
 
 AbortOutcome = Literal["aborted", "running", "final", "missing"]
 

@@ -24,7 +24,7 @@ from jobs.enqueue.plan import script_header
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.layout.script_rows import EnqueueRow
-from settings import Settings
+from jobs.settings import Settings
 
 MAX_ROWS = 500
 """Rows per coalesced call at most (as `enqueue_many`'s chunks): more wait for the next."""

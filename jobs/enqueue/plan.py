@@ -22,8 +22,8 @@ from jobs.graph.dependencies import MAX_PARENTS, OnParentFailure
 from jobs.layout import keys
 from jobs.layout.records import IdempotencyRecord, JobDefinition, encode_gates
 from jobs.layout.script_rows import EnqueueRow
+from jobs.settings import Settings
 from jobs.webhooks.callback import DELIVERY_JOB, delivery_for
-from settings import Settings
 
 MAX_PRIORITY = 1_000_000
 

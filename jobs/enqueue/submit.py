@@ -28,8 +28,8 @@ from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.layout.records import IdempotencyRecord
 from jobs.layout.script_rows import DUPLICATE, ORPHANED, HeldByEqual, row_answer
+from jobs.settings import Settings, get_settings
 from jobs.webhooks.callback import check_callback
-from settings import Settings, get_settings
 
 BULK_CHUNK = 500
 """Jobs per script call in `enqueue_many`: big enough to amortise the round trip, small

@@ -26,7 +26,7 @@ from jobs.graph.workflow_commit import enqueue_workflow
 from jobs.graph.workflows import InvalidWorkflow, Task, Workflow, WorkflowState
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus
-from settings import Settings
+from jobs.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

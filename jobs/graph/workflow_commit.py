@@ -42,8 +42,8 @@ from jobs.graph.workflows import (
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient, is_cluster, server_ms
 from jobs.layout.records import JobState, WorkflowRecord
+from jobs.settings import Settings, get_settings
 from jobs.webhooks.callback import DELIVERY_JOB, check_callback, delivery_for
-from settings import Settings, get_settings
 
 GATE_JOB = "jobsvc.workflow_gate"
 DONE_JOB = "jobsvc.workflow_done"

@@ -27,7 +27,7 @@ from jobs.graph.workflows import (
     WorkflowTooLarge,
 )
 from jobs.layout.ids import InvalidQueueName
-from settings import Settings
+from jobs.settings import Settings
 
 NODE_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 

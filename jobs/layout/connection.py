@@ -22,7 +22,7 @@ from redis.exceptions import ClusterError, RedisClusterException, ResponseError,
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from jobs.layout.serialization import deserialize, serialize
-from settings import Settings
+from jobs.settings import Settings
 
 RedisClient = Redis
 """What every function takes: a single client or a cluster client (see the module doc)."""

@@ -13,7 +13,7 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus
 from jobs.reading.listing import list_jobs
-from settings import Settings
+from jobs.settings import Settings
 
 MAX_AT_ONCE = 10_000
 """One call handles at most this many failed jobs (call again for more)."""

@@ -6,8 +6,8 @@
 
 from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient
+from jobs.settings import Settings, get_settings
 from jobs.webhooks.callback import DELIVERY_JOB, check_callback, delivery_for
-from settings import Settings, get_settings
 
 
 async def attach_webhook(

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs.layout.ids import job_id_for, queue_of
+from jobs.settings import Settings
 from jobs.webhooks.delivery import DeliverWebhook
 from jobs.webhooks.signing import WebhooksNotConfigured, event_id_for, signing_secrets
 from jobs.webhooks.url_policy import WebhookRefused, check_url
-from settings import Settings
 
 DELIVERY_JOB = "jobsvc.deliver_webhook"
 

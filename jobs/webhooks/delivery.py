@@ -31,6 +31,7 @@ from jobs.declare.registry import DECLARED, job
 from jobs.layout.connection import is_cluster
 from jobs.layout.ids import JOB_ID
 from jobs.reading.job_record import load_job
+from jobs.settings import Settings
 from jobs.webhooks.attempts import DeliveryAttempt, Outcome, record_attempt, server_time
 from jobs.webhooks.signing import (
     ATTEMPT_HEADER,
@@ -49,7 +50,6 @@ from jobs.webhooks.url_policy import (
     resolve,
 )
 from jobs.worker.backoff import backoff_s
-from settings import Settings
 
 RESPONSE_CAP_BYTES = 1024
 """Most of a response body read (and then dropped): the status is the answer."""

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 from pydantic import SecretStr
 
-from settings import Settings
+from jobs.settings import Settings
 
 SIGNATURE_HEADER = "X-Signature"
 EVENT_ID_HEADER = "X-Webhook-Id"

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from jobs.layout import keys
 from jobs.layout.connection import arq_redis_settings
 from jobs.layout.serialization import deserialize, serialize
-from settings import get_settings
+from jobs.settings import get_settings
 
 
 def stock_worker_settings() -> type:

@@ -27,12 +27,12 @@ from jobs.graph.dependencies import ParentOutcomes
 from jobs.layout.records import JobDefinition, Poison, result_data
 from jobs.layout.serialization import error_info, serialize
 from jobs.logs import line
+from jobs.settings import Settings
 from jobs.worker.backoff import backoff_s
 from jobs.worker.deadlines import Deadlines
 from jobs.worker.processes import ChildPool
 from jobs.worker.settle import FinalKind, Settle
 from jobs.worker.threads import ThreadRunner
-from settings import Settings
 
 logger = logging.getLogger("jobs.worker")
 

@@ -22,7 +22,7 @@ import orjson
 
 from jobs.declare.context import SyncJobContext
 from jobs.declare.registry import JobSpec, load_catalog
-from settings import get_settings
+from jobs.settings import get_settings
 
 HEADER = struct.Struct(">I")
 

@@ -39,6 +39,7 @@ from jobs.layout.keys import QueueKeys, of_job
 from jobs.layout.migrate import migrate_queue
 from jobs.layout.records import JobDefinition
 from jobs.reading.stats import JobStats
+from jobs.settings import Settings, get_settings
 from jobs.worker import heartbeat, leases
 from jobs.worker.attempt import Attempts, Claimed
 from jobs.worker.capacity import Slots
@@ -49,7 +50,6 @@ from jobs.worker.queue_order import ServedQueues
 from jobs.worker.settle import Finisher, Settle
 from jobs.worker.threads import ThreadRunner
 from jobs.worker.watchdog import Watchdog, threshold_for
-from settings import Settings, get_settings
 
 logger = logging.getLogger("jobs.worker")
 

@@ -17,13 +17,13 @@ from jobs.declare.models import Model
 from jobs.declare.registry import JobSpec
 from jobs.enqueue.submit import Enqueued, enqueue_many
 from jobs.layout.connection import RedisClient
+from jobs.settings import Settings
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.enqueue_options import OptionsDep
 from service.errors import InvalidRequest, PayloadTooLarge
 from service.routes.enqueue import created_view, item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
 from service.views import load_views
-from settings import Settings
 
 logger = logging.getLogger("service")
 

@@ -21,11 +21,11 @@ from jobs.enqueue.submit import Enqueued, enqueue
 from jobs.layout.connection import RedisClient
 from jobs.logs import line
 from jobs.reading.job_record import new_job_record
+from jobs.settings import Settings
 from service.enqueue_options import OptionsDep
 from service.errors import IdempotencyConflict, JobTypeNotFound
 from service.schemas import ERROR_RESPONSES, JobView, error_response
 from service.views import job_location, load_view
-from settings import Settings
 
 logger = logging.getLogger("service")
 

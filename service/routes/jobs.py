@@ -18,12 +18,12 @@ from jobs.layout.ids import JOB_ID, InvalidQueueName
 from jobs.reading import listing
 from jobs.reading.job_record import JobStatus
 from jobs.reading.queues import queue_names
+from jobs.settings import Settings
 from service.deps import CatalogDep, HubDep, RedisDep, SettingsDep
 from service.errors import JobNotFound, JobStateConflict, JobTypeNotFound
 from service.routes.queues import declared_queues
 from service.schemas import ERROR_RESPONSES, ErrorResponse, JobPage, JobView
 from service.views import job_location, load_view, max_tries_by_name, reads_legacy
-from settings import Settings
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
 logger = logging.getLogger("service")

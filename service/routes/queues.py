@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from jobs.reading import queues
+from jobs.settings import Settings
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.schemas import AUTH_ERRORS, STORE_ERRORS, QueueStats
-from settings import Settings
 
 router = APIRouter(tags=["queues"], responses={**AUTH_ERRORS, **STORE_ERRORS})
 

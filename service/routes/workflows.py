@@ -34,6 +34,7 @@ from jobs.graph.workflows import (
 from jobs.graph.workflows import task as make_task
 from jobs.layout.connection import RedisClient
 from jobs.layout.ids import JOB_ID, QUEUE_NAME
+from jobs.settings import Settings
 from jobs.webhooks.url_policy import MAX_URL_LENGTH
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import (
@@ -47,7 +48,6 @@ from service.errors import (
 from service.routes.enqueue import item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
 from service.views import max_tries_by_name, reads_legacy
-from settings import Settings
 
 QUEUE_PATTERN = f"^{QUEUE_NAME.pattern}$"
 router = APIRouter(tags=["workflows"], responses=ERROR_RESPONSES)

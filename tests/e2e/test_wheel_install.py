@@ -1,12 +1,7 @@
 """The built wheel, installed (not editable) in a fresh venv, runs web + worker from outside the
 checkout: what `pip install .` gives a user, package data (Lua scripts, dashboard) included."""
 
-import importlib.util
-import os
-import shutil
 import subprocess
-import sys
-import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,65 +11,14 @@ import redis as sync_redis
 
 from scripts.embedded_redis import free_port
 from tests.support.processes import stop_all, wait_ready
+from tests.support.wheel import ROOT, clean_env, install_wheel, python_of, run
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-
-# Not part of the distribution; copying them would only slow the build down.
-NOT_SOURCE = shutil.ignore_patterns(
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "tests", "bench"
-)
-
-
-def run(command: list[str], cwd: Path, timeout_s: float = 60) -> str:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
-    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
-def build_wheel(work: Path) -> Path:
-    """`pip wheel --no-deps` of a copy of the checkout (the shared checkout stays untouched)."""
-    source, out = work / "source", work / "dist"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
-    wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)]
-    built = None
-    if importlib.util.find_spec("setuptools") is not None:
-        # Offline: the build backend this venv already has (older setuptools also need `wheel`;
-        # if that is missing the build fails here and the isolated build below is used).
-        built = subprocess.run(
-            [*wheel, "--no-build-isolation"], capture_output=True, text=True, timeout=60
-        )
-    if built is None or built.returncode != 0:
-        run(wheel, cwd=work)
-    (path,) = out.glob("jobservice-*.whl")
-    return path
-
-
-def python_of(venv: Path) -> Path:
-    return venv / "bin" / "python"
 
 
 @pytest.fixture
 def installed(tmp_path: Path) -> Path:
-    """A fresh venv with the wheel installed; its dependencies come from this venv, unbuilt."""
-    wheel = build_wheel(tmp_path)
-    venv = tmp_path / "venv"
-    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp_path)
-    python = python_of(venv)
-    pip = [sys.executable, "-m", "pip", "--python", str(python)]
-    run([*pip, "install", "--no-deps", "--no-index", "-q", str(wheel)], cwd=tmp_path)
-    site = run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], cwd=tmp_path
-    )
-    # A plain path line: this venv's site-packages joins sys.path, but its `.pth` files (among
-    # them the checkout's editable-install finder) are not processed.
-    Path(site.strip(), "_deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    return venv
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "JOB_MODULES"}}
-    return {**env, "API_KEYS": "", "PYTHONUNBUFFERED": "1", **extra}
+    return install_wheel(tmp_path)
 
 
 def test_installed_wheel_imports_from_the_venv_with_its_scripts(
@@ -83,8 +27,8 @@ def test_installed_wheel_imports_from_the_venv_with_its_scripts(
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     probe = (
-        "import importlib.resources as r, jobs, service, settings; "
-        "print(jobs.__file__); print(service.__file__); print(settings.__file__); "
+        "import importlib.resources as r, jobs, jobs.settings, service; "
+        "print(jobs.__file__); print(service.__file__); print(jobs.settings.__file__); "
         "print(sorted(p.name for p in r.files('jobs.layout').joinpath('lua').iterdir()"
         " if p.name.endswith('.lua'))); "
         "print(sorted(p.name for p in r.files('jobs.layout').joinpath('lua', 'includes').iterdir()"

@@ -1,0 +1,168 @@
+"""All configuration, from the environment, Heroku-style (`REDIS_URL`, `PORT`, ...).
+
+Nothing else in the code base reads `os.environ`. It lives inside `jobs` so that an installed
+copy adds no top-level `settings` module to its host (the checkout's `settings.py` re-exports
+it). Read settings through `get_settings()`, so
+that importing a module never freezes configuration and tests can build their own `Settings`.
+"""
+
+import os
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    # --- Redis -----------------------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """`redis://` or `rediss://`. `make run` points it at an embedded server when unset."""
+    redis_tls_ca_file: str | None = None
+    """Verify a `rediss://` server against this CA. Unset: accept the self-signed certificates
+    that Heroku Redis presents (Heroku documents `ssl_cert_reqs=none` for them)."""
+    redis_sentinels: Annotated[list[str], NoDecode] = []
+    """`host:port,host:port`: connect through Redis Sentinel instead of `redis_url`'s host."""
+    redis_sentinel_master: str = "mymaster"
+    embedded_redis_port: int = 6390
+    """`make run` without `REDIS_URL`: the embedded server's port (not 6379: a system Redis
+    may listen there)."""
+    embedded_redis_dir: str = ".data"
+    """...and where it keeps its data (append-only file), relative to the project."""
+    redis_cluster_nodes: Annotated[list[str], NoDecode] = []
+    """`host:port,...`: seed nodes of a Redis/Valkey Cluster (credentials and TLS from
+    `redis_url`). Unset: a single server (or Sentinel)."""
+    redis_max_connections: int | None = Field(default=None, ge=2)
+    """Most connections one pool opens (a process has one pool, plus one connection for
+    pub/sub; see the README's Deploy section). Past it a command waits for a free connection
+    (up to `redis_pool_timeout_s`) on a single server; Sentinel and Cluster pools raise a
+    connection error instead. Unset: no cap (a pool grows with the commands in flight). Set it
+    on plans that cap connections (Heroku Redis mini: 20 for every process together)."""
+    redis_pool_timeout_s: float = Field(default=20.0, gt=0)
+    """With `redis_max_connections`: how long a command waits for a free connection before it
+    fails as a connection error (an outage to every retry loop; 503 on the web)."""
+
+    # --- web -------------------------------------------------------------------------------
+    port: int = 8000
+    web_concurrency: int = 1
+    max_request_bytes: int = 1_048_576
+    api_keys: Annotated[list[str], NoDecode] = []
+    """Comma-separated bearer tokens. Empty: no authentication (local runs)."""
+    max_wait_s: float = 60.0
+
+    # --- jobs ------------------------------------------------------------------------------
+    queue_name: str = "arq:queue"
+    """The queue of jobs that declare none (ARQ's default name: stock ARQ producers feed it)."""
+    worker_queues: str = ""
+    """Queues a worker serves: `critical,default,low` (strict order) or `critical:6,default:3`
+    (weighted, no starvation). Empty: `queue_name` alone."""
+    result_grace_s: int = 60
+    """How long the final status of a job that keeps no result (`keep_result=0`) stays readable."""
+    listing_max_jobs: int = Field(default=100_000, ge=1)
+    """Per queue, the listing (`GET /jobs`) keeps at most this many of the newest jobs."""
+    max_bulk: int = Field(default=1000, ge=1)
+    """Most items in one `POST /jobs/{name}/bulk`."""
+    dependency_wait_s: int = Field(default=7 * 24 * 3600, ge=1)
+    """How long a job waiting for parents (`after`) is kept waiting at most."""
+    dependency_sweep_s: float = Field(default=10.0, gt=0)
+    """A job waiting for parents is looked at again this long after its enqueue, then this
+    often (`jobs.graph.dependencies.sweep`): the most a release lost to a crash is late by (the
+    worker sweeps every half of it)."""
+    max_workflow_nodes: int = Field(default=1000, ge=1)
+    """Most nodes in one workflow (`POST /workflows`; 413 above it)."""
+    max_batch_jobs: int = Field(default=10_000, ge=1)
+    """Most jobs in one batch (`POST /batches`; 413 above it)."""
+    job_timeout_s: float = 300.0
+    result_ttl_s: int = 24 * 3600
+    """How long results of successful jobs are kept."""
+    failed_ttl_s: int = 7 * 24 * 3600
+    """Failed and aborted jobs are kept longer: someone has to look at them."""
+    default_max_tries: int = 5
+    unknown_job_grace_s: float = Field(default=600.0, ge=0)
+    """How long after its enqueue a job whose name a worker does not know is put back for a
+    worker that knows it (the try not counted), before that worker fails it `UnknownJob`.
+    During a rolling deploy a worker of the previous release claims jobs only the new release
+    declares; 10 minutes covers a slow rollout (dynos or pods restarted one at a time, each
+    waiting out its shutdown grace) with room to spare, while a name no release declares (a
+    typo from a stock ARQ producer, a job type removed) still fails the same day, not never.
+    0: fail at once, as before."""
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 300.0
+
+    # --- worker ----------------------------------------------------------------------------
+    worker_concurrency: int = Field(default=100, ge=1)
+    """Tries run at once per worker process, wherever they run (loop, threads, processes)."""
+    worker_threads: int = Field(default=40, ge=1)
+    """Threads for plain `def` jobs (as many as Starlette gives `def` endpoints): one each while
+    it runs. A thread cannot be killed: one past its job's timeout keeps its place until its
+    function returns."""
+    worker_processes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    """Child processes for `run_in="process"` jobs (CPU-bound work), started on first use."""
+    claim_batch: int = Field(default=50, ge=1)
+    """Ready jobs claimed per Redis round trip."""
+    poll_fallback_s: float = 1.0
+    """Longest idle wait; wake-ups on enqueue normally come much sooner."""
+    lease_s: float = Field(default=30.0, gt=0)
+    """A running job's lease; renewed every third of it; a dead worker's job reruns after it."""
+    shutdown_grace_s: float = 25.0
+    """On SIGTERM, running jobs get this long to finish (Heroku kills at 30 s)."""
+    heartbeat_s: float = 5.0
+    cron_enabled: bool = True
+    """Run cron schedules in this worker (each tick still runs once across all workers)."""
+    job_modules: Annotated[list[str], NoDecode] = []
+    """Extra modules whose `@job`s join the catalog (e.g. benchmark no-ops)."""
+
+    # --- SMTP (send_email) -----------------------------------------------------------------
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_sender: str = "jobs@localhost"
+
+    # --- completion webhooks (jobs/webhooks/signing.py)
+    # --------------------------------------------
+    webhook_secret: SecretStr | None = None
+    """The HMAC-SHA256 key that signs every webhook (`X-Signature`). One secret; see
+    `webhook_secrets` for rotation."""
+    webhook_secrets: Annotated[list[SecretStr], NoDecode] = []
+    """`new,old,...`: signs with the first; the others still verify (`verify_signature`), for
+    rotation. Takes precedence over `webhook_secret`."""
+    webhook_allow_http: bool = False
+    """Also deliver to `http://` URLs (default: `https://` only)."""
+    webhook_allow_private: bool = False
+    """Also deliver to private, loopback, link-local and other non-global addresses (default:
+    refused: a webhook must not reach the service's own network, e.g. 169.254.169.254)."""
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    """One delivery attempt, name resolution to response headers."""
+    webhook_max_attempts: int = Field(default=8, ge=1, le=20)
+    """Attempts per delivery before it fails for good."""
+    webhook_backoff_base_s: float = Field(default=10.0, ge=0)
+    webhook_backoff_max_s: float = Field(default=3600.0, ge=0)
+    """Between attempts: full jitter over `base * 2**(attempt-1)`, capped (8 attempts span ~21 min
+    at most with the defaults)."""
+
+    # --- logs ------------------------------------------------------------------------------
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator(
+        "api_keys",
+        "redis_sentinels",
+        "redis_cluster_nodes",
+        "job_modules",
+        "webhook_secrets",
+        mode="before",
+    )
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
