@@ -110,9 +110,17 @@ class Settings(BaseSettings):
     """On SIGTERM, running jobs get this long to finish (Heroku kills at 30 s)."""
     heartbeat_s: float = 5.0
     cron_enabled: bool = True
-    """Run cron schedules in this worker (each tick still runs once across all workers)."""
+    """Run the application's cron schedules in this worker (each tick still runs once across
+    all workers). The service's own housekeeping is `housekeeping`'s."""
+    housekeeping: bool = True
+    """Run the service's own schedules (`jobs.cron.housekeeping`: trimming job listings and the
+    failed registry past their retention). Off only where jobs are counted (tests)."""
     job_modules: Annotated[list[str], NoDecode] = []
-    """Extra modules whose `@job`s join the catalog (e.g. benchmark no-ops)."""
+    """Your modules whose `@job`s (and `schedule`s) join the catalog: `myapp.jobs,myapp.cron`."""
+    examples: bool = False
+    """Load the example jobs of `jobs.tasks` (ping, send_email, reports, batch...) and their
+    cron schedule (`heartbeat_report`, every minute). `make run` turns them on for the README's
+    tour; a deployment declares its own jobs in `JOB_MODULES`."""
 
     # --- SMTP (send_email) -----------------------------------------------------------------
     smtp_host: str = "127.0.0.1"

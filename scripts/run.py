@@ -61,6 +61,8 @@ def start_embedded(port: int, data_dir: Path) -> EmbeddedRedis:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # The README's tour enqueues the example jobs: on unless the environment says otherwise.
+    os.environ.setdefault("EXAMPLES", "true")
     settings = get_settings()
     # The Procfile's commands (uvicorn, python) must be this virtualenv's.
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")

@@ -46,7 +46,9 @@ def settings(redis_url: str) -> Settings:
             "tests.support.jobs.flow_jobs",
             "tests.support.jobs.workflow_jobs",
         ],
+        examples=True,  # many tests enqueue the example jobs (ping, send_email...)
         cron_enabled=False,  # a shipped schedule firing mid-test would add jobs it did not expect
+        housekeeping=False,  # ...and so would the service's own cleanup
     )
 
 

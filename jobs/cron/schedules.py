@@ -1,6 +1,6 @@
 """Cron schedules, written as people write crontab lines, run by every worker, once per tick.
 
-    schedule("cleanup_job_records", "5,35 * * * *")                     # minute 5 and 35, UTC
+    schedule("cleanup_old_exports", "5,35 * * * *")                     # minute 5 and 35, UTC
     schedule("send_report", "0 9 * * MON-FRI", tz="Europe/Berlin", name="report.morning",
              payload={"title": "daily"}, missed="run_once")
     schedule("heartbeat", "* * * * * */15")                             # every 15 seconds
@@ -44,6 +44,8 @@ class Schedule:
     name: str = ""
     """Unique among schedules; empty means the job's name."""
     missed: Missed = "skip"
+    housekeeping: bool = False
+    """The service's own (`HOUSEKEEPING`), not the application's (`CRON_ENABLED`)."""
 
     def __post_init__(self) -> None:
         if not croniter.is_valid(self.cron):
@@ -118,6 +120,16 @@ def schedules_for(catalog: dict[str, JobSpec]) -> list[Schedule]:
     return list(SCHEDULES)
 
 
-# --- the shipped schedules (UTC) -------------------------------------------------------------
-schedule("cleanup_job_records", "5,35 * * * *")
-schedule("heartbeat_report", "* * * * *")
+def housekeeping_schedule(job: str, cron: str) -> Schedule:
+    """A schedule of the service's own upkeep: on unless `HOUSEKEEPING=false`, whatever
+    `CRON_ENABLED` says about the application's schedules."""
+    if any(s.key == job for s in SCHEDULES):
+        raise ValueError(f"two cron schedules are named {job!r}")
+    entry = Schedule(job, cron, name=job, housekeeping=True)
+    SCHEDULES.append(entry)
+    return entry
+
+
+def enabled(schedules: list[Schedule], *, housekeeping: bool, application: bool) -> list[Schedule]:
+    """The schedules a worker runs: its housekeeping and the application's, each if on."""
+    return [s for s in schedules if (housekeeping if s.housekeeping else application)]

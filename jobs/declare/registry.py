@@ -299,21 +299,26 @@ def import_job_module(name: str) -> None:
         ) from exc
 
 
-INTERNAL_JOB_MODULES = ("jobs.webhooks.delivery", "jobs.graph.internal_jobs")
-"""Jobs the service enqueues itself (webhook deliveries, workflow gates), kept beside their
-concept rather than among the example jobs."""
+INTERNAL_JOB_MODULES = (
+    "jobs.webhooks.delivery",
+    "jobs.graph.internal_jobs",
+    "jobs.cron.housekeeping",
+)
+"""Jobs the service enqueues itself (webhook deliveries, workflow gates, housekeeping), kept
+beside their concept rather than among the example jobs."""
 
 
 def load_catalog(settings: Settings) -> dict[str, JobSpec]:
-    """Import the service's internal jobs, every module of `jobs.tasks` (a new file there is
-    picked up by itself) and every `JOB_MODULES` entry (your own package's modules); return
-    the settled catalog."""
+    """Import the service's internal jobs, with `EXAMPLES` every module of `jobs.tasks` (a new
+    file there is picked up by itself), and every `JOB_MODULES` entry (your own package's
+    modules); return the settled catalog."""
     for internal in INTERNAL_JOB_MODULES:
         import_job_module(internal)
-    import_job_module("jobs.tasks")
-    tasks = importlib.import_module("jobs.tasks")
-    for module in pkgutil.iter_modules(tasks.__path__, prefix="jobs.tasks."):
-        import_job_module(module.name)
+    if settings.examples:
+        import_job_module("jobs.tasks")
+        tasks = importlib.import_module("jobs.tasks")
+        for module in pkgutil.iter_modules(tasks.__path__, prefix="jobs.tasks."):
+            import_job_module(module.name)
     for name in settings.job_modules:
         import_job_module(name)
     return {name: declared.resolve(settings) for name, declared in DECLARED.items()}

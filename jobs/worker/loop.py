@@ -29,7 +29,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from jobs.cron.runner import run_schedules
-from jobs.cron.schedules import schedules_for
+from jobs.cron.schedules import enabled, schedules_for
 from jobs.declare.registry import load_catalog
 from jobs.declare.worker_lifespan import LIFESPANS
 from jobs.graph import dependencies
@@ -168,10 +168,15 @@ class Worker:
                 self._every(self.settings.dependency_sweep_s / 2, self._sweep_waiting)
             ),
         ]
-        if self.schedules and self.settings.cron_enabled and not self.burst:
+        schedules = enabled(
+            self.schedules,
+            housekeeping=self.settings.housekeeping,
+            application=self.settings.cron_enabled,
+        )
+        if schedules and not self.burst:
             background.append(
                 asyncio.create_task(
-                    run_schedules(self.pool, self.schedules, self.catalog, self.settings)
+                    run_schedules(self.pool, schedules, self.catalog, self.settings)
                 )
             )
         self.watchdog.start()

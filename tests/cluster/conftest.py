@@ -32,7 +32,9 @@ def settings(cluster: ValkeyCluster) -> Settings:
         poll_fallback_s=0.5,
         shutdown_grace_s=2,
         job_modules=["tests.support.jobs.sample_jobs", "tests.support.jobs.probe_jobs"],
+        examples=True,
         cron_enabled=False,
+        housekeeping=False,
     )
 
 

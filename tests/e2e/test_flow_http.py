@@ -26,6 +26,7 @@ FLOW_ENV = {
     # A shipped schedule ticking mid-test (heartbeat_report, every minute) would add a job the
     # listing checks do not expect: it failed a run whose test crossed 14:00:00.
     "CRON_ENABLED": "false",
+    "HOUSEKEEPING": "false",
 }
 QUEUE = keys.DEFAULT_QUEUE
 """The queue the flow test jobs are declared on (the default one)."""

@@ -51,7 +51,9 @@ def stack(installed: Path, tmp_path: Path, redis_url: str) -> Iterator[str]:
     workdir = tmp_path / "run"
     workdir.mkdir()
     port = free_port()
-    env = clean_env(REDIS_URL=redis_url, PORT=str(port), HEARTBEAT_S="1", SHUTDOWN_GRACE_S="2")
+    env = clean_env(
+        REDIS_URL=redis_url, PORT=str(port), HEARTBEAT_S="1", SHUTDOWN_GRACE_S="2", EXAMPLES="true"
+    )
     python = str(python_of(installed))
     commands = {
         "web": [

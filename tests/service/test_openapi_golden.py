@@ -1,7 +1,8 @@
 """The OpenAPI document is part of the contract: a refactor must leave it byte for byte.
 
-It is fetched in a fresh interpreter with the shipped catalog only (`JOB_MODULES` empty): the
-job registry is process-wide, so inside the test session the suites' own jobs would show too.
+It is fetched in a fresh interpreter with the shipped catalog only (the examples on,
+`JOB_MODULES` empty): the job registry is process-wide, so inside the test session the suites'
+own jobs would show too.
 After a change that means to alter the API, regenerate the golden file:
 
     python -m tests.service.test_openapi_golden > tests/golden/openapi.json
@@ -22,7 +23,7 @@ async def served_openapi() -> bytes:
     from service.main import create_app
     from settings import Settings
 
-    app = create_app(Settings(job_modules=[], api_keys=[]))
+    app = create_app(Settings(job_modules=[], api_keys=[], examples=True))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get("/openapi.json")

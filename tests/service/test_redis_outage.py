@@ -9,7 +9,7 @@ from settings import Settings
 
 async def test_redis_outage_is_503_and_the_service_recovers() -> None:
     server = EmbeddedRedis().start()
-    app = create_app(Settings(redis_url=server.url))
+    app = create_app(Settings(redis_url=server.url, examples=True))
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

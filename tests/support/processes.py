@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 BASE_ENV = {
     "JOB_MODULES": "tests.support.jobs.probe_jobs",
+    "EXAMPLES": "true",  # the tests enqueue the example jobs (ping, send_email...)
     "LEASE_S": "2",
     "HEARTBEAT_S": "1",
     "SHUTDOWN_GRACE_S": "5",
