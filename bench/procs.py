@@ -28,7 +28,9 @@ class Workers:
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        # EXAMPLES: the HTTP benchmarks enqueue `ping`, an example job (as before it was opt-in).
+        env = {"EXAMPLES": "true", **os.environ, **self.env, "PYTHONPATH": str(ROOT)}
+        env["PYTHONUNBUFFERED"] = "1"
         self.started_at = time.time()
         for i in range(self.count):
             log = open(self.log_dir / f"{self.tag}-w{i}.log", "wb")  # noqa: SIM115

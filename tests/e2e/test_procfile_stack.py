@@ -34,6 +34,7 @@ def stack(redis_url: str) -> Iterator[str]:
         "PORT": str(port),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "HEARTBEAT_S": "1",
+        "EXAMPLES": "true",  # the job it runs is the example `ping`
     }
     processes = [
         subprocess.Popen(
