@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from jobs.reading.job_record import JobStatus
 from jobs.tasks.ping import Ping, ping
+from jobs.testing.drain import Drain
 from service.deps import JobsDep
 from service.embed import jobs_lifespan, with_jobs
 from service.main import create_app
@@ -44,22 +45,34 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-async def test_a_host_that_only_enqueues_needs_the_lifespan_alone(
-    settings: Settings, run_worker: RunWorker
-) -> None:
-    host = FastAPI(lifespan=jobs_lifespan(settings, host_lifespan))
+async def test_a_host_that_only_enqueues_needs_the_lifespan_alone(drain: Drain) -> None:
+    # No settings given: the environment's, which the test kit points at its server.
+    host = FastAPI(lifespan=jobs_lifespan(host_lifespan=host_lifespan))
     add_orders(host)
     async with http(host) as client:
         placed = await client.post("/orders", json={"item": "teapot"})
         assert placed.status_code == 202, placed.text
         assert host.state.started and host.state.settings == "the host's own"
-        await run_worker()
-        view = await host.state.job_client.record(placed.json()["job"])
+        (view,) = await drain()
+        assert view.id == placed.json()["job"]
         assert view.status is JobStatus.complete and view.result["message"] == "teapot"
 
 
-async def test_a_host_with_the_mounted_api_enqueues_from_its_own_route(
+async def test_a_host_given_settings_in_code_uses_them(
     settings: Settings, run_worker: RunWorker
+) -> None:
+    host = FastAPI(lifespan=jobs_lifespan(settings))
+    add_orders(host)
+    async with http(host) as client:
+        placed = await client.post("/orders", json={"item": "saucer"})
+        assert host.state.job_client.settings is settings
+        await run_worker()
+        view = await host.state.job_client.record(placed.json()["job"])
+        assert view.status is JobStatus.complete
+
+
+async def test_a_host_with_the_mounted_api_enqueues_from_its_own_route(
+    settings: Settings, drain: Drain
 ) -> None:
     jobs_app = create_app(settings)
     host = FastAPI(lifespan=with_jobs(jobs_app, host_lifespan))
@@ -68,7 +81,7 @@ async def test_a_host_with_the_mounted_api_enqueues_from_its_own_route(
     async with http(host) as client:
         placed = await client.post("/orders", json={"item": "kettle"})
         assert placed.status_code == 202, placed.text
-        await run_worker()
+        await drain()
         done = (await client.get(f"/jobsvc/jobs/{placed.json()['job']}")).json()
         assert done["status"] == "complete" and done["result"]["message"] == "kettle"
         assert host.state.started and host.state.settings == "the host's own"
