@@ -95,3 +95,15 @@ async def test_jobs_of_other_queues_get_no_arq_result(
     await run_worker(worker_queues="emails")
     assert await redis.exists(keys.of_job(enqueued.job_id).result(enqueued.job_id))
     assert not await redis.exists(keys.LEGACY_RESULT + enqueued.job_id)
+
+
+async def test_a_retried_stock_job_is_read_once_its_last_try_ends(
+    redis: RedisClient, background_worker: Worker
+) -> None:
+    job = await stock_enqueue(redis, "flaky", {"fail_times": 1, "retry_defer_s": 0.01})
+    result = await job.result(timeout=10, poll_delay=POLL_S)
+    assert result["tries"] == 2
+    info = await job.result_info()
+    assert info is not None and info.job_try == 2
+    assert await job.status() is JobStatus.complete
+    assert not await redis.exists(keys.LEGACY_IN_PROGRESS + job.job_id)
