@@ -21,7 +21,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import ClusterError, RedisClusterException, ResponseError, SlotNotCoveredError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from jobs.layout.serialization import deserialize, serialize
+from jobs.layout.serialization import arq_deserialize, serialize
 from jobs.settings import Settings
 
 RedisClient = Redis
@@ -210,7 +210,8 @@ def create_redis(settings: Settings, **options: Any) -> RedisClient:
         return cast(Redis, cluster)
     arq_options: dict[str, Any] = {
         "job_serializer": serialize,
-        "job_deserializer": deserialize,
+        # Job definitions come back as they are; outcomes the way a stock ARQ client needs.
+        "job_deserializer": arq_deserialize,
         "default_queue_name": settings.queue_name,
     }
     common["health_check_interval"] = 15

@@ -47,8 +47,12 @@ __all__ = [
 ]
 
 LEGACY_JOB = arq.job_key_prefix  # `arq:job:`: a stock ARQ producer's job definition
-LEGACY_RESULT = arq.result_key_prefix  # `arq:result:`: a result of the ARQ single-queue layout
-LEGACY_IN_PROGRESS = arq.in_progress_key_prefix  # `arq:in-progress:`: a try ARQ's worker runs
+LEGACY_RESULT = arq.result_key_prefix
+"""`arq:result:`: where a stock ARQ client (`Job.result()`, `Job.status()`) reads an outcome; on a
+single Redis the worker writes a copy there of the final record of a stock ARQ producer's job."""
+LEGACY_IN_PROGRESS = arq.in_progress_key_prefix
+"""`arq:in-progress:`: a try ARQ's worker runs, or ours of a stock ARQ producer's job (for a stock
+ARQ client's `Job.status()`)."""
 WORKERS = "jobsvc:workers"  # zset worker id -> last heartbeat ms
 WORKER = "jobsvc:worker:"  # {id} -> JSON heartbeat details
 QUEUES = "jobsvc:queues"  # set of queue names ever enqueued to (for /queues)
@@ -108,6 +112,7 @@ SCRIPT_NAMES: Final[Mapping[str, str]] = MappingProxyType(
         "PREFIX_CLOSE": PREFIX_CLOSE,
         "DEFAULT_QUEUE": DEFAULT_QUEUE,
         "LEGACY_JOB": LEGACY_JOB,
+        "LEGACY_RESULT": LEGACY_RESULT,
         "LEGACY_IN_PROGRESS": LEGACY_IN_PROGRESS,
         "EVENTS": EVENTS,
     }

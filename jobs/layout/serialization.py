@@ -1,7 +1,8 @@
 """JSON on the wire and in Redis, never pickle.
 
-These are ARQ's `job_serializer` / `job_deserializer`. Exceptions (which stock ARQ would
-pickle into a failed result) become `{"type", "message", "retryable"}`.
+These are ARQ's `job_serializer` / `job_deserializer` (`arq_deserialize` for a stock ARQ client
+reading outcomes). Exceptions (which stock ARQ would pickle into a failed result) become
+`{"type", "message", "retryable"}`.
 """
 
 import asyncio
@@ -63,3 +64,42 @@ def serialize(obj: Any) -> bytes:
 
 def deserialize(data: bytes | str) -> Any:
     return orjson.loads(data)
+
+
+class FailedJobError(Exception):
+    """What a stock ARQ client's `Job.result()` raises for a job that failed: stock ARQ would
+    unpickle the job's own exception, we never unpickle; the stored error's `type` (the name
+    of the exception's class), `message` and `retryable` are kept."""
+
+    def __init__(self, type: str, message: str, retryable: bool = False) -> None:
+        super().__init__(f"{type}: {message}")
+        self.type = type
+        self.message = message
+        self.retryable = retryable
+
+
+def _raised(record: dict[str, Any]) -> BaseException:
+    """The exception a failed final record's `r` stands for: an aborted job's is ARQ's own
+    `asyncio.CancelledError` (what `Job.abort()` waits for), any other a `FailedJobError`."""
+    error = record.get("r")
+    if not isinstance(error, dict):
+        error = {"type": "JobFailed", "message": str(error)}
+    kind, message = str(error.get("type", "JobFailed")), str(error.get("message", ""))
+    if record.get("status") == "aborted":
+        return asyncio.CancelledError(message)
+    return FailedJobError(kind, message, error.get("retryable") is True)
+
+
+def arq_deserialize(data: bytes | str) -> Any:
+    """`deserialize`, for a stock ARQ client (`job_deserializer=arq_deserialize`): a job's final
+    record (the worker copies a stock ARQ producer's job's to `arq:result:{id}`) gets what
+    `arq.jobs.deserialize_result` needs and ours leaves out (`k` when empty, `st` when the job
+    never started: its finish time then), and a failed one's error becomes an exception
+    (`_raised`), which `Job.result()` raises as stock ARQ raises the job's own."""
+    value = orjson.loads(data)
+    if isinstance(value, dict) and "s" in value and "r" in value and "ft" in value:
+        value.setdefault("k", {})
+        value.setdefault("st", value["ft"])
+        if value["s"] is not True:
+            value["r"] = _raised(value)
+    return value

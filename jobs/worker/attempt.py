@@ -288,7 +288,8 @@ class Attempts:
             priority=d.priority if d else 0,
         )
         ttl_ms = max(int(ttl_s * 1000), 1)
-        return Settle.final(status, claimed.job_id, claimed.token, data, ttl_ms, keep_none)
+        stock = d is not None and d.queue is None  # a stock ARQ producer's definition
+        return Settle.final(status, claimed.job_id, claimed.token, data, ttl_ms, keep_none, stock)
 
 
 def _log_fields(

@@ -45,10 +45,21 @@ class Settle(NamedTuple):
 
     @classmethod
     def final(
-        cls, kind: FinalKind, job_id: str, token: str, data: bytes, ttl_ms: int, unlist: bool
+        cls,
+        kind: FinalKind,
+        job_id: str,
+        token: str,
+        data: bytes,
+        ttl_ms: int,
+        unlist: bool,
+        stock: bool = False,
     ) -> "Settle":
-        """`unlist`: the job keeps no result (`keep_result=0`): drop it from the listing."""
-        return cls(kind, job_id, token, data, ttl_ms, "1" if unlist else "")
+        """`unlist`: the job keeps no result (`keep_result=0`): drop it from the listing.
+        `stock`: a stock ARQ producer enqueued it: on a single Redis its record is copied to
+        ARQ's `arq:result:{id}` too, for a stock ARQ client (`finish.lua`)."""
+        return cls(
+            kind, job_id, token, data, ttl_ms, ("1" if unlist else "") + ("a" if stock else "")
+        )
 
     @classmethod
     def retry(cls, job_id: str, token: str, delay_ms: int, error: bytes) -> "Settle":

@@ -27,7 +27,10 @@ end
 local job_key = P .. KEY.job .. id
 if ARGV[5] == '1' then job_key = KEY.LEGACY_JOB .. id end
 if redis.call('EXISTS', job_key) == 0 then return {'missing'} end
-redis.call('SET', P .. KEY.result .. id, ARGV[3] .. ',"ft":' .. now .. '}', 'PX', ARGV[4])
+local record = ARGV[3] .. ',"ft":' .. now .. '}'
+redis.call('SET', P .. KEY.result .. id, record, 'PX', ARGV[4])
+-- A stock ARQ client reads the outcome of its producer's job at ARQ's key (see finish.lua).
+if ARGV[5] == '1' then redis.call('SET', KEY.LEGACY_RESULT .. id, record, 'PX', ARGV[4]) end
 local wait = redis.call('HGET', P .. KEY.state .. id, 'wait')
 if wait then
   wait = cjson.decode(wait)

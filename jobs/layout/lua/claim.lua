@@ -4,7 +4,8 @@
 -- worker's job comes due again exactly when its lease runs out.
 -- KEYS[1] due zset  KEYS[2] priority levels zset  KEYS[3] claim record  KEYS[4] paused flag
 -- ARGV[1] the queue's key prefix  ARGV[2] lease ms  ARGV[3] limit  ARGV[4] worker id
---   ARGV[5] claim id  ARGV[6] '1': also read stock ARQ definitions (`arq:job:{id}`)
+--   ARGV[5] claim id  ARGV[6] '1': also read stock ARQ definitions (`arq:job:{id}`), and
+--   mark those running at ARQ's `arq:in-progress:{id}` (for a stock ARQ client's status)
 --   ARGV[7] an earlier claim id of this worker whose reply arrived ('' none): its record goes
 -- Returns {next due score, 'paused' or aborts, now ms, id, job data, tries, ...}; aborts: the
 --   claimed ids with an abort request (space-separated, '' none), e.g. flagged while their
@@ -113,7 +114,15 @@ if #claimed > 0 then
   local aborts = redis.call('EXISTS', abort_key) == 1 and {}
   for i, id in ipairs(claimed) do
     local data = definitions[i]
-    if not data and ARGV[6] == '1' then data = redis.call('GET', KEY.LEGACY_JOB .. id) end
+    if not data and ARGV[6] == '1' then
+      data = redis.call('GET', KEY.LEGACY_JOB .. id)
+      -- A stock ARQ client's `Job.status()` says in_progress while this key is there:
+      -- finish.lua drops it when the try ends; it outlives a dead worker no longer than the
+      -- definition (`arq:job:{id}`) would.
+      if data then
+        redis.call('SET', KEY.LEGACY_IN_PROGRESS .. id, '1', 'PX', @DEFINITION_TTL_MS@)
+      end
+    end
     out[#out + 1] = id
     out[#out + 1] = data or ''
     if aborts and redis.call('ZSCORE', abort_key, id) then

@@ -1,10 +1,14 @@
 -- Settle tries this worker still holds, on one queue, in one round trip.
 -- KEYS[1] due zset  KEYS[2] failed zset  KEYS[3] listing index
--- ARGV[1] the queue's key prefix  ARGV[2] '1': also delete stock ARQ definitions
+-- ARGV[1] the queue's key prefix  ARGV[2] '1' (single Redis): also delete stock ARQ
+--   definitions, and on the default queue serve stock ARQ clients: copy the final record of a
+--   stock ARQ producer's job (c has 'a') to ARQ's `arq:result:{id}`, drop ARQ's
+--   `arq:in-progress:{id}` (claim.lua's) when its try ends
 --   ARGV[3] lease ms (a slot freed here is reserved that long for the held job it goes to)
 --   then per row 6 values: kind, job id, lease token, a, b, c
 --   complete|failed|aborted  a = result data without `ft` (open JSON), b = result ttl ms,
---                            c = '1' to drop the job from the listing (keeps no result)
+--                            c = flags: '1' drop the job from the listing (keeps no
+--                            result), 'a' a stock ARQ producer's job
 --   retry                    a = delay ms until the next try, b = last error (JSON)
 --   requeue                  (shutdown: due at once, and the try does not count)
 --   defer                    a = delay ms, b = the job's name: the worker does not know the
@@ -35,6 +39,11 @@ local finished, requeued, lost = {}, {}, {}
 -- Most queues have no priorities and no abort requests: skip those deletes then.
 local ranked = redis.call('EXISTS', P .. KEY.priorities) == 1
 local aborts = redis.call('EXISTS', P .. KEY.abort) == 1
+-- A stock ARQ client reads outcomes at ARQ's keys (`Job.result()`, `Job.status()`); on a
+-- cluster those keys are in other slots, and no stock ARQ client reads there. Only a stock
+-- producer's jobs get a copy: one for every job would cost a write and the record's memory
+-- again per job (bench/README.md, issue 19).
+local arq = ARGV[2] == '1' and P == KEY.PREFIX_OPEN .. KEY.DEFAULT_QUEUE .. KEY.PREFIX_CLOSE
 
 -- One call per command for the whole batch where the command takes many keys or members
 -- (per-call overhead is most of a script's cost), in chunks that Lua's unpack can take.
@@ -70,6 +79,7 @@ for i = 4, #ARGV, 6 do
     redis.call('DEL', lease_key)
     redis.call('ZADD', KEYS[1], due, id)
     redis.call('HSET', P .. KEY.state .. id, 'error', b, 'next', due)
+    if arq then redis.call('DEL', KEY.LEGACY_IN_PROGRESS .. id) end
     requeued[#requeued + 1] = id
     if gated then flow.settle(id, false) end
   elseif kind == 'requeue' or kind == 'defer' then
@@ -80,20 +90,26 @@ for i = 4, #ARGV, 6 do
     redis.call('HINCRBY', P .. KEY.state .. id, 'tries', -1)
     -- Waiting for a worker that knows it (for /queues) until one claims it (claim.lua).
     if kind == 'defer' then redis.call('HSET', P .. KEY.unknown, id, b) end
+    if arq then redis.call('DEL', KEY.LEGACY_IN_PROGRESS .. id) end
     requeued[#requeued + 1] = id
     if gated then flow.settle(id, false) end
   else
     settled[id] = true
-    redis.call('SET', P .. KEY.result .. id, a .. stamped, 'PX', b)
+    local record = a .. stamped
+    redis.call('SET', P .. KEY.result .. id, record, 'PX', b)
     gone[#gone + 1] = P .. KEY.job .. id
     gone[#gone + 1] = lease_key
     gone[#gone + 1] = P .. KEY.state .. id
     if ARGV[2] == '1' then gone[#gone + 1] = KEY.LEGACY_JOB .. id end
+    if arq and (c == 'a' or c == '1a') then
+      redis.call('SET', KEY.LEGACY_RESULT .. id, record, 'PX', b)
+      gone[#gone + 1] = KEY.LEGACY_IN_PROGRESS .. id
+    end
     if kind ~= 'complete' then
       failed[#failed + 1] = now * 1000 + #finished % 1000  -- a number: printed exactly
       failed[#failed + 1] = id
     end
-    if c == '1' then unlisted[#unlisted + 1] = id end
+    if c == '1' or c == '1a' then unlisted[#unlisted + 1] = id end
     finished[#finished + 1] = id
     if gated then flow.settle(id, true) end
     if linked then deps.parent_final(id, kind, relay, released) end
