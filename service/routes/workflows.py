@@ -37,6 +37,7 @@ from jobs.layout.ids import JOB_ID, QUEUE_NAME
 from jobs.webhooks.url_policy import MAX_URL_LENGTH
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import (
+    InvalidInput,
     InvalidRequest,
     PayloadTooLarge,
     QueuePinnedError,
@@ -115,6 +116,8 @@ def service_error(exc: InvalidWorkflow) -> ServiceError:
         return PayloadTooLarge(str(exc), details)
     if isinstance(exc, NodeQueuePinned):
         return QueuePinnedError(str(exc), details)
+    if exc.field == "input":  # a node's job input: the same mistake as on `POST /jobs/{name}`
+        return InvalidInput(str(exc), details)
     return InvalidRequest(str(exc), details)
 
 
@@ -131,7 +134,7 @@ def strict_input_errors(
         if errors:
             problems = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors]
             message = f"node {key!r}: input is invalid"
-            raise InvalidRequest(message, {"node": key, "field": "input", "errors": problems})
+            raise InvalidInput(message, {"node": key, "field": "input", "errors": problems})
 
 
 def workflow_view(state: WorkflowState) -> WorkflowView:
