@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
 from jobs.declare.models import Model
@@ -22,6 +22,7 @@ from service.enqueue_options import OptionsDep
 from service.errors import InvalidInput, PayloadTooLarge
 from service.routes.enqueue import created_view, item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
+from service.serving import QueueServing
 from service.views import load_views
 from settings import Settings
 
@@ -41,11 +42,17 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
         settings: SettingsDep,
         catalog: CatalogDep,
         options: OptionsDep,
+        request: Request,
+        response: Response,
     ) -> BulkEnqueued:
         payloads = _validated(spec, items, settings.max_bulk)
         enqueued = await enqueue_many(redis, spec, payloads, options, settings=settings)
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})
-        return BulkEnqueued(jobs=await _views(redis, catalog, settings, spec, enqueued))
+        views = await _views(redis, catalog, settings, spec, enqueued)
+        serving: QueueServing = request.app.state.queue_serving
+        for queue in dict.fromkeys(v.queue for v in views):
+            response.headers.update(await serving.warning(redis, queue))
+        return BulkEnqueued(jobs=views)
 
     endpoint.__name__ = f"enqueue_{spec.name}_bulk"
     endpoint.job_spec = spec  # type: ignore[attr-defined]  # its body is the job's inputs

@@ -34,7 +34,13 @@ _LOCATION = {
         "description": "The job's URL, `/jobs/{id}`.",
         "required": True,
         "schema": {"type": "string"},
-    }
+    },
+    "Warning": {
+        "description": "`199 - \"no live worker serves queue 'x'\"` when no live worker "
+        "serves the job's queue (`WORKER_QUEUES`; `*` serves every queue): it stays there "
+        "until one that does starts.",
+        "schema": {"type": "string"},
+    },
 }
 ENQUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_200_OK: {
@@ -140,11 +146,13 @@ async def _plain_enqueue(
         payload = spec.enqueue_model.model_validate_json(body, strict=True)
     except ValidationError:
         return None
-    view, code = await _submit(spec, payload, scope["app"].state, NO_OPTIONS, None)
+    state = scope["app"].state
+    view, code = await _submit(spec, payload, state, NO_OPTIONS, None)
+    warning = await state.queue_serving.warning(state.redis, view.queue)
     return Response(
         field.serialize_json(view, by_alias=True),
         status_code=code,
-        headers={"Location": job_location(scope, view.id)},
+        headers={"Location": job_location(scope, view.id), **warning},
         media_type="application/json",
     )
 
@@ -250,6 +258,8 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
             spec, payload, request.app.state, options, idempotency_key
         )
         response.headers["Location"] = job_location(request.scope, view.id)
+        state = request.app.state
+        response.headers.update(await state.queue_serving.warning(state.redis, view.queue))
         return view
 
     signature = inspect.signature(endpoint)
