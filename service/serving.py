@@ -9,8 +9,10 @@ read at most every `REREAD_S` per web process, not on every enqueue (the hot rou
 import contextlib
 import math
 import time
+from collections.abc import Iterable
 
 from redis.exceptions import RedisError
+from starlette.responses import Response
 
 from jobs.layout.connection import RedisClient
 from jobs.reading.queues import served_queues
@@ -35,3 +37,9 @@ class QueueServing:
         if self._every or queue in self._names:
             return {}
         return {"Warning": f'199 - "no live worker serves queue {queue!r}"'}
+
+    async def warn(self, redis: RedisClient, response: Response, queues: Iterable[str]) -> None:
+        """A `Warning` header on `response` for each of `queues` no live worker serves."""
+        for queue in dict.fromkeys(queues):
+            for name, value in (await self.warning(redis, queue)).items():
+                response.headers.append(name, value)

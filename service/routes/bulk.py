@@ -50,8 +50,7 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})
         views = await _views(redis, catalog, settings, spec, enqueued)
         serving: QueueServing = request.app.state.queue_serving
-        for queue in dict.fromkeys(v.queue for v in views):
-            response.headers.update(await serving.warning(redis, queue))
+        await serving.warn(redis, response, (v.queue for v in views))
         return BulkEnqueued(jobs=views)
 
     endpoint.__name__ = f"enqueue_{spec.name}_bulk"

@@ -47,6 +47,7 @@ from service.errors import (
 )
 from service.routes.enqueue import item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
+from service.serving import QueueServing
 from service.views import max_tries_by_name, reads_legacy
 from settings import Settings
 
@@ -208,7 +209,10 @@ async def create_workflow(
         raise WorkflowNotCommittedError(str(exc)) from None
     logger.info("workflow enqueued", extra={"workflow": created.id, "count": len(created.jobs)})
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/workflows/{created.id}"
-    return workflow_view(await load_state(redis, catalog, settings, created.id))
+    view = workflow_view(await load_state(redis, catalog, settings, created.id))
+    serving: QueueServing = request.app.state.queue_serving
+    await serving.warn(redis, response, (n.job.queue for n in view.nodes.values() if n.job))
+    return view
 
 
 @router.get("/workflows/{workflow_id}")

@@ -70,3 +70,19 @@ async def test_an_enqueue_no_live_worker_serves_warns_and_ready_says_so(
                 return not any(lonely in w for w in warnings)
 
             await eventually(ready_without_warning)
+
+
+async def test_a_workflow_warns_of_each_node_queue_no_live_worker_serves(
+    client: httpx.AsyncClient, settings: Settings, redis: RedisClient
+) -> None:
+    other = new_queue("other")
+    nodes = {
+        "a": {"job": "ping", "input": {}},
+        "b": {"job": "ping", "input": {}, "queue": other, "after": ["a"]},
+    }
+    async with worker_in_background(settings, redis):  # the default queue only
+        answer = await client.post("/workflows", json={"nodes": nodes})
+    assert answer.status_code == 202, answer.text
+    assert answer.headers.get_list("warning") == [
+        f"199 - \"no live worker serves queue '{other}'\""
+    ]
