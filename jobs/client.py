@@ -146,7 +146,7 @@ class JobClient:
     ) -> BaseModel:
         data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
         try:
-            return declared.input_model.model_validate(data)
+            return declared.enqueue_model.model_validate(data)
         except ValidationError as exc:
             raise InvalidJobInput(declared.name, exc) from None
 

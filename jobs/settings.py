@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     """The queue of jobs that declare none (ARQ's default name: stock ARQ producers feed it)."""
     worker_queues: str = ""
     """Queues a worker serves: `critical,default,low` (strict order) or `critical:6,default:3`
-    (weighted, no starvation). Empty: `queue_name` alone."""
+    (weighted, no starvation), or `*`: every queue enqueues name, new ones too. Empty:
+    `queue_name` alone."""
     result_grace_s: int = 60
     """How long the final status of a job that keeps no result (`keep_result=0`) stays readable."""
     listing_max_jobs: int = Field(default=100_000, ge=1)

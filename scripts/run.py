@@ -1,4 +1,5 @@
-"""`make run`: an embedded Valkey when `REDIS_URL` is unset, then the Procfile via honcho.
+"""`make run`: an embedded Valkey when `REDIS_URL` is unset, then the Procfile via honcho;
+its worker serves every queue (`WORKER_QUEUES=*`) unless `WORKER_QUEUES` says otherwise.
 
 Ctrl-C (or SIGTERM to this process) stops the web and worker processes first, giving the worker
 its `SHUTDOWN_GRACE_S` to finish running jobs while Redis is still up, then the embedded server:
@@ -73,6 +74,10 @@ def main() -> int:
             server = start_embedded(settings.embedded_redis_port, data_dir)
             os.environ["REDIS_URL"] = server.url
             print(f"embedded Valkey at {server.url}, data in {server.data_dir}", flush=True)
+        if not settings.worker_queues:
+            # One local worker serves every queue (`?queue=critical`, a workflow node on
+            # another queue): nothing stays queued for want of a worker.
+            os.environ["WORKER_QUEUES"] = "*"
         port = settings.port
         base = f"http://127.0.0.1:{port}"
         print(f"API: {base}   docs: {base}/docs   dashboard: {base}/", flush=True)

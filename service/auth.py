@@ -4,9 +4,11 @@ A small ASGI middleware rather than a route dependency, so nothing can slip thro
 files, `/docs`, `/openapi.json` and routes added later are covered without opting in.
 
 The key comes as `Authorization: Bearer <key>` (API clients) or as the password of HTTP Basic
-auth (the browser's prompt, for the dashboard). A 401 for the dashboard, or for a request the
-dashboard's page made (its `Referer`), carries a Basic challenge: the browser then prompts once
-and re-sends the cached credentials to the API calls on its own.
+auth (the browser's prompt, for the dashboard). A 401 for the dashboard, to a browser opening
+any page (`Accept: text/html`: `/`, which leads to the dashboard, or `/docs`), or to a request
+the dashboard's page made (its `Referer`), carries a Basic challenge: the browser then prompts
+once and re-sends the cached credentials to the API calls on its own. API clients get
+`Bearer`, which no browser prompts for.
 """
 
 import base64
@@ -53,8 +55,9 @@ def key_matches(key: str | None, allowed: list[str]) -> bool:
     return matched
 
 
-def _from_dashboard(path: str, headers: Headers) -> bool:
-    if path.startswith(DASHBOARD_PREFIX):
+def _from_browser(path: str, headers: Headers) -> bool:
+    """The dashboard, a browser opening a page, or the dashboard's page calling the API."""
+    if path.startswith(DASHBOARD_PREFIX) or "text/html" in headers.get("accept", ""):
         return True
     referer: str = headers.get("referer", "")
     return DASHBOARD_PREFIX in urlsplit(referer).path
@@ -78,7 +81,7 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         error = Unauthorized("a valid API key is required: Authorization: Bearer <key>")
-        challenge = {"WWW-Authenticate": REALM} if _from_dashboard(path, headers) else {}
+        challenge = {"WWW-Authenticate": REALM} if _from_browser(path, headers) else {}
         response = JSONResponse(
             error_body(error.code, error.message, error.details),
             status_code=error.status_code,

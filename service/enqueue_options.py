@@ -1,10 +1,12 @@
 """The query options every enqueue route takes (`?defer_by=`, `?queue=`, `?priority=`, ...):
 checked by FastAPI from their declarations, so /docs and the OpenAPI document show them."""
 
+import inspect
 import re
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BeforeValidator, StringConstraints
 
 from jobs.enqueue.options import EnqueueOptions
@@ -118,7 +120,25 @@ CallbackUrl = Annotated[
 ]
 
 
+def refuse_unknown_parameters(request: Request, known: frozenset[str]) -> None:
+    """A query parameter no option declares is a 422 naming it: `?delay=5` (for `defer_by`)
+    would otherwise run the job at once."""
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": "Unknown query parameter",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown
+            ]
+        )
+
+
 async def enqueue_options(
+    request: Request,
     defer_by: DeferBy = None,
     defer_until: DeferUntil = None,
     queue: QueueName = None,
@@ -131,6 +151,7 @@ async def enqueue_options(
     callback_url: CallbackUrl = None,
 ) -> EnqueueOptions:
     """An async dependency: a class one would run in the thread pool on every request."""
+    refuse_unknown_parameters(request, OPTION_NAMES)
     if defer_by is not None and defer_until is not None:
         raise InvalidRequest("give defer_by or defer_until, not both")
     if expires_in is not None and expires_at is not None:
@@ -149,4 +170,7 @@ async def enqueue_options(
     )
 
 
+OPTION_NAMES = frozenset(
+    name for name in inspect.signature(enqueue_options).parameters if name != "request"
+)
 OptionsDep = Annotated[EnqueueOptions, Depends(enqueue_options)]

@@ -64,8 +64,19 @@ class JobStateConflict(ServiceError):
 
 
 class InvalidRequest(ServiceError):
+    """The request itself: a query parameter, header or path segment, options that do not
+    go together, a body that is not a job's input (a workflow's graph)."""
+
     status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
     code = "invalid_request"
+
+
+class InvalidInput(ServiceError):
+    """A job's input (an enqueue's body, a bulk item, a workflow node's input) does not fit
+    the job's input model: a wrong type, a missing field, a field it does not declare."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    code = "invalid_input"
 
 
 class Unauthorized(ServiceError):
@@ -123,15 +134,26 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     return _json(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
+_UNKNOWN = {"body": "unknown input field", "query": "unknown query parameter"}
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """`invalid_input` when only the body of an enqueue (a job's input) is wrong, else
+    `invalid_request`; the message names what is unknown, the details list every error."""
     assert isinstance(exc, RequestValidationError)
-    details = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
-        for e in exc.errors()
-    ]
-    return _json(
-        status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_input", "the request is invalid", details
+    errors = [(tuple(e.get("loc", ())), e) for e in exc.errors()]
+    details = [{"loc": list(loc), "msg": e.get("msg"), "type": e.get("type")} for loc, e in errors]
+    job_input = hasattr(request.scope.get("endpoint"), "job_spec") and all(
+        loc[:1] == ("body",) for loc, _ in errors
     )
+    error = InvalidInput if job_input else InvalidRequest
+    unknown: dict[str, list[str]] = {}
+    for loc, e in errors:
+        if e.get("type") == "extra_forbidden" and loc[:1] in (("body",), ("query",)):
+            unknown.setdefault(_UNKNOWN[str(loc[0])], []).append(".".join(map(str, loc[1:])))
+    named = "; ".join(f"{kind}(s): {', '.join(names)}" for kind, names in unknown.items())
+    message = named or ("the job's input is invalid" if job_input else "the request is invalid")
+    return _json(error.status_code, error.code, message, details)
 
 
 def _allowed_methods(request: Request) -> str | None:
@@ -154,6 +176,7 @@ def _allowed_methods(request: Request) -> str | None:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = {
+        status.HTTP_400_BAD_REQUEST: ServiceError.code,  # a body that cannot be read
         status.HTTP_404_NOT_FOUND: "not_found",
         status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
         status.HTTP_413_CONTENT_TOO_LARGE: "payload_too_large",
@@ -207,7 +230,7 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
 # but JSON cannot store exactly (an integer past 64 bits), a queue a limited job may not use,
 # parents that do not exist or cannot be waited for, a callback URL refused.
 _CALLER_MISTAKES: dict[type[Exception], str] = {
-    NotSerializable: "invalid_input",
+    NotSerializable: InvalidInput.code,
     QueuePinned: "queue_pinned",
     UnknownParent: "unknown_parent",
     InvalidDependency: "invalid_dependency",

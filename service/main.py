@@ -32,6 +32,7 @@ from service.routes import (
     stats,
     workflows,
 )
+from service.serving import QueueServing
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.state.settings = settings
     app.state.catalog = catalog
+    app.state.queue_serving = QueueServing()
     install_error_handlers(app)
     app.add_middleware(ApiKeyMiddleware, api_keys=settings.api_keys)
     # The hot route first: a request is matched against the routes in order.

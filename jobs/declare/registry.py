@@ -24,6 +24,7 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 from jobs.declare.context import JobContext, SyncJobContext
 from jobs.declare.job_errors import InvalidOutput, ReportedError
+from jobs.declare.models import ExtraFields, enqueue_model
 from jobs.declare.signature import Invoke, read_signature
 from jobs.flow.limits import FlowControl, declare
 from jobs.layout.keys import check_queue_name
@@ -60,6 +61,7 @@ class JobDeclaration:
     name: str
     function: Callable[..., Any]
     input_model: type[BaseModel]
+    enqueue_model: type[BaseModel]
     output_model: type[BaseModel]
     description: str
     retry_on: tuple[type[BaseException], ...]
@@ -75,6 +77,7 @@ class JobDeclaration:
             name=self.name,
             function=self.function,
             input_model=self.input_model,
+            enqueue_model=self.enqueue_model,
             output_model=self.output_model,
             description=self.description,
             retry_on=self.retry_on,
@@ -100,6 +103,10 @@ class JobSpec:
     name: str
     function: Callable[..., Any]
     input_model: type[BaseModel]
+    """What the worker validates a queued job's input with (lenient: unknown fields dropped)."""
+    enqueue_model: type[BaseModel]
+    """What an enqueue validates with: the input model refusing unknown fields unless the job
+    opts out (`@job(extra_fields=...)`; `jobs.declare.models.enqueue_model`)."""
     output_model: type[BaseModel]
     description: str
     retry_on: tuple[type[BaseException], ...]
@@ -177,6 +184,7 @@ def job(
     expires: float | None = None,
     internal: bool = False,
     run_in: RunIn | None = None,
+    extra_fields: ExtraFields | None = None,
 ) -> Callable[[F], F]:
     """Declare a job. Options left `None` take the settings' defaults.
 
@@ -185,7 +193,9 @@ def job(
     function of the settings (read when the catalog is loaded). `internal`: only the service
     enqueues it (no HTTP enqueue route, not in `/job-types`). `run_in`: "process" runs a
     `def` in a child process (CPU-bound work); the default is the loop for an `async def`, the
-    thread pool for a `def`.
+    thread pool for a `def`. `extra_fields`: what an enqueue does with input fields the job
+    does not declare: "forbid" (a 422 naming them; the default, unless the input model sets
+    its own `model_config['extra']`), "ignore" (dropped) or "allow" (kept).
 
     Flow control (`jobs.flow.limits`), shared by every worker:
     - `concurrency`: at most this many run at once; `concurrency_key` (an input field)
@@ -201,6 +211,8 @@ def job(
         check_queue_name(queue)
     if keep_result is not None and keep_result < 0:
         raise ValueError("keep_result must be >= 0 seconds")
+    if extra_fields is not None and extra_fields not in get_args(ExtraFields):
+        raise ValueError(f"extra_fields must be one of {', '.join(get_args(ExtraFields))}")
 
     def register(function: F) -> F:
         job_name = name or function.__name__
@@ -225,6 +237,7 @@ def job(
                 name=job_name,
                 function=function,
                 input_model=input_model,
+                enqueue_model=enqueue_model(input_model, extra_fields),
                 output_model=output_model,
                 description=description or inspect.getdoc(function) or "",
                 retry_on=retry_on,

@@ -72,7 +72,7 @@ def _plan_node(key: str, node: Node, catalog: Mapping[str, JobSpec], s: Settings
         raise InvalidWorkflow(f"job {name!r} is unique or debounced: not in a workflow", key, "job")
     raw = t.input.model_dump(mode="json") if isinstance(t.input, BaseModel) else t.input
     try:
-        data = spec.input_model.model_validate(raw if raw is not None else {})
+        data = spec.enqueue_model.model_validate(raw if raw is not None else {})
     except ValidationError as exc:
         errors = [
             {"loc": list(e["loc"]), "msg": e["msg"]}

@@ -15,6 +15,7 @@ from jobs.flow import gate_state
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.worker import heartbeat
+from jobs.worker.queue_order import EVERY
 
 
 class QueueFigures(Model):
@@ -53,6 +54,28 @@ async def queue_names(
     return sorted(n for n in names if keys.QUEUE_NAME.fullmatch(n))
 
 
+def serves(worker: dict[str, Any], queue: str) -> bool:
+    """Whether a worker's heartbeat says it serves `queue` (`*`: every queue)."""
+    queues = worker.get("queues", [])
+    return queue in queues or EVERY in queues
+
+
+async def served_queues(redis: RedisClient) -> tuple[set[str], bool]:
+    """The queues live workers serve, and whether one serves every queue (`*`)."""
+    workers = await heartbeat.worker_details(redis, list(await heartbeat.live_workers(redis)))
+    names = {q for w in workers for q in w.get("queues", []) if isinstance(q, str)}
+    return names - {EVERY}, EVERY in names
+
+
+async def unserved_with_jobs(redis: RedisClient, declared: Iterable[str]) -> list[str]:
+    """Queues that hold jobs to run (queued, held or deferred) and no live worker serves:
+    they stay there until a worker with that queue in `WORKER_QUEUES` (or `*`) starts."""
+    workers = await heartbeat.worker_details(redis, list(await heartbeat.live_workers(redis)))
+    names = await queue_names(redis, declared, workers)
+    figures = await queue_figures(redis, names, workers)
+    return [f.name for f in figures if not f.workers and (f.queued or f.held or f.deferred)]
+
+
 async def queue_figures(
     redis: RedisClient, names: list[str], workers: list[dict[str, Any]]
 ) -> list[QueueFigures]:
@@ -74,7 +97,7 @@ async def queue_figures(
     out = []
     for i, name in enumerate(names):
         due_now, later, oldest, failed, paused, unknown = replies[i * 6 : i * 6 + 6]
-        serving = [w for w in workers if name in w.get("queues", [])]
+        serving = [w for w in workers if serves(w, name)]
         running = sum(int(w.get("running_by_queue", {}).get(name, 0)) for w in serving)
         figures = QueueFigures(
             name=name,

@@ -54,9 +54,16 @@ class Claimer:
         self._legacy = "1" if legacy else "0"
         self._claims = 0
         self._unconfirmed: list[tuple[keys.QueueKeys, str]] = []
+        self._served_changed = asyncio.Event()
+        """A `*` worker found new queues: a wait on the old ones' wake lists ends."""
         self._confirmed: dict[str, str] = {}
         """Per queue, the last claim whose reply came with jobs: its record can go."""
         """Claim calls whose reply never came (the script may have run)."""
+
+    def serve(self, served: ServedQueues) -> None:
+        """Claim from these queues from now on; a wait in progress ends to include them."""
+        self.served = served
+        self._served_changed.set()
 
     def new_claim_id(self) -> str:
         self._claims += 1
@@ -160,7 +167,7 @@ class Claimer:
 
     async def wait_then_claim(self, timeout_s: float, limit: int) -> Claims:
         """Block until a producer pushes a wake token (or `timeout_s` passes), then claim."""
-        if self._unconfirmed or len(self.served.queues) > 1:
+        if self._unconfirmed or len(self.served.queues) > 1 or self.served.every:
             await self._wait_any(timeout_s)
             return await self.claim(limit)
         q = self.served.queues[0]
@@ -193,10 +200,11 @@ class Claimer:
         """Block on every served queue's wake list at once; return when one has a token.
 
         One BLPOP per queue (on a cluster the lists live in different slots)."""
-        waiters = [
+        waiters: list[asyncio.Future[Any]] = [
             asyncio.ensure_future(self._redis.blpop([q.wake], timeout=timeout_s))  # type: ignore[arg-type]
             for q in self.served.queues
         ]
+        waiters.append(asyncio.ensure_future(self._served_changed.wait()))
         try:
             await asyncio.wait(waiters, timeout=timeout_s + 1, return_when="FIRST_COMPLETED")
         finally:
@@ -205,3 +213,4 @@ class Claimer:
             for waiter in waiters:
                 with contextlib.suppress(asyncio.CancelledError, RedisError):
                     await waiter
+            self._served_changed.clear()

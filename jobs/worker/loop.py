@@ -46,7 +46,7 @@ from jobs.worker.capacity import Slots
 from jobs.worker.claim import Claimer, Claims
 from jobs.worker.deadlines import Deadlines
 from jobs.worker.processes import ChildPool
-from jobs.worker.queue_order import ServedQueues
+from jobs.worker.queue_order import REFRESH_S, ServedQueues, registered_queues
 from jobs.worker.settle import Finisher, Settle
 from jobs.worker.threads import ThreadRunner
 from jobs.worker.watchdog import Watchdog, threshold_for
@@ -168,6 +168,8 @@ class Worker:
                 self._every(self.settings.dependency_sweep_s / 2, self._sweep_waiting)
             ),
         ]
+        if self.served.every:
+            background.append(asyncio.create_task(self._every(REFRESH_S, self._refresh_queues)))
         schedules = enabled(
             self.schedules,
             housekeeping=self.settings.housekeeping,
@@ -182,6 +184,7 @@ class Worker:
         self.watchdog.start()
         try:
             with contextlib.suppress(RedisError):  # Redis away at start: beats resume later
+                await self._refresh_queues()
                 await self._heartbeat()
             await self._claim_loop()
             await self._drain()
@@ -358,7 +361,7 @@ class Worker:
             "running": len(self.slots.running),
             **self.counts,
             "stopping": self._stopping.is_set(),
-            "queues": [q.name for q in self.served.queues],
+            "queues": self.served.names(),
             "running_by_queue": {q.name: len(c) for q, c in self.slots.by_queue().items()},
             # For /metrics' jobsvc_oldest_running_seconds: when the longest-running try began.
             "oldest_started_ms": self.slots.oldest_started_ms(),
@@ -369,6 +372,18 @@ class Worker:
         await heartbeat.beat(
             self.pool, self.worker_id, self.served.queues, self.settings.heartbeat_s, info
         )
+
+    async def _refresh_queues(self) -> None:
+        """`WORKER_QUEUES=*`: serve the queues the registry names now (one created since is
+        served from here on)."""
+        if not self.served.every:
+            return
+        served = self.served.with_registered(await registered_queues(self.pool))
+        if served.queues != self.served.queues:
+            added = {q.name for q in served.queues} - {q.name for q in self.served.queues}
+            logger.info("serving queues %s", ", ".join(sorted(added)) or "(fewer)")
+            self.served = served
+            self._claimer.serve(served)
 
     async def _sweep_waiting(self) -> None:
         """Jobs waiting for parents: release what a crash may have left unreleased."""

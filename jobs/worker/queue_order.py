@@ -4,12 +4,21 @@
 it have nothing ready. `critical:6,default:3,low:1` is weighted: every claim round orders the
 queues by a weighted random draw (Sidekiq's scheme), so `critical` comes first 6 times in 10
 and no queue with a weight starves. Unset: the default queue alone.
+
+`WORKER_QUEUES=*` serves every queue: the default one and each queue in the registry that
+enqueues add to, re-read every `REFRESH_S` (a queue created later is served within seconds),
+all with one weight (none starves).
 """
 
 import random
 from dataclasses import dataclass
 
 from jobs.layout import keys
+from jobs.layout.connection import RedisClient
+
+EVERY = "*"
+REFRESH_S = 2.0
+"""How often a `*` worker re-reads the queue registry."""
 
 
 class InvalidQueueSpec(ValueError):
@@ -21,9 +30,13 @@ class ServedQueues:
     queues: tuple[keys.QueueKeys, ...]
     weights: tuple[int, ...] | None
     """None: strict order."""
+    every: bool = False
+    """`*`: every queue in the registry (`with_registered` follows it)."""
 
     @classmethod
     def parse(cls, spec: str, default: str) -> "ServedQueues":
+        if spec.strip() == EVERY:
+            return cls((keys.queue(default),), None, every=True)
         parts = [p.strip() for p in spec.split(",") if p.strip()] or [default]
         names, weights = [], []
         for part in parts:
@@ -43,6 +56,20 @@ class ServedQueues:
         queues = tuple(keys.queue(n) for n in names)
         return cls(queues, tuple(w or 0 for w in weights) if weighted else None)
 
+    def with_registered(self, names: set[str]) -> "ServedQueues":
+        """A `*` worker's queues once the registry names these: the default one first, then
+        the rest by name, one weight each. Unchanged for a worker given its queues."""
+        if not self.every:
+            return self
+        default = self.queues[0].name
+        valid = sorted(n for n in names - {default} if keys.QUEUE_NAME.fullmatch(n))
+        queues = (self.queues[0], *(keys.queue(n) for n in valid))
+        return ServedQueues(queues, (1,) * len(queues), every=True)
+
+    def names(self) -> list[str]:
+        """What heartbeats say this worker serves (`*` for every queue)."""
+        return [EVERY] if self.every else [q.name for q in self.queues]
+
     def order(self) -> list[keys.QueueKeys]:
         """The queues in the order to claim from, this round."""
         if self.weights is None or len(self.queues) == 1:
@@ -55,6 +82,8 @@ class ServedQueues:
         return ordered
 
     def describe(self) -> str:
+        if self.every:
+            return EVERY
         if self.weights is None:
             return ",".join(q.name for q in self.queues)
         return ",".join(f"{q.name}:{w}" for q, w in zip(self.queues, self.weights, strict=True))
@@ -64,3 +93,9 @@ def _weighted(part: str) -> bool:
     """`name:6` has a weight; `arq:queue` (a name with a colon) has none."""
     head, colon, tail = part.rpartition(":")
     return bool(colon and head and tail.isdigit())
+
+
+async def registered_queues(redis: RedisClient) -> set[str]:
+    """The queues enqueues have named (the registry `/queues` reads too)."""
+    members = await redis.smembers(keys.QUEUES)  # type: ignore[misc]
+    return {m.decode() for m in members}

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Body, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
 from jobs.declare.models import Model
@@ -20,9 +20,10 @@ from jobs.layout.connection import RedisClient
 from jobs.settings import Settings
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.enqueue_options import OptionsDep
-from service.errors import InvalidRequest, PayloadTooLarge
+from service.errors import InvalidInput, PayloadTooLarge
 from service.routes.enqueue import created_view, item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
+from service.serving import QueueServing
 from service.views import load_views
 
 logger = logging.getLogger("service")
@@ -41,13 +42,19 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
         settings: SettingsDep,
         catalog: CatalogDep,
         options: OptionsDep,
+        request: Request,
+        response: Response,
     ) -> BulkEnqueued:
         payloads = _validated(spec, items, settings.max_bulk)
         enqueued = await enqueue_many(redis, spec, payloads, options, settings=settings)
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})
-        return BulkEnqueued(jobs=await _views(redis, catalog, settings, spec, enqueued))
+        views = await _views(redis, catalog, settings, spec, enqueued)
+        serving: QueueServing = request.app.state.queue_serving
+        await serving.warn(redis, response, (v.queue for v in views))
+        return BulkEnqueued(jobs=views)
 
     endpoint.__name__ = f"enqueue_{spec.name}_bulk"
+    endpoint.job_spec = spec  # type: ignore[attr-defined]  # its body is the job's inputs
     endpoint.__doc__ = (
         f"Enqueue many `{spec.name}` jobs: a JSON array of inputs, validated whole (422 lists "
         "the bad indexes and nothing is enqueued), then enqueued in input order."
@@ -58,15 +65,15 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
 def _validated(spec: JobSpec, items: list[Any], max_bulk: int) -> list[BaseModel]:
     """Every item as the job's input; any bad one refuses the whole request (422)."""
     if not items:
-        raise InvalidRequest("give at least one item")
+        raise InvalidInput("give at least one item")
     if len(items) > max_bulk:
         raise PayloadTooLarge(f"{len(items)} items; at most {max_bulk} per request (MAX_BULK)")
     payloads: list[BaseModel] = []
     bad: dict[int, list[dict[str, Any]]] = {}
     for index, item in enumerate(items):
         try:
-            payloads.append(spec.input_model.model_validate(item))
-            # The item as sent (stdlib json: extra fields the model ignores may hold
+            payloads.append(spec.enqueue_model.model_validate(item))
+            # The item as sent (stdlib json: extra fields a lenient model ignores may hold
             # integers past 64 bits), checked again in strict mode.
             problems = [
                 {"loc": list(e["loc"]), "msg": e["msg"]}
@@ -80,7 +87,7 @@ def _validated(spec: JobSpec, items: list[Any], max_bulk: int) -> list[BaseModel
         if problems:
             bad[index] = problems
     if bad:
-        raise InvalidRequest(
+        raise InvalidInput(
             f"{len(bad)} of {len(items)} items are invalid; nothing was enqueued",
             details={"invalid": [{"index": i, "errors": e} for i, e in bad.items()]},
         )
@@ -106,7 +113,7 @@ async def _views(
 
 def _body_schema(spec: JobSpec, max_bulk: int) -> dict[str, Any]:
     """The array of inputs, for /docs (the route reads a plain list to validate per item)."""
-    items = {"$ref": f"#/components/schemas/{spec.input_model.__name__}"}
+    items = {"$ref": f"#/components/schemas/{spec.enqueue_model.__name__}"}
     schema = {"type": "array", "items": items, "minItems": 1, "maxItems": max_bulk}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 

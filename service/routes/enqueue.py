@@ -34,7 +34,13 @@ _LOCATION = {
         "description": "The job's URL, `/jobs/{id}`.",
         "required": True,
         "schema": {"type": "string"},
-    }
+    },
+    "Warning": {
+        "description": "`199 - \"no live worker serves queue 'x'\"` when no live worker "
+        "serves the job's queue (`WORKER_QUEUES`; `*` serves every queue): it stays there "
+        "until one that does starts.",
+        "schema": {"type": "string"},
+    },
 }
 ENQUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
     status.HTTP_200_OK: {
@@ -137,14 +143,16 @@ async def _plain_enqueue(
     own response field make the status, Location, log line and JSON. An error (Redis away)
     goes to the app's exception handlers, as from the full handler."""
     try:
-        payload = spec.input_model.model_validate_json(body, strict=True)
+        payload = spec.enqueue_model.model_validate_json(body, strict=True)
     except ValidationError:
         return None
-    view, code = await _submit(spec, payload, scope["app"].state, NO_OPTIONS, None)
+    state = scope["app"].state
+    view, code = await _submit(spec, payload, state, NO_OPTIONS, None)
+    warning = await state.queue_serving.warning(state.redis, view.queue)
     return Response(
         field.serialize_json(view, by_alias=True),
         status_code=code,
-        headers={"Location": job_location(scope, view.id)},
+        headers={"Location": job_location(scope, view.id), **warning},
         media_type="application/json",
     )
 
@@ -216,7 +224,7 @@ def item_errors(spec: JobSpec, body: bytes) -> list[ErrorDetails]:
     Strict mode also refuses `15.0` for an integer, which JSON Schema allows (and so does the
     lax model that is used): that one error is let through."""
     try:
-        spec.input_model.model_validate_json(body, strict=True)
+        spec.enqueue_model.model_validate_json(body, strict=True)
     except ValidationError as exc:
         return [e for e in exc.errors(include_url=False) if not _integral_float(e)]
     return []
@@ -229,7 +237,7 @@ def _integral_float(error: ErrorDetails) -> bool:
 
 def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
     """A `POST /jobs/{name}` handler whose body is `spec`'s own input model (so /docs shows it)."""
-    optional_body = all(not f.is_required() for f in spec.input_model.model_fields.values())
+    optional_body = all(not f.is_required() for f in spec.enqueue_model.model_fields.values())
 
     async def endpoint(
         *,
@@ -243,17 +251,19 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
         ] = None,
     ) -> JobView:
         if payload is None:
-            payload = spec.input_model()
+            payload = spec.enqueue_model()
         else:  # FastAPI has read the body already (cached): no second read from the client
             _refuse_coerced_input(spec, await request.body())
         view, response.status_code = await _submit(
             spec, payload, request.app.state, options, idempotency_key
         )
         response.headers["Location"] = job_location(request.scope, view.id)
+        state = request.app.state
+        response.headers.update(await state.queue_serving.warning(state.redis, view.queue))
         return view
 
     signature = inspect.signature(endpoint)
-    model = spec.input_model | None if optional_body else spec.input_model
+    model = spec.enqueue_model | None if optional_body else spec.enqueue_model
     typed_payload = signature.parameters["payload"].replace(
         annotation=Annotated[model, Body()],
         default=None if optional_body else inspect.Parameter.empty,

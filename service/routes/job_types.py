@@ -24,7 +24,7 @@ async def list_job_types(catalog: CatalogDep) -> list[JobType]:
             queue=spec.queue,
             max_tries=spec.max_tries,
             timeout_s=spec.timeout_s,
-            input_schema=spec.input_model.model_json_schema(),
+            input_schema=spec.enqueue_model.model_json_schema(),
             output_schema=spec.output_model.model_json_schema(),
             cron=[
                 CronInfo(schedule=s.describe(), next_run=s.next_after(datetime.now(UTC)))

@@ -38,6 +38,7 @@ from jobs.settings import Settings
 from jobs.webhooks.url_policy import MAX_URL_LENGTH
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import (
+    InvalidInput,
     InvalidRequest,
     PayloadTooLarge,
     QueuePinnedError,
@@ -47,6 +48,7 @@ from service.errors import (
 )
 from service.routes.enqueue import item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
+from service.serving import QueueServing
 from service.views import max_tries_by_name, reads_legacy
 
 QUEUE_PATTERN = f"^{QUEUE_NAME.pattern}$"
@@ -115,6 +117,8 @@ def service_error(exc: InvalidWorkflow) -> ServiceError:
         return PayloadTooLarge(str(exc), details)
     if isinstance(exc, NodeQueuePinned):
         return QueuePinnedError(str(exc), details)
+    if exc.field == "input":  # a node's job input: the same mistake as on `POST /jobs/{name}`
+        return InvalidInput(str(exc), details)
     return InvalidRequest(str(exc), details)
 
 
@@ -131,7 +135,7 @@ def strict_input_errors(
         if errors:
             problems = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in errors]
             message = f"node {key!r}: input is invalid"
-            raise InvalidRequest(message, {"node": key, "field": "input", "errors": problems})
+            raise InvalidInput(message, {"node": key, "field": "input", "errors": problems})
 
 
 def workflow_view(state: WorkflowState) -> WorkflowView:
@@ -205,7 +209,10 @@ async def create_workflow(
         raise WorkflowNotCommittedError(str(exc)) from None
     logger.info("workflow enqueued", extra={"workflow": created.id, "count": len(created.jobs)})
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/workflows/{created.id}"
-    return workflow_view(await load_state(redis, catalog, settings, created.id))
+    view = workflow_view(await load_state(redis, catalog, settings, created.id))
+    serving: QueueServing = request.app.state.queue_serving
+    await serving.warn(redis, response, (n.job.queue for n in view.nodes.values() if n.job))
+    return view
 
 
 @router.get("/workflows/{workflow_id}")

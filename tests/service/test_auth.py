@@ -91,5 +91,19 @@ async def test_dashboard_challenges_the_browser_and_takes_a_basic_password(
     assert allowed.status_code == 200
 
 
+async def test_a_browser_opening_the_root_is_prompted_and_an_api_client_is_not(
+    keyed_app: FastAPI,
+) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    async with _client(keyed_app) as anonymous:
+        for path in ("/", "/dashboard/"):
+            prompted = await anonymous.get(path, headers=browser)
+            assert prompted.status_code == 401
+            assert prompted.headers["www-authenticate"] == 'Basic realm="jobs"'
+            assert prompted.json()["error"]["code"] == "unauthorized"
+        api = await anonymous.get("/", headers={"Accept": "application/json"})
+    assert api.status_code == 401 and api.headers["www-authenticate"] == "Bearer"
+
+
 async def test_without_keys_configured_nothing_is_asked(client: httpx.AsyncClient) -> None:
     assert (await client.get("/queues")).status_code == 200

@@ -116,7 +116,7 @@ async def test_after_with_a_defer_or_an_unknown_rule_is_422(
     parent = await enqueue(client, "numbered", {"n": 1})
     answer = await client.post("/jobs/gather", json={}, params={"after": parent["id"], **params})
     assert answer.status_code == 422
-    assert answer.json()["error"]["code"] in ("invalid_dependency", "invalid_input")
+    assert answer.json()["error"]["code"] in ("invalid_dependency", "invalid_request")
 
 
 async def test_a_malformed_parent_id_is_422(client: httpx.AsyncClient) -> None:

@@ -155,3 +155,16 @@ async def test_caller_chosen_id_with_an_at_sign_is_refused_or_followed(
     await run_worker()
     record = await load_job(redis, enqueued.job_id, {})
     assert record is not None and record.status is JobStatus.complete
+
+
+def test_a_star_serves_the_default_queue_then_every_registered_one_unstarved() -> None:
+    star = ServedQueues.parse(" * ", "arq:queue")
+    assert star.every and [q.name for q in star.queues] == ["arq:queue"]
+    assert star.names() == ["*"] and star.describe() == "*"
+    grown = star.with_registered({"b", "arq:queue", "a", "not a name"})
+    assert [q.name for q in grown.queues] == ["arq:queue", "a", "b"]
+    assert grown.weights == (1, 1, 1) and grown.names() == ["*"]
+    named = ServedQueues.parse("a,b", "arq:queue")
+    assert named.with_registered({"c"}) is named and named.names() == ["a", "b"]
+    with pytest.raises(InvalidQueueSpec):
+        ServedQueues.parse("a,*", "arq:queue")

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from arq.worker import Retry
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from jobs.declare.context import JobContext
 from jobs.declare.job_errors import JobFailed
@@ -110,3 +110,20 @@ async def context_probe(ctx: JobContext, payload: Empty) -> Seen:
     """Reports what its context says of the job."""
     assert ctx.enqueued_at is not None
     return Seen(enqueued_at=ctx.enqueued_at.isoformat())
+
+
+@job(extra_fields="ignore")
+def lenient_note(text: str = "") -> str:
+    """Opted out of strict input: fields it does not declare are dropped at enqueue."""
+    return text
+
+
+class KeepsExtras(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    text: str = ""
+
+
+@job()
+async def keeps_extras(ctx: JobContext, payload: KeepsExtras) -> Done:
+    """Its model says `extra="allow"` itself: an enqueue keeps unknown fields."""
+    return Done()
