@@ -25,7 +25,7 @@ async def test_the_readme_own_app_test_passes_as_written(tmp_path: Path) -> None
             "pytest",
             "-q",
             "-p",
-            "jobs.testing.plugin",
+            "jobs.testing.entry",
             "-p",
             "no:cacheprovider",
         ],
