@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Iterable
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from starlette.responses import Response
 
 from jobs.layout.connection import RedisClient
@@ -31,7 +31,7 @@ class QueueServing:
         heartbeats is no warning: the job is queued already, and that is the answer."""
         now = time.monotonic()
         if now - self._read_at >= REREAD_S:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(RedisError, RedisClusterException, OSError):
                 self._names, self._every = await served_queues(redis)
                 self._read_at = now
         if self._every or queue in self._names:

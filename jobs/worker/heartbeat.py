@@ -57,7 +57,12 @@ async def worker_details(redis: RedisClient, worker_ids: list[str]) -> list[dict
     """The latest heartbeat JSON of each worker (missing ones skipped)."""
     if not worker_ids:
         return []
-    raw = await redis.mget([keys.WORKER + w for w in worker_ids])
+    # One GET each in a pipeline, not MGET: on a cluster the workers' keys live in different
+    # slots, and MGET across slots is refused.
+    async with redis.pipeline(transaction=False) as pipe:
+        for w in worker_ids:
+            pipe.get(keys.WORKER + w)
+        raw = await pipe.execute()
     return [deserialize(r) for r in raw if r]
 
 
