@@ -24,6 +24,7 @@ def live_stack(redis_url: str) -> Iterator[Stack]:
         "REDIS_URL": redis_url,
         "JOB_MODULES": "tests.support.jobs.sample_jobs,tests.support.jobs.flow_jobs",
         "API_KEYS": key,
+        "EXAMPLES": "true",  # the form enqueues ping; the schedules list shows heartbeat_report
         "HEARTBEAT_S": "1",
         "SHUTDOWN_GRACE_S": "1",
     }
