@@ -10,13 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, BeforeValidator, StringConstraints
 
 from jobs.enqueue.options import EnqueueOptions
-from jobs.enqueue.plan import MAX_PRIORITY
+from jobs.enqueue.plan import MAX_DEFER_S, MAX_PRIORITY, InvalidSchedule, check_horizon
 from jobs.graph.dependencies import MAX_PARENTS, OnParentFailure
 from jobs.layout.ids import JOB_ID
 from jobs.webhooks.url_policy import MAX_URL_LENGTH
 from service.errors import InvalidRequest
-
-MAX_DEFER_S = 365 * 24 * 3600
 
 # RFC 3339 `date-time` (what `format: date-time` promises), and nothing else pydantic would take:
 # no Unix timestamps, no bare dates, no offset-less times, no space for the `T`.
@@ -156,7 +154,7 @@ async def enqueue_options(
         raise InvalidRequest("give defer_by or defer_until, not both")
     if expires_in is not None and expires_at is not None:
         raise InvalidRequest("give expires_in or expires_at, not both")
-    return EnqueueOptions(
+    options = EnqueueOptions(
         defer_by=defer_by,
         defer_until=defer_until,
         queue=queue,
@@ -168,6 +166,13 @@ async def enqueue_options(
         on_parent_failure=on_parent_failure,
         callback_url=callback_url,
     )
+    try:
+        check_horizon(options)
+    except InvalidSchedule as exc:
+        raise RequestValidationError(
+            [{"loc": ("query", exc.field), "msg": str(exc), "type": "less_than_equal"}]
+        ) from None
+    return options
 
 
 OPTION_NAMES = frozenset(

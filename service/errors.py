@@ -22,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
-from jobs.enqueue.plan import InvalidDependency, QueuePinned
+from jobs.enqueue.plan import InvalidDependency, InvalidSchedule, QueuePinned
 from jobs.graph.dependencies import UnknownParent
 from jobs.layout.serialization import NotSerializable
 from jobs.webhooks.callback import InvalidCallback
@@ -234,6 +234,7 @@ _CALLER_MISTAKES: dict[type[Exception], str] = {
     QueuePinned: "queue_pinned",
     UnknownParent: "unknown_parent",
     InvalidDependency: "invalid_dependency",
+    InvalidSchedule: "invalid_request",
     InvalidCallback: "callback_refused",
 }
 

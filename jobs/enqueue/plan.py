@@ -26,6 +26,9 @@ from jobs.settings import Settings
 from jobs.webhooks.callback import DELIVERY_JOB, delivery_for
 
 MAX_PRIORITY = 1_000_000
+MAX_DEFER_S = 365 * 24 * 3600
+"""How far ahead an enqueue may schedule: `defer_by` and `expires_in` in seconds,
+`defer_until` and `expires_at` from now."""
 
 
 class UnknownJobName(LookupError):
@@ -34,6 +37,14 @@ class UnknownJobName(LookupError):
 
 class InvalidPriority(ValueError):
     """A priority outside 0..1,000,000."""
+
+
+class InvalidSchedule(ValueError):
+    """A defer or expiry further ahead than `MAX_DEFER_S` (365 days); `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field} {message}")
+        self.field = field
 
 
 class QueuePinned(ValueError):
@@ -51,6 +62,22 @@ def _due(defer_by: float | timedelta | None, defer_until: datetime | None) -> tu
         seconds = defer_by.total_seconds() if isinstance(defer_by, timedelta) else defer_by
         return max(0, int(seconds * 1000)), ""
     return 0, ""
+
+
+def _aware(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def check_horizon(o: EnqueueOptions) -> None:
+    """Refuse a defer or expiry more than `MAX_DEFER_S` ahead (a typo'd year is a job that
+    never runs, or one that never expires)."""
+    limit = datetime.now(UTC) + timedelta(seconds=MAX_DEFER_S)
+    for field, seconds in (("defer_by", o.defer_by), ("expires_in", o.expires_in)):
+        if seconds is not None and _seconds(seconds) > MAX_DEFER_S:
+            raise InvalidSchedule(field, f"is more than {MAX_DEFER_S} seconds (365 days)")
+    for field, when in (("defer_until", o.defer_until), ("expires_at", o.expires_at)):
+        if when is not None and _aware(when) > limit:
+            raise InvalidSchedule(field, "is more than 365 days from now")
 
 
 def resolve(job: JobSpec | str, settings: Settings) -> tuple[str, str, FlowControl]:
@@ -135,6 +162,7 @@ def plan(job: JobSpec | str, options: EnqueueOptions, settings: Settings) -> Pla
     """`job`'s enqueue with `options`, checked (raising what the caller got wrong)."""
     name, declared, flow = resolve(job, settings)
     o = options
+    check_horizon(o)
     parents = _check_parents(o.after, o.on_parent_failure, o.defer_by, o.defer_until, flow)
     defer_by = o.defer_by
     if flow.debounce_s is not None and defer_by is None and o.defer_until is None:

@@ -19,6 +19,11 @@ def _ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
+def _in_a_month() -> datetime:
+    """A whole-second time well inside the 365-day horizon."""
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+
+
 async def test_unique_for_per_enqueue_answers_the_first_job_for_an_equal_input(
     client: httpx.AsyncClient, redis: RedisClient
 ) -> None:
@@ -60,12 +65,12 @@ async def test_expires_in_is_in_the_created_view_as_in_a_later_get(
 async def test_expires_at_over_http_and_in_bulk(
     client: httpx.AsyncClient, redis: RedisClient
 ) -> None:
-    when = "2099-01-31T09:00:00Z"
+    when = _in_a_month().isoformat()
     one = await client.post("/jobs/ping", params={"expires_at": when}, json={})
     many = await client.post("/jobs/ping/bulk", params={"expires_at": when}, json=[{}, {}])
     assert one.status_code == 202 and many.status_code == 202, (one.text, many.text)
     views = [one.json(), *many.json()["jobs"]]
-    expected = _ms("2099-01-31T09:00:00+00:00")
+    expected = _ms(when)
     assert [_ms(v["expires_at"]) for v in views] == [expected] * 3
     for view in views:
         assert _ms((await client.get(f"/jobs/{view['id']}")).json()["expires_at"]) == expected
@@ -83,6 +88,9 @@ async def test_expires_at_over_http_and_in_bulk(
         ({"expires_at": "2030-01-31"}, "expires_at"),
         ({"expires_at": "2030-01-31T09:00:00"}, "expires_at"),
         ({"expires_at": "1700000000"}, "expires_at"),
+        ({"expires_at": "9999-12-31T23:59:59Z"}, "expires_at"),
+        ({"defer_until": "9999-12-31T23:59:59Z"}, "defer_until"),
+        ({"expires_in": str(366 * 24 * 3600)}, "expires_in"),
     ],
 )
 async def test_bad_flow_options_are_422_and_enqueue_nothing(
@@ -124,7 +132,7 @@ async def test_job_client_takes_unique_for_and_expiry(
     record = await expiring.status()
     assert record.expires_at is not None and record.enqueued_at is not None
     assert record.expires_at - record.enqueued_at == timedelta(seconds=30)
-    when = datetime(2099, 1, 31, 9, tzinfo=UTC)
+    when = _in_a_month()
     handles = await jobs.enqueue_many(
         ping, [Ping(message="m"), Ping(message="m")], unique_for=60, expires_at=when
     )
@@ -148,9 +156,12 @@ async def test_http_client_takes_unique_for_and_expiry(service: JobServiceClient
     assert again.id == first.id
     assert first.expires_at is not None and first.enqueued_at is not None
     assert first.expires_at - first.enqueued_at == timedelta(seconds=30)
-    when = datetime(2099, 1, 31, 9, tzinfo=UTC)
+    when = _in_a_month()
     at = await service.enqueue("ping", {}, expires_at=when)
     assert at.expires_at == when
     with pytest.raises(JobServiceError) as both:
         await service.enqueue("ping", {}, expires_in=1, expires_at=when)
     assert both.value.status == 422
+    with pytest.raises(JobServiceError) as too_far:
+        await service.enqueue("ping", {}, defer_until=datetime(9999, 12, 31, tzinfo=UTC))
+    assert too_far.value.status == 422

@@ -6,7 +6,7 @@ from typing import get_type_hints
 import pytest
 
 from jobs.enqueue.options import NO_OPTIONS, EnqueueKwargs, EnqueueOptions
-from jobs.enqueue.plan import plan
+from jobs.enqueue.plan import MAX_DEFER_S, InvalidSchedule, plan
 from jobs.layout import scripts
 from jobs.layout.script_rows import ENQUEUE_ROW_WIDTH, EnqueueRow, HeldByEqual, row_answer
 from settings import Settings
@@ -67,3 +67,28 @@ def test_row_answers_are_typed() -> None:
     assert row_answer(1_700_000_000_000) == 1_700_000_000_000
     assert row_answer([b"unique", b"abc@q"]) == HeldByEqual("unique", "abc@q")
     assert row_answer([b"debounced", b"abc", 42]) == HeldByEqual("debounced", "abc", 42)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        EnqueueOptions(defer_until=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        EnqueueOptions(defer_until=datetime(9999, 12, 31)),  # naive: UTC
+        EnqueueOptions(expires_at=datetime(9999, 12, 31, tzinfo=UTC)),
+        EnqueueOptions(defer_by=MAX_DEFER_S + 1),
+        EnqueueOptions(defer_by=timedelta(days=366)),
+        EnqueueOptions(expires_in=timedelta(days=366)),
+    ],
+)
+def test_a_plan_refuses_a_schedule_more_than_365_days_ahead(
+    settings: Settings, options: EnqueueOptions
+) -> None:
+    with pytest.raises(InvalidSchedule, match="365 days") as refused:
+        plan("ping", options, settings)
+    assert isinstance(refused.value, ValueError)
+
+
+def test_a_plan_takes_a_schedule_within_365_days(settings: Settings) -> None:
+    soon = datetime.now(UTC) + timedelta(days=364)
+    assert plan("ping", EnqueueOptions(defer_until=soon, expires_at=soon), settings).due_ms
+    assert plan("ping", EnqueueOptions(defer_by=MAX_DEFER_S), settings).delay_ms
