@@ -13,9 +13,23 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+MIN_API_KEY_LENGTH = 16
+
+
+def check_api_keys(keys: list[str]) -> list[str]:
+    """Every API key long enough to resist guessing; the message never shows a key."""
+    short = sum(1 for key in keys if len(key) < MIN_API_KEY_LENGTH)
+    if short:
+        raise ValueError(
+            f"API_KEYS: {short} of the {len(keys)} keys are shorter than {MIN_API_KEY_LENGTH} "
+            "characters (e.g. `openssl rand -hex 24` makes one)"
+        )
+    return keys
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
+    # A refused value is not echoed: API_KEYS and the secrets would reach the start-up log.
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
 
     # --- Redis -----------------------------------------------------------------------------
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -49,7 +63,8 @@ class Settings(BaseSettings):
     web_concurrency: int = 1
     max_request_bytes: int = 1_048_576
     api_keys: Annotated[list[str], NoDecode] = []
-    """Comma-separated bearer tokens. Empty: no authentication (local runs)."""
+    """Comma-separated bearer tokens, each of at least 16 characters. Unset or empty: no
+    authentication (local runs); a value naming no key (`' , '`) stops the start."""
     max_wait_s: float = 60.0
 
     # --- jobs ------------------------------------------------------------------------------
@@ -157,8 +172,25 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_api_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            keys = [part.strip() for part in value.split(",") if part.strip()]
+            if value.strip() and not keys:
+                raise ValueError(
+                    "API_KEYS is set but names no key: unset it (or leave it empty) for no "
+                    "authentication, or give comma-separated keys"
+                )
+            return keys
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _long_api_keys(cls, value: list[str]) -> list[str]:
+        return check_api_keys(value)
+
     @field_validator(
-        "api_keys",
         "redis_sentinels",
         "redis_cluster_nodes",
         "job_modules",

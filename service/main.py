@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from jobs.cron.schedules import schedules_for
 from jobs.declare.registry import load_catalog
 from jobs.logs import setup_logging
-from jobs.settings import Settings, get_settings
+from jobs.settings import Settings, check_api_keys, get_settings
 from service.auth import ApiKeyMiddleware
 from service.errors import install_error_handlers
 from service.lifespan import lifespan
@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = catalog
     app.state.queue_serving = QueueServing()
     install_error_handlers(app)
-    app.add_middleware(ApiKeyMiddleware, api_keys=settings.api_keys)
+    # Settings check the keys; a copy made with `model_copy(update=...)` skips that, so again.
+    app.add_middleware(ApiKeyMiddleware, api_keys=check_api_keys(settings.api_keys))
     # The hot route first: a request is matched against the routes in order.
     app.include_router(enqueue.enqueue_router(catalog))
     app.include_router(bulk.bulk_router(catalog, settings.max_bulk))

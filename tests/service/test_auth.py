@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator, Sequence
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 from starlette.routing import BaseRoute, Mount
 
 from jobs.layout.connection import RedisClient
 from service.main import create_app
 from settings import Settings
 
-KEY = "s3cret-key"
+KEY = "s3cret-key-0123456789"
+OTHER = "another-key-0123456789"
 OPEN = {"/health", "/ready"}
 
 
@@ -38,7 +40,7 @@ def _requests(routes: Sequence[BaseRoute], prefix: str = "") -> list[tuple[str, 
 
 @pytest.fixture
 async def keyed_app(settings: Settings, redis: RedisClient) -> AsyncIterator[FastAPI]:
-    app = create_app(settings.model_copy(update={"api_keys": ["other", KEY]}))
+    app = create_app(settings.model_copy(update={"api_keys": [OTHER, KEY]}))
     async with app.router.lifespan_context(app):
         yield app
 
@@ -107,3 +109,34 @@ async def test_a_browser_opening_the_root_is_prompted_and_an_api_client_is_not(
 
 async def test_without_keys_configured_nothing_is_asked(client: httpx.AsyncClient) -> None:
     assert (await client.get("/queues")).status_code == 200
+
+
+@pytest.mark.parametrize("value", [" , ", ",", " ,, , "])
+def test_api_keys_that_name_no_key_stop_the_start(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("API_KEYS", value)
+    with pytest.raises(ValidationError, match="API_KEYS is set but names no key"):
+        Settings()
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_empty_api_keys_mean_no_authentication(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("API_KEYS", value)
+    assert Settings().api_keys == []
+
+
+def test_a_short_api_key_stops_the_start_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("API_KEYS", f"{KEY}, short-key")
+    with pytest.raises(ValidationError, match="shorter than 16 characters") as refused:
+        Settings()
+    assert "short-key" not in str(refused.value)
+    monkeypatch.setenv("API_KEYS", f"{KEY},{OTHER}")
+    assert Settings().api_keys == [KEY, OTHER]
+
+
+def test_create_app_refuses_a_short_key_that_skipped_validation(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="shorter than 16 characters"):
+        create_app(settings.model_copy(update={"api_keys": [KEY, "tiny"]}))
