@@ -1,4 +1,5 @@
-"""API keys: with `API_KEYS` set, every path but `/health` and `/ready` needs a key.
+"""API keys: with `API_KEYS` set, every path but `/health` and `/ready` needs a key, over HTTP
+and websockets alike (a websocket without one is closed before it opens: a 403).
 
 A small ASGI middleware rather than a route dependency, so nothing can slip through: static
 files, `/docs`, `/openapi.json` and routes added later are covered without opting in.
@@ -73,12 +74,18 @@ class ApiKeyMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Mounted under a prefix, `path` carries it (`root_path`): compare without it.
         path: str = scope.get("path", "").removeprefix(scope.get("root_path", ""))
-        if scope["type"] != "http" or not self.api_keys or path in OPEN_PATHS:
+        # `lifespan` carries no request; every other scope (http, websocket) needs the key.
+        if scope["type"] == "lifespan" or not self.api_keys or path in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         if key_matches(presented_key(headers.get("authorization")), self.api_keys):
             await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            # A websocket (or any other scope) without the key: closed before it is accepted,
+            # which the server answers with a 403.
+            await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
             return
         error = Unauthorized("a valid API key is required: Authorization: Bearer <key>")
         challenge = {"WWW-Authenticate": REALM} if _from_browser(path, headers) else {}

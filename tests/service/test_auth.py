@@ -8,9 +8,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
-from starlette.routing import BaseRoute, Mount
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount, WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from jobs.layout.connection import RedisClient
+from service.auth import ApiKeyMiddleware
 from service.main import create_app
 from settings import Settings
 
@@ -140,3 +144,30 @@ def test_a_short_api_key_stops_the_start_without_showing_it(
 def test_create_app_refuses_a_short_key_that_skipped_validation(settings: Settings) -> None:
     with pytest.raises(ValueError, match="shorter than 16 characters"):
         create_app(settings.model_copy(update={"api_keys": [KEY, "tiny"]}))
+
+
+def _websocket_app(api_keys: list[str]) -> ApiKeyMiddleware:
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("opened")
+        await websocket.close()
+
+    return ApiKeyMiddleware(Starlette(routes=[WebSocketRoute("/ws", echo)]), api_keys)
+
+
+def test_a_websocket_without_a_valid_key_is_refused() -> None:
+    with TestClient(_websocket_app([KEY])) as client:
+        for headers in ({}, {"Authorization": "Bearer nope"}):
+            with (
+                pytest.raises(WebSocketDisconnect) as closed,
+                client.websocket_connect("/ws", headers=headers),
+            ):
+                pass
+            assert closed.value.code == 1008
+        with client.websocket_connect("/ws", headers={"Authorization": f"Bearer {KEY}"}) as ws:
+            assert ws.receive_text() == "opened"
+
+
+def test_a_websocket_needs_no_key_when_none_is_configured() -> None:
+    with TestClient(_websocket_app([])) as client, client.websocket_connect("/ws") as ws:
+        assert ws.receive_text() == "opened"
