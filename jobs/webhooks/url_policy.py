@@ -3,8 +3,9 @@
 Two checks, at two times:
 
 - `check_url` at enqueue time: the scheme (`https`, and `http` only with `WEBHOOK_ALLOW_HTTP`),
-  a host, and, when the host is a literal address (`10.0.0.1`, `[::1]`, also the legacy
-  IPv4 spellings `127.1` or `2130706433` that resolvers accept), that address. The caller turns
+  no credentials (`user:pw@`: refused, never stored nor sent as Basic auth), a host, and,
+  when the host is a literal address (`10.0.0.1`, `[::1]`, also the legacy IPv4 spellings
+  `127.1` or `2130706433` that resolvers accept), that address. The caller turns
   `WebhookRefused` into a 422.
 - `resolve` at delivery: a host name is resolved, *every* address it resolves to is checked
   (one bad address refuses the whole name: a mixed answer is how DNS rebinding looks), and the
@@ -69,6 +70,9 @@ def check_url(url: str, settings: Settings) -> Target:
     if scheme not in allowed:
         hint = "" if settings.webhook_allow_http else " (http:// needs WEBHOOK_ALLOW_HTTP=true)"
         raise WebhookRefused(f"callback URL must be {' or '.join(allowed)}://{hint}")
+    if "@" in parts.netloc:
+        # Never stored, never sent as Basic auth; the message does not repeat them.
+        raise WebhookRefused("callback URL must not contain credentials (user:password@)")
     host = parts.hostname
     if not host:
         raise WebhookRefused("callback URL has no host")

@@ -88,3 +88,13 @@ async def test_a_literal_address_is_resolved_to_itself_and_checked_again() -> No
     loopback = check_url("https://127.0.0.1/hook", Settings(webhook_allow_private=True))
     with pytest.raises(WebhookRefused):
         await resolve(loopback, Settings())  # the delivery's settings decide
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://user:pw@example.com/hook", "https://user@example.com/hook", "https://:pw@8.8.8.8/"],
+)
+def test_credentials_in_the_url_are_refused_without_being_repeated(url: str) -> None:
+    with pytest.raises(WebhookRefused) as refused:
+        check_url(url, Settings())
+    assert "pw" not in str(refused.value) and "example" not in str(refused.value)
