@@ -144,8 +144,13 @@ async def resolve(target: Target, settings: Settings) -> list[IPAddress]:
     for address in addresses:
         try:
             check_address(address, settings)
-        except WebhookRefused as refused:
-            raise WebhookRefused(f"{target.host} resolves to {address}: {refused}") from None
+        except WebhookRefused:
+            # Which address, or what kind, is not said: the message is readable by any client
+            # (`/deliveries`, the job's error), and would map the service's own network.
+            raise WebhookRefused(
+                f"{target.host} resolves to a non-public address; "
+                "set WEBHOOK_ALLOW_PRIVATE=true to allow it"
+            ) from None
     if not addresses:
         raise socket.gaierror(f"{target.host} resolves to no address")
     return addresses

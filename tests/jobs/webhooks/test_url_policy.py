@@ -98,3 +98,12 @@ def test_credentials_in_the_url_are_refused_without_being_repeated(url: str) -> 
     with pytest.raises(WebhookRefused) as refused:
         check_url(url, Settings())
     assert "pw" not in str(refused.value) and "example" not in str(refused.value)
+
+
+async def test_a_refused_name_does_not_disclose_what_it_resolves_to() -> None:
+    target = check_url("https://localhost/hook", Settings())
+    with pytest.raises(WebhookRefused) as refused:
+        await resolve(target, Settings())
+    message = str(refused.value)
+    assert message.startswith("localhost resolves to a non-public address")
+    assert "127.0.0.1" not in message and "::1" not in message and "loopback" not in message
