@@ -3,7 +3,8 @@
 Two checks, at two times:
 
 - `check_url` at enqueue time: the scheme (`https`, and `http` only with `WEBHOOK_ALLOW_HTTP`),
-  no credentials (`user:pw@`: refused, never stored nor sent as Basic auth), a host, and,
+  no credentials (`user:pw@`: refused, never stored nor sent as Basic auth), a host, a port
+  in `WEBHOOK_ALLOWED_PORTS` (443 and 80 by default), and,
   when the host is a literal address (`10.0.0.1`, `[::1]`, also the legacy IPv4 spellings
   `127.1` or `2130706433` that resolvers accept), that address. The caller turns
   `WebhookRefused` into a 422.
@@ -76,10 +77,16 @@ def check_url(url: str, settings: Settings) -> Target:
     host = parts.hostname
     if not host:
         raise WebhookRefused("callback URL has no host")
+    port = port or _default_port(scheme)
+    if port not in settings.webhook_allowed_ports:
+        allowed_ports = ",".join(map(str, settings.webhook_allowed_ports))
+        raise WebhookRefused(
+            f"callback URL port {port} is not allowed (WEBHOOK_ALLOWED_PORTS={allowed_ports})"
+        )
     address = literal_address(host)
     if address is not None:
         check_address(address, settings)
-    return Target(_without_fragment(parts), scheme, host, port or _default_port(scheme), address)
+    return Target(_without_fragment(parts), scheme, host, port, address)
 
 
 def literal_address(host: str) -> IPAddress | None:

@@ -128,6 +128,7 @@ async def test_attach_webhook_is_idempotent_and_a_final_job_delivers_at_once(
     redis: RedisClient, settings: Settings
 ) -> None:
     with webhook_receiver() as receiver:
+        settings = receiver.allowed_in(settings)
         url = receiver.url()
         async with worker_in_background(settings, redis):
             job = await enqueue(redis, "ping", {"message": "late"}, settings=settings)

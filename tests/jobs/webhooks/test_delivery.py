@@ -38,6 +38,7 @@ async def test_a_final_job_is_delivered_signed_with_its_jobview(
     settings: Settings, redis: RedisClient
 ) -> None:
     with webhook_receiver() as receiver:
+        settings = receiver.allowed_in(settings)
         async with worker_in_background(settings, redis):
             parent_id, delivery_id, event_id = await deliver_after_final(
                 redis, settings, receiver.url()
@@ -67,6 +68,7 @@ async def test_a_failing_receiver_gets_retries_with_the_same_event_id(
     settings: Settings, redis: RedisClient, client: httpx.AsyncClient
 ) -> None:
     with webhook_receiver(answers=[500, 500]) as receiver:
+        settings = receiver.allowed_in(settings)
         async with worker_in_background(settings, redis):
             parent_id, delivery_id, event_id = await deliver_after_final(
                 redis, settings, receiver.url()
@@ -101,6 +103,7 @@ async def test_a_name_resolving_to_loopback_is_refused_at_delivery_without_conne
 ) -> None:
     strict = settings.model_copy(update={"webhook_allow_private": False})
     with webhook_receiver() as receiver:
+        strict = receiver.allowed_in(strict)
         url = receiver.url(host="localhost")
         check_url(url, strict)  # a name passes at enqueue: only its addresses can tell
         async with worker_in_background(strict, redis):
@@ -124,6 +127,7 @@ async def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(
 ) -> None:
     two_attempts = settings.model_copy(update={"webhook_max_attempts": 2})
     with webhook_receiver(answers=[302, 302]) as receiver:
+        two_attempts = receiver.allowed_in(two_attempts)
         async with worker_in_background(two_attempts, redis):
             parent_id, delivery_id, _ = await deliver_after_final(
                 redis, two_attempts, receiver.url()

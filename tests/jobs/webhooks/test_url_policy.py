@@ -51,7 +51,7 @@ def test_public_addresses_and_names_pass_the_enqueue_check() -> None:
 def test_the_checked_target_keeps_the_host_as_written_for_its_host_header(
     url: str, host_header: str
 ) -> None:
-    allowed = Settings(webhook_allow_http=True)
+    allowed = Settings(webhook_allow_http=True, webhook_allowed_ports=[443, 80, 8443, 444])
     assert check_url(url, allowed).host_header == host_header
 
 
@@ -107,3 +107,27 @@ async def test_a_refused_name_does_not_disclose_what_it_resolves_to() -> None:
     message = str(refused.value)
     assert message.startswith("localhost resolves to a non-public address")
     assert "127.0.0.1" not in message and "::1" not in message and "loopback" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com:8443/hook",
+        "https://example.com:22/hook",
+        "https://8.8.8.8:6379/hook",
+    ],
+)
+def test_only_the_allowed_ports_pass(url: str) -> None:
+    default = Settings(webhook_allow_http=True)
+    with pytest.raises(WebhookRefused) as refused:
+        check_url(url, default)
+    assert "WEBHOOK_ALLOWED_PORTS=443,80" in str(refused.value)
+    assert check_url(url, default.model_copy(update={"webhook_allowed_ports": [8443, 22, 6379]}))
+
+
+def test_the_allowed_ports_are_read_as_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_ALLOWED_PORTS", "443, 8443")
+    assert Settings().webhook_allowed_ports == [443, 8443]
+    assert check_url("https://example.com:8443/hook", Settings()).port == 8443
+    with pytest.raises(WebhookRefused):
+        check_url("http://example.com/hook", Settings(webhook_allow_http=True))
