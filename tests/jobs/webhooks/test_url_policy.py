@@ -5,7 +5,13 @@ import ipaddress
 
 import pytest
 
-from jobs.webhooks.url_policy import WebhookRefused, check_url, literal_address, resolve
+from jobs.webhooks.url_policy import (
+    WebhookRefused,
+    check_url,
+    literal_address,
+    non_global_reason,
+    resolve,
+)
 from settings import Settings
 
 
@@ -131,3 +137,46 @@ def test_the_allowed_ports_are_read_as_a_list(monkeypatch: pytest.MonkeyPatch) -
     assert check_url("https://example.com:8443/hook", Settings()).port == 8443
     with pytest.raises(WebhookRefused):
         check_url("http://example.com/hook", Settings(webhook_allow_http=True))
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "192.0.0.8",  # global to Python 3.11.7's `ipaddress`, special-purpose to IANA
+        "192.0.0.9",
+        "192.0.0.170",
+        "192.0.2.1",
+        "192.31.196.1",
+        "192.88.99.1",
+        "192.175.48.1",
+        "198.18.0.1",
+        "198.51.100.7",
+        "203.0.113.9",
+        "240.0.0.1",
+        "255.255.255.255",
+        "224.0.0.1",
+        "64:ff9b::a00:1",  # NAT64 in front of 10.0.0.1
+        "64:ff9b:1::1",
+        "100::1",
+        "2001::1",  # Teredo
+        "2001:db8::1",
+        "2620:4f:8000::1",
+        "3fff::1",
+        "5f00::1",
+        "fc00::1",
+        "fec0::1",
+        "ff02::1",
+    ],
+)
+def test_every_special_purpose_block_is_refused_whatever_the_python(address: str) -> None:
+    ip = ipaddress.ip_address(address)
+    with pytest.raises(WebhookRefused) as refused:
+        check_url(f"https://{ip if ip.version == 4 else f'[{ip}]'}/hook", Settings())
+    assert "WEBHOOK_ALLOW_PRIVATE" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "1.1.1.1", "192.0.3.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"]
+)
+def test_public_addresses_next_to_special_blocks_pass(address: str) -> None:
+    assert non_global_reason(ipaddress.ip_address(address)) is None
