@@ -220,6 +220,13 @@ async def resolve(target: Target, settings: Settings) -> list[IPAddress]:
     return addresses
 
 
+def redact_url(url: str) -> str:
+    """`url` fit to show: its query (often a token, `?token=...`) replaced by `<redacted>` and
+    its fragment dropped. For views, `/deliveries` and logs; the delivery uses the full URL."""
+    base, query_mark, _ = url.partition("#")[0].partition("?")
+    return f"{base}?<redacted>" if query_mark else base
+
+
 def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 

@@ -165,3 +165,24 @@ async def _metrics(client: httpx.AsyncClient) -> dict[tuple[str, Any], float]:
         for family in text_string_to_metric_families(response.text)
         for s in family.samples
     }
+
+
+async def test_the_query_is_sent_but_shown_redacted(
+    settings: Settings, redis: RedisClient, client: httpx.AsyncClient
+) -> None:
+    with webhook_receiver() as receiver:
+        settings = receiver.allowed_in(settings)
+        url = receiver.url("/hook?token=s3cret")
+        async with worker_in_background(settings, redis):
+            parent_id, delivery_id, _ = await deliver_after_final(redis, settings, url)
+            delivery = await final_record(redis, delivery_id)
+        [request] = receiver.requests()
+    assert request.path == "/hook?token=s3cret"  # the delivery uses the full URL
+    shown = receiver.url("/hook?<redacted>")
+    assert delivery.status is JobStatus.complete and delivery.result is not None
+    assert delivery.result["url"] == shown
+    [attempt] = (await client.get(f"/jobs/{parent_id}/deliveries")).json()
+    assert attempt["url"] == shown
+    view = (await client.get(f"/jobs/{delivery_id}")).json()
+    assert view["input"]["url"] == shown
+    assert "s3cret" not in (await client.get(f"/jobs/{delivery_id}")).text

@@ -10,6 +10,7 @@ from jobs.webhooks.url_policy import (
     check_url,
     literal_address,
     non_global_reason,
+    redact_url,
     resolve,
 )
 from settings import Settings
@@ -180,3 +181,16 @@ def test_every_special_purpose_block_is_refused_whatever_the_python(address: str
 )
 def test_public_addresses_next_to_special_blocks_pass(address: str) -> None:
     assert non_global_reason(ipaddress.ip_address(address)) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://h.example/hook?token=abc&x=1", "https://h.example/hook?<redacted>"),
+        ("https://h.example/hook?token=abc#top", "https://h.example/hook?<redacted>"),
+        ("https://h.example/hook#top", "https://h.example/hook"),
+        ("https://h.example/hook", "https://h.example/hook"),
+    ],
+)
+def test_a_shown_url_has_its_query_redacted(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
