@@ -159,6 +159,12 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     """Also deliver to private, loopback, link-local and other non-global addresses (default:
     refused: a webhook must not reach the service's own network, e.g. 169.254.169.254)."""
+    webhook_allowed_ports: Annotated[list[Annotated[int, Field(ge=1, le=65535)]], NoDecode] = [
+        443,
+        80,
+    ]
+    """`443,80`: the only ports a callback URL may name (explicitly or by its scheme); any
+    other is refused at enqueue and at delivery (no probing of other services' ports)."""
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=30)
     """One delivery attempt, name resolution to response headers."""
     webhook_max_attempts: int = Field(default=8, ge=1, le=20)
@@ -195,6 +201,7 @@ class Settings(BaseSettings):
         "redis_cluster_nodes",
         "job_modules",
         "webhook_secrets",
+        "webhook_allowed_ports",
         mode="before",
     )
     @classmethod

@@ -17,6 +17,7 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.layout.records import JobDefinition, JobState, LeaseToken, Poison
 from jobs.layout.serialization import deserialize
+from jobs.webhooks.url_policy import redact_url
 
 
 class JobStatus(StrEnum):
@@ -212,7 +213,18 @@ async def load_jobs(
         else:
             live = Live(lease, due, state, abort is not None)
             records.append(_live(job_id, JobDefinition.load(definition), live, now_ms, max_tries))
-    return records
+    return [_redacted(r) for r in records]
+
+
+def _redacted(record: JobRecord | None) -> JobRecord | None:
+    """A webhook delivery's view shows its callback URL without the query (often a token);
+    the delivery itself reads its full input, not this view."""
+    if record is None or record.name != "jobsvc.deliver_webhook":
+        return record
+    payload = record.input
+    if not isinstance(payload, dict) or not isinstance(payload.get("url"), str):
+        return record
+    return record.model_copy(update={"input": {**payload, "url": redact_url(payload["url"])}})
 
 
 @dataclass(frozen=True, slots=True)

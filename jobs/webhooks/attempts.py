@@ -31,6 +31,7 @@ class DeliveryAttempt(Model):
     at: datetime
     """When the attempt started (the Redis server's clock, read before the request)."""
     url: str
+    """The callback URL, its query redacted (`?<redacted>`: it often holds a token)."""
     outcome: Outcome
     """`delivered` (2xx), `failed` (another status, or a network error: retried until the
     last attempt) or `refused` (the address is not allowed: never retried)."""

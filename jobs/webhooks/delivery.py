@@ -47,6 +47,7 @@ from jobs.webhooks.url_policy import (
     Target,
     WebhookRefused,
     check_url,
+    redact_url,
     resolve,
 )
 from jobs.worker.backoff import backoff_s
@@ -67,6 +68,7 @@ class DeliverWebhook(Model):
 class Delivered(Model):
     event_id: str
     url: str
+    """The callback URL, its query redacted (`url_policy.redact_url`)."""
     attempts: int
     """Attempts it took (1: delivered at once)."""
     status_code: int
@@ -130,7 +132,7 @@ async def deliver_webhook(ctx: JobContext, payload: DeliverWebhook) -> Delivered
             event_id=payload.event_id,
             attempt=attempt,
             at=at,
-            url=payload.url,
+            url=redact_url(payload.url),
             outcome=answer.outcome,
             status_code=answer.status_code,
             error=answer.error,
@@ -140,7 +142,7 @@ async def deliver_webhook(ctx: JobContext, payload: DeliverWebhook) -> Delivered
     if answer.outcome == "delivered" and answer.status_code is not None:
         return Delivered(
             event_id=payload.event_id,
-            url=payload.url,
+            url=redact_url(payload.url),
             attempts=attempt,
             status_code=answer.status_code,
         )

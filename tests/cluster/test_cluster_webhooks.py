@@ -21,6 +21,7 @@ async def test_a_retried_delivery_is_recorded_on_a_cluster(
 ) -> None:
     hooks = _hooks(settings)
     with webhook_receiver(answers=[503]) as receiver:
+        hooks = receiver.allowed_in(hooks)
         async with worker_in_background(hooks, redis):
             parent_id, delivery_id, _ = await deliver_after_final(redis, hooks, receiver.url())
             delivery = await final_record(redis, delivery_id)
@@ -41,6 +42,7 @@ async def test_a_callback_url_job_and_its_delivery_share_a_slot_on_a_cluster(
     a failed job on a queue of its own still delivers."""
     hooks, queue = _hooks(settings), new_queue("hooks")
     with webhook_receiver() as receiver:
+        hooks = receiver.allowed_in(hooks)
         job = await enqueue(
             redis,
             "always_permanent",

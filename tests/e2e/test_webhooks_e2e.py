@@ -67,7 +67,7 @@ async def test_a_job_enqueued_with_a_callback_delivers_its_final_view_signed(
     processes: Processes,
 ) -> None:
     with webhook_receiver() as receiver:
-        async with await stack(processes) as client:
+        async with await stack(processes, WEBHOOK_ALLOWED_PORTS=str(receiver.port)) as client:
             job = await enqueue(client, "numbered", {"n": 7}, receiver.url())
             assert job["status"] == "queued"
             [attempt] = await attempts(client, job["id"], 1)
@@ -87,7 +87,7 @@ async def test_a_receiver_failing_twice_gets_the_job_on_the_third_attempt(
     processes: Processes,
 ) -> None:
     with webhook_receiver(answers=[500, 500]) as receiver:
-        async with await stack(processes) as client:
+        async with await stack(processes, WEBHOOK_ALLOWED_PORTS=str(receiver.port)) as client:
             job = await enqueue(client, "numbered", {"n": 1}, receiver.url())
             await received(receiver, 3)
             tries = await attempts(client, job["id"], 3)
@@ -105,7 +105,7 @@ async def test_a_receiver_failing_twice_gets_the_job_on_the_third_attempt(
 
 async def test_a_failed_job_still_delivers_its_view(processes: Processes) -> None:
     with webhook_receiver() as receiver:
-        async with await stack(processes) as client:
+        async with await stack(processes, WEBHOOK_ALLOWED_PORTS=str(receiver.port)) as client:
             job = await enqueue(client, "numbered", {"n": 2, "fail": True}, receiver.url())
             await attempts(client, job["id"], 1)
         [request] = receiver.requests()

@@ -66,3 +66,15 @@ async def test_the_http_client_sends_the_callback_url(configured: httpx.AsyncCli
     with pytest.raises(JobServiceError) as refused:
         await jobs.enqueue("ping", callback_url="https://192.168.0.1/")
     assert refused.value.status == 422 and refused.value.code == "callback_refused"
+
+
+async def test_a_callback_with_credentials_is_422_and_nothing_is_enqueued(
+    configured: httpx.AsyncClient,
+) -> None:
+    url = "https://user:s3cret@hooks.example.com/done"
+    before = (await configured.get("/jobs")).json()["jobs"]
+    answer = await configured.post("/jobs/ping", json={}, params={"callback_url": url})
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "callback_refused" and "s3cret" not in answer.text
+    assert (await configured.get("/jobs")).json()["jobs"] == before

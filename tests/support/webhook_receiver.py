@@ -37,6 +37,10 @@ class Receiver:
     def url(self, path: str = "/hook", host: str = "127.0.0.1", scheme: str = "http") -> str:
         return f"{scheme}://{host}:{self.port}{path}"
 
+    def allowed_in(self, settings: Settings) -> Settings:
+        """`settings` with this receiver's (random) port in `WEBHOOK_ALLOWED_PORTS`."""
+        return settings.model_copy(update={"webhook_allowed_ports": [self.port]})
+
     def requests(self, path: str | None = None) -> list[Received]:
         with self.lock:
             return [r for r in self.received if path is None or r.path == path]

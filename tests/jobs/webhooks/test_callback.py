@@ -93,6 +93,7 @@ async def test_a_bulk_enqueue_gives_every_job_its_own_delivery(
         ("https://[::1]/hook", {"webhook_allow_private": False}, "callback_refused"),
         ("http://hooks.example.com/", {"webhook_allow_http": False}, "callback_refused"),
         ("not a url", {}, "callback_refused"),
+        ("https://user:pw@hooks.example.com/hook", {}, "callback_refused"),
         (URL, {"webhook_secret": None, "webhook_secrets": []}, "webhooks_not_configured"),
     ],
 )
@@ -127,6 +128,7 @@ async def test_attach_webhook_is_idempotent_and_a_final_job_delivers_at_once(
     redis: RedisClient, settings: Settings
 ) -> None:
     with webhook_receiver() as receiver:
+        settings = receiver.allowed_in(settings)
         url = receiver.url()
         async with worker_in_background(settings, redis):
             job = await enqueue(redis, "ping", {"message": "late"}, settings=settings)

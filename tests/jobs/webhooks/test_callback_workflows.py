@@ -42,6 +42,7 @@ async def test_a_workflow_reports_its_outcome_once_all_are_final(
     redis: RedisClient, settings: Settings
 ) -> None:
     with webhook_receiver() as receiver:
+        settings = receiver.allowed_in(settings)
         created = await enqueue_workflow(
             redis, failing_chain(), settings, callback_url=receiver.url()
         )
@@ -63,6 +64,7 @@ async def test_a_workflow_reports_its_outcome_once_all_are_final(
 
 async def test_a_batch_reports_after_its_callbacks(redis: RedisClient, settings: Settings) -> None:
     with webhook_receiver() as receiver:
+        settings = receiver.allowed_in(settings)
         created = await create_batch(
             redis,
             settings,
@@ -92,6 +94,7 @@ async def test_an_uncommitted_workflow_sends_no_webhook(
 ) -> None:
     fast = settings.model_copy(update={"dependency_sweep_s": 0.2})
     with webhook_receiver() as receiver:
+        fast = receiver.allowed_in(fast)
         planned = validate(failing_chain(), fast)
         created = await write_gated(redis, fast, planned, callback_url=receiver.url(), commit=False)
         assert created.done is not None

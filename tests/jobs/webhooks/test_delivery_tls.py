@@ -60,7 +60,9 @@ async def test_https_is_sent_to_the_checked_address_with_the_name_for_tls(
     server_tls, client_tls = tls_for_localhost
     with webhook_receiver(tls=server_tls) as receiver:
         url = receiver.url(host="localhost", scheme="https")
-        answer = await post(url, b"{}", {"X-Webhook-Id": "e1"}, LOCAL, ssl_context=client_tls)
+        answer = await post(
+            url, b"{}", {"X-Webhook-Id": "e1"}, receiver.allowed_in(LOCAL), ssl_context=client_tls
+        )
         assert (answer.outcome, answer.status_code) == ("delivered", 200)
         [request] = receiver.requests("/hook")
     assert request.headers["Host"] == f"localhost:{receiver.port}"
@@ -71,7 +73,7 @@ async def test_a_certificate_for_another_name_is_refused(tmp_path: Path) -> None
     server_tls, client_tls = _certificates(tmp_path, "other.test")
     with webhook_receiver(tls=server_tls) as receiver:
         url = receiver.url(host="localhost", scheme="https")
-        answer = await post(url, b"{}", {}, LOCAL, ssl_context=client_tls)
+        answer = await post(url, b"{}", {}, receiver.allowed_in(LOCAL), ssl_context=client_tls)
         assert receiver.requests() == []
     assert answer.outcome == "failed"
     assert answer.error is not None and "CERTIFICATE_VERIFY_FAILED" in answer.error
