@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,18 +15,22 @@ from jobs.worker.loop import Worker
 from settings import Settings
 from tests.support.waiting import eventually
 
+TICK = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+"""A minute's tick a day ahead: an enqueue takes no date more than 365 days away."""
+TICK_MS = int(TICK.timestamp() * 1000)
+
 
 async def test_tick_is_enqueued_once_however_many_claim_it(
     redis: RedisClient, settings: Settings
 ) -> None:
     catalog = load_catalog(settings)
-    tick = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    tick = TICK
     schedule = Schedule("ping", "* * * * *")
     claims = await asyncio.gather(
         *(claim_and_enqueue(redis, schedule, catalog["ping"], tick, settings) for _ in range(5))
     )
     assert sorted(claims) == [False, False, False, False, True]
-    assert await redis.zrange("arq:queue", 0, -1) == [b"cron:ping:1893499200000"]
+    assert await redis.zrange("arq:queue", 0, -1) == [f"cron:ping:{TICK_MS}".encode()]
 
 
 async def test_scheduler_runs_alongside_the_shipped_schedules(
@@ -56,7 +60,7 @@ async def test_two_schedules_of_one_job_in_the_same_second_are_two_ticks(
     redis: RedisClient, settings: Settings
 ) -> None:
     catalog = load_catalog(settings)
-    tick = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    tick = TICK
     first = schedule("ping", "* * * * *", payload={"message": "a"})
     second = schedule("ping", "* * * * *", payload={"message": "b"})
     try:
@@ -68,7 +72,7 @@ async def test_two_schedules_of_one_job_in_the_same_second_are_two_ticks(
         SCHEDULES.remove(first)
         SCHEDULES.remove(second)
     queued = sorted(m.decode() for m in await redis.zrange("arq:queue", 0, -1))
-    assert queued == ["cron:ping.2:1893499200000", "cron:ping:1893499200000"]
+    assert queued == [f"cron:ping.2:{TICK_MS}", f"cron:ping:{TICK_MS}"]
 
 
 def test_a_schedule_naming_an_undeclared_job_stops_the_worker_at_start(
@@ -86,11 +90,11 @@ async def test_a_missed_tick_runs_once_when_a_worker_comes_back(
     redis: RedisClient, settings: Settings
 ) -> None:
     catalog = load_catalog(settings)
-    now = datetime(2030, 1, 1, 12, 0, 30, tzinfo=UTC)
+    now = TICK + timedelta(seconds=30)
     catching_up = Schedule("ping", "* * * * *", name="ping.catch-up", missed="run_once")
     skipping = Schedule("ping", "* * * * *", name="ping.skip")
     for s in (catching_up, skipping):  # both last ran three minutes before
         await redis.hset(keys.CRON_LAST, s.key, str(int(now.timestamp() * 1000) - 180_000))  # type: ignore[misc]
     await catch_up(redis, [catching_up, skipping], catalog, settings, now)
     ids = [m.decode() for m in await redis.zrange("arq:queue", 0, -1)]
-    assert ids == ["cron:ping.catch-up:1893499200000"]  # 12:00:00, the latest missed tick, once
+    assert ids == [f"cron:ping.catch-up:{TICK_MS}"]  # TICK, the latest missed tick, once
