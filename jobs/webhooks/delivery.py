@@ -16,6 +16,7 @@ could otherwise carry one name's TLS session to another name on the same address
 """
 
 import asyncio
+import logging
 import ssl
 import time
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ from jobs.webhooks.url_policy import (
     resolve,
 )
 from jobs.worker.backoff import backoff_s
+
+logger = logging.getLogger(__name__)
 
 RESPONSE_CAP_BYTES = 1024
 """Most of a response body read (and then dropped): the status is the answer."""
@@ -90,6 +93,13 @@ class Answer:
     outcome: Outcome
     status_code: int | None = None
     error: str | None = None
+    """What clients read (`/deliveries`, the delivery's error): never what kind of network
+    failure it was, so a callback URL is no probe of what listens where."""
+    cause: str | None = None
+    """The network failure itself (refused, reset, TLS), for the worker's log only."""
+
+
+NO_ANSWER = "no HTTP answer (the worker's log has the cause)"
 
 
 def _attempts(settings: Settings) -> int:
@@ -139,6 +149,12 @@ async def deliver_webhook(ctx: JobContext, payload: DeliverWebhook) -> Delivered
             duration_ms=round((time.monotonic() - started) * 1000, 3),
         ),
     )
+    if answer.cause is not None:
+        logger.warning(
+            "webhook attempt failed: %s",
+            answer.cause,
+            extra={"job_id": payload.job_id, "url": redact_url(payload.url), "attempt": attempt},
+        )
     if answer.outcome == "delivered" and answer.status_code is not None:
         return Delivered(
             event_id=payload.event_id,
@@ -174,9 +190,10 @@ async def post(
     except WebhookRefused as refused:
         return Answer("refused", error=str(refused))
     except TimeoutError:
-        return Answer("failed", error=f"timed out after {settings.webhook_timeout_s:g} s")
+        cause = f"timed out after {settings.webhook_timeout_s:g} s"
+        return Answer("failed", error=NO_ANSWER, cause=cause)
     except (httpx.HTTPError, OSError) as exc:
-        return Answer("failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        return Answer("failed", error=NO_ANSWER, cause=f"{type(exc).__name__}: {exc}"[:500])
 
 
 async def _post_to(

@@ -2,6 +2,7 @@
 failure, refused for private addresses, never redirected; attempts visible over HTTP."""
 
 import json
+import socket
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from pydantic import SecretStr
 from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobStatus
+from jobs.webhooks.delivery import NO_ANSWER
 from jobs.webhooks.signing import verify_signature
 from jobs.webhooks.url_policy import check_url
 from settings import Settings
@@ -186,3 +188,26 @@ async def test_the_query_is_sent_but_shown_redacted(
     view = (await client.get(f"/jobs/{delivery_id}")).json()
     assert view["input"]["url"] == shown
     assert "s3cret" not in (await client.get(f"/jobs/{delivery_id}")).text
+
+
+async def test_a_network_failure_is_recorded_without_saying_which(
+    settings: Settings, redis: RedisClient, client: httpx.AsyncClient
+) -> None:
+    """A closed port, a reset or a TLS failure read the same in `/deliveries`: a callback URL
+    is no port scanner. The cause goes to the worker's log."""
+    with socket.socket() as closed:  # bound, never listening: connecting is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        one_attempt = settings.model_copy(
+            update={"webhook_max_attempts": 1, "webhook_allowed_ports": [port]}
+        )
+        async with worker_in_background(one_attempt, redis):
+            parent_id, delivery_id, _ = await deliver_after_final(
+                redis, one_attempt, f"http://127.0.0.1:{port}/hook"
+            )
+            delivery = await final_record(redis, delivery_id)
+    assert delivery.error is not None
+    assert delivery.error.message == f"gave up after 1 attempts: {NO_ANSWER}"
+    [attempt] = (await client.get(f"/jobs/{parent_id}/deliveries")).json()
+    assert (attempt["outcome"], attempt["error"]) == ("failed", NO_ANSWER)
+    assert "refused" not in json.dumps(attempt).lower()
