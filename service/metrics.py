@@ -165,6 +165,17 @@ class ReadingCollector(Collector):
         )
         pickup.add_metric([], snap.pickup.cumulative(stats.PICKUP_BUCKETS_S), snap.pickup.sum_s)
         yield pickup
+        lateness = HistogramMetricFamily(
+            "jobsvc_job_lateness_seconds",
+            "How late tries start: start minus due (enqueue, deferred time or retry time), "
+            "by queue. The signal to scale workers on.",
+            labels=["queue"],
+        )
+        for queue, hist in sorted(snap.lateness.items()):
+            lateness.add_metric(
+                [queue], hist.cumulative(stats.LATENESS_BUCKETS_S), sum_value=hist.sum_s
+            )
+        yield lateness
 
     def _webhook_metrics(self) -> Iterator[Metric]:
         hooks = self.reading.deliveries

@@ -53,3 +53,16 @@ def test_app_json_builds_with_the_python_buildpack_and_runs_the_procfile() -> No
     processes = {line.split(":", 1)[0] for line in (ROOT / "Procfile").read_text().splitlines()}
     assert set(app["formation"]) == processes - {""}
     assert int(app["env"]["REDIS_MAX_CONNECTIONS"]["value"]) >= 2
+
+
+def test_deploy_examples_query_only_metrics_the_service_exports() -> None:
+    """A renamed metric would leave the alert rules and the autoscaler reading nothing."""
+    exported = set(re.findall(r'"(jobsvc_[a-z_]+)"', (ROOT / "service/metrics.py").read_text()))
+    suffixes = ("_bucket", "_count", "_sum", "_total")
+    for example in ("prometheus-alerts.yml", "keda-scaledobject.yaml"):
+        text = (ROOT / "deploy" / example).read_text()
+        used = set(re.findall(r"\b(jobsvc_[a-z_]+)", text))
+        assert used, example
+        for name in used:
+            base = next((name[: -len(s)] for s in suffixes if name.endswith(s)), name)
+            assert name in exported or base in exported, (example, name)

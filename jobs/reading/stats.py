@@ -7,7 +7,8 @@ readers accumulate them.
 
 Hash fields: `outcome:{job}:{complete|failed|aborted|retried}`, `duration_bucket:{job}:{le}`,
 `duration_count:{job}`, `duration_sum_ms:{job}`, `pickup_bucket:{le}`, `pickup_count`,
-`pickup_sum_ms`, and `loop_stalls`, `loop_stalled_ms` (the workers' blocked event loops:
+`pickup_sum_ms`, `lateness_bucket:{queue}:{le}`, `lateness_count:{queue}`,
+`lateness_sum_ms:{queue}`, and `loop_stalls`, `loop_stalled_ms` (the workers' blocked event loops:
 `jobs.worker.watchdog`).
 """
 
@@ -25,6 +26,11 @@ from jobs.layout.keys import MINUTE, STATS
 OUTCOMES = ("complete", "failed", "aborted", "retried")
 DURATION_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, math.inf)
 PICKUP_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, math.inf)
+LATENESS_BUCKETS_S = (
+    *(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    *(30.0, 60.0, 300.0, 900.0, 3600.0, math.inf),
+)
+"""Up to an hour: a backlog an autoscaler should act on shows in the upper buckets."""
 
 
 HISTORY_KEEP_MS = 2 * 3600 * 1000
@@ -86,6 +92,21 @@ class _JobKeys:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _LatenessKeys:
+    buckets: tuple[str, ...]
+    count: str
+    sum_ms: str
+
+    @classmethod
+    def of(cls, queue: str) -> "_LatenessKeys":
+        return cls(
+            tuple(f"lateness_bucket:{queue}:{le_label(b)}" for b in LATENESS_BUCKETS_S),
+            f"lateness_count:{queue}",
+            f"lateness_sum_ms:{queue}",
+        )
+
+
 class JobStats:
     """A worker's counts since its last flush."""
 
@@ -94,6 +115,7 @@ class JobStats:
         self._minutes: Counter[tuple[int, str]] = Counter()
         """(minute ms, outcome) -> tries that ended then: the dashboard's last hour."""
         self._keys: dict[tuple[str, str], _JobKeys] = {}
+        self._lateness_keys: dict[str, _LatenessKeys] = {}
 
     def outcome(self, job: str, outcome: str, duration_ms: int) -> None:
         """A try ended (`complete`, `failed`, `aborted`, or `retried`) and its outcome was
@@ -119,6 +141,18 @@ class JobStats:
         pending[_PICKUP_KEYS[_bucket(latency_ms / 1000, PICKUP_BUCKETS_S)]] += 1
         pending["pickup_count"] += 1
         pending["pickup_sum_ms"] += latency_ms
+
+    def started_late(self, queue: str, lateness_ms: int) -> None:
+        """A try started `lateness_ms` after it came due (every try, retries included: how
+        late work starts is what to scale workers on)."""
+        keys = self._lateness_keys.get(queue)
+        if keys is None:
+            keys = self._lateness_keys[queue] = _LatenessKeys.of(queue)
+        lateness_ms = max(lateness_ms, 0)
+        pending = self._pending
+        pending[keys.buckets[_bucket(lateness_ms / 1000, LATENESS_BUCKETS_S)]] += 1
+        pending[keys.count] += 1
+        pending[keys.sum_ms] += lateness_ms
 
     def loop_stalled(self, stalls: int, stalled_ms: int) -> None:
         """The worker's event loop was blocked `stalls` more times, `stalled_ms` in all."""
@@ -170,6 +204,8 @@ class Snapshot:
     outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
     durations: dict[str, Histogram] = field(default_factory=dict)
     pickup: Histogram = field(default_factory=Histogram)
+    lateness: dict[str, Histogram] = field(default_factory=dict)
+    """queue -> how late its tries started."""
     loop_stalls: int = 0
     loop_stalled_s: float = 0.0
 
@@ -194,6 +230,13 @@ def parse(raw: dict[str, int]) -> Snapshot:
             snap.pickup.count = value
         elif kind == "pickup_sum_ms":
             snap.pickup.sum_s = value / 1000
+        elif kind == "lateness_bucket":
+            queue, _, le = rest.rpartition(":")
+            snap.lateness.setdefault(queue, Histogram()).buckets[le] = value
+        elif kind == "lateness_count":
+            snap.lateness.setdefault(rest, Histogram()).count = value
+        elif kind == "lateness_sum_ms":
+            snap.lateness.setdefault(rest, Histogram()).sum_s = value / 1000
         elif kind == "loop_stalls":
             snap.loop_stalls = value
         elif kind == "loop_stalled_ms":

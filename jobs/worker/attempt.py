@@ -52,6 +52,9 @@ class Claimed:
     token: str
     started_ms: int
     """The server's clock when the claim ran."""
+    due_ms: int = 0
+    """When it came due (enqueued, deferred to, retried at, or its last lease's end); 0:
+    unknown (a recovered claim)."""
     task: "asyncio.Task[None] | None" = None
     cancel_reason: str | None = None
     """Why the worker cancelled it: "timeout" (its job's), "abort", "shutdown" or "lost"

@@ -154,10 +154,13 @@ class Claimer:
         # The token claim.lua wrote, or every renewal and settle would be refused.
         token = LeaseToken(self._worker_id, now, claim_id).encode()
         taken = []
-        for i in range(3, len(reply), 3):
-            raw = reply[i + 1]
+        for i in range(3, len(reply), 4):
+            raw, due = reply[i + 1], reply[i + 3]
             definition = JobDefinition.load(raw) if raw else None
-            taken.append(Claimed(reply[i].decode(), definition, int(reply[i + 2]), token, now))
+            due_ms = int(float(due)) if due else 0
+            taken.append(
+                Claimed(reply[i].decode(), definition, int(reply[i + 2]), token, now, due_ms)
+            )
         if taken and reply[1]:  # ids with an abort request: settled aborted, never run
             aborts = reply[1].decode().split()
             for claimed in taken:

@@ -35,7 +35,7 @@ from jobs.declare.worker_lifespan import LIFESPANS
 from jobs.graph import dependencies
 from jobs.layout.connection import RedisClient, create_redis, is_cluster
 from jobs.layout.eviction import warn_unless_safe
-from jobs.layout.keys import QueueKeys, of_job
+from jobs.layout.keys import DEFAULT_QUEUE, QueueKeys, of_job
 from jobs.layout.migrate import migrate_queue
 from jobs.layout.records import JobDefinition
 from jobs.reading.stats import JobStats
@@ -301,6 +301,9 @@ class Worker:
                 d = claimed.definition
                 if isinstance(d, JobDefinition):
                     self.stats.picked_up(claimed.tries, d.enqueued_ms, claimed.started_ms)
+                    if claimed.due_ms:
+                        lateness_ms = claimed.started_ms - claimed.due_ms
+                        self.stats.started_late(d.queue or DEFAULT_QUEUE, lateness_ms)
                 settle = await self._attempts.run(claimed)
             else:  # claimed with an abort request (claim.lua): settled without running
                 settle = self._attempts.cancelled(claimed)

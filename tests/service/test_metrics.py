@@ -28,6 +28,10 @@ async def test_metrics_count_what_the_workers_ran(
     assert _get(samples, "jobsvc_job_duration_seconds_count", job="ping") == 8
     assert _get(samples, "jobsvc_job_duration_seconds_bucket", job="ping", le="+Inf") == 8
     assert _get(samples, "jobsvc_pickup_latency_seconds_count") == 7
+    # Every try's lateness (start minus due), retries included: 5 + 3 pings, 1 permanent.
+    assert _get(samples, "jobsvc_job_lateness_seconds_count", queue="arq:queue") == 9
+    assert _get(samples, "jobsvc_job_lateness_seconds_sum", queue="arq:queue") > 0
+    assert _get(samples, "jobsvc_job_lateness_seconds_bucket", queue="arq:queue", le="+Inf") == 9
     assert _get(samples, "jobsvc_queue_jobs", queue="arq:queue", state="failed") == 1
     assert _get(samples, "jobsvc_queue_jobs", queue="arq:queue", state="queued") == 0
 

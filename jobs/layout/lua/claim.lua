@@ -7,7 +7,8 @@
 --   ARGV[5] claim id  ARGV[6] '1': also read stock ARQ definitions (`arq:job:{id}`), and
 --   mark those running at ARQ's `arq:in-progress:{id}` (for a stock ARQ client's status)
 --   ARGV[7] an earlier claim id of this worker whose reply arrived ('' none): its record goes
--- Returns {next due score, 'paused' or aborts, now ms, id, job data, tries, ...}; aborts: the
+-- Returns {next due score, 'paused' or aborts, now ms, id, job data, tries, due score, ...};
+--   due score: when the job came due (the worker's lateness metric: start minus due); aborts: the
 --   claimed ids with an abort request (space-separated, '' none), e.g. flagged while their
 --   worker was stalled past the lease: the worker settles them aborted without running them,
 --   and their tries are not counted (a claim of nothing else counts one).
@@ -32,6 +33,7 @@ local lease, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
 local token = ARGV[4] .. '|' .. now .. '|' .. ARGV[5]
 local out = {'', '', now}
 local claimed = {}
+local due_of = {}  -- id -> its due score, for the reply
 local gated = redis.call('EXISTS', P .. KEY.flow) == 1
 if gated then flow.timers() end
 local unknown = redis.call('EXISTS', P .. KEY.unknown) == 1
@@ -76,6 +78,7 @@ while #take < limit and seen < SCAN do
       seen = seen + 1
     else
       take[#take + 1] = id
+      due_of[id] = score
       kept = kept + 1
     end
   end
@@ -91,6 +94,7 @@ while #claimed < limit do
   local batch = redis.call('ZRANGE', ready, 0, limit - #claimed - 1, 'WITHSCORES')
   for i = 1, #batch, 2 do
     local id = batch[i]
+    due_of[id] = batch[i + 1]
     redis.call('ZREM', ready, id)
     if not gated or flow.admit(id, batch[i + 1], level) then claim(id) end
   end
@@ -131,6 +135,7 @@ if #claimed > 0 then
     else
       out[#out + 1] = redis.call('HINCRBY', P .. KEY.state .. id, 'tries', 1)
     end
+    out[#out + 1] = due_of[id] or ''
   end
   if aborts then out[2] = table.concat(aborts, ' ') end
   redis.call('SET', KEYS[3], token .. ' ' .. table.concat(claimed, ' '), 'PX', lease)

@@ -19,6 +19,7 @@ for id in string.gmatch(rest, '%S+') do
     if not data and ARGV[2] == '1' then data = redis.call('GET', KEY.LEGACY_JOB .. id) end
     out[#out + 1] = data or ''
     out[#out + 1] = redis.call('HGET', P .. KEY.state .. id, 'tries') or '1'
+    out[#out + 1] = ''  -- its due time is not kept: no lateness for a recovered claim
   end
 end
 return out
