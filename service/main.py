@@ -17,6 +17,7 @@ from service.openapi import install_openapi
 from service.routes import (
     batches,
     bulk,
+    by_filter,
     cron,
     dashboard,
     deliveries,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Settings check the keys; a copy made with `model_copy(update=...)` skips that, so again.
     app.add_middleware(ApiKeyMiddleware, api_keys=check_api_keys(settings.api_keys))
     # The hot route first: a request is matched against the routes in order.
+    app.include_router(by_filter.router)  # before `POST /jobs/{name}`: fixed paths first
     app.include_router(enqueue.enqueue_router(catalog))
     app.include_router(bulk.bulk_router(catalog, settings.max_bulk))
     app.include_router(workflows.router)

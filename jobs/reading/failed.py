@@ -7,12 +7,14 @@ record expires. A purge deletes the records and their registry entries.
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from jobs.declare.registry import JobSpec
 from jobs.enqueue.submit import enqueue
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.reading.job_record import JobRecord, JobStatus
-from jobs.reading.listing import list_jobs
+from jobs.reading.listing import JobFilter, list_jobs
 from jobs.settings import Settings
 
 MAX_AT_ONCE = 10_000
@@ -23,7 +25,8 @@ MAX_AT_ONCE = 10_000
 class Handled:
     count: int
     skipped: int = 0
-    """Failed jobs of a type no longer declared (retry only)."""
+    """Failed jobs of a type no longer declared, or whose stored input no longer fits its
+    model (retry only): left in the registry, for a fix and another retry."""
 
 
 async def failed_records(
@@ -36,8 +39,7 @@ async def failed_records(
             redis,
             queues,
             {},
-            status=JobStatus.failed,
-            name=name,
+            where=JobFilter(frozenset({JobStatus.failed}), name),
             limit=200,
             cursor=cursor,
             legacy=legacy,
@@ -61,7 +63,11 @@ async def retry_all(
         if spec is None:
             skipped += 1
             continue
-        payload = spec.input_model.model_validate(record.input)
+        try:
+            payload = spec.input_model.model_validate(record.input)
+        except ValidationError:
+            skipped += 1
+            continue
         await enqueue(
             redis, spec, payload, queue=record.queue, priority=record.priority, settings=settings
         )

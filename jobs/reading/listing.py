@@ -5,6 +5,7 @@ a page merges the queues' newest entries. The cursor is the last entry returned
 (`score:id`), so the next page starts strictly after it whatever was enqueued meanwhile.
 """
 
+import math
 from dataclasses import dataclass
 
 from jobs.layout import keys
@@ -20,6 +21,48 @@ class Page:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Which jobs a listing (or a bulk action) takes; every field left out takes any."""
+
+    statuses: frozenset[JobStatus] = frozenset()
+    name: str | None = None
+    since_ms: int | None = None
+    """Enqueued at or after (server ms)."""
+    until_ms: int | None = None
+    """Enqueued before (server ms)."""
+
+    @property
+    def in_failed_registry(self) -> bool:
+        """Only failed or aborted jobs: the failed registry holds them all, and only them."""
+        return bool(self.statuses) and self.statuses <= set(FAILED_STATUSES)
+
+    def matches(self, record: JobRecord) -> bool:
+        if self.statuses and record.status not in self.statuses:
+            return False
+        if self.name is not None and record.name != self.name:
+            return False
+        if self.since_ms is None and self.until_ms is None:
+            return True
+        enqueued = record.enqueued_at
+        if enqueued is None:
+            return False
+        ms = enqueued.timestamp() * 1000
+        return (self.since_ms is None or ms >= self.since_ms) and (
+            self.until_ms is None or ms < self.until_ms
+        )
+
+    def score_range(self) -> tuple[float, float]:
+        """(lowest, highest) index score a match can have. Listing scores are the enqueue ms
+        * 1000 + a position; failed-registry scores the failure's, never before the
+        enqueue: so `since` bounds both, `until` only the listing."""
+        low = -math.inf if self.since_ms is None else self.since_ms * 1000
+        high = math.inf
+        if self.until_ms is not None and not self.in_failed_registry:
+            high = self.until_ms * 1000 - 1
+        return low, high
+
+
 def parse_cursor(cursor: str | None) -> tuple[float, str] | None:
     if not cursor:
         return None
@@ -32,30 +75,31 @@ async def list_jobs(
     queues: list[str],
     max_tries: dict[str, int],
     *,
-    status: JobStatus | None = None,
-    name: str | None = None,
+    where: JobFilter | None = None,
     limit: int = 50,
     cursor: str | None = None,
     legacy: bool = False,
+    budget: int | None = None,
 ) -> Page:
-    """Jobs of `queues`, newest first, optionally filtered by status and job name."""
+    """Jobs of `queues` that match `where`, newest first. At most `budget` index entries are
+    read per call (default: 20 per job asked, at least 1000): a page may come back short, with
+    a cursor to go on from."""
+    where = where or JobFilter()
     after = parse_cursor(cursor)
     found: list[JobRecord] = []
-    chunk, budget, scanned = max(limit, 100), max(limit * 20, 1000), 0
+    budget = budget if budget is not None else max(limit * 20, 1000)
+    chunk, scanned = min(max(limit, 100), budget), 0
     while len(found) < limit and scanned < budget:
-        rows, more = await _newest(redis, queues, status, after, chunk)
+        rows, more = await _newest(redis, queues, where, after, chunk)
         if not rows:
             return Page(found, None)
         records = await load_jobs(redis, [job_id for _, job_id in rows], max_tries, legacy=legacy)
         for (score, job_id), record in zip(rows, records, strict=True):
             scanned += 1
             after = (score, job_id)
-            if record is None or (status is not None and record.status is not status):
-                continue
-            if name is not None and record.name != name:
-                continue
-            found.append(record)
-            if len(found) == limit:
+            if record is not None and where.matches(record):
+                found.append(record)
+            if len(found) == limit or scanned == budget:
                 break
         if not more and after == rows[-1]:
             return Page(found, None)  # every queue is exhausted
@@ -65,18 +109,21 @@ async def list_jobs(
 async def _newest(
     redis: RedisClient,
     queues: list[str],
-    status: JobStatus | None,
+    where: JobFilter,
     after: tuple[float, str] | None,
     chunk: int,
 ) -> tuple[list[tuple[float, str]], bool]:
     """Up to `chunk` entries across the queues, newest first, strictly after `after`; and
     whether any queue may hold more."""
-    top = "+inf" if after is None else after[0]
+    low, high = where.score_range()
+    top = high if after is None else min(after[0], high)
     async with redis.pipeline(transaction=False) as pipe:
         for name in queues:
             q = keys.queue(name)
-            index = q.failed if status in FAILED_STATUSES else q.index
-            pipe.zrevrangebyscore(index, top, "-inf", start=0, num=chunk, withscores=True)
+            index = q.failed if where.in_failed_registry else q.index
+            pipe.zrevrangebyscore(
+                index, _bound(top), _bound(low), start=0, num=chunk, withscores=True
+            )
         replies = await pipe.execute()
     rows = [(score, member.decode()) for reply in replies for member, score in reply]
     rows.sort(reverse=True)
@@ -84,3 +131,10 @@ async def _newest(
         rows = [row for row in rows if row < after]
     more = len(rows) > chunk or any(len(reply) == chunk for reply in replies)
     return rows[:chunk], more
+
+
+def _bound(score: float) -> float | str:
+    """A score as ZRANGEBYSCORE spells an unbounded end."""
+    if math.isinf(score):
+        return "+inf" if score > 0 else "-inf"
+    return score

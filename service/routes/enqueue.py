@@ -276,10 +276,20 @@ def _enqueue_endpoint(spec: JobSpec) -> Callable[..., Awaitable[JobView]]:
     return endpoint
 
 
+RESERVED_NAMES = frozenset({"abort", "retry"})
+"""`POST /jobs/abort` and `/jobs/retry` act on many jobs (`service.routes.by_filter`)."""
+
+
 def enqueue_router(catalog: dict[str, JobSpec]) -> APIRouter:
     """One typed `POST /jobs/{name}` per job, then a catch-all that answers 404."""
     enqueue_routes = APIRouter(tags=["enqueue"], responses=ERROR_RESPONSES)
     public = sorted((s for s in catalog.values() if not s.internal), key=lambda s: s.name)
+    taken = [s.name for s in public if s.name in RESERVED_NAMES]
+    if taken:
+        raise ValueError(
+            f"job name {taken[0]!r} is a route of the job API (POST /jobs/{taken[0]}): "
+            "declare the job with another name, e.g. @job(name='...')"
+        )
     for spec in public:  # an internal job is enqueued by the service only
         enqueue_routes.add_api_route(
             f"/jobs/{spec.name}",
