@@ -106,6 +106,42 @@ async def list_jobs(
     return Page(found, f"{after[0]:.0f}:{after[1]}" if after else None)
 
 
+PREFIX_SCAN_COUNT = 5000
+"""Entries per ZSCAN step of an id-prefix search."""
+
+
+async def find_by_id_prefix(
+    redis: RedisClient,
+    queues: list[str],
+    prefix: str,
+    max_tries: dict[str, int],
+    *,
+    where: JobFilter | None = None,
+    limit: int = 50,
+    legacy: bool = False,
+) -> list[JobRecord]:
+    """Jobs whose id starts with `prefix` (an id copied in part from a log line), newest first.
+    Ids are random, so no index orders them: each queue's listing is scanned (ZSCAN, at most
+    `LISTING_MAX_JOBS` entries per queue), in steps that leave the server to other clients."""
+    where = where or JobFilter()
+    ids: list[str] = []
+    for name in queues:
+        matching = redis.zscan_iter(
+            keys.queue(name).index, match=_glob_literal(prefix) + "*", count=PREFIX_SCAN_COUNT
+        )
+        async for member, _ in matching:
+            ids.append(member.decode())
+    records = await load_jobs(redis, ids, max_tries, legacy=legacy)
+    found = [r for r in records if r is not None and where.matches(r)]
+    found.sort(key=lambda r: r.enqueued_at.timestamp() if r.enqueued_at else 0, reverse=True)
+    return found[:limit]
+
+
+def _glob_literal(text: str) -> str:
+    """`text` matched as itself by a Redis glob pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
 async def _newest(
     redis: RedisClient,
     queues: list[str],

@@ -20,7 +20,8 @@ from jobs.reading.job_record import JobStatus
 from jobs.reading.queues import queue_names
 from jobs.settings import Settings
 from service.deps import CatalogDep, HubDep, RedisDep, SettingsDep
-from service.errors import JobNotFound, JobStateConflict, JobTypeNotFound
+from service.enqueue_options import Rfc3339DateTime
+from service.errors import InvalidRequest, JobNotFound, JobStateConflict, JobTypeNotFound
 from service.routes.queues import declared_queues
 from service.schemas import ERROR_RESPONSES, ErrorResponse, JobPage, JobView
 from service.views import job_location, load_view, max_tries_by_name, reads_legacy
@@ -203,19 +204,52 @@ async def list_jobs(
     queue: Annotated[
         str | None, Query(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$", description="Only this queue.")
     ] = None,
+    created_after: Annotated[
+        Rfc3339DateTime | None, Query(description="Enqueued at or after.")
+    ] = None,
+    created_before: Annotated[Rfc3339DateTime | None, Query(description="Enqueued before.")] = None,
+    id_prefix: Annotated[
+        str | None,
+        Query(
+            min_length=4,
+            max_length=265,
+            pattern=r"^[\w:.\-@]+$",
+            description="Jobs whose id starts with this (one page, no cursor).",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[
         str | None,
         Query(max_length=300, pattern=r"^\d+:[\w:.\-@]+$", description="From the previous page."),
     ] = None,
 ) -> JobPage:
-    """Jobs, newest first, across queues (or one), optionally filtered by status and name."""
+    """Jobs, newest first, across queues (or one), optionally filtered by status, name,
+    enqueue time and id prefix."""
     names = [queue] if queue else await known_queues(redis, catalog, settings)
+    where = listing.JobFilter(
+        frozenset({status_}) if status_ else frozenset(),
+        name,
+        since_ms=None if created_after is None else round(created_after.timestamp() * 1000),
+        until_ms=None if created_before is None else round(created_before.timestamp() * 1000),
+    )
+    if id_prefix is not None:
+        if cursor is not None:
+            raise InvalidRequest("id_prefix answers one page: leave cursor out")
+        found = await listing.find_by_id_prefix(
+            redis,
+            names,
+            id_prefix,
+            max_tries_by_name(catalog),
+            where=where,
+            limit=limit,
+            legacy=reads_legacy(settings),
+        )
+        return JobPage(jobs=found, next_cursor=None)
     page = await listing.list_jobs(
         redis,
         names,
         max_tries_by_name(catalog),
-        where=listing.JobFilter(frozenset({status_}) if status_ else frozenset(), name),
+        where=where,
         limit=limit,
         cursor=cursor,
         legacy=reads_legacy(settings),

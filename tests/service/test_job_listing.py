@@ -8,6 +8,7 @@ import httpx
 from jobs.enqueue.submit import enqueue_many
 from jobs.layout.connection import RedisClient
 from settings import Settings
+from tests.support.waiting import eventually
 from tests.support.workers import new_queue
 
 
@@ -83,3 +84,43 @@ async def test_listing_keeps_the_newest_jobs_up_to_the_cap_per_queue(
     assert listed == [e.job_id for e in out[:2:-1]]  # the newest five, newest first
     everywhere = {j["id"] for j in await _all_pages(client, limit=4)}
     assert everywhere == {e.job_id for e in [*out[3:], *kept]}
+
+
+async def test_a_job_is_found_by_a_prefix_of_its_id(client: httpx.AsyncClient) -> None:
+    ids = [(await _post(client, "/jobs/ping", {}))["id"] for _ in range(30)]
+    wanted = ids[7]
+    answer = await client.get("/jobs", params={"id_prefix": wanted[:8]})
+    assert answer.status_code == 200, answer.text
+    found = [job["id"] for job in answer.json()["jobs"]]
+    assert wanted in found
+    assert all(job_id.startswith(wanted[:8]) for job_id in found)
+    assert answer.json()["next_cursor"] is None
+    # Other criteria still apply; glob characters are no wildcard.
+    none = await client.get("/jobs", params={"id_prefix": wanted[:8], "name": "always_permanent"})
+    assert none.json()["jobs"] == []
+    refused = await client.get("/jobs", params={"id_prefix": "[a-z]"})
+    assert refused.status_code == 422
+    both = await client.get("/jobs", params={"id_prefix": wanted[:8], "cursor": "1:x"})
+    assert both.status_code == 422 and both.json()["error"]["code"] == "invalid_request"
+
+
+async def test_jobs_are_listed_by_enqueue_time(
+    client: httpx.AsyncClient, redis: RedisClient
+) -> None:
+    first = [await _post(client, "/jobs/ping", {}) for _ in range(3)]
+    boundary = max(datetime.fromisoformat(job["enqueued_at"]) for job in first)
+
+    async def server_clock_past_boundary() -> bool:
+        seconds, micros = await redis.time()
+        return bool(seconds + micros / 1e6 > boundary.timestamp() + 0.002)
+
+    await eventually(server_clock_past_boundary)
+    later = [await _post(client, "/jobs/ping", {}) for _ in range(3)]
+    after = boundary.timestamp() + 0.001
+    iso = datetime.fromtimestamp(after, tz=boundary.tzinfo).isoformat().replace("+00:00", "Z")
+    newer = await _all_pages(client, created_after=iso)
+    assert {job["id"] for job in later} <= {job["id"] for job in newer}
+    assert not {job["id"] for job in first} & {job["id"] for job in newer}
+    older = await _all_pages(client, created_before=iso)
+    assert {job["id"] for job in first} <= {job["id"] for job in older}
+    assert not {job["id"] for job in later} & {job["id"] for job in older}
