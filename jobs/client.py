@@ -19,6 +19,9 @@ from pydantic import BaseModel, ValidationError
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from jobs.cron import stored
+from jobs.cron.schedules import Missed, Overlap, schedules_for
+from jobs.cron.stored import ScheduleDefinition, StoredSchedule
 from jobs.declare.context import JobContext
 from jobs.declare.registry import DECLARED, JobDeclaration, load_catalog, output_value
 from jobs.enqueue import abort as aborting
@@ -263,6 +266,44 @@ class JobClient:
             on_complete=on_complete,
             callback_url=callback_url,
         )
+
+    async def put_schedule(
+        self,
+        name: str,
+        job: Callable[..., Any] | str,
+        *,
+        input: BaseModel | dict[str, Any] | None = None,
+        cron: str | None = None,
+        every: float | None = None,
+        tz: str = "UTC",
+        missed: Missed = "skip",
+        overlap: Overlap = "allow",
+        paused: bool = False,
+    ) -> StoredSchedule:
+        """Create or replace a runtime schedule (as `PUT /schedules/{name}`): `cron` or
+        `every` seconds. Checked first (`ScheduleRefused` says what is wrong); every worker
+        runs it within about a second; a schedule declared in code keeps its own name."""
+        declared = self.declaration(job)
+        data = input.model_dump(mode="json") if isinstance(input, BaseModel) else (input or {})
+        definition = ScheduleDefinition(
+            job=declared.name, input=data, cron=cron, every=every, tz=tz, missed=missed,
+            overlap=overlap, paused=paused,
+        )  # fmt: skip
+        catalog = load_catalog(self.settings)
+        if any(s.key == name for s in schedules_for(catalog)):
+            raise stored.ScheduleRefused(f"schedule {name!r} is declared in code", "name")
+        stored.check(name, definition, catalog)
+        schedule, _ = await stored.put(self.redis, name, definition)
+        return schedule
+
+    async def schedules(self) -> dict[str, StoredSchedule]:
+        """The runtime schedules, by name (those in code are in `jobs.cron.schedules`)."""
+        _, found = await stored.load_all(self.redis)
+        return {name: definition for name, (_, definition) in found.items()}
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Delete a runtime schedule; False if there was none."""
+        return await stored.delete(self.redis, name)
 
     def handle(self, job_id: str, output_model: type[Out]) -> JobHandle[Out]:
         """A handle to a job enqueued elsewhere."""

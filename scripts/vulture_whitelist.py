@@ -54,3 +54,5 @@ confirmation_job  # unused variable (tests/service/test_own_routes.py:26)
 place_order  # unused function (tests/service/test_own_routes.py:32)
 option_kwargs  # the typed overload of JobClient.enqueue (jobs/client.py)
 pytest_configure  # jobs/testing/plugin.py: a pytest hook
+updated_at  # a schedule's audit field (jobs/cron/stored.py, service/routes/schedules.py)
+last_job_id  # service/routes/schedules.py: the API's field

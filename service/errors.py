@@ -114,6 +114,18 @@ class WorkflowNotCommittedError(ServiceError):
     code = "workflow_not_committed"
 
 
+class ScheduleNotFound(ServiceError):
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "schedule_not_found"
+
+
+class ScheduleInCode(ServiceError):
+    """A schedule declared in code: read-only over the API (change the code, or pause it)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "schedule_in_code"
+
+
 class RedisUnavailable(ServiceError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "redis_unavailable"

@@ -30,6 +30,7 @@ from service.routes import (
     limits,
     metrics,
     queues,
+    schedules,
     stats,
     workflows,
 )
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(queues.router)
     app.include_router(limits.router)
     app.include_router(cron.router)
+    app.include_router(schedules.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(stats.router)

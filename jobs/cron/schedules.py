@@ -29,6 +29,8 @@ from croniter import croniter
 from jobs.declare.registry import JobSpec
 
 Missed = Literal["skip", "run_once"]
+Overlap = Literal["allow", "skip"]
+MAX_EVERY_S = 365 * 24 * 3600.0
 
 
 class InvalidSchedule(ValueError):
@@ -46,9 +48,23 @@ class Schedule:
     missed: Missed = "skip"
     housekeeping: bool = False
     """The service's own (`HOUSEKEEPING`), not the application's (`CRON_ENABLED`)."""
+    every: float | None = None
+    """Seconds between ticks, instead of `cron`: ticks fall on multiples of it since the Unix
+    epoch, so every worker computes the same ones."""
+    overlap: Overlap = "allow"
+    """"skip": a tick whose previous run is not final yet enqueues nothing."""
+    revision: int = 0
+    """A schedule made over the API: its version (`jobs.cron.stored`); 0 for one in code."""
+    paused: bool = False
+    """Made over the API paused (one in code is paused in `CRON_PAUSED`)."""
 
     def __post_init__(self) -> None:
-        if not croniter.is_valid(self.cron):
+        if self.every is not None:
+            if not 1 <= self.every <= MAX_EVERY_S:
+                raise InvalidSchedule(
+                    f"schedule {self.key!r}: every must be 1 s to 365 days, not {self.every:g}"
+                )
+        elif not croniter.is_valid(self.cron):
             raise InvalidSchedule(f"schedule {self.key!r}: {self.cron!r} is not a cron expression")
         try:
             ZoneInfo(self.tz)
@@ -59,8 +75,15 @@ class Schedule:
     def key(self) -> str:
         return self.name or self.job
 
+    @property
+    def from_api(self) -> bool:
+        return self.revision > 0
+
     def next_after(self, moment: datetime) -> datetime:
         """The first tick strictly after `moment` (an aware datetime), in UTC."""
+        if self.every is not None:
+            step = round(self.every * 1000)
+            return _at_ms((_ms(moment) // step + 1) * step)
         tz = ZoneInfo(self.tz)
         ticks = croniter(self.cron, moment.astimezone(tz))
         while True:
@@ -72,6 +95,9 @@ class Schedule:
 
     def previous_before(self, moment: datetime) -> datetime:
         """The last tick at or before `moment`, in UTC (for missed ticks)."""
+        if self.every is not None:
+            step = round(self.every * 1000)
+            return _at_ms(_ms(moment) // step * step)
         tz = ZoneInfo(self.tz)
         tick: datetime = croniter(self.cron, moment.astimezone(tz)).get_prev(datetime)
         return tick.astimezone(UTC)
@@ -81,7 +107,17 @@ class Schedule:
         return hour.startswith("*")
 
     def describe(self) -> str:
+        if self.every is not None:
+            return f"every {self.every:g} s"
         return f"{self.cron} ({self.tz})"
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _at_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 SCHEDULES: list[Schedule] = []

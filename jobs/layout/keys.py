@@ -61,6 +61,8 @@ MINUTE = "jobsvc:minute:"  # {minute ms} -> hash outcome -> tries that ended the
 EVENTS = "jobsvc:events"  # pub/sub channel: records.Event on every change
 CRON_PAUSED = "jobsvc:cron:paused"  # set of paused schedule names
 CRON_LAST = "jobsvc:cron:last"  # hash schedule name -> ms of the last tick (or run-now) enqueued
+CRON_LAST_JOB = "jobsvc:cron:last_job"  # hash schedule name -> id of the last tick's job
+SCHEDULES = "jobsvc:schedules"  # hash name -> JSON schedule made over the API; `#version` field
 WEBHOOK_STATS = "jobsvc:webhooks"  # hash of the webhook delivery counters (jobs/webhooks)
 
 PREFIX_OPEN, PREFIX_CLOSE = "jobsvc:{", "}:"  # around a queue's name: its keys' prefix

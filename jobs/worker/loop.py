@@ -175,10 +175,17 @@ class Worker:
             housekeeping=self.settings.housekeeping,
             application=self.settings.cron_enabled,
         )
-        if schedules and not self.burst:
+        stored_schedules = self.settings.cron_enabled  # those made over the API
+        if (schedules or stored_schedules) and not self.burst:
             background.append(
                 asyncio.create_task(
-                    run_schedules(self.pool, schedules, self.catalog, self.settings)
+                    run_schedules(
+                        self.pool,
+                        schedules,
+                        self.catalog,
+                        self.settings,
+                        stored_schedules=stored_schedules,
+                    )
                 )
             )
         self.watchdog.start()

@@ -9,7 +9,7 @@ from jobs.cron import runner
 from jobs.cron.schedules import Schedule, schedules_for
 from jobs.declare.models import Model
 from service.deps import CatalogDep, RedisDep, SettingsDep
-from service.errors import ServiceError
+from service.errors import ScheduleNotFound
 from service.routes.enqueue import created_view
 from service.schemas import AUTH_ERRORS, STORE_ERRORS, JobView, error_response
 from service.views import job_location
@@ -17,11 +17,6 @@ from service.views import job_location
 router = APIRouter(tags=["cron"], responses={**AUTH_ERRORS, **STORE_ERRORS})
 
 ScheduleName = Annotated[str, Path(max_length=200, description="A schedule's name.")]
-
-
-class ScheduleNotFound(ServiceError):
-    status_code = status.HTTP_404_NOT_FOUND
-    code = "schedule_not_found"
 
 
 class CronSchedule(Model):
