@@ -83,7 +83,7 @@ async def _views(redis: RedisDep, catalog: CatalogDep) -> list[ScheduleView]:
 
 
 @router.get("/schedules")
-async def list_schedules(redis: RedisDep, catalog: CatalogDep) -> list[ScheduleView]:
+async def list_all_schedules(redis: RedisDep, catalog: CatalogDep) -> list[ScheduleView]:
     """Every schedule, those declared in code first (read-only here), then those made over the
     API: when it runs, paused or not, next and last run."""
     return await _views(redis, catalog)
