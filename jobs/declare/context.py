@@ -2,18 +2,20 @@
 plain `def` (it runs in a thread or a child process, where blocking calls are the right ones)."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast, overload
 
 import orjson
 
+from jobs.declare import steps
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.settings import Settings, get_settings
 
 logger = logging.getLogger("jobs")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -41,6 +43,8 @@ class JobFacts:
     batch: dict[str, Any] | None = None
     """For a batch's callback (`jobs.graph.batches`): {"id", "total", "complete", "failed",
     "aborted"} of its batch, final when the callback runs."""
+    steps: list[str] = field(default_factory=list)
+    """The durable steps this try ran or replayed, in order (`jobs.declare.steps`)."""
 
     def resource(self, name: str) -> Any:
         """What a worker lifespan (`jobs.worker_lifespan`) put under `name`."""
@@ -82,6 +86,7 @@ class JobContext(JobFacts):
             parent_failures=ctx.get("parent_failures") or {},
             parent_statuses=ctx.get("parent_statuses") or {},
             batch=ctx.get("batch"),
+            steps=ctx.setdefault("steps", []),  # the worker reads it back for the record
         )
 
     async def progress(self, fraction: float, message: str = "") -> bool:
@@ -90,16 +95,58 @@ class JobContext(JobFacts):
         False if this try no longer holds the job's lease (another worker runs it now)."""
         fraction = min(max(float(fraction), 0.0), 1.0)
         value = orjson.dumps({"fraction": fraction, "message": message})
+        return await self._record("progress", value)
+
+    @overload
+    async def step(
+        self, name: str, function: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any
+    ) -> T: ...
+
+    @overload
+    async def step(
+        self, name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> T: ...
+
+    async def step(
+        self, name: str, function: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Any:
+        """Run `function(*args, **kwargs)` once per job: its result is stored, and a later try
+        returns it without running it again (`jobs.declare.steps`). A plain function runs in a
+        thread. The result must be JSON-able through the function's return annotation."""
+        steps.check_name(name)
+        stored = await self.stored_step(name)
+        if stored is not None:
+            self.steps.append(name)
+            return steps.decode(name, function, stored)
+        result = await steps.run_async(function, args, kwargs)
+        await self.record_step(name, steps.encode(name, function, result))
+        return result
+
+    async def stored_step(self, name: str) -> bytes | None:
+        raw: bytes | None = await self.redis.hget(  # type: ignore[misc]
+            keys.of_job(self.job_id).state(self.job_id), steps.FIELD + name
+        )
+        return raw
+
+    async def record_step(self, name: str, value: bytes) -> None:
+        if not await self._record(steps.FIELD + name, value):
+            raise steps.StepNotRecorded(f"step {name!r}: this try no longer holds the job's lease")
+        self.steps.append(name)
+
+    async def _record(self, state_field: str, value: bytes) -> bool:
+        """Write a field of the job's state, fenced by this try's lease (`progress.lua`)."""
         q = keys.of_job(self.job_id)
         recorded = await scripts.script("progress")(
             self.redis,
             [q.lease(self.job_id), q.state(self.job_id)],
-            [self.lease_token, value, self.job_id],
+            [self.lease_token, value, self.job_id, state_field],
         )
         return bool(recorded)
 
 
 ReportProgress = Callable[[float, str], bool]
+OnLoop = Callable[[Coroutine[Any, Any, Any]], Any]
+"""Runs a coroutine on the worker's event loop from a job's thread, and waits for it."""
 
 
 @dataclass(slots=True)
@@ -110,9 +157,15 @@ class SyncJobContext(JobFacts):
 
     report: ReportProgress = field(kw_only=True)
     """Records progress for this try (the worker gives it)."""
+    on_loop: OnLoop | None = field(default=None, kw_only=True)
+    """In a thread: runs the context's Redis calls on the worker's loop (None in a child
+    process, which has no Redis connection of its own)."""
+    context: JobContext | None = field(default=None, kw_only=True)
 
     @classmethod
-    def of(cls, context: JobContext, report: ReportProgress) -> "SyncJobContext":
+    def of(
+        cls, context: JobContext, report: ReportProgress, on_loop: OnLoop | None = None
+    ) -> "SyncJobContext":
         c = context
         return cls(
             c.job_id,
@@ -127,9 +180,29 @@ class SyncJobContext(JobFacts):
             c.parent_failures,
             c.parent_statuses,
             c.batch,
+            c.steps,
             report=report,
+            on_loop=on_loop,
+            context=context,
         )
 
     def progress(self, fraction: float, message: str = "") -> bool:
         """Record how far the job is (0..1); False if this try no longer holds its lease."""
         return self.report(min(max(float(fraction), 0.0), 1.0), message)
+
+    def step(self, name: str, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run `function(*args, **kwargs)` once per job (as `JobContext.step`), here in the
+        job's thread; its result is stored and replayed by later tries."""
+        steps.check_name(name)
+        if self.on_loop is None or self.context is None:
+            raise NotImplementedError(
+                "ctx.step needs the worker's Redis connection: a run_in='process' job has none "
+                "(run the step in a thread job, or split the job)"
+            )
+        stored = self.on_loop(self.context.stored_step(name))
+        if stored is not None:
+            self.steps.append(name)
+            return cast(T, steps.decode(name, function, stored))
+        result = function(*args, **kwargs)
+        self.on_loop(self.context.record_step(name, steps.encode(name, function, result)))
+        return result

@@ -120,13 +120,15 @@ def result_data(
     started_ms: int | None,
     worker: str | None = None,
     priority: int = 0,
+    steps: list[str] | None = None,
 ) -> bytes:
     """`result:{id}`, the final record of a job: ARQ's result keys, minus what the key already
     says. `t` tries, `f` function, `a` args, `k` kwargs (omitted when empty), `et` enqueued ms,
     `s` success, `r` result or error, `st` started ms (absent: it never started), `status`
     (failed or aborted, which ARQ cannot tell apart; absent when `s` says complete), `w` the
-    worker of the last try, `p` priority (when not 0), `ft` finished ms. The id and the queue
-    are the key's. Every byte counts: one of these is kept per finished job.
+    worker of the last try, `p` priority (when not 0), `sp` the durable steps its last try ran
+    or replayed (when any), `ft` finished ms. The id and the queue are the key's. Every byte
+    counts: one of these is kept per finished job.
 
     Open JSON (`open_json`): the script that stores it appends `ft`, the server's time of the
     settle, so finish times agree with the failed registry's scores."""
@@ -148,6 +150,8 @@ def result_data(
         fields["w"] = worker
     if priority:
         fields["p"] = priority
+    if steps:
+        fields["sp"] = steps
     return open_json(fields)
 
 
@@ -227,7 +231,8 @@ class JobState:
     `pass`/`admitted` (a gate let it through, flow.lua), `deps` (parents it still waits
     for), `op` (what a failed parent means: `fail`/`ignore`) and `after` (its parents, space
     separated; enqueue.lua), `p:{parent id}` (each parent's final status, deps.lua), `batch`
-    (its batch's id, jobs.graph.workflow_commit). Bytes we did not write read as absent."""
+    (its batch's id, jobs.graph.workflow_commit), `step:{name}` (a durable step's result JSON,
+    progress.lua). Bytes we did not write read as absent."""
 
     tries: int = 0
     progress: bytes | None = None
@@ -240,6 +245,8 @@ class JobState:
     on_parent_failure: Literal["fail", "ignore"] = "fail"
     parent_statuses: dict[str, str] = field(default_factory=dict)
     batch: str | None = None
+    steps: list[str] = field(default_factory=list)
+    """The durable steps recorded (`step:{name}` fields, `jobs.declare.steps`), by name."""
 
     BATCH: ClassVar[str] = "batch"
     """The field Python writes (a batch member's batch id)."""
@@ -262,6 +269,9 @@ class JobState:
                 if k.startswith(b"p:")
             },
             batch=batch.decode(errors="replace") if batch else None,
+            steps=sorted(
+                k[len(b"step:") :].decode(errors="replace") for k in raw if k.startswith(b"step:")
+            ),
         )
 
 

@@ -87,6 +87,9 @@ class JobRecord(Model):
     """The jobs it waited for (`after`), while it is not final."""
     waiting_on: int | None = None
     """While `waiting`: how many of them are not final yet."""
+    steps: list[str] | None = None
+    """Its durable steps (`ctx.step`) recorded so far; once final, those its last try ran or
+    replayed, in order."""
 
 
 def _dt(ms: Any) -> datetime | None:
@@ -139,7 +142,14 @@ def _from_result(job_id: str, raw: bytes, max_tries: dict[str, int]) -> JobRecor
         result=r if success else None,
         error=None if success else _as_error(r),
         worker=_str(d.get("w") or d.get("worker")),
+        steps=_names(d.get("sp")),
     )
+
+
+def _names(value: Any) -> list[str] | None:
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    return None
 
 
 def _str(value: Any) -> str | None:
@@ -284,6 +294,7 @@ def _live(
         expires_at=_dt(definition.expires_ms),
         after=state.after,
         waiting_on=state.waiting_on if status is JobStatus.waiting else None,
+        steps=state.steps or None,
     )
 
 

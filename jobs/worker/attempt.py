@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +63,8 @@ class Claimed:
     """Its task has taken its first step (`jobs.worker.capacity`)."""
     after: "asyncio.Task[None] | None" = None
     """A stale try of the same job still ending in this worker: this one waits for it."""
+    steps: list[str] = field(default_factory=list)
+    """The durable steps it ran or replayed (`ctx.step`), for its final record."""
 
     @property
     def name(self) -> str:
@@ -121,6 +123,7 @@ class Attempts:
             "lease_token": claimed.token,
             "enqueue_time": datetime.fromtimestamp(definition.enqueued_ms / 1000, tz=UTC),
             "score": claimed.started_ms,
+            "steps": claimed.steps,
         }
         if parents is not None:  # ARQ's ctx, and what a job that waited learns of its parents
             ctx["parent_results"] = parents.results
@@ -289,6 +292,7 @@ class Attempts:
             started_ms=claimed.started_ms if started else None,
             worker=self.ctx.get("worker_id") if started else None,
             priority=d.priority if d else 0,
+            steps=claimed.steps,
         )
         ttl_ms = max(int(ttl_s * 1000), 1)
         stock = d is not None and d.queue is None  # a stock ARQ producer's definition

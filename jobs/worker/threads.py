@@ -12,6 +12,7 @@ import concurrent.futures
 import contextvars
 import functools
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from pydantic import BaseModel
@@ -35,7 +36,9 @@ class ThreadRunner:
         """Run `spec`'s function in a thread; its output's JSON."""
         loop = asyncio.get_running_loop()
         context = JobContext.from_arq(ctx, spec.name, spec.max_tries)
-        sync = SyncJobContext.of(context, functools.partial(_progress, loop, context))
+        sync = SyncJobContext.of(
+            context, functools.partial(_progress, loop, context), functools.partial(_on_loop, loop)
+        )
         call = contextvars.copy_context().run
         future = self._pool.submit(call, spec.call_blocking, sync, payload)
         try:
@@ -65,3 +68,8 @@ def _progress(
     """`SyncJobContext.progress` from a thread: recorded by the loop, fenced by the lease."""
     recorded = asyncio.run_coroutine_threadsafe(context.progress(fraction, message), loop)
     return recorded.result(PROGRESS_WAIT_S)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """A `SyncJobContext` call that needs Redis (a step's read or record), run by the loop."""
+    return asyncio.run_coroutine_threadsafe(coroutine, loop).result(PROGRESS_WAIT_S)

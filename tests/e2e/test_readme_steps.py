@@ -1,0 +1,35 @@
+"""The README's "Durable steps" example, run as written by a real worker and web process."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.jobs_api import JobsApi
+from tests.support.processes import Processes
+from tests.support.readme import code_blocks
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_the_readme_checkout_job_runs_its_steps(processes: Processes, tmp_path: Path) -> None:
+    (module,) = code_blocks("Durable steps", "python")
+    (tmp_path / "readme_steps.py").write_text(module)
+    env = {"JOB_MODULES": "readme_steps", "PYTHONPATH": str(tmp_path)}
+    url = await processes.web(**env)
+    await processes.worker(**env)
+    async with JobsApi(url) as api:
+        created = await api.client.post("/jobs/checkout", json={"order_id": "o-1", "cents": 990})
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+
+        async def final() -> bool:
+            return bool((await api.view(job_id))["status"] in ("complete", "failed"))
+
+        await eventually(final, timeout_s=30)
+        view = await api.view(job_id)
+    assert (view["status"], view["result"], view["steps"]) == (
+        "complete",
+        "ch_o-1",
+        ["charge", "receipt"],
+    )
