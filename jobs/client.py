@@ -25,6 +25,7 @@ from jobs.cron.stored import ScheduleDefinition, StoredSchedule
 from jobs.declare.context import JobContext
 from jobs.declare.registry import DECLARED, JobDeclaration, load_catalog, output_value
 from jobs.enqueue import abort as aborting
+from jobs.enqueue import signals
 from jobs.enqueue.options import EnqueueKwargs, EnqueueOptions
 from jobs.enqueue.plan import UnknownJobName
 from jobs.enqueue.submit import Enqueued, enqueue, enqueue_many
@@ -304,6 +305,12 @@ class JobClient:
     async def delete_schedule(self, name: str) -> bool:
         """Delete a runtime schedule; False if there was none."""
         return await stored.delete(self.redis, name)
+
+    async def send_signal(self, job_id: str, name: str, body: Any = None) -> bool:
+        """Wake a job parked in `ctx.wait_for_signal(name)` with `body`; False if it is not
+        waiting for that signal (as the API's 409)."""
+        outcome, _ = await signals.send_signal(self.redis, job_id, name, body)
+        return outcome == "delivered"
 
     def handle(self, job_id: str, output_model: type[Out]) -> JobHandle[Out]:
         """A handle to a job enqueued elsewhere."""

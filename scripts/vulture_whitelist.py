@@ -56,3 +56,4 @@ option_kwargs  # the typed overload of JobClient.enqueue (jobs/client.py)
 pytest_configure  # jobs/testing/plugin.py: a pytest hook
 updated_at  # a schedule's audit field (jobs/cron/stored.py, service/routes/schedules.py)
 last_job_id  # service/routes/schedules.py: the API's field
+waiting_for_signal  # jobs/reading/job_record.py: the JobView's field

@@ -31,6 +31,7 @@ from service.routes import (
     metrics,
     queues,
     schedules,
+    signals,
     stats,
     workflows,
 )
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(batches.router)
     app.include_router(failed.router)
     app.include_router(jobs.router)
+    app.include_router(signals.router)
     app.include_router(deliveries.router)
     app.include_router(job_types.router)
     app.include_router(queues.router)

@@ -45,6 +45,8 @@ class JobFacts:
     "aborted"} of its batch, final when the callback runs."""
     steps: list[str] = field(default_factory=list)
     """The durable steps this try ran or replayed, in order (`jobs.declare.steps`)."""
+    sleeps: int = 0
+    """Durable sleeps this try reached: the default name of the next one."""
 
     def resource(self, name: str) -> Any:
         """What a worker lifespan (`jobs.worker_lifespan`) put under `name`."""
@@ -122,6 +124,65 @@ class JobContext(JobFacts):
         await self.record_step(name, steps.encode(name, function, result))
         return result
 
+    async def sleep(self, seconds: float, *, name: str | None = None) -> None:
+        """Durable sleep: end this try and resume the job `seconds` later (the server's clock),
+        holding no slot meanwhile; the try does not count, and steps recorded before it replay.
+        Once past, a later try goes straight on. `name`: unique in the job; by default the
+        n-th sleep the job reaches (`1`, `2`, ...)."""
+        if not 0 <= seconds <= steps.MAX_SUSPEND_S:
+            raise ValueError(f"sleep: 0 to {steps.MAX_SUSPEND_S:g} s, not {seconds!r}")
+        await self._sleep(name, lambda now_ms: now_ms + round(seconds * 1000))
+
+    async def sleep_until(self, when: datetime, *, name: str | None = None) -> None:
+        """`sleep` until `when` (an aware datetime)."""
+        await self._sleep(name, lambda _: round(when.timestamp() * 1000))
+
+    async def _sleep(self, name: str | None, wake_at: Callable[[int], int]) -> None:
+        self.sleeps += 1
+        label = steps.check_name(name or str(self.sleeps))
+        (raw,) = await self._fields(steps.SLEEP + label)
+        now = await self._server_ms()
+        if raw is None:
+            wake = wake_at(now)
+            await self._record_or_stop(steps.SLEEP + label, str(wake).encode())
+        else:
+            wake = int(raw)
+        if now < wake:
+            raise steps.Suspend(wake - now)
+
+    async def wait_for_signal(self, name: str, *, timeout: float) -> Any:  # noqa: ASYNC109
+        """Park the job until `POST /jobs/{id}/signals/{name}` (or `send_signal`): this try
+        ends without counting, the job is `waiting` and holds no slot, and the next try gets
+        the signal's JSON body here. No signal within `timeout` seconds: `SignalTimeout`."""
+        steps.check_name(name)
+        if not 0 < timeout <= steps.MAX_SUSPEND_S:
+            raise ValueError(f"timeout: up to {steps.MAX_SUSPEND_S:g} s, not {timeout!r}")
+        body, deadline_raw = await self._fields(steps.SIGNAL + name, steps.SIGNAL_DEADLINE + name)
+        if body is not None:
+            return orjson.loads(body)
+        now = await self._server_ms()
+        if deadline_raw is None:
+            deadline = now + round(timeout * 1000)
+            await self._record_or_stop(steps.SIGNAL_DEADLINE + name, str(deadline).encode())
+        else:
+            deadline = int(deadline_raw)
+        if now >= deadline:
+            raise steps.SignalTimeout(f"no signal {name!r} came within {timeout:g} s")
+        raise steps.Suspend(deadline - now, signal=name)
+
+    async def _fields(self, *names: str) -> list[bytes | None]:
+        state = keys.of_job(self.job_id).state(self.job_id)
+        values: list[bytes | None] = await self.redis.hmget(state, list(names))  # type: ignore[misc]
+        return values
+
+    async def _server_ms(self) -> int:
+        seconds, micros = await self.redis.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    async def _record_or_stop(self, state_field: str, value: bytes) -> None:
+        if not await self._record(state_field, value):
+            raise steps.StepNotRecorded(f"{state_field}: this try no longer holds the job's lease")
+
     async def stored_step(self, name: str) -> bytes | None:
         raw: bytes | None = await self.redis.hget(  # type: ignore[misc]
             keys.of_job(self.job_id).state(self.job_id), steps.FIELD + name
@@ -129,8 +190,7 @@ class JobContext(JobFacts):
         return raw
 
     async def record_step(self, name: str, value: bytes) -> None:
-        if not await self._record(steps.FIELD + name, value):
-            raise steps.StepNotRecorded(f"step {name!r}: this try no longer holds the job's lease")
+        await self._record_or_stop(steps.FIELD + name, value)
         self.steps.append(name)
 
     async def _record(self, state_field: str, value: bytes) -> bool:
@@ -194,15 +254,35 @@ class SyncJobContext(JobFacts):
         """Run `function(*args, **kwargs)` once per job (as `JobContext.step`), here in the
         job's thread; its result is stored and replayed by later tries."""
         steps.check_name(name)
-        if self.on_loop is None or self.context is None:
-            raise NotImplementedError(
-                "ctx.step needs the worker's Redis connection: a run_in='process' job has none "
-                "(run the step in a thread job, or split the job)"
-            )
-        stored = self.on_loop(self.context.stored_step(name))
+        context = self._loop_context()
+        stored = self._call(context.stored_step(name))
         if stored is not None:
             self.steps.append(name)
             return cast(T, steps.decode(name, function, stored))
         result = function(*args, **kwargs)
-        self.on_loop(self.context.record_step(name, steps.encode(name, function, result)))
+        self._call(context.record_step(name, steps.encode(name, function, result)))
+        return result
+
+    def sleep(self, seconds: float, *, name: str | None = None) -> None:
+        """Durable sleep (as `JobContext.sleep`): this try ends, the job resumes later."""
+        self._call(self._loop_context().sleep(seconds, name=name))
+
+    def sleep_until(self, when: datetime, *, name: str | None = None) -> None:
+        self._call(self._loop_context().sleep_until(when, name=name))
+
+    def wait_for_signal(self, name: str, *, timeout: float) -> Any:
+        """Park the job until the signal comes (as `JobContext.wait_for_signal`)."""
+        return self._call(self._loop_context().wait_for_signal(name, timeout=timeout))
+
+    def _loop_context(self) -> JobContext:
+        if self.on_loop is None or self.context is None:
+            raise NotImplementedError(
+                "durable steps, sleeps and signals need the worker's Redis connection: a "
+                "run_in='process' job has none (use a thread job, or split the job)"
+            )
+        return self.context
+
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        assert self.on_loop is not None
+        result: T = self.on_loop(coroutine)
         return result

@@ -36,6 +36,30 @@ MAX_RESULT_BYTES = 256 * 1024
 """A step's stored result, at most (it lives in Redis until the job is final)."""
 
 
+SLEEP = "sleep:"
+"""`sleep:{name}`: when a durable sleep ends (server ms), recorded by its first call."""
+SIGNAL = "sig:"
+"""`sig:{name}`: a signal's body (JSON), written by `signal.lua`."""
+SIGNAL_DEADLINE = "sigwait:"
+"""`sigwait:{name}`: until when the job waits for that signal (server ms)."""
+MAX_SUSPEND_S = 365 * 24 * 3600.0
+
+
+class Suspend(BaseException):
+    """Raised by `ctx.sleep` and `ctx.wait_for_signal` to end the try without counting it: the
+    worker settles the job due again after `delay_ms` (parked for `signal`, if any). A
+    BaseException, so that a job's `except Exception` does not swallow it."""
+
+    def __init__(self, delay_ms: int, signal: str = "") -> None:
+        super().__init__(delay_ms, signal)
+        self.delay_ms = max(delay_ms, 1)
+        self.signal = signal
+
+
+class SignalTimeout(JobFailed):
+    """`ctx.wait_for_signal` waited its whole timeout: no signal came."""
+
+
 class StepResultTooLarge(JobFailed):
     """A step returned more than `MAX_RESULT_BYTES` of JSON: the job fails (a retry would too)."""
 

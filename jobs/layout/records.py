@@ -232,7 +232,9 @@ class JobState:
     for), `op` (what a failed parent means: `fail`/`ignore`) and `after` (its parents, space
     separated; enqueue.lua), `p:{parent id}` (each parent's final status, deps.lua), `batch`
     (its batch's id, jobs.graph.workflow_commit), `step:{name}` (a durable step's result JSON,
-    progress.lua). Bytes we did not write read as absent."""
+    progress.lua), `sleep:{name}` and `sigwait:{name}` (when a durable sleep or a signal wait
+    ends), `sig:{name}` (a signal's body, signal.lua), `parked` (the signal it waits for).
+    Bytes we did not write read as absent."""
 
     tries: int = 0
     progress: bytes | None = None
@@ -247,6 +249,8 @@ class JobState:
     batch: str | None = None
     steps: list[str] = field(default_factory=list)
     """The durable steps recorded (`step:{name}` fields, `jobs.declare.steps`), by name."""
+    parked: str | None = None
+    """The signal it waits for (`ctx.wait_for_signal`; finish.lua's `suspend`)."""
 
     BATCH: ClassVar[str] = "batch"
     """The field Python writes (a batch member's batch id)."""
@@ -269,6 +273,7 @@ class JobState:
                 if k.startswith(b"p:")
             },
             batch=batch.decode(errors="replace") if batch else None,
+            parked=parked.decode(errors="replace") if (parked := raw.get(b"parked")) else None,
             steps=sorted(
                 k[len(b"step:") :].decode(errors="replace") for k in raw if k.startswith(b"step:")
             ),

@@ -90,6 +90,9 @@ class JobRecord(Model):
     steps: list[str] | None = None
     """Its durable steps (`ctx.step`) recorded so far; once final, those its last try ran or
     replayed, in order."""
+    waiting_for_signal: str | None = None
+    """While `waiting`: the signal it is parked for (`POST /jobs/{id}/signals/{name}`);
+    `scheduled_for` is then when it stops waiting (`SignalTimeout`)."""
 
 
 def _dt(ms: Any) -> datetime | None:
@@ -259,7 +262,7 @@ def _live(
     state = JobState.parse(live.state)
     if live.lease is not None:
         status = JobStatus.in_progress
-    elif state.waiting:
+    elif state.waiting or state.parked:
         status = JobStatus.waiting
     elif live.due is not None and live.due > now_ms:
         status = JobStatus.deferred
@@ -282,7 +285,9 @@ def _live(
         tries=min(state.tries, most) if most else state.tries,
         max_tries=most,
         enqueued_at=_dt(definition.enqueued_ms),
-        scheduled_for=_dt(live.due) if status is JobStatus.deferred else None,
+        scheduled_for=_dt(live.due)
+        if status is JobStatus.deferred or (state.parked and status is JobStatus.waiting)
+        else None,
         started_at=_dt(token.started_ms) if token else None,
         progress=_model(Progress, state.progress),
         input=definition.payload,
@@ -295,6 +300,7 @@ def _live(
         after=state.after,
         waiting_on=state.waiting_on if status is JobStatus.waiting else None,
         steps=state.steps or None,
+        waiting_for_signal=state.parked if status is JobStatus.waiting else None,
     )
 
 

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from jobs.declare.job_errors import Aborted, JobTimeout
 from jobs.declare.registry import JobSpec
+from jobs.declare.steps import Suspend
 from jobs.graph import dependencies
 from jobs.graph.dependencies import ParentOutcomes
 from jobs.layout.records import JobDefinition, Poison, result_data
@@ -142,6 +143,13 @@ class Attempts:
                 output = await self._threads.run(spec, ctx, payload)
             else:
                 output = await self._processes.run(spec, ctx, payload)
+        except Suspend as suspended:  # ctx.sleep / ctx.wait_for_signal: back later, no try
+            if log:
+                fields = {**_log_fields(claimed, spec), "resume_in_s": suspended.delay_ms / 1000}
+                line(logger, logging.INFO, "job suspended", fields)
+            return Settle.suspend(
+                claimed.job_id, claimed.token, suspended.delay_ms, suspended.signal
+            )
         except Exception as e:
             return self._failed_try(claimed, spec, e)
         finally:

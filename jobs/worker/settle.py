@@ -36,7 +36,7 @@ class Settle(NamedTuple):
     `requeue` or `defer`. (A tuple: immutable, and built in a third of a frozen dataclass's
     time.)"""
 
-    kind: Literal["complete", "failed", "aborted", "retry", "requeue", "defer"]
+    kind: Literal["complete", "failed", "aborted", "retry", "requeue", "defer", "suspend"]
     job_id: str
     token: str
     a: bytes | str | int = ""
@@ -78,6 +78,12 @@ class Settle(NamedTuple):
         as waiting for such a worker until one claims it."""
         return cls("defer", job_id, token, delay_ms, name)
 
+    @classmethod
+    def suspend(cls, job_id: str, token: str, delay_ms: int, signal: str) -> "Settle":
+        """The job sleeps, or waits for `signal` (parked), for `delay_ms` at most; the try does
+        not count, and holds no slot meanwhile (`ctx.sleep`, `ctx.wait_for_signal`)."""
+        return cls("suspend", job_id, token, delay_ms, signal)
+
 
 COUNTED = {
     "complete": "complete",
@@ -86,10 +92,11 @@ COUNTED = {
     "retry": "retried",
     "requeue": "requeued",
     "defer": "put_back",
+    "suspend": "suspended",
 }
 """The worker's count of each kind of row, and its stats outcome but for the two that give a
 job back without a try ("requeued" at shutdown, "put_back" for a worker that knows it)."""
-NOT_AN_OUTCOME = frozenset(("requeued", "put_back"))
+NOT_AN_OUTCOME = frozenset(("requeued", "put_back", "suspended"))
 
 LINGER_S = 0.005
 """How long a small batch waits for company while other tries are still running (an idle

@@ -14,6 +14,10 @@
 --   defer                    a = delay ms, b = the job's name: the worker does not know the
 --                            job (a rolling deploy); due again after the delay, for a worker
 --                            that knows it; the try does not count; listed as unknown
+--   suspend                  a = delay ms, b = a signal's name ('' none): the job sleeps
+--                            (`ctx.sleep`) or waits for that signal (`ctx.wait_for_signal`,
+--                            parked: signal.lua wakes it) until due again after the delay;
+--                            the try does not count (the next one goes on from its steps)
 -- Returns {{lost ids...}, {child, parent, status, ...}}: rows whose lease no longer holds the
 --         token are skipped (lease lost: the job's lease ran out and it may belong to another
 --         worker now; nothing of the current owner is touched); then the releases this
@@ -82,7 +86,7 @@ for i = 4, #ARGV, 6 do
     if arq then redis.call('DEL', KEY.LEGACY_IN_PROGRESS .. id) end
     requeued[#requeued + 1] = id
     if gated then flow.settle(id, false) end
-  elseif kind == 'requeue' or kind == 'defer' then
+  elseif kind == 'requeue' or kind == 'defer' or kind == 'suspend' then
     settled[id] = true
     redis.call('DEL', lease_key)
     redis.call('ZADD', KEYS[1], now + (tonumber(a) or 0), id)
@@ -90,6 +94,7 @@ for i = 4, #ARGV, 6 do
     redis.call('HINCRBY', P .. KEY.state .. id, 'tries', -1)
     -- Waiting for a worker that knows it (for /queues) until one claims it (claim.lua).
     if kind == 'defer' then redis.call('HSET', P .. KEY.unknown, id, b) end
+    if kind == 'suspend' and b ~= '' then redis.call('HSET', P .. KEY.state .. id, 'parked', b) end
     if arq then redis.call('DEL', KEY.LEGACY_IN_PROGRESS .. id) end
     requeued[#requeued + 1] = id
     if gated then flow.settle(id, false) end

@@ -98,6 +98,7 @@ EXPECTED_KEYS = {
     "reclaim": 1,
     "release": 1,
     "renew": 1,
+    "signal": 2,
 }
 
 

@@ -1,6 +1,8 @@
 """Jobs with durable steps (`ctx.step`): each step's side effect counts itself in Redis, so a
 test sees which steps ran how often across tries and workers."""
 
+from typing import Any
+
 import redis as sync_redis
 from pydantic import BaseModel
 
@@ -87,3 +89,37 @@ async def charge_then_wait(ctx: JobContext) -> list[str]:
         await ctx.redis.blpop([f"{gate_key(ctx.job_id)}:wake"], timeout=0.2)  # type: ignore[misc,arg-type]
     done.append(await ctx.step("ship", ship))
     return done
+
+
+@job(max_tries=2)
+async def nap_between_steps(ctx: JobContext, seconds: float) -> int:
+    """A step, a durable sleep, a step: the sleep ends the try; the next one replays the first
+    step, passes the sleep and runs the second."""
+
+    async def note(what: str) -> str:
+        await ctx.redis.rpush(effects_key(ctx.job_id), what)  # type: ignore[misc]
+        return what
+
+    await ctx.step("before", note, "before")
+    await ctx.sleep(seconds)
+    await ctx.step("after", note, "after")
+    return ctx.try_
+
+
+@job(max_tries=2)
+async def wait_for_approval(ctx: JobContext, timeout_s: float = 60) -> dict[str, Any]:
+    """Asks (a step), then parks until the `approved` signal, or fails at the timeout."""
+
+    async def ask() -> str:
+        await ctx.redis.rpush(effects_key(ctx.job_id), "asked")  # type: ignore[misc]
+        return "asked"
+
+    await ctx.step("ask", ask)
+    decision = await ctx.wait_for_signal("approved", timeout=timeout_s)
+    return {"decision": decision, "try": ctx.try_}
+
+
+@job(max_tries=2)
+def wait_for_approval_in_a_thread(ctx: SyncJobContext) -> Any:
+    """`wait_for_approval` as a plain function."""
+    return ctx.wait_for_signal("approved", timeout=60)
