@@ -20,6 +20,7 @@ from jobs.declare.models import Model
 from jobs.declare.registry import JobSpec
 from jobs.enqueue.plan import MAX_PRIORITY
 from jobs.graph.dependencies import OnParentFailure
+from jobs.graph.edge_limit import check_edges
 from jobs.graph.workflow_commit import enqueue_workflow
 from jobs.graph.workflows import (
     InvalidWorkflow,
@@ -218,6 +219,9 @@ async def create_workflow(
         raise PayloadTooLarge(
             f"{len(body.nodes)} nodes; at most {settings.max_workflow_nodes} (MAX_WORKFLOW_NODES)"
         )
+    # Refused before any other work on the graph (validation checks it again: other callers).
+    edges = sum(len(n.after) for n in body.nodes.values())
+    check_edges(edges, settings.max_edges_per_request, f"a workflow of {len(body.nodes)} nodes")
     strict_input_errors(catalog, {k: (n.job, n.input) for k, n in body.nodes.items()})
     flow = Workflow()
     try:
