@@ -146,9 +146,13 @@ async def sweep(
 
 
 async def _forget(redis: RedisClient, q: keys.QueueKeys, child: str) -> None:
+    """A waiting job that expired: its keys (which expire on their own too) and its entries in
+    the queue's shared hashes (its priority, its gates), which do not."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zrem(q.waiting, child)
         pipe.delete(q.deps(child), q.state(child))
+        pipe.hdel(q.priorities, child)
+        pipe.hdel(q.flow, child)
         await pipe.execute()
 
 

@@ -34,10 +34,12 @@ async def test_a_waiting_job_whose_definition_expired_is_forgotten(
     redis: RedisClient, settings: Settings
 ) -> None:
     parent = await enqueue(redis, "numbered", {"n": 1}, queue="nobody", settings=settings)
-    child = await enqueue(redis, "gather", {}, after=[parent.job_id], settings=settings)
+    child = await enqueue(redis, "gather", {}, after=[parent.job_id], priority=5, settings=settings)
     q = keys.of_job(child.job_id)
+    assert await redis.hget(q.priorities, child.job_id) == b"5"  # type: ignore[misc]
     await redis.delete(q.job(child.job_id))  # as DEPENDENCY_WAIT_S running out would
     await redis.zadd(q.waiting, {child.job_id: 0}, xx=True)
     assert await sweep(redis, [q.name], 10, wait_s=settings.dependency_wait_s) == 0
     assert await redis.zscore(q.waiting, child.job_id) is None
     assert not await redis.exists(q.deps(child.job_id), q.state(child.job_id))
+    assert await redis.hget(q.priorities, child.job_id) is None  # type: ignore[misc]
