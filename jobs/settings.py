@@ -81,7 +81,12 @@ class Settings(BaseSettings):
     max_bulk: int = Field(default=1000, ge=1)
     """Most items in one `POST /jobs/{name}/bulk`."""
     dependency_wait_s: int = Field(default=7 * 24 * 3600, ge=1)
-    """How long a job waiting for parents (`after`) is kept waiting at most."""
+    """How long a job waiting for parents (`after`) is kept waiting at most; every dependency
+    key (`deps`, `children`, `parents`, `waiting`, a waiting job's state) expires with it."""
+    max_edges_per_request: int = Field(default=10_000, ge=1)
+    """Most dependency edges (a job waiting for a parent) one request creates: `after` of one
+    enqueue, bulk items x `after`, a workflow's `after` lists (413 `too_many_edges` past it,
+    nothing written). A batch's edges are bounded by `max_batch_jobs` (two callbacks each)."""
     dependency_sweep_s: float = Field(default=10.0, gt=0)
     """A job waiting for parents is looked at again this long after its enqueue, then this
     often (`jobs.graph.dependencies.sweep`): the most a release lost to a crash is late by (the

@@ -24,6 +24,7 @@ from starlette.routing import Match, Route
 
 from jobs.enqueue.plan import InvalidDependency, InvalidSchedule, QueuePinned
 from jobs.graph.dependencies import UnknownParent
+from jobs.graph.edge_limit import TooManyEdges
 from jobs.layout.serialization import NotSerializable
 from jobs.webhooks.callback import InvalidCallback
 
@@ -87,6 +88,13 @@ class Unauthorized(ServiceError):
 class PayloadTooLarge(ServiceError):
     status_code = status.HTTP_413_CONTENT_TOO_LARGE
     code = "payload_too_large"
+
+
+class TooManyEdgesError(ServiceError):
+    """More dependency edges than `MAX_EDGES_PER_REQUEST` (`jobs.graph.edge_limit`)."""
+
+    status_code = status.HTTP_413_CONTENT_TOO_LARGE
+    code = "too_many_edges"
 
 
 class QueuePinnedError(ServiceError):
@@ -260,6 +268,12 @@ async def _caller_mistake(request: Request, exc: Exception) -> JSONResponse:
     return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, code, str(exc), details)
 
 
+async def _too_many_edges(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TooManyEdges)
+    details = {"edges": exc.edges, "limit": exc.limit}
+    return _json(TooManyEdgesError.status_code, TooManyEdgesError.code, str(exc), details)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
@@ -271,6 +285,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     for mistake in _CALLER_MISTAKES:
         app.add_exception_handler(mistake, _caller_mistake)
+    app.add_exception_handler(TooManyEdges, _too_many_edges)
     # Handled here rather than by the `Exception` handler, which re-raises after answering.
     app.add_exception_handler(RedisError, _store_error)
     app.add_exception_handler(OSError, _store_error)

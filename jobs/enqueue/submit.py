@@ -24,6 +24,8 @@ from jobs.enqueue.group_commit import enqueue_row
 from jobs.enqueue.options import EnqueueKwargs, EnqueueOptions
 from jobs.enqueue.plan import Plan, dump_input, plan, script_args
 from jobs.graph.dependencies import UnknownParent, link, missing_parents
+from jobs.graph.edge_limit import check_edges
+from jobs.graph.waiting_queues import note_waiting
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.layout.records import IdempotencyRecord
@@ -91,6 +93,8 @@ async def _call(
     q = o.queue
     key, record = idempotency or (q.index, None)
     args = script_args(o, rows, settings, record, fresh=fresh, callback_url=callback_url)
+    if o.after or callback_url is not None:  # it writes waiting jobs: the sweep must see them
+        await note_waiting(redis, [q.name], settings)
     reply: list[Any] = await scripts.script("enqueue")(
         redis, [q.due, q.levels, q.wake, q.index, key], args
     )
@@ -129,12 +133,14 @@ async def enqueue(
 
     `job_id` is the unique part of the id; the id names the queue (see `jobs.layout.keys`).
     An unknown or expired parent in `after` raises `UnknownParent`; a bad `callback_url`
-    `InvalidCallback` (its delivery is created in the same step: `jobs.webhooks.callback`)."""
+    `InvalidCallback` (its delivery is created in the same step: `jobs.webhooks.callback`);
+    more parents than `MAX_EDGES_PER_REQUEST` `TooManyEdges`."""
     settings = settings or get_settings()
     o = EnqueueOptions.of(options, kwargs)
     if o.callback_url is not None:
         check_callback(o.callback_url, settings)
     p = plan(job, o, settings)
+    check_edges(len(p.after), settings.max_edges_per_request, "after")
     data = dump_input(payload)
     idempotency = None
     if idempotency_key:
@@ -176,7 +182,7 @@ async def _enqueue_one(
     now = int(reply[0])
     enqueued = _outcome(job_id, reply[2], now, data, o)
     if o.after and enqueued.outcome == "created":
-        await link(redis, [job_id], o.after)
+        await link(redis, [job_id], o.after, wait_s=settings.dependency_wait_s)
     return enqueued
 
 
@@ -237,14 +243,18 @@ async def enqueue_many(
 ) -> list[Enqueued]:
     """Enqueue many jobs of one type, in input order, one round trip per `BULK_CHUNK`. An
     item equal to a job not final yet (uniqueness) comes back as that job. With `after`,
-    every item waits for those parents (a fan-out behind them). With `callback_url`, each
-    job's webhook is delivered there (one delivery per job, created with it)."""
+    every item waits for those parents (a fan-out behind them): items x parents past
+    `MAX_EDGES_PER_REQUEST` raises `TooManyEdges`, before anything is written. With
+    `callback_url`, each job's webhook is delivered there (one delivery per job, created
+    with it)."""
     settings = settings or get_settings()
     options = EnqueueOptions.of(options, kwargs)
     callback_url = options.callback_url
     if callback_url is not None:
         check_callback(callback_url, settings)
     o = plan(job, options, settings)
+    edges = len(payloads) * len(o.after)
+    check_edges(edges, settings.max_edges_per_request, f"{len(payloads)} jobs after {len(o.after)}")
     if o.after:
         await _check_parents_exist(redis, o.after)
     out: list[Enqueued] = []
@@ -256,7 +266,8 @@ async def enqueue_many(
         reply = await _call(redis, o, rows, settings, fresh=True, callback_url=callback_url)
         chunk = _chunk_outcomes(rows, reply, o, every=2 if callback_url else 1)
         if o.after:
-            await link(redis, [e.job_id for e in chunk if e.outcome == "created"], o.after)
+            created = [e.job_id for e in chunk if e.outcome == "created"]
+            await link(redis, created, o.after, wait_s=settings.dependency_wait_s)
         out += chunk
     return out
 

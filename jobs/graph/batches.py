@@ -82,6 +82,9 @@ async def create_batch(
         callbacks=callbacks,
         catalog=catalog,
         limit=settings.max_batch_jobs + len(callbacks),
+        # Its edges are its shape (each member waits for nothing, each callback for every
+        # member), bounded by MAX_BATCH_JOBS rather than MAX_EDGES_PER_REQUEST.
+        max_edges=len(callbacks) * settings.max_batch_jobs,
         callback_url=callback_url,
     )
     return BatchCreated(

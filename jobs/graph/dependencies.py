@@ -15,11 +15,16 @@ How a release reaches the child, which may be on another queue (another Redis Cl
 2. a parent's settle (`finish.lua`, `abort.lua`) releases its children of the same queue in
    the same script, and hands back the others, which the caller releases on their own slots
    right away (`release.lua`);
-3. a sweep (every worker, every half of `DEPENDENCY_SWEEP_S`) looks again at the parents
+3. a sweep (every worker, every half of `DEPENDENCY_SWEEP_S`, over every queue that has
+   waiting jobs, served or not: `jobs.graph.waiting_queues`) looks again at the parents
    of jobs that have waited a while, and links and releases what is missing: a crash between
    a settle and the release it owed, or between creating a child and linking it, costs one
    sweep interval, never a lost or doubled release. Releases are idempotent (a parent counts
    once per child), so a child never runs twice because two releases raced.
+
+Bounded by construction: every dependency key (`deps`, `children`, `parents`, `waiting`, a
+waiting job's state) expires with the longest wait (`DEPENDENCY_WAIT_S`), and one request
+creates at most `MAX_EDGES_PER_REQUEST` edges (`jobs.graph.edge_limit`).
 """
 
 import logging
@@ -72,15 +77,20 @@ async def missing_parents(redis: RedisClient, parents: Sequence[str]) -> list[st
     return [parent for parent, n in zip(parents, found, strict=True) if not n]
 
 
-async def link(redis: RedisClient, children: Sequence[str], parents: Sequence[str]) -> None:
+async def link(
+    redis: RedisClient, children: Sequence[str], parents: Sequence[str], *, wait_s: int
+) -> None:
     """Make `children` (waiting) known to their `parents`; release them at once from the
-    parents that are final already (or gone: those count as not completed)."""
+    parents that are final already (or gone: those count as not completed). `wait_s`
+    (DEPENDENCY_WAIT_S): the most a child waits, the TTL of the parents' `children` sets."""
     if not children:
         return
     releases: list[Release] = []
     script = scripts.script("link")
+    wait_ms = wait_s * 1000
     for q, group in by_queue(parents).items():
-        statuses = await script(redis, [q.parents], [q.prefix, " ".join(children), *group])
+        args = [q.prefix, wait_ms, " ".join(children), *group]
+        statuses = await script(redis, [q.parents], args)
         for parent, raw in zip(group, statuses, strict=True):
             status = raw.decode()
             if status != "live":
@@ -106,11 +116,14 @@ def releases_from(flat: Sequence[bytes]) -> list[Release]:
     return [(values[i], values[i + 1], values[i + 2]) for i in range(0, len(values) - 2, 3)]
 
 
-async def sweep(redis: RedisClient, queues: Iterable[str], interval_s: float) -> int:
+async def sweep(
+    redis: RedisClient, queues: Iterable[str], interval_s: float, *, wait_s: int
+) -> int:
     """Look again at the parents of jobs whose look is due (a batch per queue; the next look
     `interval_s` later): link what is unlinked, release what a lost call owed. Returns how many
     jobs were looked at. Any worker may sweep any queue at any time: every step is idempotent.
-    Times are the server's (enqueue.lua scheduled the first look by its clock)."""
+    Times are the server's (enqueue.lua scheduled the first look by its clock). `wait_s`:
+    DEPENDENCY_WAIT_S (see `link`)."""
     looked = 0
     now_ms = await server_ms(redis)
     for name in queues:
@@ -127,15 +140,19 @@ async def sweep(redis: RedisClient, queues: Iterable[str], interval_s: float) ->
             await redis.zadd(q.waiting, {child: now_ms + int(interval_s * 1000)}, xx=True)
             pending = [p.decode() for p in await redis.smembers(q.deps(child))]  # type: ignore[misc]
             if pending:
-                await link(redis, [child], pending)
+                await link(redis, [child], pending, wait_s=wait_s)
             looked += 1
     return looked
 
 
 async def _forget(redis: RedisClient, q: keys.QueueKeys, child: str) -> None:
+    """A waiting job that expired: its keys (which expire on their own too) and its entries in
+    the queue's shared hashes (its priority, its gates), which do not."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zrem(q.waiting, child)
         pipe.delete(q.deps(child), q.state(child))
+        pipe.hdel(q.priorities, child)
+        pipe.hdel(q.flow, child)
         await pipe.execute()
 
 

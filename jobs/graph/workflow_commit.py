@@ -31,6 +31,7 @@ from jobs.enqueue.plan import Plan, plan, script_header
 from jobs.enqueue.submit import BULK_CHUNK
 from jobs.graph import dependencies
 from jobs.graph.dependencies import COMMIT_GATE, MAX_PARENTS
+from jobs.graph.waiting_queues import note_waiting, waiting_entries
 from jobs.graph.workflow_validation import Planned, validate
 from jobs.graph.workflows import (
     Created,
@@ -58,6 +59,7 @@ async def enqueue_workflow(
     callbacks: Mapping[str, str] | None = None,
     catalog: Mapping[str, JobSpec] | None = None,
     limit: int | None = None,
+    max_edges: int | None = None,
     callback_url: str | None = None,
 ) -> Created:
     """Validate `flow`, then write it by the path the connection allows. `callbacks` (a
@@ -65,7 +67,7 @@ async def enqueue_workflow(
     every node is final, `jobsvc.workflow_done` reports the workflow, and its completion
     webhook posts that report there (checked first: `jobs.webhooks.callback.InvalidCallback`)."""
     settings = settings or get_settings()
-    planned = validate(flow, settings, catalog=catalog, limit=limit)
+    planned = validate(flow, settings, catalog=catalog, limit=limit, max_edges=max_edges)
     if callback_url is not None:
         check_callback(callback_url, settings)
         if len(planned) > MAX_PARENTS:
@@ -220,6 +222,11 @@ class _Writes:
     def queues(self) -> set[str]:
         return {p.queue for p in self.planned} | {self.home.name}
 
+    def waiting_queues(self) -> set[str]:
+        """The queues this workflow puts waiting jobs on (the sweep's index)."""
+        home = {self.home.name} if self.gate or self.done else set()
+        return {p.queue for p in self.planned if p.after or self.gate} | home
+
 
 async def write_transaction(
     redis: RedisClient,
@@ -236,13 +243,17 @@ async def write_transaction(
     enqueue_source, link_source = scripts.script("enqueue").source, scripts.script("link").source
     calls = w.enqueue_calls()
     links = w.links()
+    waiting = waiting_entries(w.waiting_queues(), settings)  # the sweep's index, same step
     async with redis.pipeline(transaction=True) as pipe:
+        if waiting:
+            pipe.zadd(keys.WAITING_QUEUES, waiting)
         for script_keys, args in calls:
             pipe.eval(enqueue_source, len(script_keys), *script_keys, *args)
         link_calls: list[tuple[list[str], list[str]]] = []
         for children, parents in links:
             for q, group in dependencies.by_queue(parents).items():
-                pipe.eval(link_source, 0, q.prefix, " ".join(children), *group)
+                wait_ms = str(settings.dependency_wait_s * 1000)
+                pipe.eval(link_source, 0, q.prefix, wait_ms, " ".join(children), *group)
                 link_calls.append((children, group))
         for job_id, batch_id in w.batch_members().items():
             pipe.hset(keys.of_job(job_id).state(job_id), JobState.BATCH, batch_id)
@@ -252,7 +263,8 @@ async def write_transaction(
     # Every parent was created in the same transaction, so each link says 'live'; should one
     # not, its release is owed now (what `dependencies.link` does).
     owed: list[dependencies.Release] = []
-    for (children, group), statuses in zip(link_calls, replies[len(calls) :], strict=False):
+    link_replies = replies[bool(waiting) + len(calls) :]
+    for (children, group), statuses in zip(link_calls, link_replies, strict=False):
         for parent, raw in zip(group, statuses, strict=True):
             if raw != b"live":
                 owed += [(child, parent, raw.decode()) for child in children]
@@ -275,6 +287,7 @@ async def write_gated(
     w = _Writes(settings, planned, kind, callbacks, gated=True, callback_url=callback_url)
     assert w.gate is not None
     home = w.home
+    await note_waiting(redis, w.waiting_queues(), settings)
     # The gate first: it waits for the sentinel (never linked: only a sweep looks it up).
     gate = plan(GATE_JOB, EnqueueOptions(queue=home.name, after=[w.sentinel]), settings)
     header = script_header(home, settings, fresh=True)
@@ -290,7 +303,7 @@ async def write_gated(
     for job_id, batch_id in w.batch_members().items():
         await redis.hset(keys.of_job(job_id).state(job_id), JobState.BATCH, batch_id)  # type: ignore[misc]
     for children, parents in w.links():
-        await dependencies.link(redis, children, parents)
+        await dependencies.link(redis, children, parents, wait_s=settings.dependency_wait_s)
     await redis.sadd(keys.QUEUES, *w.queues())  # type: ignore[misc]
     if commit:
         released = await scripts.script("release")(

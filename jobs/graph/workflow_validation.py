@@ -4,7 +4,8 @@ Every node: a key `[A-Za-z0-9_.:-]{1,64}`; a declared job, not internal, unique 
 (an equal job would stand in for the node, and the edges would point at another job); its
 input valid against the job's model; its options as `enqueue` takes them (priority, queue,
 pinned queues). Then: every `after` key names a node, no cycle (named), at most
-`MAX_WORKFLOW_NODES` nodes. The result comes parents first, the order the writes need.
+`MAX_WORKFLOW_NODES` nodes and `MAX_EDGES_PER_REQUEST` edges (`jobs.graph.edge_limit`). The
+result comes parents first, the order the writes need.
 """
 
 import re
@@ -18,6 +19,7 @@ from jobs.declare.registry import DECLARED, JobSpec, load_catalog
 from jobs.enqueue.options import EnqueueOptions
 from jobs.enqueue.plan import InvalidDependency, InvalidPriority, QueuePinned, UnknownJobName, plan
 from jobs.graph.dependencies import OnParentFailure
+from jobs.graph.edge_limit import check_edges
 from jobs.graph.workflows import (
     InvalidWorkflow,
     JobRef,
@@ -135,13 +137,18 @@ def validate(
     *,
     catalog: Mapping[str, JobSpec] | None = None,
     limit: int | None = None,
+    max_edges: int | None = None,
 ) -> list[Planned]:
-    """Every node checked, in an order where parents come first; raises `InvalidWorkflow`."""
+    """Every node checked, in an order where parents come first; raises `InvalidWorkflow`
+    (or `TooManyEdges` past `max_edges`, by default `MAX_EDGES_PER_REQUEST`)."""
     limit = settings.max_workflow_nodes if limit is None else limit
     if not flow.nodes:
         raise InvalidWorkflow("a workflow needs at least one node")
     if len(flow.nodes) > limit:
         raise WorkflowTooLarge(f"{len(flow.nodes)} nodes; at most {limit}")
+    edges = sum(len(node.after) for node in flow.nodes.values())
+    max_edges = settings.max_edges_per_request if max_edges is None else max_edges
+    check_edges(edges, max_edges, f"a workflow of {len(flow.nodes)} nodes")
     catalog = catalog if catalog is not None else load_catalog(settings)
     planned = {key: _plan_node(key, node, catalog, settings) for key, node in flow.nodes.items()}
     for key, node in flow.nodes.items():

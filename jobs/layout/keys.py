@@ -56,6 +56,9 @@ ARQ client's `Job.status()`)."""
 WORKERS = "jobsvc:workers"  # zset worker id -> last heartbeat ms
 WORKER = "jobsvc:worker:"  # {id} -> JSON heartbeat details
 QUEUES = "jobsvc:queues"  # set of queue names ever enqueued to (for /queues)
+WAITING_QUEUES = "jobsvc:waiting_queues"
+"""zset queue name -> ms until which it may hold jobs waiting for parents (the dependency
+sweep's index: `jobs.graph.waiting_queues`)."""
 STATS = "jobsvc:stats"  # hash of the workers' counters (jobs/reading/stats.py)
 MINUTE = "jobsvc:minute:"  # {minute ms} -> hash outcome -> tries that ended then (2 h)
 EVENTS = "jobsvc:events"  # pub/sub channel: records.Event on every change
@@ -84,6 +87,7 @@ SUFFIXES: Final[Mapping[str, str]] = MappingProxyType(
         "gates": "gates",
         "parents": "parents",
         "waiting": "waiting",
+        "sweep_fence": "sweeping",
         "unknown": "unknown",
         # One of many (a job's, a gate's, a lock's, ...): its prefix + the suffix + the name.
         "ready": "ready:",
@@ -255,6 +259,11 @@ class QueueKeys:
     def waiting(self) -> str:
         """zset id -> ms of its next sweep: the queue's jobs waiting for parents."""
         return self.prefix + SUFFIXES["waiting"]
+
+    @property
+    def sweep_fence(self) -> str:
+        """the id of the worker sweeping this queue's waiting jobs this interval (expires)."""
+        return self.prefix + SUFFIXES["sweep_fence"]
 
     def workflow(self, workflow_id: str) -> str:
         """a workflow or batch (records.WorkflowRecord): its nodes' job ids and edges; kept as

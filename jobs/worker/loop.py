@@ -32,7 +32,7 @@ from jobs.cron.runner import run_schedules
 from jobs.cron.schedules import enabled, schedules_for
 from jobs.declare.registry import load_catalog
 from jobs.declare.worker_lifespan import LIFESPANS
-from jobs.graph import dependencies
+from jobs.graph.waiting_queues import sweep_every_queue
 from jobs.layout.connection import RedisClient, create_redis, is_cluster
 from jobs.layout.eviction import warn_unless_safe
 from jobs.layout.keys import DEFAULT_QUEUE, QueueKeys, of_job
@@ -396,9 +396,10 @@ class Worker:
             self._claimer.serve(served)
 
     async def _sweep_waiting(self) -> None:
-        """Jobs waiting for parents: release what a crash may have left unreleased."""
-        await dependencies.sweep(
-            self.pool, [q.name for q in self.served.queues], self.settings.dependency_sweep_s
+        """Jobs waiting for parents, on every queue that has some (served or not): release
+        what a crash may have left unreleased, forget what expired."""
+        await sweep_every_queue(
+            self.pool, [q.name for q in self.served.queues], self.worker_id, self.settings
         )
 
     async def _flush_stats(self) -> None:

@@ -363,7 +363,9 @@ async function jobOrNull(id) {
 
 async function graphNodes(kind, view) {
   if (kind === "workflows") {
-    return Object.entries(view.nodes).map(([key, n]) => nodeOf(key, n.job_id, n.job, n.after));
+    // A compact view (past 100 nodes) has statuses, no JobViews and no edges.
+    return Object.entries(view.nodes).map(([key, n]) => Object.assign(
+      nodeOf(key, n.job_id, n.job, n.after || []), n.job ? {} : { status: n.status || "gone" }));
   }
   const shown = view.jobs.slice(0, BATCH_SHOWN);
   const jobs = await Promise.all(shown.map(jobOrNull));

@@ -1,8 +1,10 @@
 """`POST /jobs/{name}/bulk`: many inputs of one job type, validated whole, enqueued in one go.
 
 Every item is validated before anything is queued: one bad item is a 422 listing the bad
-indexes, and nothing is enqueued. More than `MAX_BULK` items is a 413. Otherwise the jobs are
-enqueued in input order, a few hundred per round trip (`jobs.enqueue.submit.enqueue_many`).
+indexes, and nothing is enqueued. More than `MAX_BULK` items is a 413, and so are items x
+`after` past `MAX_EDGES_PER_REQUEST` (`too_many_edges`). Otherwise the jobs are enqueued in
+input order, a few hundred per round trip (`jobs.enqueue.submit.enqueue_many`). The answer
+stays small: ids always, JobViews only up to `VIEWS_MAX` items.
 """
 
 import json
@@ -29,10 +31,21 @@ from service.views import load_views
 logger = logging.getLogger("service")
 
 
+VIEWS_MAX = 100
+"""Past this many items a bulk answer lists ids, not JobViews: a 1,000-item answer of full
+views was 6.4 MB (each view repeats its input); the ids of 1,000 are about 40 KB."""
+
+
 class BulkEnqueued(Model):
-    jobs: list[JobView]
+    count: int
+    """How many items were enqueued."""
+    ids: list[str]
+    """The jobs' ids, in input order (as in `jobs`)."""
+    jobs: list[JobView] | None
     """The jobs, in input order: new ones, or for an item equal to a job not final yet
-    (`unique_for`, `debounce`), that job."""
+    (`unique_for`, `debounce`), that job. Null past 100 items: read each at `job_url`."""
+    job_url: str
+    """Where each job is read: `/jobs/{id}` (under the service's prefix)."""
 
 
 def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
@@ -48,16 +61,22 @@ def _bulk_endpoint(spec: JobSpec) -> Callable[..., Awaitable[BulkEnqueued]]:
         payloads = _validated(spec, items, settings.max_bulk)
         enqueued = await enqueue_many(redis, spec, payloads, options, settings=settings)
         logger.info("jobs enqueued", extra={"job": spec.name, "count": len(enqueued)})
-        views = await _views(redis, catalog, settings, spec, enqueued)
+        ids = [e.job_id for e in enqueued]
+        views = None
+        if len(enqueued) <= VIEWS_MAX:
+            views = await _views(redis, catalog, settings, spec, enqueued)
         serving: QueueServing = request.app.state.queue_serving
-        await serving.warn(redis, response, (v.queue for v in views))
-        return BulkEnqueued(jobs=views)
+        await serving.warn(redis, response, (e.queue for e in enqueued if e.queue))
+        job_url = f"{request.scope.get('root_path', '')}/jobs/{{id}}"
+        return BulkEnqueued(count=len(ids), ids=ids, jobs=views, job_url=job_url)
 
     endpoint.__name__ = f"enqueue_{spec.name}_bulk"
     endpoint.job_spec = spec  # type: ignore[attr-defined]  # its body is the job's inputs
     endpoint.__doc__ = (
         f"Enqueue many `{spec.name}` jobs: a JSON array of inputs, validated whole (422 lists "
-        "the bad indexes and nothing is enqueued), then enqueued in input order."
+        "the bad indexes and nothing is enqueued), then enqueued in input order. The answer "
+        f"lists every job's id, and its JobView up to {VIEWS_MAX} items (`jobs` is null past "
+        "it); items x `after` past `MAX_EDGES_PER_REQUEST` is a 413 `too_many_edges`."
     )
     return endpoint
 

@@ -58,7 +58,22 @@ async def test_bulk_over_max_bulk_is_413_and_enqueues_nothing(
     assert answer.json()["error"]["message"]
     assert await redis.dbsize() == 0
     at_most = await client.post("/jobs/ping/bulk", json=[{}] * settings.max_bulk)
-    assert at_most.status_code == 202 and len(at_most.json()["jobs"]) == settings.max_bulk
+    assert at_most.status_code == 202
+    body = at_most.json()
+    assert body["count"] == len(set(body["ids"])) == settings.max_bulk
+    # Past 100 items: ids and where to read each job, not every JobView.
+    assert body["jobs"] is None and body["job_url"] == "/jobs/{id}"
+    assert await redis.exists(keys.of_job(body["ids"][-1]).job(body["ids"][-1]))
+
+
+async def test_a_bulk_of_100_items_still_answers_every_jobview(
+    client: httpx.AsyncClient, redis: RedisClient
+) -> None:
+    answer = await client.post("/jobs/ping/bulk", json=[{"message": str(n)} for n in range(100)])
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert [j["id"] for j in body["jobs"]] == body["ids"] and body["count"] == 100
+    assert [j["input"]["message"] for j in body["jobs"]] == [str(n) for n in range(100)]
 
 
 async def test_empty_bulk_is_422(client: httpx.AsyncClient, redis: RedisClient) -> None:

@@ -9,6 +9,7 @@ import pytest
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from service.http_client import JobServiceClient, JobServiceError
+from service.main import create_app
 from settings import Settings
 from tests.support.workers import RunWorker, worker_in_background
 
@@ -157,3 +158,24 @@ async def test_the_http_client_sends_after_and_the_rule(
     assert done.status == "complete" and done.result is not None
     assert done.result["parent_results"] == {good.id: {"n": 2}}
     assert list(done.result["parent_failures"]) == [bad.id]
+
+
+@pytest.mark.parametrize(
+    ("route", "parents", "body"), [("/jobs/gather", 4, {}), ("/jobs/gather/bulk", 2, [{}, {}])]
+)
+async def test_past_max_edges_per_request_is_413_too_many_edges_and_nothing_is_written(
+    settings: Settings, redis: RedisClient, route: str, parents: int, body: Any
+) -> None:
+    """4 edges where MAX_EDGES_PER_REQUEST is 3: one job after 4 parents, 2 items after 2."""
+    capped = create_app(settings.model_copy(update={"max_edges_per_request": 3}))
+    async with capped.router.lifespan_context(capped):
+        transport = httpx.ASGITransport(app=capped)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            after = [(await enqueue(client, "ping"))["id"] for _ in range(parents)]
+            before = await redis.dbsize()
+            answer = await client.post(route, params={"after": after}, json=body)
+            assert answer.status_code == 413, answer.text
+            error = answer.json()["error"]
+            assert error["code"] == "too_many_edges"
+            assert error["details"] == {"edges": 4, "limit": 3}
+            assert await redis.dbsize() == before

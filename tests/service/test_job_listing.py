@@ -45,7 +45,7 @@ async def test_pages_across_queues_list_every_job_once_newest_first(
     bulk = await _post(
         client, "/jobs/ping/bulk", [{"message": f"b{n}"} for n in range(250)], queue=two
     )
-    bulk_ids = [j["id"] for j in bulk["jobs"]]  # one script call: the same millisecond
+    bulk_ids = bulk["ids"]  # one script call: the same millisecond
     enqueued += bulk_ids
     for _ in range(2):
         enqueued.append((await _post(client, "/jobs/ping", {}, queue=three, priority=1))["id"])

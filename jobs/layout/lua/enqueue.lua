@@ -5,7 +5,8 @@
 --   ARGV[3] definition ttl ms beyond the due time  ARGV[4] idempotency ttl ms beyond it
 --   ARGV[5] listing: keep entries this many ms  ARGV[6] listing: keep at most this many
 --   ARGV[7] '1': the ids are fresh (random, made for this call): no earlier job can hold them
---   ARGV[8] ms to keep the definition of a job that waits for parents (until released)
+--   ARGV[8] ms to keep the definition of a job that waits for parents (until released), and
+--   the TTL of every dependency key it writes (DEPENDENCY_WAIT_S)
 --   ARGV[9] ms until a sweep first looks at a job that waits for parents (DEPENDENCY_SWEEP_S)
 --   ARGV[10] '1': the rows are single enqueues coalesced into one call (jobs/enqueue/group_commit.py):
 --   each counts toward the listing trim as a call of its own (see TRIM_EVERY)
@@ -67,6 +68,7 @@ local out = {now, last[1] and 0 or 1}
 local created = 0
 local last_due = now
 local fresh = ARGV[7] == '1'
+local wait_ms = tonumber(ARGV[8])  -- DEPENDENCY_WAIT_S: no waiting key outlives it
 -- Sorted-set additions are gathered and made in one call each: per-call overhead counts.
 local ready_now, listed = {}, {}
 local in_call = {}  -- this call's rows by id (see the parents of a row below)
@@ -155,12 +157,19 @@ for i = 11, #ARGV, W do
       end
       redis.call('HSET', P .. KEY.state .. id, 'deps', redis.call('SCARD', P .. KEY.deps .. id),
         'op', on_failure, 'after', after)
+      -- Its waiting keys go when its definition would (DEPENDENCY_WAIT_S), released or not:
+      -- deps.lua's release keeps the state of a job that runs.
+      redis.call('PEXPIRE', P .. KEY.deps .. id, wait_ms)
+      redis.call('PEXPIRE', P .. KEY.state .. id, wait_ms)
       -- First sweep after ARGV[9] ms (DEPENDENCY_SWEEP_S): by then its links are made.
       redis.call('ZADD', P .. KEY.waiting, now + tonumber(ARGV[9]), id)
+      redis.call('PEXPIRE', P .. KEY.waiting, wait_ms)
       for _, parent in ipairs(parents) do
         if in_call[parent] then  -- created above in this call: link.lua's step, done here
           redis.call('SADD', P .. KEY.children .. parent, id)
+          redis.call('PEXPIRE', P .. KEY.children .. parent, wait_ms)
           redis.call('SADD', P .. KEY.parents, parent)
+          redis.call('PEXPIRE', P .. KEY.parents, wait_ms)
         end
       end
     elseif priority == 0 and due <= now then

@@ -6,6 +6,8 @@
 -- how long (ms) a released job's definition is kept beyond its due time. Then
 -- deps.release(child, parent, status), deps.parent_final(parent, status, relay, released).
 --
+-- Every key below carries a TTL of DEPENDENCY_WAIT_S (set by enqueue.lua and link.lua, refreshed
+-- by each link): nothing that waits outlives the longest wait, whoever serves the queue.
 -- Keys, in the waiting job's (the child's) slot:
 --   deps:{id}     set of the parents it still waits for
 --   state:{id}    fields `deps` (how many it still waits for; absent once released),
@@ -29,6 +31,9 @@ local function dependencies(P, now, due, definition_ttl)
     redis.call('HSET', state, 'p:' .. parent, status)
     if redis.call('HINCRBY', state, 'deps', -1) > 0 then return false end
     redis.call('HDEL', state, 'deps')
+    -- It runs now: its state lives as any live job's does (until its settle), not by the
+    -- waiting TTL enqueue.lua gave it.
+    redis.call('PERSIST', state)
     redis.call('ZREM', P .. KEY.waiting, child)
     local priority = redis.call('HGET', P .. KEY.priorities, child)
     if priority then
