@@ -53,3 +53,11 @@ def test_app_json_builds_with_the_python_buildpack_and_runs_the_procfile() -> No
     processes = {line.split(":", 1)[0] for line in (ROOT / "Procfile").read_text().splitlines()}
     assert set(app["formation"]) == processes - {""}
     assert int(app["env"]["REDIS_MAX_CONNECTIONS"]["value"]) >= 2
+
+
+def test_app_json_accepts_heroku_redis_self_signed_certificate_explicitly() -> None:
+    """`rediss://` verifies certificates by default; Heroku Redis's are self-signed, so the
+    deploy says, in so many words, to accept them (README, Security)."""
+    app = json.loads((ROOT / "app.json").read_text())
+    assert any(addon["plan"].startswith("heroku-redis") for addon in app["addons"])
+    assert app["env"]["REDIS_TLS_VERIFY"]["value"] == "false"
