@@ -7,9 +7,10 @@ files, `/docs`, `/openapi.json` and routes added later are covered without optin
 The key comes as `Authorization: Bearer <key>` (API clients) or as the password of HTTP Basic
 auth (the browser's prompt, for the dashboard). A 401 for the dashboard, to a browser opening
 any page (`Accept: text/html`: `/`, which leads to the dashboard, or `/docs`), or to a request
-the dashboard's page made (its `Referer`), carries a Basic challenge: the browser then prompts
-once and re-sends the cached credentials to the API calls on its own. API clients get
-`Bearer`, which no browser prompts for.
+a page of this service made (the dashboard's `X-Requested-By`, the browser's `Sec-Fetch-Site:
+same-origin`, or a `Referer` from an older browser), carries a Basic challenge: the browser
+then prompts once and re-sends the cached credentials to the API calls on its own. API
+clients get `Bearer`, which no browser prompts for.
 
 Read-only keys (`API_KEYS_READ`) pass for `GET` and `HEAD` only (a websocket opens with a
 `GET`); any other method with one is a 403 `read_only_key`. A key in both lists is a full key.
@@ -34,6 +35,8 @@ SCHEME_KEY = "jobsvc.auth_scheme"
 """Scope key: "basic" or "bearer", the scheme that carried a valid key (absent: none)."""
 DASHBOARD_PREFIX = "/dashboard"
 REALM = 'Basic realm="jobs"'
+DASHBOARD_HEADER = "x-requested-by"
+"""Sent by the dashboard's script with every API call (`service/dashboard/app.js`)."""
 
 
 def presented_key(authorization: str | None) -> str | None:
@@ -70,8 +73,13 @@ def key_matches(key: str | None, allowed: list[str]) -> bool:
 
 
 def _from_browser(path: str, headers: Headers) -> bool:
-    """The dashboard, a browser opening a page, or the dashboard's page calling the API."""
+    """The dashboard, a browser opening a page, or a page of this service calling the API: the
+    dashboard's script (its `X-Requested-By`), its event streams and `/docs`' "Try it out"
+    (the browser's `Sec-Fetch-Site: same-origin`; pages send no `Referer`, see
+    security_headers.py, but an older browser without Sec-Fetch headers may send one)."""
     if path.startswith(DASHBOARD_PREFIX) or "text/html" in headers.get("accept", ""):
+        return True
+    if headers.get(DASHBOARD_HEADER) or headers.get("sec-fetch-site") == "same-origin":
         return True
     referer: str = headers.get("referer", "")
     return DASHBOARD_PREFIX in urlsplit(referer).path

@@ -30,12 +30,11 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.auth import SCHEME_KEY
+from service.auth import DASHBOARD_HEADER, SCHEME_KEY
 from service.errors import CrossSiteRefused, send_error
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
-DASHBOARD_HEADER = "x-requested-by"
 OTHER_SITES = frozenset({"cross-site", "same-site"})  # a sibling subdomain is another app
 
 
