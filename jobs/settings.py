@@ -10,18 +10,18 @@ import os
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_API_KEY_LENGTH = 16
 
 
-def check_api_keys(keys: list[str]) -> list[str]:
+def check_api_keys(keys: list[str], name: str = "API_KEYS") -> list[str]:
     """Every API key long enough to resist guessing; the message never shows a key."""
     short = sum(1 for key in keys if len(key) < MIN_API_KEY_LENGTH)
     if short:
         raise ValueError(
-            f"API_KEYS: {short} of the {len(keys)} keys are shorter than {MIN_API_KEY_LENGTH} "
+            f"{name}: {short} of the {len(keys)} keys are shorter than {MIN_API_KEY_LENGTH} "
             "characters (e.g. `openssl rand -hex 24` makes one)"
         )
     return keys
@@ -35,8 +35,13 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     """`redis://` or `rediss://`. `make run` points it at an embedded server when unset."""
     redis_tls_ca_file: str | None = None
-    """Verify a `rediss://` server against this CA. Unset: accept the self-signed certificates
-    that Heroku Redis presents (Heroku documents `ssl_cert_reqs=none` for them)."""
+    """Verify a `rediss://` server against this CA (a private CA's, or the server's own
+    self-signed certificate). Unset: against the system's CAs."""
+    redis_tls_verify: bool = True
+    """`rediss://` checks the server's certificate and name, as any TLS client should. `false`
+    accepts any certificate (Heroku Redis presents self-signed ones and documents
+    `ssl_cert_reqs=none`; app.json sets it): the connection is encrypted but an attacker on the
+    path can pose as the server. Prefer `REDIS_TLS_CA_FILE` where the CA is known."""
     redis_sentinels: Annotated[list[str], NoDecode] = []
     """`host:port,host:port`: connect through Redis Sentinel instead of `redis_url`'s host."""
     redis_sentinel_master: str = "mymaster"
@@ -65,7 +70,18 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = []
     """Comma-separated bearer tokens, each of at least 16 characters. Unset or empty: no
     authentication (local runs); a value naming no key (`' , '`) stops the start."""
+    api_keys_read: Annotated[list[str], NoDecode] = []
+    """Keys that may only look (`GET`, `HEAD`): for scrapers and dashboards that only watch.
+    Same rules as `api_keys`; any other method with one is a 403 `read_only_key`. Set alone
+    (no `api_keys`), nobody can change anything over HTTP."""
     max_wait_s: float = 60.0
+    max_streams_per_process: int = Field(default=200, ge=1)
+    """Event streams and `?wait=` long-polls open at once in one web process; past it a 503
+    `too_many_streams` with `Retry-After`. Each holds a socket and some memory as long as it
+    lasts; the rest of the API stays answerable."""
+    stream_max_s: float = Field(default=3600.0, gt=0)
+    """An event stream ends after this long (cleanly: `EventSource` reconnects on its own and
+    gets the job's current view first), so that no connection is held forever."""
 
     # --- jobs ------------------------------------------------------------------------------
     queue_name: str = "arq:queue"
@@ -183,23 +199,32 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "api_keys_read", mode="before")
     @classmethod
-    def _split_api_keys(cls, value: object) -> object:
+    def _split_api_keys(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
             keys = [part.strip() for part in value.split(",") if part.strip()]
             if value.strip() and not keys:
                 raise ValueError(
-                    "API_KEYS is set but names no key: unset it (or leave it empty) for no "
-                    "authentication, or give comma-separated keys"
+                    f"{str(info.field_name).upper()} is set but names no key: unset it (or "
+                    "leave it empty) for no authentication, or give comma-separated keys"
                 )
             return keys
         return value
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "api_keys_read")
     @classmethod
-    def _long_api_keys(cls, value: list[str]) -> list[str]:
-        return check_api_keys(value)
+    def _long_api_keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return check_api_keys(value, str(info.field_name).upper())
+
+    @model_validator(mode="after")
+    def _one_way_to_check_redis_tls(self) -> "Settings":
+        if self.redis_tls_ca_file and not self.redis_tls_verify:
+            raise ValueError(
+                "REDIS_TLS_CA_FILE names a CA to verify against, REDIS_TLS_VERIFY=false turns "
+                "verification off: set one of them"
+            )
+        return self
 
     @field_validator(
         "redis_sentinels",

@@ -1,5 +1,6 @@
 """Typed dependencies: what a route needs, taken from the app state the lifespan built."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -9,6 +10,7 @@ from jobs.declare.registry import JobSpec
 from jobs.layout.connection import RedisClient
 from jobs.settings import Settings
 from service.events import EventHub
+from service.streams import StreamSlots
 
 
 async def get_redis(request: Request) -> RedisClient:
@@ -59,3 +61,18 @@ JobsDep = Annotated[JobClient, Depends(get_job_client)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CatalogDep = Annotated[dict[str, JobSpec], Depends(get_catalog)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
+
+
+async def get_stream_slots(request: Request) -> StreamSlots:
+    slots: StreamSlots = request.app.state.stream_slots
+    return slots
+
+
+StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]
+
+
+async def hold_stream_slot(slots: StreamSlotsDep) -> AsyncIterator[None]:
+    """A slot for the whole of an event stream: the response streams after the route returns,
+    and a dependency with `yield` ends only once the response is over (request scope)."""
+    with slots.hold():
+        yield

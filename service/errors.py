@@ -2,6 +2,7 @@
 `{"error": {"code", "message", "details"}}`. Nothing a client sends can cause a 500."""
 
 import logging
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request, status
@@ -21,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 from jobs.enqueue.plan import InvalidDependency, InvalidSchedule, QueuePinned
 from jobs.graph.dependencies import UnknownParent
@@ -85,6 +87,27 @@ class Unauthorized(ServiceError):
     code = "unauthorized"
 
 
+class ReadOnlyKey(ServiceError):
+    """A key of `API_KEYS_READ` asked for a change (any method but GET and HEAD)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "read_only_key"
+
+
+class CrossSiteRefused(ServiceError):
+    """A change a browser may have been led to ask for by another site (`cross_site.py`)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "cross_site_refused"
+
+
+class TooManyStreams(ServiceError):
+    """This web process holds `MAX_STREAMS_PER_PROCESS` event streams and long-polls."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "too_many_streams"
+
+
 class PayloadTooLarge(ServiceError):
     status_code = status.HTTP_413_CONTENT_TOO_LARGE
     code = "payload_too_large"
@@ -141,6 +164,20 @@ class RedisUnavailable(ServiceError):
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
+
+
+async def send_error(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    error: ServiceError,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """`error` as the service's JSON answer, from an ASGI middleware (outside the routes and
+    their exception handlers)."""
+    merged = {**(error.headers or {}), **(headers or {})}
+    body = error_body(error.code, error.message, error.details)
+    await JSONResponse(body, error.status_code, headers=merged)(scope, receive, send)
 
 
 def _json(

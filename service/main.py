@@ -10,6 +10,7 @@ from jobs.declare.registry import load_catalog
 from jobs.logs import setup_logging
 from jobs.settings import Settings, check_api_keys, get_settings
 from service.auth import ApiKeyMiddleware
+from service.cross_site import CrossSiteGuard
 from service.errors import install_error_handlers
 from service.lifespan import lifespan
 from service.limits import BodySizeLimit
@@ -35,7 +36,9 @@ from service.routes import (
     stats,
     workflows,
 )
+from service.security_headers import SecurityHeaders
 from service.serving import QueueServing
+from service.streams import StreamSlots
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,13 +55,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Operation ids a generated client can use as method names: `enqueue_ping`, `get_job`.
         generate_unique_id_function=lambda route: route.name,
     )
+    # Middlewares: the last added runs first. Headers on every answer (401s and 413s too),
+    # then the key, then where a browser's request comes from (it needs the key's scheme).
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.queue_serving = QueueServing()
+    app.state.stream_slots = StreamSlots(settings.max_streams_per_process)
     install_error_handlers(app)
+    app.add_middleware(CrossSiteGuard)
     # Settings check the keys; a copy made with `model_copy(update=...)` skips that, so again.
-    app.add_middleware(ApiKeyMiddleware, api_keys=check_api_keys(settings.api_keys))
+    app.add_middleware(
+        ApiKeyMiddleware,
+        api_keys=check_api_keys(settings.api_keys),
+        read_keys=check_api_keys(settings.api_keys_read, "API_KEYS_READ"),
+    )
+    app.add_middleware(SecurityHeaders)
     # The hot route first: a request is matched against the routes in order.
     app.include_router(by_filter.router)  # before `POST /jobs/{name}`: fixed paths first
     app.include_router(enqueue.enqueue_router(catalog))

@@ -108,10 +108,17 @@ AUTH_ERRORS: Responses = {
     status.HTTP_401_UNAUTHORIZED: error_response(
         "No valid API key (asked only when `API_KEYS` is set)."
     ),
+    status.HTTP_403_FORBIDDEN: error_response(
+        "A change refused: asked with a read-only key (`read_only_key`), or by a browser for "
+        "a page of another site, or with Basic credentials and no proof of coming from the "
+        "dashboard (`cross_site_refused`)."
+    ),
 }
 STORE_ERRORS: Responses = {
     status.HTTP_503_SERVICE_UNAVAILABLE: error_response(
-        "The job store is unreachable: try again after `Retry-After` seconds.",
+        "The job store is unreachable, or this process holds `MAX_STREAMS_PER_PROCESS` "
+        "event streams and long-polls (`too_many_streams`): try again after `Retry-After` "
+        "seconds.",
         headers={
             "Retry-After": {
                 "description": "Seconds to wait before trying again.",

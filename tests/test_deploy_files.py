@@ -66,3 +66,11 @@ def test_deploy_examples_query_only_metrics_the_service_exports() -> None:
         for name in used:
             base = next((name[: -len(s)] for s in suffixes if name.endswith(s)), name)
             assert name in exported or base in exported, (example, name)
+
+
+def test_app_json_accepts_heroku_redis_self_signed_certificate_explicitly() -> None:
+    """`rediss://` verifies certificates by default; Heroku Redis's are self-signed, so the
+    deploy says, in so many words, to accept them (README, Security)."""
+    app = json.loads((ROOT / "app.json").read_text())
+    assert any(addon["plan"].startswith("heroku-redis") for addon in app["addons"])
+    assert app["env"]["REDIS_TLS_VERIFY"]["value"] == "false"

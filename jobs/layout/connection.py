@@ -6,7 +6,6 @@ cluster client shares the single client's command API (not its class), so the co
 against `redis.asyncio.Redis` throughout (`RedisClient`).
 """
 
-import ssl
 from collections.abc import Iterable
 from typing import Any, cast
 from urllib.parse import urlparse
@@ -29,12 +28,19 @@ RedisClient = Redis
 
 
 def _tls_options(settings: Settings) -> dict[str, Any]:
+    """A `rediss://` server's certificate checked, chain and name, against the system's CAs or
+    `REDIS_TLS_CA_FILE`; not at all only when `REDIS_TLS_VERIFY=false` says so (Heroku Redis
+    presents self-signed certificates; Heroku documents cert_reqs=none for them)."""
     if not settings.redis_url.startswith("rediss://"):
         return {}
+    # Strings: redis-py's asyncio TLS context takes "none"/"required", not `ssl.CERT_*`
+    # (given one, it never sets its requirement and every connection fails).
+    if not settings.redis_tls_verify:
+        return {"ssl_cert_reqs": "none", "ssl_check_hostname": False}
+    options: dict[str, Any] = {"ssl_cert_reqs": "required", "ssl_check_hostname": True}
     if settings.redis_tls_ca_file:
-        return {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_ca_certs": settings.redis_tls_ca_file}
-    # Heroku Redis presents self-signed certificates; Heroku documents cert_reqs=none.
-    return {"ssl_cert_reqs": ssl.CERT_NONE, "ssl_check_hostname": False}
+        options["ssl_ca_certs"] = settings.redis_tls_ca_file
+    return options
 
 
 class ClusterUnavailable(RedisConnectionError):
@@ -200,12 +206,12 @@ def create_redis(settings: Settings, **options: Any) -> RedisClient:
             username=url.username,
             password=url.password,
             ssl=tls is not None,
-            ssl_cert_reqs="none" if tls == ssl.CERT_NONE else "required",
+            ssl_cert_reqs=tls or "required",
             # A MOVED reply patches the slot map from the reply itself. The default (every
             # fifth MOVED) re-reads the layout after closing every connection, in use or not:
             # a failover or a slot migration would cut other tasks' commands short.
             reinitialize_steps=0,
-            **{k: v for k, v in common.items() if k != "ssl_check_hostname"},
+            **common,
         )
         return cast(Redis, cluster)
     arq_options: dict[str, Any] = {
@@ -272,8 +278,9 @@ async def server_ms(redis: RedisClient) -> int:
 def arq_redis_settings(settings: Settings) -> RedisSettings:
     """The same server as ARQ `RedisSettings`, for stock `arq --check` runs of WorkerSettings."""
     redis_settings = RedisSettings.from_dsn(settings.redis_url)
-    if settings.redis_url.startswith("rediss://") and not settings.redis_tls_ca_file:
-        redis_settings.ssl_cert_reqs = "none"
-    elif settings.redis_tls_ca_file:
-        redis_settings.ssl_ca_certs = settings.redis_tls_ca_file
+    tls = _tls_options(settings)
+    if tls:
+        redis_settings.ssl_cert_reqs = tls["ssl_cert_reqs"]
+        redis_settings.ssl_check_hostname = tls["ssl_check_hostname"]
+        redis_settings.ssl_ca_certs = tls.get("ssl_ca_certs")
     return redis_settings

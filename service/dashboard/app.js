@@ -35,7 +35,13 @@ function el(tag, attrs = {}, ...children) {
 async function api(path, options = {}) {
   const response = await fetch(BASE + path, {
     ...options,
-    headers: { "Content-Type": "application/json", ...(options.headers || {}) },
+    // X-Requested-By: a page of another site cannot send it, so the service takes the
+    // browser's cached credentials for a change only with it (see service/cross_site.py).
+    headers: {
+      "Content-Type": "application/json",
+      "X-Requested-By": "jobsvc-dashboard",
+      ...(options.headers || {}),
+    },
   });
   const isJson = (response.headers.get("content-type") || "").includes("json");
   const body = isJson ? await response.json() : null;

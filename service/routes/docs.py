@@ -10,6 +10,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 from service.errors import ServiceError
+from service.security_headers import docs_policy
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,26 +28,36 @@ class DocsAssetNotFound(ServiceError):
     code = "not_found"
 
 
+def _with_policy(page: HTMLResponse) -> HTMLResponse:
+    """The page with the Content Security Policy its inline start-up script needs."""
+    page.headers["Content-Security-Policy"] = docs_policy(bytes(page.body).decode())
+    return page
+
+
 # Relative URLs: right under a mount prefix too (`/jobsvc/docs` loads `/jobsvc/docs-assets/`).
 @router.get("/docs")
 async def swagger_ui() -> HTMLResponse:
-    return get_swagger_ui_html(
-        openapi_url="openapi.json",
-        title=f"{TITLE} - Swagger UI",
-        swagger_js_url="docs-assets/swagger-ui-bundle.js",
-        swagger_css_url="docs-assets/swagger-ui.css",
-        swagger_favicon_url="docs-assets/favicon.png",
+    return _with_policy(
+        get_swagger_ui_html(
+            openapi_url="openapi.json",
+            title=f"{TITLE} - Swagger UI",
+            swagger_js_url="docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="docs-assets/swagger-ui.css",
+            swagger_favicon_url="docs-assets/favicon.png",
+        )
     )
 
 
 @router.get("/redoc")
 async def redoc() -> HTMLResponse:
-    return get_redoc_html(
-        openapi_url="openapi.json",
-        title=f"{TITLE} - ReDoc",
-        redoc_js_url="docs-assets/redoc.standalone.js",
-        redoc_favicon_url="docs-assets/favicon.png",
-        with_google_fonts=False,
+    return _with_policy(
+        get_redoc_html(
+            openapi_url="openapi.json",
+            title=f"{TITLE} - ReDoc",
+            redoc_js_url="docs-assets/redoc.standalone.js",
+            redoc_favicon_url="docs-assets/favicon.png",
+            with_google_fonts=False,
+        )
     )
 
 

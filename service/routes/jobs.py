@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import ValidationError
 
+from jobs.declare.registry import JobSpec
 from jobs.enqueue.abort import abort
 from jobs.enqueue.submit import enqueue
 from jobs.layout.connection import RedisClient
@@ -19,11 +20,20 @@ from jobs.reading import listing
 from jobs.reading.job_record import JobStatus
 from jobs.reading.queues import queue_names
 from jobs.settings import Settings
-from service.deps import CatalogDep, HubDep, RedisDep, SettingsDep
+from service.deps import (
+    CatalogDep,
+    HubDep,
+    RedisDep,
+    SettingsDep,
+    StreamSlotsDep,
+    hold_stream_slot,
+)
 from service.enqueue_options import Rfc3339DateTime
 from service.errors import InvalidRequest, JobNotFound, JobStateConflict, JobTypeNotFound
+from service.events import EventHub
 from service.routes.queues import declared_queues
 from service.schemas import ERROR_RESPONSES, ErrorResponse, JobPage, JobView
+from service.streams import changed_or_gone, until_disconnected
 from service.views import job_location, load_view, max_tries_by_name, reads_legacy
 
 router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
@@ -44,15 +54,32 @@ async def get_job(
     catalog: CatalogDep,
     settings: SettingsDep,
     hub: HubDep,
+    slots: StreamSlotsDep,
+    request: Request,
     wait: Annotated[
         float, Query(ge=0, le=60, description="Wait up to this many seconds for a final state.")
     ] = 0,
 ) -> JobView:
-    """A job's status, tries, progress, input and result or error."""
+    """A job's status, tries, progress, input and result or error. A long-poll (`wait`) takes
+    one of the process's stream slots while it waits: 503 `too_many_streams` when none is free."""
     view = await load_view(redis, catalog, settings, job_id)
     if view.status.is_final or wait <= 0:
         return view
     deadline = time.monotonic() + min(wait, settings.max_wait_s)
+    with slots.hold():
+        async with until_disconnected(request) as gone:
+            return await _wait_final(job_id, deadline, redis, catalog, settings, hub, gone)
+
+
+async def _wait_final(
+    job_id: str,
+    deadline: float,
+    redis: RedisClient,
+    catalog: dict[str, JobSpec],
+    settings: Settings,
+    hub: EventHub,
+    gone: asyncio.Event,
+) -> JobView:
     async with hub.watch(job_id) as changed:
         # A change between the read above and this watch woke nobody: read once more.
         view = await load_view(redis, catalog, settings, job_id)
@@ -63,8 +90,8 @@ async def get_job(
             # A deferred job's due time is a change nobody publishes: wake up for it too.
             if view.scheduled_for is not None:
                 remaining = min(remaining, max(view.scheduled_for.timestamp() - time.time(), 0.05))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
+            if await changed_or_gone(changed, gone, remaining):
+                break  # the client left: give its slot back now, not at the deadline
             changed.clear()
             view = await load_view(redis, catalog, settings, job_id)
     return view
@@ -79,13 +106,19 @@ async def _existing_job(
 @router.get("/jobs/{job_id}/events", response_class=EventSourceResponse)
 async def job_events(
     view: Annotated[JobView, Depends(_existing_job)],
+    # After the job is found (a 404 takes no slot); held until the stream is over.
+    _slot: Annotated[None, Depends(hold_stream_slot)],
     redis: RedisDep,
     catalog: CatalogDep,
     settings: SettingsDep,
     hub: HubDep,
 ) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events: the JobView on every change of status or progress, then the end at a
-    final state. Changes arrive by pub/sub from the workers, not by polling."""
+    final state. Changes arrive by pub/sub from the workers, not by polling. A stream takes one
+    of the process's stream slots (503 `too_many_streams` when none is free) and ends after
+    `STREAM_MAX_S` in any case: an `EventSource` reconnects on its own and gets the current
+    view first."""
+    ends_at = time.monotonic() + settings.stream_max_s
     async with hub.watch(view.id) as changed:
         # The view was read before this watch began, and a change in between (a job starting
         # and reporting progress within a millisecond) woke nobody: read it once more.
@@ -101,12 +134,14 @@ async def job_events(
                     data=view.model_dump(mode="json"), event="job", id=str(view.tries)
                 )
                 last = key
-            if view.status.is_final:
+            lasted = time.monotonic() >= ends_at
+            if view.status.is_final or lasted:
                 return
             # A deferred job coming due is a change nobody publishes: wake for it too.
-            timeout = None
+            timeout = ends_at - time.monotonic()
             if view.scheduled_for is not None:
-                timeout = max(view.scheduled_for.timestamp() - time.time(), 0.05)
+                due_in = max(view.scheduled_for.timestamp() - time.time(), 0.05)
+                timeout = min(timeout, due_in)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout)
             changed.clear()

@@ -16,14 +16,16 @@ from tests.support.processes import ROOT, Stack, stop_all, wait_ready
 
 @pytest.fixture(scope="module")
 def live_stack(redis_url: str) -> Iterator[Stack]:
-    """A web process (with an API key configured) and a worker, on a flushed database."""
+    """A web process (with an API key and a read-only one) and a worker, on a flushed
+    database."""
     sync_redis.Redis.from_url(redis_url).flushdb()
-    port, key = free_port(), "dashboard-test-key"
+    port, key, read_key = free_port(), "dashboard-test-key", "dashboard-look-only-key"
     env = {
         **os.environ.copy(),
         "REDIS_URL": redis_url,
         "JOB_MODULES": "tests.support.jobs.sample_jobs,tests.support.jobs.flow_jobs",
         "API_KEYS": key,
+        "API_KEYS_READ": read_key,
         "EXAMPLES": "true",  # the form enqueues ping; the schedules list shows heartbeat_report
         "HEARTBEAT_S": "1",
         "SHUTDOWN_GRACE_S": "1",
@@ -47,6 +49,6 @@ def live_stack(redis_url: str) -> Iterator[Stack]:
 
     try:
         asyncio.run(wait_ready(url))
-        yield Stack(url=url, api_key=key)
+        yield Stack(url=url, api_key=key, read_key=read_key)
     finally:
         stop_all(processes)

@@ -171,3 +171,54 @@ def test_a_websocket_without_a_valid_key_is_refused() -> None:
 def test_a_websocket_needs_no_key_when_none_is_configured() -> None:
     with TestClient(_websocket_app([])) as client, client.websocket_connect("/ws") as ws:
         assert ws.receive_text() == "opened"
+
+
+READ_KEY = "look-only-key-0123456789"
+
+
+async def test_a_read_only_key_reads_everything_and_changes_nothing(
+    settings: Settings, redis: RedisClient
+) -> None:
+    app = create_app(settings.model_copy(update={"api_keys": [KEY], "api_keys_read": [READ_KEY]}))
+    routes = [(m, p) for m, p in _requests(app.routes) if p not in OPEN]
+    changes = [(m, p) for m, p in routes if m not in ("GET", "HEAD")]
+    assert ("POST", "/jobs/ping") in changes and ("DELETE", "/failed") in changes
+    basic = base64.b64encode(f"scraper:{READ_KEY}".encode()).decode()
+    async with (
+        app.router.lifespan_context(app),
+        _client(app, {"Authorization": f"Bearer {READ_KEY}"}) as reader,
+    ):
+        for method, path in changes:
+            refused = await reader.request(method, path, json={})
+            assert refused.status_code == 403, (method, path)
+            assert refused.json()["error"]["code"] == "read_only_key"
+        for method, path in routes:
+            if method == "GET":
+                assert (await reader.get(path, params={"wait": 0})).status_code != 401, path
+        listed = await reader.get("/jobs", headers={"Authorization": f"Basic {basic}"})
+        assert listed.status_code == 200  # the dashboard's way (Basic) too
+        assert listed.json()["jobs"] == []  # none of the refused enqueues went through
+        queues = (await reader.get("/queues")).json()
+        assert not any(queue["paused"] for queue in queues)
+
+
+async def test_read_only_keys_alone_turn_authentication_on(
+    settings: Settings, redis: RedisClient
+) -> None:
+    app = create_app(settings.model_copy(update={"api_keys_read": [READ_KEY]}))
+    async with app.router.lifespan_context(app), _client(app) as anonymous:
+        assert (await anonymous.get("/queues")).status_code == 401
+        reader = {"Authorization": f"Bearer {READ_KEY}"}
+        assert (await anonymous.get("/queues", headers=reader)).status_code == 200
+        refused = await anonymous.post("/jobs/ping", json={}, headers=reader)
+        assert refused.status_code == 403
+
+
+@pytest.mark.parametrize(("value", "message"), [(" , ", "names no key"), ("short", "16 char")])
+def test_read_only_keys_are_checked_like_the_others(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv("API_KEYS_READ", value)
+    with pytest.raises(ValidationError, match=f"API_KEYS_READ.*{message}") as refused:
+        Settings()
+    assert "short" not in str(refused.value).replace("shorter", "")

@@ -141,6 +141,8 @@ class Stack:
 
     url: str
     api_key: str
+    read_key: str = ""
+    """A key of `API_KEYS_READ`: it may only look."""
 
 
 def stop_all(processes: "list[subprocess.Popen[bytes]]", grace_s: float = 15) -> None:

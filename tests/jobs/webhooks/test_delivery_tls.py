@@ -4,9 +4,7 @@ The receiver's certificate names `localhost` only (no IP address), and the reque
 the address `localhost` resolved to: it is accepted only because the TLS server name and the
 hostname check use the name. Certificates come from the `openssl` command (a test CA)."""
 
-import shutil
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,38 +12,21 @@ import pytest
 
 from jobs.webhooks.delivery import NO_ANSWER, post
 from settings import Settings
+from tests.support.certificates import needs_openssl, signed_by_test_ca
 from tests.support.webhook_receiver import webhook_receiver
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+pytestmark = needs_openssl
 
 LOCAL = Settings(webhook_allow_private=True, webhook_timeout_s=5)
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 def _certificates(folder: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A test CA and a server certificate for DNS name `name` signed by it: (the server's
-    context, a client context trusting the CA)."""
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
-             "-subj", "/CN=webhook test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign",
-             cwd=folder)  # fmt: skip
-    _openssl("req", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", f"/CN={name}",
-             cwd=folder)  # fmt: skip
-    (folder / "leaf.ext").write_text(
-        f"subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\n"
-        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-    )
-    _openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "leaf.pem", "-days", "1", "-extfile", "leaf.ext",
-             cwd=folder)  # fmt: skip
+    """A server certificate for DNS name `name` signed by a test CA: (the server's context, a
+    client context trusting the CA)."""
+    files = signed_by_test_ca(folder, name)
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(folder / "leaf.pem", folder / "leaf.key")
-    client = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+    server.load_cert_chain(files.certificate, files.key)
+    client = ssl.create_default_context(cafile=str(files.ca))
     return server, client
 
 
