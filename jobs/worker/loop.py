@@ -28,6 +28,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from jobs import tracing
 from jobs.cron.runner import run_schedules
 from jobs.cron.schedules import enabled, schedules_for
 from jobs.declare.registry import load_catalog
@@ -293,6 +294,30 @@ class Worker:
 
     async def _run(self, claimed: Claimed) -> None:
         """The task of one try (`Slots` frees its slot once this returns)."""
+        if tracing.enabled():
+            settle = await self._traced(claimed)
+        else:
+            settle = await self._try(claimed)
+        if settle is not None:
+            self._finisher.submit(settle, claimed.name, _ms() - claimed.started_ms)
+
+    async def _traced(self, claimed: Claimed) -> Settle | None:
+        """`_try` in a span of its own, in the trace its enqueue stored (`jobs.tracing`)."""
+        d = claimed.definition
+        definition = d if isinstance(d, JobDefinition) else None
+        queue = of_job(claimed.job_id).name
+        parent = definition.trace if definition is not None else None
+        with tracing.try_span(claimed.job_id, claimed.name, queue, claimed.tries, parent) as span:
+            settle = await self._try(claimed)
+            outcome = "lease_lost" if settle is None else settle.kind
+            delay = settle.a if settle is not None and settle.kind == "retry" else None
+            tracing.end_try(
+                span, outcome, delay if isinstance(delay, int) else None, claimed.cancel_reason
+            )
+        return settle
+
+    async def _try(self, claimed: Claimed) -> Settle | None:
+        """One try's outcome; None if it lost its lease (another worker owns the job now)."""
         settle: Settle | None
         try:
             if claimed.after is not None:
@@ -310,8 +335,7 @@ class Worker:
                 raise
             task.uncancel()
             settle = self._attempts.cancelled(claimed)
-        if settle is not None:
-            self._finisher.submit(settle, claimed.name, _ms() - claimed.started_ms)
+        return settle
 
     async def _after_stale_try(self, claimed: Claimed) -> None:
         """Wait for the stale try of the same job to end (cancelled as "lost": it ends at its
