@@ -304,16 +304,17 @@ class Worker:
     async def _traced(self, claimed: Claimed) -> Settle | None:
         """`_try` in a span of its own, in the trace its enqueue stored (`jobs.tracing`)."""
         d = claimed.definition
-        definition = d if isinstance(d, JobDefinition) else None
+        parent = d.trace if isinstance(d, JobDefinition) else None
         queue = of_job(claimed.job_id).name
-        parent = definition.trace if definition is not None else None
-        with tracing.try_span(claimed.job_id, claimed.name, queue, claimed.tries, parent) as span:
+        current = tracing.start_try(claimed.job_id, claimed.name, queue, claimed.tries, parent)
+        settle, outcome, delay = None, "cancelled", None
+        try:
             settle = await self._try(claimed)
             outcome = "lease_lost" if settle is None else settle.kind
-            delay = settle.a if settle is not None and settle.kind == "retry" else None
-            tracing.end_try(
-                span, outcome, delay if isinstance(delay, int) else None, claimed.cancel_reason
-            )
+            if settle is not None and settle.kind == "retry" and isinstance(settle.a, int):
+                delay = settle.a
+        finally:
+            tracing.end_try(current, outcome, delay, claimed.cancel_reason)
         return settle
 
     async def _try(self, claimed: Claimed) -> Settle | None:

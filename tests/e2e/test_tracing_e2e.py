@@ -222,3 +222,60 @@ async def test_without_the_endpoint_nothing_is_sent_and_nothing_is_stored(
     lines = [json.loads(x) for x in processes.log_text("worker").splitlines() if x[:1] == "{"]
     assert any(x["msg"] == "job started" for x in lines)
     assert not any("trace_id" in x for x in lines)
+
+
+async def test_workflow_and_batch_nodes_join_their_request_and_a_cron_tick_is_a_root(
+    processes: Processes,
+) -> None:
+    workflow_trace, batch_trace = (
+        "7bf92f3577b34da6a3ce929d0e0e4736",
+        "8bf92f3577b34da6a3ce929d0e0e4736",
+    )
+    with otlp_receiver() as otlp, webhook_receiver() as hooks:
+        traced = env(
+            hooks,
+            OTEL_EXPORTER_OTLP_ENDPOINT=otlp.endpoint,
+            JOB_MODULES=f"{JOBS},tests.support.jobs.cron_jobs",  # a tick every second
+        )
+        url = await processes.web(**traced)
+        await processes.worker(**traced)
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            workflow = {
+                "nodes": {
+                    "a": {"job": "ping", "input": {"message": "a"}},
+                    "b": {"job": "ping", "input": {"message": "b"}, "after": ["a"]},
+                }
+            }
+            answer = await client.post(
+                "/workflows", json=workflow, headers={"traceparent": traceparent(workflow_trace)}
+            )
+            assert answer.status_code == 202, answer.text
+            batch = {
+                "jobs": [{"job": "ping", "input": {}}, {"job": "ping", "input": {}}],
+                "on_complete": {"job": "ping", "input": {"message": "all done"}},
+            }
+            answer = await client.post(
+                "/batches", json=batch, headers={"traceparent": traceparent(batch_trace)}
+            )
+            assert answer.status_code == 202, answer.text
+
+        for trace, nodes in ((workflow_trace, 2), (batch_trace, 3)):
+            spans = await spans_of(otlp, trace, *["job ping"] * nodes)
+            web_spans = {s.span_id for s in spans if s.service == "jobservice-web"}
+            pings = [s for s in spans if s.name == "job ping"]
+            assert len({s.attributes["job.id"] for s in pings}) == nodes
+            # Each node was created by the request: its tries are that request's children.
+            assert all(s.parent_span_id in web_spans for s in pings)
+
+        async def ticked() -> bool:
+            ticks = {s.span_id: s for s in otlp.received() if s.name == "cron tick"}
+            return any(
+                s.name == "job count_cron_tick" and s.parent_span_id in ticks
+                for s in otlp.received()
+            )
+
+        await eventually(ticked, timeout_s=20)
+    ticks = [s for s in otlp.received() if s.name == "cron tick"]
+    assert all(s.parent_span_id == "" for s in ticks)  # each tick a trace of its own
+    assert len({s.trace_id for s in ticks}) == len(ticks)
+    assert {s.attributes["cron.schedule"] for s in ticks} == {"count_cron_tick"}
