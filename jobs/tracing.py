@@ -178,7 +178,7 @@ class TrySpan(NamedTuple):
     """A try's span, and the token that made it current (`start_try`, `end_try`)."""
 
     span: Span
-    token: "Token[Context]"
+    token: Token[Context]
 
 
 def start_try(job_id: str, name: str, queue: str, tries: int, parent: str | None) -> TrySpan | None:
