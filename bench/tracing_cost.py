@@ -11,6 +11,8 @@ variant, the variants in alternating order from round to round:
   sampled span, batched, encoded and posted by the worker.
 - on, unsampled: the same, with `OTEL_TRACES_SAMPLER=always_off` in the worker (spans made,
   none recorded or exported).
+- off, before (`--before DIR`): the worker of another tree (e.g. `git archive` of the commit
+  before tracing), as "off": what the change costs a process without the variable.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import statistics
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+from bench import procs
 from bench.pure_noop import LOG_DIR, drain
 from jobs import tracing
 
@@ -63,7 +67,20 @@ def trace_this_process(endpoint: str) -> None:
         del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
 
 
-async def run(redis_url: str, n: int, rounds: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def worker_tree(root: Path | None) -> Iterator[None]:
+    """Workers started meanwhile run `root`'s code (its `jobs`), not this tree's."""
+    if root is None:
+        yield
+        return
+    saved, procs.ROOT = procs.ROOT, root
+    try:
+        yield
+    finally:
+        procs.ROOT = saved
+
+
+async def run(redis_url: str, n: int, rounds: int, before: Path | None) -> dict[str, Any]:
     with sink() as endpoint:
         trace_this_process(endpoint)
         variants: dict[str, tuple[dict[str, str], bool]] = {
@@ -74,12 +91,18 @@ async def run(redis_url: str, n: int, rounds: int) -> dict[str, Any]:
                 True,
             ),
         }
+        if before is not None:
+            variants["off, before"] = ({}, False)
         runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
         order = list(variants)
         for r in range(rounds):
             for variant in order if r % 2 == 0 else order[::-1]:
                 env, traced = variants[variant]
-                with tracing.span("bench enqueue", {}) if traced else contextlib.nullcontext():
+                tree = worker_tree(before if variant == "off, before" else None)
+                with (
+                    tree,
+                    tracing.span("bench enqueue", {}) if traced else contextlib.nullcontext(),
+                ):
                     result = await drain(redis_url, n, "WARNING", LOG_DIR, 300.0, env=env)
                 runs[variant].append(result)
         tracing.shutdown()  # this process's own span, while the sink still answers
@@ -99,8 +122,9 @@ def main() -> None:
     p.add_argument("--redis", required=True, help="queue server (its db is FLUSHDB'd)")
     p.add_argument("--n", type=int, default=10_000)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--before", type=Path, help="another tree whose worker runs 'off, before'")
     a = p.parse_args()
-    print(json.dumps(asyncio.run(run(a.redis, a.n, a.rounds)), indent=2))
+    print(json.dumps(asyncio.run(run(a.redis, a.n, a.rounds, a.before)), indent=2))
 
 
 if __name__ == "__main__":

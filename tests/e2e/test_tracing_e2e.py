@@ -58,11 +58,16 @@ async def final(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:
 
 
 async def spans_of(otlp: OtlpReceiver, trace_id: str, *names: str) -> list[ReceivedSpan]:
-    """The trace's spans once it holds a span of each name in `names` (repeated: that many)."""
+    """The trace's spans once it holds a span of each name in `names` (repeated: that many)
+    and the parent of each (but the caller's): each process exports on its own schedule."""
 
     async def arrived() -> bool:
-        got = [s.name for s in otlp.trace(trace_id)]
-        return all(got.count(n) >= names.count(n) for n in names)
+        spans = otlp.trace(trace_id)
+        got = [s.name for s in spans]
+        ids = {s.span_id for s in spans} | {PARENT_SPAN}
+        return all(got.count(n) >= names.count(n) for n in names) and all(
+            s.parent_span_id in ids for s in spans
+        )
 
     await eventually(arrived, timeout_s=20)
     return otlp.trace(trace_id)
@@ -140,6 +145,9 @@ async def test_one_trace_holds_the_request_every_try_its_webhook_and_a_child_job
     started = [x for x in lines if x["msg"] == "job started" and x.get("job_id") == job["id"]]
     assert [x["trace_id"] for x in started] == [trace, trace]
     assert {x["span_id"] for x in started} == {s.span_id for s in tries}
+    lines = [json.loads(x) for x in processes.log_text("web").splitlines() if x[:1] == "{"]
+    [enqueued] = [x for x in lines if x["msg"] == "job enqueued" and x["job_id"] == job["id"]]
+    assert enqueued["trace_id"] == trace and enqueued["span_id"] in web_spans
 
 
 async def stored_definition(processes: Processes, job_id: str) -> dict[str, Any]:
