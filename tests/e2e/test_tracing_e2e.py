@@ -287,3 +287,30 @@ async def test_workflow_and_batch_nodes_join_their_request_and_a_cron_tick_is_a_
     assert all(s.parent_span_id == "" for s in ticks)  # each tick a trace of its own
     assert len({s.trace_id for s in ticks}) == len(ticks)
     assert {s.attributes["cron.schedule"] for s in ticks} == {"count_cron_tick"}
+
+
+async def test_spans_still_batched_are_sent_when_the_processes_stop(
+    processes: Processes,
+) -> None:
+    trace = "9bf92f3577b34da6a3ce929d0e0e4736"
+    with otlp_receiver() as otlp, webhook_receiver() as hooks:
+        # A batch delay far past the test: only the flush at exit sends anything.
+        slow = env(
+            hooks, OTEL_EXPORTER_OTLP_ENDPOINT=otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY="600000"
+        )
+        url = await processes.web(**slow)
+        await processes.worker(**slow)
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            answer = await client.post(
+                "/jobs/ping", json={}, headers={"traceparent": traceparent(trace)}
+            )
+            assert (await final(client, answer.json()["id"]))["status"] == "complete"
+        assert otlp.trace(trace) == []
+        for process in processes.started:
+            sigterm(process)
+            await exit_code(process, 20)
+        spans = otlp.trace(trace)
+    assert {(s.service, s.name) for s in spans} >= {
+        ("jobservice-web", "POST /jobs/ping"),
+        ("jobservice-worker", "job ping"),
+    }
