@@ -44,6 +44,8 @@ _tracer: Tracer | None = None
 """Set while tracing is on in this process; None (the default) turns every helper into a no-op."""
 _provider: Any = None
 """The SDK provider this module installed (flushed and shut down by `shutdown`)."""
+_batches: Any = None
+"""Its batch span processor (shut down first, within `FLUSH_MS`)."""
 
 
 def endpoint_configured() -> bool:
@@ -63,7 +65,7 @@ def configure_from_environment(role: str) -> bool:
     names the process in the resource (`jobservice.process`), and in `service.name`
     (`jobservice-{role}`) when neither `OTEL_SERVICE_NAME` nor `OTEL_RESOURCE_ATTRIBUTES` names
     the service. Called again, it keeps what is installed."""
-    global _tracer, _provider
+    global _tracer, _provider, _batches
     if _tracer is not None:
         return True
     if not endpoint_configured():
@@ -80,6 +82,10 @@ def configure_from_environment(role: str) -> bool:
             protocol,
         )
         return False
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        # The host application (jobs inside its own app) set up OpenTelemetry itself: use it.
+        _tracer = trace.get_tracer(TRACER_NAME)
+        return True
     # Imported only when on: a process without the variable loads none of the SDK.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -92,13 +98,10 @@ def configure_from_environment(role: str) -> bool:
     # No arguments: the sampler, the batch delays and the exporter's endpoint, headers and
     # timeout come from the OTEL_* variables, read by the SDK itself.
     provider = TracerProvider(resource=resource, shutdown_on_exit=True)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    batches = BatchSpanProcessor(OTLPSpanExporter())
+    provider.add_span_processor(batches)
     trace.set_tracer_provider(provider)
-    if trace.get_tracer_provider() is not provider:
-        # The host application installed its own first: use it, leave ours.
-        provider.shutdown()
-    else:
-        _provider = provider
+    _provider, _batches = provider, batches
     _tracer = trace.get_tracer(TRACER_NAME)
     logger.info("tracing on: OTLP/HTTP export (%s)", resource.attributes.get(SERVICE_NAME))
     return True
@@ -108,18 +111,27 @@ def enabled() -> bool:
     return _tracer is not None
 
 
+FLUSH_MS = 5000
+"""How long a stopping process waits for its last spans to be taken (a collector that does
+not answer must not eat the platform's shutdown grace)."""
+
+
 def flush() -> None:
     """Export what is buffered now (a web's lifespan end: the process may end soon after)."""
-    if _provider is not None:
-        _provider.force_flush()
+    if _batches is not None:
+        _batches.force_flush(FLUSH_MS)
 
 
 def shutdown() -> None:
-    """Export what is buffered and stop (a process's last step; atexit does it otherwise)."""
-    global _tracer, _provider
-    provider, _provider, _tracer = _provider, None, None
+    """Export what is buffered and stop, within `FLUSH_MS` (a process's last step; atexit does
+    it otherwise)."""
+    global _tracer, _provider, _batches
+    provider, batches = _provider, _batches
+    _provider = _batches = _tracer = None
+    if batches is not None:
+        batches.shutdown(FLUSH_MS)  # bounded: the provider's own shutdown waits up to 30 s
     if provider is not None:
-        provider.shutdown()  # flushes the batch processor first
+        provider.shutdown()
 
 
 def traceparent() -> str | None:

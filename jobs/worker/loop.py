@@ -91,7 +91,7 @@ class Worker:
         """ARQ's ctx: the worker's resources (`jobs.declare.worker_lifespan`); each try gets a copy
         plus its own keys."""
         self._install_signals = handle_signals
-        self.slots = Slots(self.max_jobs, self._run)
+        self.slots = Slots(self.max_jobs, self._run_traced if tracing.enabled() else self._run)
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()
         """A second SIGTERM/SIGINT: stop waiting for running jobs."""
@@ -292,33 +292,9 @@ class Worker:
 
     # --- running one try -------------------------------------------------------------------
 
-    async def _run(self, claimed: Claimed) -> None:
-        """The task of one try (`Slots` frees its slot once this returns)."""
-        if tracing.enabled():
-            settle = await self._traced(claimed)
-        else:
-            settle = await self._try(claimed)
-        if settle is not None:
-            self._finisher.submit(settle, claimed.name, _ms() - claimed.started_ms)
-
-    async def _traced(self, claimed: Claimed) -> Settle | None:
-        """`_try` in a span of its own, in the trace its enqueue stored (`jobs.tracing`)."""
-        d = claimed.definition
-        parent = d.trace if isinstance(d, JobDefinition) else None
-        queue = of_job(claimed.job_id).name
-        current = tracing.start_try(claimed.job_id, claimed.name, queue, claimed.tries, parent)
-        settle, outcome, delay = None, "cancelled", None
-        try:
-            settle = await self._try(claimed)
-            outcome = "lease_lost" if settle is None else settle.kind
-            if settle is not None and settle.kind == "retry" and isinstance(settle.a, int):
-                delay = settle.a
-        finally:
-            tracing.end_try(current, outcome, delay, claimed.cancel_reason)
-        return settle
-
-    async def _try(self, claimed: Claimed) -> Settle | None:
-        """One try's outcome; None if it lost its lease (another worker owns the job now)."""
+    async def _run(self, claimed: Claimed) -> Settle | None:
+        """The task of one try (`Slots` frees its slot once this returns); its outcome, None
+        if it lost its lease (another worker owns the job now)."""
         settle: Settle | None
         try:
             if claimed.after is not None:
@@ -336,6 +312,25 @@ class Worker:
                 raise
             task.uncancel()
             settle = self._attempts.cancelled(claimed)
+        if settle is not None:
+            self._finisher.submit(settle, claimed.name, _ms() - claimed.started_ms)
+        return settle
+
+    async def _run_traced(self, claimed: Claimed) -> Settle | None:
+        """`_run` in a span of its own, in the trace its enqueue stored (`jobs.tracing`): the
+        task of a try while tracing is on (chosen once, so a worker without it pays nothing)."""
+        d = claimed.definition
+        parent = d.trace if isinstance(d, JobDefinition) else None
+        queue = of_job(claimed.job_id).name
+        current = tracing.start_try(claimed.job_id, claimed.name, queue, claimed.tries, parent)
+        settle, outcome, delay = None, "cancelled", None
+        try:
+            settle = await self._run(claimed)
+            outcome = "lease_lost" if settle is None else settle.kind
+            if settle is not None and settle.kind == "retry" and isinstance(settle.a, int):
+                delay = settle.a
+        finally:
+            tracing.end_try(current, outcome, delay, claimed.cancel_reason)
         return settle
 
     async def _after_stale_try(self, claimed: Claimed) -> None:
