@@ -160,7 +160,8 @@ async def stored_definition(processes: Processes, job_id: str) -> dict[str, Any]
 async def test_a_deferred_job_stores_its_enqueues_trace_context(processes: Processes) -> None:
     trace = "5bf92f3577b34da6a3ce929d0e0e4736"
     with otlp_receiver() as otlp, webhook_receiver() as hooks:
-        url = await processes.web(**env(hooks, OTEL_EXPORTER_OTLP_ENDPOINT=otlp.endpoint))
+        named = env(hooks, OTEL_EXPORTER_OTLP_ENDPOINT=otlp.endpoint, OTEL_SERVICE_NAME="orders")
+        url = await processes.web(**named)
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             answer = await client.post(
                 "/jobs/ping",
@@ -177,7 +178,7 @@ async def test_a_deferred_job_stores_its_enqueues_trace_context(processes: Proce
 
         await eventually(exported, timeout_s=20)
     [stored_span] = [s for s in otlp.trace(trace) if s.span_id == span_id]
-    assert stored_span.service == "jobservice-web"
+    assert stored_span.service == "orders"  # OTEL_SERVICE_NAME, read by the SDK
 
 
 @contextmanager
