@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import gc
 
+from jobs import tracing
 from jobs.logs import setup_logging
 from jobs.settings import Settings, get_settings
 from jobs.worker.loop import Worker
@@ -21,6 +22,7 @@ async def serve(settings: Settings, *, burst: bool = False) -> None:
         await worker.main()
     finally:
         await worker.pool.aclose()
+        tracing.shutdown()  # export the last tries' spans (the process may end below)
     # Tries are settled or re-queued and the worker said goodbye: a thread one of them left
     # running (cancelling its await cannot stop it) must not hold the process past the grace.
     end_now_if_threads_run(executor)
@@ -32,6 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     setup_logging(settings)
+    tracing.configure_from_environment("worker")
     try:
         import uvloop
 

@@ -1,4 +1,6 @@
-"""Logging set-up: human lines locally, one JSON object per line when `LOG_FORMAT=json`."""
+"""Logging set-up: human lines locally, one JSON object per line when `LOG_FORMAT=json`. While
+tracing is on (`jobs.tracing`), a line written inside a span carries its `trace_id` and
+`span_id`."""
 
 import atexit
 import contextlib
@@ -13,6 +15,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from jobs import tracing
 from jobs.settings import Settings
 
 # Attributes every LogRecord has; anything else came in through `extra=` and is data.
@@ -123,6 +126,9 @@ class _Handoff(QueueHandler):
         # No handler lock: the queue is thread-safe, and `emit` touches nothing else.
         if self.filters and not self.filter(record):
             return False
+        ids = tracing.log_ids()  # here, on the caller's thread: its span is current
+        if ids is not None:
+            record.trace_id, record.span_id = ids
         self.emit(record)
         return True
 
@@ -141,6 +147,9 @@ def line(logger: logging.Logger, level: int, msg: str, fields: dict[str, Any]) -
         logger.log(level, msg, extra=fields)
         return
     levelname = logging.getLevelName(level)
+    ids = tracing.log_ids()
+    if ids is not None:
+        fields = {**fields, "trace_id": ids[0], "span_id": ids[1]}
     handoff.queue.put_nowait(Line(time.time(), levelname, logger.name, msg, fields))
 
 

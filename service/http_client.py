@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Self, Unpack
 
 import httpx
+from opentelemetry import propagate
 from pydantic import BaseModel
 
 from jobs.enqueue.options import EnqueueKwargs, EnqueueOptions
@@ -78,6 +79,17 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
+def _propagate(request: httpx.Request) -> None:
+    """The caller's current span as `traceparent` (OpenTelemetry's global propagator): the
+    service's request, and the jobs it enqueues, join the caller's trace. Without a span
+    (no OpenTelemetry SDK in the caller), nothing is added."""
+    propagate.inject(request.headers)
+
+
+async def _propagate_async(request: httpx.Request) -> None:
+    _propagate(request)
+
+
 MAX_WAIT_PER_CALL_S = 30.0
 """`wait()` long-polls in calls of at most this long (the service caps `?wait=` too)."""
 
@@ -94,6 +106,7 @@ class JobServiceClient:
         self._http = httpx.AsyncClient(
             base_url=base_url,
             headers=_headers(api_key),
+            event_hooks={"request": [_propagate_async]},
             timeout=timeout_s + MAX_WAIT_PER_CALL_S,
             transport=transport,
         )
@@ -197,6 +210,7 @@ class SyncJobServiceClient:
         self._http = httpx.Client(
             base_url=base_url,
             headers=_headers(api_key),
+            event_hooks={"request": [_propagate]},
             timeout=timeout_s + MAX_WAIT_PER_CALL_S,
             transport=transport,
         )

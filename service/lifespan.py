@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from jobs import tracing
 from jobs.layout.connection import create_redis
 from jobs.layout.eviction import warn_unless_safe
 from service.events import EventHub
@@ -23,3 +24,4 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await hub.stop()
         await redis.aclose()
+        tracing.flush()  # the last requests' spans, before the process ends

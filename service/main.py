@@ -39,6 +39,7 @@ from service.routes import (
 from service.security_headers import SecurityHeaders
 from service.serving import QueueServing
 from service.streams import StreamSlots
+from service.telemetry import fastapi_telemetry
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     catalog = load_catalog(settings)
     schedules_for(catalog)  # a cron schedule naming an undeclared job stops the web at start
     app = FastAPI(
+        telemetry=fastapi_telemetry(),  # OTEL_EXPORTER_OTLP_ENDPOINT: request spans
         title="Job service",
         version="1.0",
         description="Enqueue background jobs, follow them, read their results.",

@@ -7,8 +7,10 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 
+from jobs import tracing
 from jobs.cron import stored
 from jobs.cron.schedules import InvalidSchedule, Schedule
 from jobs.declare.registry import JobSpec
@@ -32,10 +34,15 @@ RELOAD_S = 1.0
 async def claim_and_enqueue(
     redis: RedisClient, schedule: Schedule, spec: JobSpec, tick: datetime, settings: Settings
 ) -> bool:
-    """Enqueue `schedule`'s job for `tick` unless another worker did; True if this one did."""
-    enqueued = await enqueue_cron_tick(
-        redis, spec, schedule.payload, schedule.key, _ms(tick), settings
-    )
+    """Enqueue `schedule`'s job for `tick` unless another worker did; True if this one did.
+    Each tick is a trace of its own (its job's tries join it)."""
+    attributes = {"cron.schedule": schedule.key, "cron.tick": tick.isoformat()}
+    with tracing.span("cron tick", attributes, kind=SpanKind.PRODUCER, root=True) as span:
+        enqueued = await enqueue_cron_tick(
+            redis, spec, schedule.payload, schedule.key, _ms(tick), settings
+        )
+        if span is not None:
+            span.set_attribute("cron.enqueued", enqueued.outcome == "created")
     if enqueued.outcome != "created":
         return False
     async with redis.pipeline(transaction=False) as pipe:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from arq.constants import expires_extra_ms
 from pydantic import BaseModel
 
+from jobs import tracing
 from jobs.declare.registry import DECLARED, JobSpec, load_catalog
 from jobs.enqueue.options import EnqueueOptions
 from jobs.flow.limits import FlowControl
@@ -119,6 +120,8 @@ class Plan:
     after: tuple[str, ...] = ()
     """The parents it waits for (`jobs.graph.dependencies`)."""
     on_parent_failure: OnParentFailure = "fail"
+    trace: str | None = None
+    """The enqueue's `traceparent` (`jobs.tracing`), stored with each job; None: tracing off."""
 
     def expires_ms(self, now: int) -> int | None:
         """The expiry `enqueue.lua` wrote for a job it enqueued at `now` (server ms): so the
@@ -133,7 +136,15 @@ class Plan:
         # Positional (in field order) here and below: one row per job enqueued, and a class
         # called with keywords builds a dict of them per call.
         definition = JobDefinition(
-            self.name, [data], {}, 0, self.queue.name, self.priority, None, bool(self.after)
+            self.name,
+            [data],
+            {},
+            0,
+            self.queue.name,
+            self.priority,
+            None,
+            bool(self.after),
+            self.trace,
         )
         flow = self.flow
         lock, ttl = "", 0
@@ -186,6 +197,7 @@ def plan(job: JobSpec | str, options: EnqueueOptions, settings: Settings) -> Pla
         expires=_expiry(o, flow),
         after=parents,
         on_parent_failure=o.on_parent_failure,
+        trace=tracing.traceparent(),
     )
 
 

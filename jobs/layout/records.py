@@ -60,6 +60,9 @@ class JobDefinition:
     `enqueue.lua` from the server's clock, like `et`."""
     has_parents: bool = False
     """`d`: it waited for parents (`jobs.graph.dependencies`): the worker reads their outcomes."""
+    trace: str | None = None
+    """`tp`: the W3C `traceparent` of its enqueue (`jobs.tracing`), only while tracing is on:
+    its tries continue that trace."""
 
     def dump_open(self) -> bytes:
         """Everything but `et`, for `enqueue.lua` to close with the server's time."""
@@ -70,6 +73,8 @@ class JobDefinition:
             data["p"] = self.priority
         if self.has_parents:
             data["d"] = 1
+        if self.trace is not None:
+            data["tp"] = self.trace
         return open_json(data)
 
     @classmethod
@@ -95,9 +100,12 @@ class JobDefinition:
         if not (expires is None or isinstance(expires, int)):
             return Poison("UndecodableJob", "job definition has a malformed 'x'")
         parents = d.get("d") == 1
+        trace = d.get("tp")
+        if not (trace is None or isinstance(trace, str)):
+            trace = None  # a malformed trace context costs the trace, never the job
         # Positional, in field order: a class called with keywords builds a dict of them per
         # call, and the worker decodes one definition per try.
-        return cls(function, args, kwargs, int(enqueued), queue, priority, expires, parents)
+        return cls(function, args, kwargs, int(enqueued), queue, priority, expires, parents, trace)
 
     @property
     def payload(self) -> Any:

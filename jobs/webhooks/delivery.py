@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 import httpx
 from arq.worker import Retry
+from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import Field
 
+from jobs import tracing
 from jobs.declare.context import JobContext
 from jobs.declare.job_errors import JobFailed
 from jobs.declare.models import Model
@@ -132,9 +134,20 @@ async def deliver_webhook(ctx: JobContext, payload: DeliverWebhook) -> Delivered
     }
     at = await server_time(ctx.redis)
     started = time.monotonic()
-    answer = await post(
-        payload.url, body, {**headers, SIGNATURE_HEADER: sign(body, secret)}, settings
-    )
+    attributes: dict[str, str | int] = {
+        "url.full": redact_url(payload.url),
+        "webhook.attempt": attempt,
+    }
+    with tracing.span("webhook POST", attributes, kind=SpanKind.CLIENT) as span:
+        # `traceparent` (not signed: the signature covers the body) lets the receiver join.
+        signed = {**headers, **tracing.headers(), SIGNATURE_HEADER: sign(body, secret)}
+        answer = await post(payload.url, body, signed, settings)
+        if span is not None:
+            span.set_attribute("webhook.outcome", answer.outcome)
+            if answer.status_code is not None:
+                span.set_attribute("http.response.status_code", answer.status_code)
+            if answer.outcome != "delivered":
+                span.set_status(StatusCode.ERROR, answer.error or "")
     await record_attempt(
         ctx.redis,
         payload.job_id,

@@ -20,6 +20,7 @@ from arq.worker import Retry
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
+from jobs import tracing
 from jobs.declare.job_errors import Aborted, JobTimeout
 from jobs.declare.registry import JobSpec
 from jobs.declare.steps import Suspend
@@ -237,6 +238,7 @@ class Attempts:
         return self._final(claimed, "failed", poison.error(), started=started, tries=tries)
 
     def _failed_try(self, claimed: Claimed, spec: JobSpec, exc: Exception) -> Settle:
+        tracing.job_error(exc)
         retryable = isinstance(exc, Retry) or spec.is_retryable(exc)
         info = error_info(exc, retryable=retryable)
         fields = _log_fields(claimed, spec, duration=True, error=info)

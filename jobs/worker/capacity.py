@@ -18,7 +18,9 @@ from jobs.worker.attempt import Claimed
 
 
 class Slots:
-    def __init__(self, capacity: int, run: Callable[[Claimed], Coroutine[Any, Any, None]]) -> None:
+    def __init__(
+        self, capacity: int, run: Callable[[Claimed], Coroutine[Any, Any, object]]
+    ) -> None:
         self.capacity = capacity
         self._run = run
         """The body of one try's task (runs it and submits its settle)."""

@@ -28,6 +28,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from jobs import tracing
 from jobs.cron.runner import run_schedules
 from jobs.cron.schedules import enabled, schedules_for
 from jobs.declare.registry import load_catalog
@@ -90,7 +91,7 @@ class Worker:
         """ARQ's ctx: the worker's resources (`jobs.declare.worker_lifespan`); each try gets a copy
         plus its own keys."""
         self._install_signals = handle_signals
-        self.slots = Slots(self.max_jobs, self._run)
+        self.slots = Slots(self.max_jobs, self._run_traced if tracing.enabled() else self._run)
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()
         """A second SIGTERM/SIGINT: stop waiting for running jobs."""
@@ -298,8 +299,9 @@ class Worker:
 
     # --- running one try -------------------------------------------------------------------
 
-    async def _run(self, claimed: Claimed) -> None:
-        """The task of one try (`Slots` frees its slot once this returns)."""
+    async def _run(self, claimed: Claimed) -> Settle | None:
+        """The task of one try (`Slots` frees its slot once this returns); its outcome, None
+        if it lost its lease (another worker owns the job now)."""
         settle: Settle | None
         try:
             if claimed.after is not None:
@@ -322,6 +324,24 @@ class Worker:
             settle = self._attempts.cancelled(claimed)
         if settle is not None:
             self._finisher.submit(settle, claimed.name, _ms() - claimed.started_ms)
+        return settle
+
+    async def _run_traced(self, claimed: Claimed) -> Settle | None:
+        """`_run` in a span of its own, in the trace its enqueue stored (`jobs.tracing`): the
+        task of a try while tracing is on (chosen once, so a worker without it pays nothing)."""
+        d = claimed.definition
+        parent = d.trace if isinstance(d, JobDefinition) else None
+        queue = of_job(claimed.job_id).name
+        current = tracing.start_try(claimed.job_id, claimed.name, queue, claimed.tries, parent)
+        settle, outcome, delay = None, "cancelled", None
+        try:
+            settle = await self._run(claimed)
+            outcome = "lease_lost" if settle is None else settle.kind
+            if settle is not None and settle.kind == "retry" and isinstance(settle.a, int):
+                delay = settle.a
+        finally:
+            tracing.end_try(current, outcome, delay, claimed.cancel_reason)
+        return settle
 
     async def _after_stale_try(self, claimed: Claimed) -> None:
         """Wait for the stale try of the same job to end (cancelled as "lost": it ends at its
