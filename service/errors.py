@@ -22,6 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
+from jobs.declare.queues import UnknownQueue
 from jobs.enqueue.plan import InvalidDependency, InvalidSchedule, QueuePinned
 from jobs.graph.dependencies import UnknownParent
 from jobs.layout.serialization import NotSerializable
@@ -94,6 +95,20 @@ class QueuePinnedError(ServiceError):
 
     status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
     code = "queue_pinned"
+
+
+class UnknownQueueError(ServiceError):
+    """An enqueue (or a workflow or batch node) names a queue nothing declares."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    code = "unknown_queue"
+
+
+class QueueNotFound(ServiceError):
+    """A queue route names a queue nothing declares (nor the registry knows)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "queue_not_found"
 
 
 class WorkflowNotFound(ServiceError):
@@ -232,6 +247,7 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
 _CALLER_MISTAKES: dict[type[Exception], str] = {
     NotSerializable: InvalidInput.code,
     QueuePinned: "queue_pinned",
+    UnknownQueue: UnknownQueueError.code,
     UnknownParent: "unknown_parent",
     InvalidDependency: "invalid_dependency",
     InvalidSchedule: "invalid_request",
@@ -244,7 +260,11 @@ async def _caller_mistake(request: Request, exc: Exception) -> JSONResponse:
         code = exc.code  # refused, or no signing secret configured
     else:
         code = next(c for kind, c in _CALLER_MISTAKES.items() if isinstance(exc, kind))
-    details = {"job_ids": exc.job_ids} if isinstance(exc, UnknownParent) else None
+    details: Any = None
+    if isinstance(exc, UnknownParent):
+        details = {"job_ids": exc.job_ids}
+    elif isinstance(exc, UnknownQueue):
+        details = {"queue": exc.queue, "known": exc.known}
     return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, code, str(exc), details)
 
 

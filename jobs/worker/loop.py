@@ -46,6 +46,7 @@ from jobs.worker.capacity import Slots
 from jobs.worker.claim import Claimer, Claims
 from jobs.worker.deadlines import Deadlines
 from jobs.worker.processes import ChildPool
+from jobs.declare.queues import declared_queues
 from jobs.worker.queue_order import REFRESH_S, ServedQueues, registered_queues
 from jobs.worker.settle import Finisher, Settle
 from jobs.worker.threads import ThreadRunner
@@ -378,7 +379,9 @@ class Worker:
         served from here on)."""
         if not self.served.every:
             return
-        served = self.served.with_registered(await registered_queues(self.pool))
+        # Its own declared queues too: served before anything is enqueued there.
+        names = await registered_queues(self.pool) | declared_queues(self.settings)
+        served = self.served.with_registered(names)
         if served.queues != self.served.queues:
             added = {q.name for q in served.queues} - {q.name for q in self.served.queues}
             logger.info("serving queues %s", ", ".join(sorted(added)) or "(fewer)")
