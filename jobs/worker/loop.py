@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from jobs.cron.runner import run_schedules
 from jobs.cron.schedules import enabled, schedules_for
+from jobs.declare.queues import declared_queues
 from jobs.declare.registry import load_catalog
 from jobs.declare.worker_lifespan import LIFESPANS
 from jobs.graph import dependencies
@@ -46,7 +47,6 @@ from jobs.worker.capacity import Slots
 from jobs.worker.claim import Claimer, Claims
 from jobs.worker.deadlines import Deadlines
 from jobs.worker.processes import ChildPool
-from jobs.declare.queues import declared_queues
 from jobs.worker.queue_order import REFRESH_S, ServedQueues, registered_queues
 from jobs.worker.settle import Finisher, Settle
 from jobs.worker.threads import ThreadRunner
