@@ -30,7 +30,6 @@ from redis.exceptions import RedisError
 
 from jobs.cron.runner import run_schedules
 from jobs.cron.schedules import enabled, schedules_for
-from jobs.declare.queues import declared_queues
 from jobs.declare.registry import load_catalog
 from jobs.declare.worker_lifespan import LIFESPANS
 from jobs.graph import dependencies
@@ -379,9 +378,7 @@ class Worker:
         served from here on)."""
         if not self.served.every:
             return
-        # Its own declared queues too: served before anything is enqueued there.
-        names = await registered_queues(self.pool) | declared_queues(self.settings)
-        served = self.served.with_registered(names)
+        served = self.served.with_registered(await registered_queues(self.pool))
         if served.queues != self.served.queues:
             added = {q.name for q in served.queues} - {q.name for q in self.served.queues}
             logger.info("serving queues %s", ", ".join(sorted(added)) or "(fewer)")
