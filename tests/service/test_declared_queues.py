@@ -9,8 +9,9 @@ import uuid
 import httpx
 import pytest
 
+from jobs import UnknownQueue
 from jobs.client import JobClient
-from jobs.declare.queues import UnknownQueue, declared_queues, worker_queue_names
+from jobs.declare.queues import declared_queues, worker_queue_names
 from jobs.declare.registry import load_catalog
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
