@@ -18,6 +18,9 @@ from jobs.declare.registry import DECLARED
 from jobs.layout.ids import DEFAULT_QUEUE, QUEUE_NAME
 from jobs.settings import Settings
 
+SHOWN = 20
+"""Known queues a refusal's message names (its `known` has them all)."""
+
 
 class UnknownQueue(LookupError):
     """An enqueue named a queue nothing declares."""
@@ -25,9 +28,12 @@ class UnknownQueue(LookupError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.queue = name
         self.known = sorted(known)
+        shown = ", ".join(self.known[:SHOWN])
+        if len(self.known) > SHOWN:
+            shown += f" and {len(self.known) - SHOWN} more"
         super().__init__(
-            f"no queue named {name!r} is declared (known: {', '.join(self.known)}); declare it "
-            "with @job(queue=...) or add it to the QUEUES setting"
+            f"no queue named {name!r} is declared (known: {shown}); declare it with "
+            "@job(queue=...) or add it to the QUEUES setting"
         )
 
 
