@@ -18,6 +18,7 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from tests.support.processes import Processes
 from tests.support.queues import TEST_QUEUES
+from tests.support.report import report
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +43,8 @@ async def _footprint(redis: RedisClient) -> dict[str, int]:
     }
 
 
-def _unchanged(before: dict[str, int], after: dict[str, int]) -> None:
+def _unchanged(before: dict[str, int], after: dict[str, int], title: str) -> None:
+    report(title, **{f"{k}_before": v for k, v in before.items()}, **after)
     assert after["keys"] == before["keys"], (before, after)
     assert after["registry"] == before["registry"], (before, after)
     # 3,000 queues' keys took megabytes; what is left is the server's own churn (client
@@ -74,7 +76,7 @@ async def test_pause_and_resume_of_an_undeclared_queue_are_404_and_write_nothing
     q = keys.queue("never-existed-42")
     assert await redis.exists(q.paused, q.wake) == 0
     assert not await redis.sismember(keys.QUEUES, "never-existed-42")  # type: ignore[misc]
-    _unchanged(before, await _footprint(redis))
+    _unchanged(before, await _footprint(redis), "pause/resume never-existed-42")
     # A declared queue still pauses and resumes.
     assert (await http.post("/queues/other/pause")).status_code == 204
     assert (await http.post("/queues/other/resume")).status_code == 204
@@ -85,7 +87,9 @@ async def test_resume_again_and_again_keeps_the_wake_list_short(
 ) -> None:
     for _ in range(200):  # no worker serves it: nobody pops the tokens
         assert (await http.post("/queues/other/resume")).status_code == 204
-    assert 1 <= await redis.llen(keys.queue("other").wake) <= 16  # type: ignore[misc]
+    tokens = await redis.llen(keys.queue("other").wake)  # type: ignore[misc]
+    report("200 resumes", wake_tokens=tokens)
+    assert 1 <= tokens <= 16
 
 
 async def test_thousands_of_made_up_queues_are_refused_and_redis_does_not_grow(
@@ -120,7 +124,7 @@ async def test_thousands_of_made_up_queues_are_refused_and_redis_does_not_grow(
         assert error["details"]["field"] == "queue"
     batch = {"jobs": [{"job": "ping", "input": {}, "queue": q} for q in nodes[:100]]}
     await _refused(await http.post("/batches", json=batch), 422, "unknown_queue")
-    _unchanged(before, await _footprint(redis))
+    _unchanged(before, await _footprint(redis), f"{ATTACK_QUEUES} made-up queues")
     listed = {q["name"] for q in (await http.get("/queues")).json()}
     assert listed <= {*TEST_QUEUES, keys.DEFAULT_QUEUE, "emails"}, listed - set(TEST_QUEUES)
 
@@ -148,4 +152,4 @@ async def test_ids_on_made_up_queues_are_404_and_touch_no_key(
     await _refused(answers[MADE_UP_IDS], 404, "workflow_not_found")
     await _refused(answers[MADE_UP_IDS + 1], 404, "job_not_found")
     await _refused(answers[MADE_UP_IDS + 2], 404, "queue_not_found")
-    _unchanged(before, await _footprint(redis))
+    _unchanged(before, await _footprint(redis), f"{MADE_UP_IDS} ids on made-up queues")
