@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from jobs.declare.context import JobContext, SyncJobContext
     from jobs.declare.job_errors import JobFailed
     from jobs.declare.models import Model
+    from jobs.declare.queues import UnknownQueue
     from jobs.declare.registry import job
     from jobs.declare.worker_lifespan import worker_lifespan
     from jobs.enqueue.plan import UnknownJobName
@@ -54,6 +55,7 @@ _HOME = {
     "Model": "jobs.declare.models",
     "SyncJobContext": "jobs.declare.context",
     "UnknownJobName": "jobs.enqueue.plan",
+    "UnknownQueue": "jobs.declare.queues",
     "Workflow": "jobs.graph.workflows",
     "attach_webhook": "jobs.webhooks.attach",
     "chain": "jobs.graph.workflows",
@@ -92,6 +94,7 @@ __all__ = [
     "Model",
     "SyncJobContext",
     "UnknownJobName",
+    "UnknownQueue",
     "Workflow",
     "attach_webhook",
     "chain",

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # --- jobs ------------------------------------------------------------------------------
     queue_name: str = "arq:queue"
     """The queue of jobs that declare none (ARQ's default name: stock ARQ producers feed it)."""
+    queues: Annotated[list[str], NoDecode] = []
+    """`critical,reports`: queues an enqueue may name (`?queue=`, `queue=`) besides those a
+    job declares (`@job(queue=...)`), `WORKER_QUEUES` and `queue_name`; any other name is
+    refused (`jobs.declare.queues`)."""
     worker_queues: str = ""
     """Queues a worker serves: `critical,default,low` (strict order) or `critical:6,default:3`
     (weighted, no starvation), or `*`: every queue enqueues name, new ones too. Empty:
@@ -230,6 +234,7 @@ class Settings(BaseSettings):
         "redis_sentinels",
         "redis_cluster_nodes",
         "job_modules",
+        "queues",
         "webhook_secrets",
         "webhook_allowed_ports",
         mode="before",

@@ -64,6 +64,9 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # The README's tour enqueues the example jobs: on unless the environment says otherwise.
     os.environ.setdefault("EXAMPLES", "true")
+    # ...and names two queues besides the default one (`?queue=critical`, a workflow node on
+    # `other`): declared, since an enqueue may name no other (`jobs.declare.queues`).
+    os.environ.setdefault("QUEUES", "critical,other")
     settings = get_settings()
     # The Procfile's commands (uvicorn, python) must be this virtualenv's.
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")

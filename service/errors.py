@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
+from jobs.declare.queues import UnknownQueue
 from jobs.enqueue.plan import InvalidDependency, InvalidSchedule, QueuePinned
 from jobs.graph.dependencies import UnknownParent
 from jobs.graph.edge_limit import TooManyEdges
@@ -125,6 +126,20 @@ class QueuePinnedError(ServiceError):
 
     status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
     code = "queue_pinned"
+
+
+class UnknownQueueError(ServiceError):
+    """An enqueue (or a workflow or batch node) names a queue nothing declares."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    code = "unknown_queue"
+
+
+class QueueNotFound(ServiceError):
+    """A queue route names a queue nothing declares (nor the registry knows)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    code = "queue_not_found"
 
 
 class WorkflowNotFound(ServiceError):
@@ -289,6 +304,7 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
 _CALLER_MISTAKES: dict[type[Exception], str] = {
     NotSerializable: InvalidInput.code,
     QueuePinned: "queue_pinned",
+    UnknownQueue: UnknownQueueError.code,
     UnknownParent: "unknown_parent",
     InvalidDependency: "invalid_dependency",
     InvalidSchedule: "invalid_request",
@@ -301,7 +317,11 @@ async def _caller_mistake(request: Request, exc: Exception) -> JSONResponse:
         code = exc.code  # refused, or no signing secret configured
     else:
         code = next(c for kind, c in _CALLER_MISTAKES.items() if isinstance(exc, kind))
-    details = {"job_ids": exc.job_ids} if isinstance(exc, UnknownParent) else None
+    details: Any = None
+    if isinstance(exc, UnknownParent):
+        details = {"job_ids": exc.job_ids}
+    elif isinstance(exc, UnknownQueue):
+        details = {"queue": exc.queue, "known": exc.known}
     return _json(status.HTTP_422_UNPROCESSABLE_CONTENT, code, str(exc), details)
 
 

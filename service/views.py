@@ -7,6 +7,7 @@ from jobs.layout.connection import RedisClient, is_cluster
 from jobs.layout.ids import InvalidQueueName
 from jobs.reading.job_record import load_job, load_jobs
 from jobs.settings import Settings
+from service.declared import names_known_queue
 from service.errors import JobNotFound
 from service.schemas import JobView
 
@@ -24,9 +25,12 @@ async def load_view(
     redis: RedisClient, catalog: dict[str, JobSpec], settings: Settings, job_id: str
 ) -> JobView:
     try:
-        record = await load_job(
-            redis, job_id, max_tries_by_name(catalog), legacy=reads_legacy(settings)
-        )
+        record = None
+        # An id on a queue nothing declares names no job: no key of that queue is read.
+        if await names_known_queue(redis, catalog, settings, job_id):
+            record = await load_job(
+                redis, job_id, max_tries_by_name(catalog), legacy=reads_legacy(settings)
+            )
     except InvalidQueueName:
         record = None  # an id naming an impossible queue names no job
     if record is None:

@@ -16,6 +16,7 @@ from jobs.layout.connection import RedisClient, create_redis
 from jobs.worker.loop import Worker
 from service.main import create_app
 from settings import Settings
+from tests.support.queues import TEST_QUEUES
 from tests.support.workers import RunWorker, worker_in_background
 
 
@@ -40,6 +41,9 @@ def settings(redis_url: str) -> Settings:
             "tests.support.jobs.workflow_jobs",
         ],
         examples=True,  # many tests enqueue the example jobs (ping, send_email...)
+        queues=list(
+            TEST_QUEUES
+        ),  # what tests name in `queue=` (none made up: `jobs.declare.queues`)
         cron_enabled=False,  # a shipped schedule firing mid-test would add jobs it did not expect
         housekeeping=False,  # ...and so would the service's own cleanup
     )

@@ -16,6 +16,7 @@ from arq.constants import expires_extra_ms
 from pydantic import BaseModel
 
 from jobs import tracing
+from jobs.declare.queues import check_declared
 from jobs.declare.registry import DECLARED, JobSpec, load_catalog
 from jobs.enqueue.options import EnqueueOptions
 from jobs.flow.limits import FlowControl
@@ -185,6 +186,8 @@ def plan(job: JobSpec | str, options: EnqueueOptions, settings: Settings) -> Pla
             f"job {name!r} has limits or uniqueness kept on its queue {declared!r}: "
             f"it cannot be put on {chosen!r}"
         )
+    if chosen != declared:
+        check_declared(keys.check_queue_name(chosen), settings)  # no queue a request makes up
     unique = _seconds(o.unique_for) if o.unique_for is not None else flow.unique_for_s
     return Plan(
         name=name,

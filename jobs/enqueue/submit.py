@@ -105,6 +105,8 @@ async def _call(
 
 REGISTER_EVERY_S = 60.0
 _registered: dict[str, float] = {}
+"""Queue -> when this process last named it in the registry: declared queues only (`plan`
+refuses any other), and emptied past `keys.QUEUE_CACHE_SIZE` all the same."""
 
 
 async def _register(redis: RedisClient, queue: str, *, new: bool) -> None:
@@ -114,6 +116,8 @@ async def _register(redis: RedisClient, queue: str, *, new: bool) -> None:
     now = time.monotonic()
     if new or now - _registered.get(queue, -REGISTER_EVERY_S) >= REGISTER_EVERY_S:
         await redis.sadd(keys.QUEUES, queue)  # type: ignore[misc]
+        if len(_registered) >= keys.QUEUE_CACHE_SIZE:
+            _registered.clear()
         _registered[queue] = now
 
 

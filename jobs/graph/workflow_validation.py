@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from jobs.declare.queues import UnknownQueue
 from jobs.declare.registry import DECLARED, JobSpec, load_catalog
 from jobs.enqueue.options import EnqueueOptions
 from jobs.enqueue.plan import InvalidDependency, InvalidPriority, QueuePinned, UnknownJobName, plan
@@ -25,6 +26,7 @@ from jobs.graph.workflows import (
     JobRef,
     Node,
     NodeQueuePinned,
+    NodeUnknownQueue,
     Workflow,
     WorkflowTooLarge,
 )
@@ -88,6 +90,8 @@ def _plan_node(key: str, node: Node, catalog: Mapping[str, JobSpec], s: Settings
         o = plan(spec, options, s)
     except QueuePinned as exc:
         raise NodeQueuePinned(str(exc), key, "queue") from None
+    except UnknownQueue as exc:
+        raise NodeUnknownQueue(str(exc), key, "queue") from None
     except InvalidPriority as exc:
         raise InvalidWorkflow(str(exc), key, "priority") from None
     except InvalidQueueName as exc:

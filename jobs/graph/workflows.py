@@ -72,6 +72,12 @@ class NodeQueuePinned(InvalidWorkflow):
     code = "queue_pinned"
 
 
+class NodeUnknownQueue(InvalidWorkflow):
+    """A node names a queue nothing declares (`jobs.declare.queues`)."""
+
+    code = "unknown_queue"
+
+
 class WorkflowTooLarge(InvalidWorkflow):
     code = "payload_too_large"
 

@@ -15,7 +15,7 @@ by a script, so no command ever spans two slots.
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -309,7 +309,12 @@ class QueueKeys:
         return f"{self.prefix}{SUFFIXES['cron_tick']}{schedule}:{tick_ms}"
 
 
-@cache
+QUEUE_CACHE_SIZE = 1024
+"""Queues whose keys a process keeps built: as many as it serves or shows, and never grown by
+names a request makes up (an LRU, so a flood of them evicts, not accumulates)."""
+
+
+@lru_cache(maxsize=QUEUE_CACHE_SIZE)
 def queue(name: str) -> QueueKeys:
     return QueueKeys(check_queue_name(name))
 

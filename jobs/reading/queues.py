@@ -1,9 +1,10 @@
 """Queues as operators see them: which exist, how full they are, pause and resume.
 
 A queue exists for `/queues` when it holds jobs or a live worker serves it. Names come from
-the registry producers add to (`jobsvc:queues`), the catalog's declared queues, the default
-queue and the live workers' heartbeats; each queue's figures are read from its own keys (its
-own cluster slot).
+the declared queues (`jobs.declare.queues`), the registry producers add to (`jobsvc:queues`,
+read up to `MAX_REGISTERED` names) and the live workers' heartbeats; each queue's figures are
+read from its own keys (its own cluster slot). Pause and resume take a known queue only
+(`is_known`): a name a request makes up writes nothing.
 """
 
 import time
@@ -15,7 +16,11 @@ from jobs.flow import gate_state
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.worker import heartbeat
-from jobs.worker.queue_order import EVERY
+from jobs.worker.queue_order import EVERY, registered_queues
+
+WAKE_TOKENS = 16
+"""Most tokens a wake list keeps (as `enqueue.lua` and `deps.lua` trim it): one wakes a worker,
+which claims a batch; more would only pile up."""
 
 
 class QueueFigures(Model):
@@ -47,7 +52,7 @@ class QueueFigures(Model):
 async def queue_names(
     redis: RedisClient, declared: Iterable[str], workers: list[dict[str, Any]]
 ) -> list[str]:
-    names = {m.decode() for m in await redis.smembers(keys.QUEUES)}  # type: ignore[misc]
+    names = await registered_queues(redis)
     names.update(declared)
     for info in workers:
         names.update(q for q in info.get("queues", []) if isinstance(q, str))
@@ -151,6 +156,13 @@ async def all_queue_figures(redis: RedisClient, declared: Iterable[str]) -> list
     return await queue_figures(redis, await queue_names(redis, declared, workers), workers)
 
 
+async def is_known(redis: RedisClient, name: str, declared: Iterable[str]) -> bool:
+    """Declared here, or named in the registry (a queue another release declares)."""
+    if name in declared:
+        return True
+    return bool(await redis.sismember(keys.QUEUES, name))  # type: ignore[misc]
+
+
 async def pause(redis: RedisClient, name: str) -> None:
     """Jobs keep being accepted; none starts until `resume`."""
     q = keys.queue(name)
@@ -165,6 +177,7 @@ async def resume(redis: RedisClient, name: str) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         pipe.delete(q.paused)
         pipe.lpush(q.wake, "1")  # idle workers look again now, not at their next poll
+        pipe.ltrim(q.wake, 0, WAKE_TOKENS - 1)  # resumed again and again: still a few tokens
         await pipe.execute()
 
 

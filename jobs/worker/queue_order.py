@@ -95,7 +95,18 @@ def _weighted(part: str) -> bool:
     return bool(colon and head and tail.isdigit())
 
 
-async def registered_queues(redis: RedisClient) -> set[str]:
-    """The queues enqueues have named (the registry `/queues` reads too)."""
-    members = await redis.smembers(keys.QUEUES)  # type: ignore[misc]
-    return {m.decode() for m in members}
+MAX_REGISTERED = 256
+"""Most names read from the registry: only declared queues enter it (`jobs.declare.queues`),
+but one filled by an older release (any name an enqueue gave) must not slow every read."""
+
+
+async def registered_queues(redis: RedisClient, limit: int = MAX_REGISTERED) -> set[str]:
+    """The queues enqueues have named (the registry `/queues` reads too): at most `limit`."""
+    names: set[str] = set()
+    async for member in redis.sscan_iter(keys.QUEUES, count=limit):
+        name = member.decode(errors="replace")
+        if keys.QUEUE_NAME.fullmatch(name):
+            names.add(name)
+            if len(names) >= limit:
+                break
+    return names

@@ -12,6 +12,7 @@ from jobs.declare.models import Model
 from jobs.enqueue import by_filter
 from jobs.reading.job_record import JobStatus
 from jobs.reading.listing import JobFilter
+from service.declared import known_queue
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.enqueue_options import Rfc3339DateTime
 from service.routes.jobs import known_queues
@@ -89,6 +90,15 @@ def _ms(moment: datetime | None) -> int | None:
     return None if moment is None else round(moment.timestamp() * 1000)
 
 
+async def _queues(
+    selection: _Selection, redis: RedisDep, catalog: CatalogDep, settings: SettingsDep
+) -> list[str]:
+    """The queue asked for (404 if nothing declares it), or every known one."""
+    if selection.queue:
+        return [await known_queue(selection.queue, redis, catalog, settings)]
+    return await known_queues(redis, catalog, settings)
+
+
 @router.post("/jobs/abort")
 async def abort_jobs(
     selection: AbortSelection, redis: RedisDep, catalog: CatalogDep, settings: SettingsDep
@@ -96,7 +106,7 @@ async def abort_jobs(
     """Abort the queued, deferred and waiting jobs a filter chooses, newest first: at most
     `limit` (1000) per call; go on with `next_cursor`. One that started meanwhile gets an
     abort request, as `DELETE /jobs/{id}` would. Running jobs are not chosen."""
-    queues = [selection.queue] if selection.queue else await known_queues(redis, catalog, settings)
+    queues = await _queues(selection, redis, catalog, settings)
     done = await by_filter.abort_matching(
         redis,
         queues,
@@ -117,7 +127,7 @@ async def retry_jobs(
     """Retry the failed and aborted jobs a filter chooses, newest first: each becomes a new job
     with the same input, queue and priority, and leaves the failed list. At most `limit`
     (1000) per call; go on with `next_cursor`."""
-    queues = [selection.queue] if selection.queue else await known_queues(redis, catalog, settings)
+    queues = await _queues(selection, redis, catalog, settings)
     done = await by_filter.retry_matching(
         redis,
         queues,

@@ -20,6 +20,7 @@ from jobs.reading import listing
 from jobs.reading.job_record import JobStatus
 from jobs.reading.queues import queue_names
 from jobs.settings import Settings
+from service.declared import declared_queues, known_queue, names_known_queue
 from service.deps import (
     CatalogDep,
     HubDep,
@@ -31,7 +32,6 @@ from service.deps import (
 from service.enqueue_options import Rfc3339DateTime
 from service.errors import InvalidRequest, JobNotFound, JobStateConflict, JobTypeNotFound
 from service.events import EventHub
-from service.routes.queues import declared_queues
 from service.schemas import ERROR_RESPONSES, ErrorResponse, JobPage, JobView
 from service.streams import changed_or_gone, until_disconnected
 from service.views import job_location, load_view, max_tries_by_name, reads_legacy
@@ -168,7 +168,9 @@ async def abort_job(
     when it finished before its worker could cancel it (the details carry its status)."""
     async with hub.watch(job_id) as changed:
         try:
-            outcome = await abort(redis, job_id, settings, legacy=reads_legacy(settings))
+            outcome = "missing"
+            if await names_known_queue(redis, catalog, settings, job_id):
+                outcome = await abort(redis, job_id, settings, legacy=reads_legacy(settings))
         except InvalidQueueName:
             outcome = "missing"
         if outcome == "final":
@@ -260,7 +262,10 @@ async def list_jobs(
 ) -> JobPage:
     """Jobs, newest first, across queues (or one), optionally filtered by status, name,
     enqueue time and id prefix."""
-    names = [queue] if queue else await known_queues(redis, catalog, settings)
+    if queue:
+        names = [await known_queue(queue, redis, catalog, settings)]
+    else:
+        names = await known_queues(redis, catalog, settings)
     where = listing.JobFilter(
         frozenset({status_}) if status_ else frozenset(),
         name,

@@ -6,16 +6,13 @@ from fastapi import APIRouter, Path, status
 
 from jobs.reading import queues
 from jobs.settings import Settings
+from service.declared import declared_queues, known_queue
 from service.deps import CatalogDep, RedisDep, SettingsDep
-from service.schemas import AUTH_ERRORS, STORE_ERRORS, QueueStats
+from service.schemas import AUTH_ERRORS, STORE_ERRORS, QueueStats, Responses, error_response
 
 router = APIRouter(tags=["queues"], responses={**AUTH_ERRORS, **STORE_ERRORS})
 
 QueueName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$", description="A queue name.")]
-
-
-def declared_queues(catalog: CatalogDep, settings: Settings) -> set[str]:
-    return {spec.queue for spec in catalog.values()} | {settings.queue_name}
 
 
 async def queue_stats(redis: RedisDep, catalog: CatalogDep, settings: Settings) -> list[QueueStats]:
@@ -31,13 +28,24 @@ async def list_queues(
     return await queue_stats(redis, catalog, settings)
 
 
-@router.post("/queues/{name}/pause", status_code=status.HTTP_204_NO_CONTENT)
-async def pause_queue(name: QueueName, redis: RedisDep) -> None:
-    """Pause a queue: it keeps accepting jobs and starts none (running ones finish)."""
-    await queues.pause(redis, name)
+_NOT_FOUND: Responses = {
+    status.HTTP_404_NOT_FOUND: error_response("No queue of that name is declared.")
+}
 
 
-@router.post("/queues/{name}/resume", status_code=status.HTTP_204_NO_CONTENT)
-async def resume_queue(name: QueueName, redis: RedisDep) -> None:
-    """Resume a paused queue: idle workers start its jobs at once."""
-    await queues.resume(redis, name)
+@router.post("/queues/{name}/pause", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+async def pause_queue(
+    name: QueueName, redis: RedisDep, catalog: CatalogDep, settings: SettingsDep
+) -> None:
+    """Pause a queue: it keeps accepting jobs and starts none (running ones finish). 404 for
+    a queue nothing declares."""
+    await queues.pause(redis, await known_queue(name, redis, catalog, settings))
+
+
+@router.post("/queues/{name}/resume", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+async def resume_queue(
+    name: QueueName, redis: RedisDep, catalog: CatalogDep, settings: SettingsDep
+) -> None:
+    """Resume a paused queue: idle workers start its jobs at once. 404 for a queue nothing
+    declares."""
+    await queues.resume(redis, await known_queue(name, redis, catalog, settings))

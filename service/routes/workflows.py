@@ -25,6 +25,7 @@ from jobs.graph.workflow_commit import enqueue_workflow
 from jobs.graph.workflows import (
     InvalidWorkflow,
     NodeQueuePinned,
+    NodeUnknownQueue,
     Workflow,
     WorkflowNotCommitted,
     WorkflowState,
@@ -38,6 +39,7 @@ from jobs.layout.ids import JOB_ID, QUEUE_NAME
 from jobs.reading.job_record import JobStatus
 from jobs.settings import Settings
 from jobs.webhooks.url_policy import MAX_URL_LENGTH
+from service.declared import names_known_queue
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import (
     InvalidInput,
@@ -45,6 +47,7 @@ from service.errors import (
     PayloadTooLarge,
     QueuePinnedError,
     ServiceError,
+    UnknownQueueError,
     WorkflowNotCommittedError,
     WorkflowNotFound,
 )
@@ -134,6 +137,8 @@ def service_error(exc: InvalidWorkflow) -> ServiceError:
         return PayloadTooLarge(str(exc), details)
     if isinstance(exc, NodeQueuePinned):
         return QueuePinnedError(str(exc), details)
+    if isinstance(exc, NodeUnknownQueue):
+        return UnknownQueueError(str(exc), details)
     if exc.field == "input":  # a node's job input: the same mistake as on `POST /jobs/{name}`
         return InvalidInput(str(exc), details)
     return InvalidRequest(str(exc), details)
@@ -184,9 +189,12 @@ def workflow_view(state: WorkflowState, root_path: str = "") -> WorkflowView:
 async def load_state(
     redis: RedisClient, catalog: dict[str, JobSpec], settings: Settings, workflow_id: str
 ) -> WorkflowState:
-    state = await load(
-        redis, workflow_id, max_tries_by_name(catalog), legacy=reads_legacy(settings)
-    )
+    state = None
+    # A workflow id names its queue too: on one nothing declares, no key is read.
+    if await names_known_queue(redis, catalog, settings, workflow_id):
+        state = await load(
+            redis, workflow_id, max_tries_by_name(catalog), legacy=reads_legacy(settings)
+        )
     if state is None:
         raise WorkflowNotFound(f"no workflow {workflow_id!r} (unknown or expired)")
     return state

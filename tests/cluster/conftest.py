@@ -9,6 +9,7 @@ import pytest
 from jobs.layout.connection import RedisClient, create_redis
 from settings import Settings
 from tests.support.cluster import ClusterProcesses, ValkeyCluster
+from tests.support.queues import TEST_QUEUES
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +34,7 @@ def settings(cluster: ValkeyCluster) -> Settings:
         shutdown_grace_s=2,
         job_modules=["tests.support.jobs.sample_jobs", "tests.support.jobs.probe_jobs"],
         examples=True,
+        queues=list(TEST_QUEUES),  # what tests name in `queue=` (`tests.support.queues`)
         cron_enabled=False,
         housekeeping=False,
     )

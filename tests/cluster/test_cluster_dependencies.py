@@ -18,6 +18,7 @@ from tests.support.dependencies import (
     final_records,
     runs,
 )
+from tests.support.queues import TEST_QUEUES
 from tests.support.report import report
 
 pytestmark = pytest.mark.cluster
@@ -26,8 +27,7 @@ pytestmark = pytest.mark.cluster
 async def _queues_on_three_primaries(cluster: ValkeyCluster) -> list[str]:
     """Three queue names whose keys live on three different primaries."""
     by_port: dict[int, str] = {}
-    for i in range(200):
-        name = f"dep-{i}"
+    for name in TEST_QUEUES:  # declared ones (`QUEUES`): an enqueue names no other
         by_port.setdefault(await cluster.primary_port_of(keys.queue(name).due), name)
         if len(by_port) == 3:
             return list(by_port.values())

@@ -182,6 +182,27 @@ async def test_stop_gives_the_worker_its_grace_then_stops_everything(
     assert "SIGKILL" not in output, output
 
 
+async def test_the_readme_tour_queues_are_declared_and_served(launcher: Launcher) -> None:
+    """The README's `?queue=critical` and its workflow node on `other` run under `make run`
+    (it declares them: `QUEUES`); a queue nothing declares is refused."""
+    await wait_ready(launcher.url, timeout_s=30)
+    async with httpx.AsyncClient(base_url=launcher.url, timeout=30) as client:
+        urgent = await client.post("/jobs/ping", params={"queue": "critical", "priority": 0})
+        assert urgent.status_code == 202, urgent.text
+        nodes = {
+            "a": {"job": "ping", "input": {"message": "one"}},
+            "b": {"job": "ping", "input": {"message": "two"}, "queue": "other"},
+            "c": {"job": "ping", "input": {}, "after": ["a", "b"], "on_parent_failure": "ignore"},
+        }
+        flow = await client.post("/workflows", json={"nodes": nodes})
+        assert flow.status_code == 202, flow.text
+        made_up = await client.post("/jobs/ping", params={"queue": "made-up"})
+        assert made_up.status_code == 422 and made_up.json()["error"]["code"] == "unknown_queue"
+        for job_id in (urgent.json()["id"], flow.json()["nodes"]["c"]["job_id"]):
+            view = (await client.get(f"/jobs/{job_id}", params={"wait": 20})).json()
+            assert view["status"] == "complete", view
+
+
 async def test_a_restart_keeps_the_jobs(tmp_path: Path) -> None:
     """`make run` keeps its data: a job queued before Ctrl-C is there after the next start."""
     port, redis_port = free_port(), free_port()

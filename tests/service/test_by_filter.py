@@ -152,3 +152,9 @@ def test_a_job_named_like_a_bulk_route_is_refused_at_start() -> None:
     )
     assert started.returncode != 0
     assert "'retry' is a route of the job API" in started.stderr
+
+
+async def test_a_queue_nothing_declares_is_a_404(client: httpx.AsyncClient) -> None:
+    response = await client.post("/jobs/abort", json={"queue": "never-declared-7"})
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "queue_not_found"

@@ -19,6 +19,7 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.layout.serialization import deserialize
 from scripts.embedded_redis import free_port
+from tests.support.queues import TEST_QUEUES
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE_ENV = {
     "JOB_MODULES": "tests.support.jobs.probe_jobs",
     "EXAMPLES": "true",  # the tests enqueue the example jobs (ping, send_email...)
+    "QUEUES": ",".join(TEST_QUEUES),  # the queues tests name (`tests.support.queues`)
     "LEASE_S": "2",
     "HEARTBEAT_S": "1",
     "SHUTDOWN_GRACE_S": "5",

@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from jobs.layout import keys
@@ -10,6 +9,9 @@ from jobs.layout.connection import RedisClient
 from jobs.worker.loop import Worker
 from settings import Settings
 from tests.support.jobs.sample_jobs import STARTS
+from tests.support.queues import new_queue
+
+__all__ = ["RunWorker", "new_queue", "starts", "worker_in_background"]
 from tests.support.waiting import eventually
 
 RunWorker = Callable[..., Awaitable[Worker]]
@@ -41,8 +43,3 @@ async def worker_in_background(
 async def starts(redis: RedisClient, key: str = STARTS) -> list[str]:
     """The labels of the `record_start` tries, in the order they started."""
     return [label.decode() for label in await redis.lrange(key, 0, -1)]  # type: ignore[misc]
-
-
-def new_queue(prefix: str = "q") -> str:
-    """A queue name no other test uses (the process remembers the queues it registered)."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"

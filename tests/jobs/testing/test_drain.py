@@ -14,7 +14,8 @@ from tests.support.jobs.sample_jobs import Empty, always_permanent
 
 @pytest.fixture
 def jobs(jobs_redis: RedisClient, jobs_settings: Settings) -> JobClient:
-    return JobClient(jobs_redis, jobs_settings)
+    # A second queue, declared as an application declares one (`QUEUES`).
+    return JobClient(jobs_redis, jobs_settings.model_copy(update={"queues": ["elsewhere"]}))
 
 
 async def test_drain_runs_every_queued_job_and_returns_their_views(
