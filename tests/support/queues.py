@@ -8,7 +8,7 @@ from collections import defaultdict
 FIXED = (
     *("other", "nobody", "elsewhere", "a", "b", "c", "hooks"),
     *("fan-a", "fan-b", "chain-a", "chain-b", "cr-a", "cr-b", "k-a", "k-b", "wf-a", "wf-b"),
-    *("ex-a", "ex-b", "ex-c"),
+    *("ex-a", "ex-b", "ex-c", "parq", "childq", "wfq", "lonely"),
 )
 """Names tests spell out."""
 
