@@ -140,7 +140,9 @@ async def test_idle_workers_blocked_on_the_old_primary_follow_the_failover(
     await eventually(promoted, timeout_s=15, interval_s=0.02)
     ids = []
     for n in range(20):
-        enqueued = await enqueue(redis, "ping", {"message": str(n)}, queue=FAILING_QUEUE)
+        enqueued = await enqueue(
+            redis, "ping", {"message": str(n)}, queue=FAILING_QUEUE, settings=settings
+        )
         ids.append(enqueued.job_id)
 
     async def all_complete() -> bool:
