@@ -9,6 +9,7 @@ FIXED = (
     *("other", "nobody", "elsewhere", "a", "b", "c", "hooks"),
     *("fan-a", "fan-b", "chain-a", "chain-b", "cr-a", "cr-b", "k-a", "k-b", "wf-a", "wf-b"),
     *("ex-a", "ex-b", "ex-c", "parq", "childq", "wfq", "lonely"),
+    *("bound-c", "bound-p", "bound-wf", "bound-wf2", "bound-x"),
 )
 """Names tests spell out."""
 
