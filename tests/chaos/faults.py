@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import OutOfMemoryError
@@ -44,6 +45,23 @@ async def partition(stack: "Stack", step: FaultStep, hold_s: float) -> None:
     step.evidence = {"heartbeat_before_ms": before, "heartbeat_at_heal_ms": after}
     # No heartbeat got through for the whole silence.
     step.happened = before is not None and before == after
+
+
+async def web_partition(stack: "Stack", step: FaultStep, hold_s: float) -> None:
+    """The web process's link to Redis goes silent (sockets open): enqueues wait, then go on."""
+    step.target = "web"
+    stack.web_proxy.silence()
+    try:
+        async with httpx.AsyncClient(base_url=stack.url, timeout=1) as client:
+            try:
+                answered = (await client.get("/ready")).status_code == 200
+            except httpx.TimeoutException:
+                answered = False
+        await asyncio.sleep(max(hold_s - 1, 1))
+    finally:
+        stack.web_proxy.restore()
+    step.evidence = {"ready_within_1s": answered}
+    step.happened = not answered
 
 
 async def latency(stack: "Stack", step: FaultStep, hold_s: float) -> None:
@@ -168,6 +186,7 @@ Fault = Callable[["Stack", FaultStep, float], Awaitable[None]]
 
 FAULTS: dict[str, Fault] = {
     "partition": partition,
+    "web_partition": web_partition,
     "latency": latency,
     "flapping": flapping,
     "sigstop": sigstop,

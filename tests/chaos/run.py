@@ -26,6 +26,9 @@ from tests.support.jobs.chaos_jobs import HISTORY, RATE_INTERVAL_US
 from tests.support.jobs_api import JobsApi
 
 MIN_SLOT_S = 7.0
+MAX_SLOT_S = 12.0
+"""A fault's slot: long enough for a step past the lease and its effects (a lease or two),
+short enough that a long run repeats every fault many times."""
 DRAIN_S = 90.0
 JOB_NAMES = ("chaos_work", "chaos_serial", "chaos_rated", "chaos_callback")
 
@@ -36,16 +39,19 @@ class Outcome:
     history: History
     violations: list[Violation]
     figures: dict[str, Any] = field(default_factory=dict)
+    scheduled: list[str] = field(default_factory=lambda: list(FAULTS))
 
     @property
     def faults_missing(self) -> list[str]:
         """Fault steps that did not visibly happen, and faults never scheduled."""
         ran = {s.name for s in self.history.faults}
         missing = [f"{s.name} on {s.target}" for s in self.history.faults if not s.happened]
-        return missing + [f"{name} (never run)" for name in FAULTS if name not in ran]
+        return missing + [f"{name} (never run)" for name in self.scheduled if name not in ran]
 
 
-async def run(seconds: float, directory: Path) -> Outcome:
+async def run(seconds: float, directory: Path, faults: list[str] | None = None) -> Outcome:
+    """`faults`: the schedule's faults, in order (default: all of `FAULTS`)."""
+    names = faults or list(FAULTS)
     history = History(lease_ms=0, rate_interval_us=RATE_INTERVAL_US)
     stack = Stack(directory, history)
     history.lease_ms = stack.lease_s * 1000
@@ -55,7 +61,7 @@ async def run(seconds: float, directory: Path) -> Outcome:
             producers = Producers(stack.url, history, stack.now_ms)
             producing = asyncio.ensure_future(producers.run())
             try:
-                await _schedule(stack, seconds)
+                await _schedule(stack, seconds, names)
             finally:
                 producers.stop()
                 await producing
@@ -65,14 +71,13 @@ async def run(seconds: float, directory: Path) -> Outcome:
                 await _drain(api, history)
                 await _read(api, stack, history)
             history.finished_events = dict(events.finished)
-        return _outcome(seconds, history)
+        return _outcome(seconds, history, names)
     finally:
         await stack.close()
 
 
-async def _schedule(stack: Stack, seconds: float) -> None:
-    names = list(FAULTS)
-    slot_s = max(MIN_SLOT_S, seconds / len(names))
+async def _schedule(stack: Stack, seconds: float, names: list[str]) -> None:
+    slot_s = min(max(MIN_SLOT_S, seconds / len(names)), MAX_SLOT_S)
     began = time.monotonic()
     for index in range(max(len(names), int(seconds // slot_s))):
         name = names[index % len(names)]
@@ -161,7 +166,7 @@ async def _tries(stack: Stack) -> list[Try]:
     return list(tries.values())
 
 
-def _outcome(seconds: float, history: History) -> Outcome:
+def _outcome(seconds: float, history: History, names: list[str]) -> Outcome:
     violations = check(history)
     refusals = Counter(f"{r.status} {r.code}" for r in history.refusals)
     figures = {
@@ -174,7 +179,7 @@ def _outcome(seconds: float, history: History) -> Outcome:
         "lease_lost_lines": len(history.lease_lost),
         "violations": len(violations),
     }
-    return Outcome(seconds, history, violations, figures)
+    return Outcome(seconds, history, violations, figures, names)
 
 
 def report(outcome: Outcome) -> str:
@@ -187,7 +192,7 @@ def report(outcome: Outcome) -> str:
     per_fault: Counter[str] = Counter(charged_to(h, v) for v in outcome.violations)
     lines.append("")
     lines.append(f"{'fault':<16}{'steps':>6}{'happened':>10}{'tries during':>14}{'violations':>12}")
-    for name in [*FAULTS, "none"]:
+    for name in [*dict.fromkeys(outcome.scheduled), "none"]:
         steps = [s for s in h.faults if s.name == name]
         during = sum(1 for t in h.tries for s in steps if s.start_ms <= t.claim_ms <= s.end_ms)
         happened = sum(1 for s in steps if s.happened)

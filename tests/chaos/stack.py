@@ -42,7 +42,9 @@ class Stack:
         self.redis = create_redis(Settings(redis_url=self.server.url))
         self.history_redis = Redis.from_url(self.history_server.url)
         self.processes = Processes(self.server.url, self.redis, self.directory)
-        self.url = await self.processes.web(**self.env())
+        self.web_proxy = Proxy(self.server.port)
+        await self.web_proxy.start()
+        self.url = await self.processes.web(**self.env(REDIS_URL=self.web_proxy.url))
         for _ in range(WORKERS):
             proxy = Proxy(self.server.port)
             await proxy.start()
@@ -104,7 +106,7 @@ class Stack:
 
     async def heal(self) -> None:
         """Every link restored and every worker slot alive (after the schedule)."""
-        for proxy in self.proxies:
+        for proxy in [*self.proxies, self.web_proxy]:
             proxy.restore()
         for slot, worker in enumerate(self.workers):
             if worker.process.poll() is not None:
@@ -112,7 +114,7 @@ class Stack:
 
     async def close(self) -> None:
         self.processes.kill_all()
-        for proxy in self.proxies:
+        for proxy in [*self.proxies, self.web_proxy]:
             await proxy.close()
         with contextlib.suppress(Exception):
             await self.redis.aclose()
