@@ -21,7 +21,9 @@ Checked:
   complete when it did;
 - memory full: an enqueue refused with `redis_out_of_memory` that was written anyway; a
   refusal that is not a JSON 503; a listed job never final (half-written);
-- any 5xx answer but a 503.
+- any 5xx answer but a 503;
+- what a fault step saw break besides (a live worker missing from the registry while a
+  worker's clock is off).
 
 Not covered: a settle accepted after its own lease expired while no other try claimed the job
 (renewal times are not recorded); `finished` events published while the harness's subscription
@@ -297,7 +299,26 @@ def _refusals(h: History) -> list[Violation]:
     return out
 
 
-CHECKS = (_lost, _final_twice, _stale_result, _overlap, _order, _rate, _workflow, _batch, _refusals)
+def _fault_effects(h: History) -> list[Violation]:
+    return [
+        Violation("fault effect", set(), step.end_ms, f"{step.name}: {broken}")
+        for step in h.faults
+        for broken in step.broken
+    ]
+
+
+CHECKS = (
+    _fault_effects,
+    _lost,
+    _final_twice,
+    _stale_result,
+    _overlap,
+    _order,
+    _rate,
+    _workflow,
+    _batch,
+    _refusals,
+)
 
 
 def charged_to(h: History, violation: Violation) -> str:

@@ -17,6 +17,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import OutOfMemoryError
 
+from jobs.worker import heartbeat
 from tests.chaos.history import FaultStep
 
 if TYPE_CHECKING:
@@ -156,6 +157,10 @@ async def clock_skew(stack: "Stack", step: FaultStep, hold_s: float) -> None:
     off_s = time.mktime(stamp) - time.timezone - time.time()
     step.evidence = {"skew_s": skew, "log_clock_off_s": round(off_s)}
     step.happened = abs(off_s - skew) < hold_s + 30
+    # Nothing may change: every live worker, the skewed one too, is in the registry.
+    live = await heartbeat.live_workers(stack.redis)
+    alive = [w.worker_id for w in [*stack.workers, worker] if w.process.poll() is None]
+    step.broken = [f"live worker {w} missing from the registry" for w in alive if w not in live]
 
 
 async def memory_full(stack: "Stack", step: FaultStep, hold_s: float) -> None:

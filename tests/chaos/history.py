@@ -104,6 +104,9 @@ class FaultStep:
     end_ms: int = 0
     evidence: dict[str, Any] = field(default_factory=dict)
     happened: bool = False
+    broken: list[str] = field(default_factory=list)
+    """What the step saw go wrong besides the history (e.g. a live worker missing from the
+    registry): each one a violation."""
 
 
 @dataclass

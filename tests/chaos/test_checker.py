@@ -156,3 +156,12 @@ def test_a_violation_is_charged_to_the_fault_on_or_just_over() -> None:
     assert charged_to(h, Violation("x", set(), 7000, "")) == "sigstop"
     assert charged_to(h, Violation("x", set(), 20_500, "")) == "kill9"
     assert charged_to(h, Violation("x", set(), 500, "")) == "none"
+
+
+def test_what_a_fault_step_saw_break_is_a_violation() -> None:
+    h = clean()
+    step = FaultStep("clock_skew", "w9 (-600 s)", 1000, 6000)
+    step.broken = ["live worker w9 missing from the registry"]
+    h.faults = [step]
+    assert checks(h) == ["fault effect"]
+    assert charged_to(h, check(h)[0]) == "clock_skew"
