@@ -165,3 +165,15 @@ def test_what_a_fault_step_saw_break_is_a_violation() -> None:
     h.faults = [step]
     assert checks(h) == ["fault effect"]
     assert charged_to(h, check(h)[0]) == "clock_skew"
+
+
+def test_a_callback_run_by_a_stalled_try_after_its_final_is_reported() -> None:
+    """The slice of the 600 s run that found it (fixed since: such a try no longer runs)."""
+    h = clean()
+    h.acks.append(Ack("CB", "callback", 51_242, parents=["A", "B"]))
+    stale = Try("CB", "chaos_callback", 1, token("stopped", 51_507), 58_706, 58_726)
+    owner = Try("CB", "chaos_callback", 2, token("w2", 53_513), 53_541, 53_565, total=2, final=2)
+    h.tries += [stale, owner]
+    h.finals["CB"] = done("CB", owner, 53_570)
+    assert checks(h) == ["batch callback"]
+    assert "released with 0 of 0 members final" in check(h)[0].detail
