@@ -121,11 +121,15 @@ async def sigstop(stack: "Stack", step: FaultStep, hold_s: float) -> None:
 
 
 async def kill9(stack: "Stack", step: FaultStep, hold_s: float) -> None:
-    """One worker killed (SIGKILL) mid-work; a new one takes its place."""
-    slot = stack.next_slot()
+    """One worker killed (SIGKILL) mid-work, the busiest by its heartbeat; a new one takes its
+    place."""
+    running_by_slot = [
+        int((await stack.heartbeat(w.worker_id)).get("running", 0)) for w in stack.workers
+    ]
+    slot = max(range(len(running_by_slot)), key=running_by_slot.__getitem__)
     worker = stack.workers[slot]
     step.target = worker.worker_id
-    running = (await stack.heartbeat(worker.worker_id)).get("running", 0)
+    running = running_by_slot[slot]
     os.kill(worker.pid, signal.SIGKILL)
     code = await asyncio.to_thread(worker.process.wait, 10)
     await asyncio.sleep(hold_s / 2)
