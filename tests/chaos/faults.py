@@ -38,9 +38,10 @@ async def partition(stack: "Stack", step: FaultStep, hold_s: float) -> None:
     slot = stack.next_slot()
     proxy, worker = stack.proxies[slot], stack.workers[slot]
     step.target = worker.worker_id
-    before = await stack.heartbeat_ms(worker.worker_id)
     proxy.silence()
-    await asyncio.sleep(max(hold_s, stack.lease_s * 2 + 1))
+    await asyncio.sleep(0.2)  # what was already on its way has landed
+    before = await stack.heartbeat_ms(worker.worker_id)
+    await asyncio.sleep(max(hold_s, stack.lease_s * 2 + 1) - 0.2)
     after = await stack.heartbeat_ms(worker.worker_id)
     proxy.restore()
     step.evidence = {"heartbeat_before_ms": before, "heartbeat_at_heal_ms": after}
