@@ -20,7 +20,7 @@ Checked:
 - workflow: a node claimed before all its parents were final, or told a parent did not
   complete when it did;
 - memory full: an enqueue refused with `redis_out_of_memory` that was written anyway; a
-  refusal that is not a JSON 503; a listed job never final (half-written);
+  refusal without a JSON error body; a listed job never final (half-written);
 - any 5xx answer but a 503;
 - what a fault step saw break besides (a live worker missing from the registry while a
   worker's clock is off).
@@ -284,7 +284,7 @@ def _refusals(h: History) -> list[Violation]:
     out: list[Violation] = []
     refused_oom = {r.n for r in h.refusals if r.code == "redis_out_of_memory"}
     for r in h.refusals:
-        if r.status >= 500 and r.status != 503:
+        if (r.status >= 500 and r.status != 503) or (r.status and r.code == "not JSON"):
             out.append(Violation("bad refusal", set(), r.at_ms, f"{r.status} {r.body[:200]}"))
     for job, view in h.listed.items():
         n = (view.get("input") or {}).get("n")

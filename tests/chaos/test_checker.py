@@ -146,6 +146,7 @@ def test_a_refused_enqueue_written_anyway_or_a_500_is_reported() -> None:
     assert checks(h) == ["half-written"]
     h = clean()
     h.refusals.append(Refusal("work", 1000, 500, "internal"))
+    h.refusals.append(Refusal("work", 1000, 503, "not JSON"))
     h.listed = {"Y": {"name": "chaos_work", "input": {"n": 8}, "status": "queued"}}
     assert checks(h) == ["bad refusal", "half-written"]
 
