@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench chaos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -32,6 +32,11 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	bash bench/run.sh
+
+# The fault harness (tests/chaos): CHAOS_SECONDS of scheduled faults, then the history checked.
+CHAOS_SECONDS ?= 300
+chaos: $(STAMP)
+	CHAOS_SECONDS=$(CHAOS_SECONDS) $(BIN)/python -m tests.chaos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -177,6 +177,15 @@ class RedisUnavailable(ServiceError):
     code = "redis_unavailable"
 
 
+class RedisOutOfMemory(ServiceError):
+    """The server refused a write: its `maxmemory` is reached (`noeviction`). Nothing of the
+    request was written (a script or transaction refused for memory writes nothing), so a
+    client may send it again once memory frees."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "redis_out_of_memory"
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -277,6 +286,13 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, OutOfMemoryError):
+        return True
+    # In a transaction, the command refused for memory aborts it: EXECABORT names the cause.
+    return isinstance(exc, ResponseError) and str(exc).split(" ", 1)[0] == "OOM"
+
+
 def store_unavailable(exc: BaseException) -> bool:
     """Whether `exc` means the job store cannot answer right now (503, retry later), as opposed
     to a bug or a broken install (a missing file, a failing script: 500, with a traceback)."""
@@ -290,11 +306,17 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return _json(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
     logger.warning("redis unavailable: %s", exc)
+    retry_after = {"Retry-After": str(REDIS_RETRY_AFTER_S)}
+    if _out_of_memory(exc):
+        message = "the job store is out of memory; nothing was written, try again later"
+        return _json(
+            RedisOutOfMemory.status_code, RedisOutOfMemory.code, message, headers=retry_after
+        )
     return _json(
         status.HTTP_503_SERVICE_UNAVAILABLE,
         RedisUnavailable.code,
         "the job store is unreachable; try again shortly",
-        headers={"Retry-After": str(REDIS_RETRY_AFTER_S)},
+        headers=retry_after,
     )
 
 

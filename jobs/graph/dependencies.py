@@ -169,6 +169,10 @@ class ParentOutcomes:
     """Parents that did not complete: id -> {"status": ..., "error": ... or None}."""
     batch: str | None = None
     """The batch this job is a callback of (`jobs.graph.batches`; state field `batch`)."""
+    gone: bool = False
+    """The job's state is gone: it is final already (another try settled it while this one's
+    worker was stalled past its lease) or expired. Such a try holds nothing and must not run:
+    it would run without its parents' outcomes."""
 
     @property
     def first_failed(self) -> str | None:
@@ -198,6 +202,8 @@ def is_commit_gate(job_id: str) -> bool:
 async def parent_outcomes(redis: RedisClient, job_id: str, *, results: bool) -> ParentOutcomes:
     """The recorded parent statuses of `job_id` (and, with `results`, their stored results)."""
     raw = await redis.hgetall(keys.of_job(job_id).state(job_id))  # type: ignore[misc]
+    if not raw:
+        return ParentOutcomes("fail", {}, gone=True)
     state = JobState.parse(raw)
     on_failure, statuses, batch = state.on_parent_failure, state.parent_statuses, state.batch
     # A workflow's commit gate (jobs/graph/workflows.py) is not a parent the job knows of; if it

@@ -100,8 +100,9 @@ class Attempts:
         self._threads = threads
         self._processes = processes
 
-    async def run(self, claimed: Claimed) -> Settle:
-        """Run one try; never raises but CancelledError (timeout, abort, shutdown, lost lease)."""
+    async def run(self, claimed: Claimed) -> Settle | None:
+        """Run one try; never raises but CancelledError (timeout, abort, shutdown, lost lease).
+        None: nothing to settle (the job is final already: this try's lease is gone)."""
         admitted = self._admit(claimed)
         if isinstance(admitted, Settle):
             return admitted
@@ -109,7 +110,7 @@ class Attempts:
         parents: ParentOutcomes | None = None
         if definition.has_parents:
             outcomes = await self._parents(claimed, spec)
-            if isinstance(outcomes, Settle):
+            if outcomes is None or isinstance(outcomes, Settle):
                 return outcomes
             parents = outcomes
         if claimed.tries > spec.max_tries:
@@ -205,15 +206,23 @@ class Attempts:
         )
         return Settle.defer(claimed.job_id, claimed.token, delay_ms, d.function)
 
-    async def _parents(self, claimed: Claimed, spec: JobSpec) -> ParentOutcomes | Settle:
+    async def _parents(self, claimed: Claimed, spec: JobSpec) -> ParentOutcomes | Settle | None:
         """The outcomes of the parents a job waited for, or how it settles: failed, when one
-        did not complete and it asked for `fail`; a failed try, when they cannot be read."""
+        did not complete and it asked for `fail`; a failed try, when they cannot be read; not
+        at all (None), when the job is final already: this try's lease is long gone."""
         try:
             parents = await dependencies.parent_outcomes(
                 self.ctx["redis"], claimed.job_id, results=True
             )
         except RedisError as unreadable:  # try again shortly, like any failed try
             return self._failed_try(claimed, spec, unreadable)
+        if parents.gone:
+            logger.warning(
+                "lease lost: not running this try (its job is final already; this worker "
+                "was stalled past the lease between the claim and the start)",
+                extra=_log_fields(claimed, spec),
+            )
+            return None
         failed = parents.first_failed
         if failed is not None and parents.on_failure == "fail":
             status = parents.statuses[failed]

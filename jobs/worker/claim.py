@@ -36,6 +36,16 @@ class Claims:
     jobs: list[Claimed] = field(default_factory=list)
     next_due_ms: int = 0
     """When nothing was taken: the earliest due time seen (0: none known)."""
+    server_ms: int = 0
+    """The server's clock when the claim ran: how long to wait for `next_due_ms` is reckoned
+    on it, not on the worker's clock (one minutes ahead would spin claiming, one behind would
+    oversleep)."""
+
+    def due_in_s(self) -> float | None:
+        """Seconds until `next_due_ms` by the server's clock (None: nothing known)."""
+        if not self.next_due_ms:
+            return None
+        return max((self.next_due_ms - self.server_ms) / 1000, 0.0)
 
 
 class Claimer:
@@ -107,6 +117,7 @@ class Claimer:
                     return out  # run what was taken; the error shows on the next call
                 raise
             taken, due = self.parse(reply, claim_id)
+            out.server_ms = int(reply[2])
             if taken:
                 self.confirm(q, claim_id)
             out.jobs += taken
@@ -197,7 +208,7 @@ class Claimer:
         taken, due = self.parse(reply, claim_id)
         if taken:
             self.confirm(q, claim_id)
-        return Claims(taken, 0 if taken else due)
+        return Claims(taken, 0 if taken else due, int(reply[2]))
 
     async def _wait_any(self, timeout_s: float) -> None:
         """Block on every served queue's wake list at once; return when one has a token.

@@ -2,13 +2,12 @@
 
 import os
 import socket
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from jobs.layout import keys
-from jobs.layout.connection import RedisClient
+from jobs.layout.connection import RedisClient, server_ms
 from jobs.layout.serialization import deserialize, serialize
 
 STALE_AFTER_S = 30.0
@@ -21,7 +20,9 @@ async def beat(
     interval_s: float,
     info: dict[str, Any],
 ) -> None:
-    now_ms = int(time.time() * 1000)
+    # The server's clock, as for leases: a worker whose clock is minutes ahead would otherwise
+    # drop every other worker from the registry below, and one behind would never be listed.
+    now_ms = await server_ms(redis)
     ttl_ms = int(max(interval_s * 3, 10) * 1000)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zadd(keys.WORKERS, {worker_id: now_ms})
@@ -46,7 +47,7 @@ async def leave(redis: RedisClient, worker_id: str) -> None:
 
 async def live_workers(redis: RedisClient) -> dict[str, float]:
     """Worker id -> seconds since its last heartbeat, for workers seen in the last 30 s."""
-    now_ms = time.time() * 1000
+    now_ms = await server_ms(redis)
     members = await redis.zrangebyscore(
         keys.WORKERS, now_ms - STALE_AFTER_S * 1000, "+inf", withscores=True
     )

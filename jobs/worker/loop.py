@@ -255,15 +255,16 @@ class Worker:
             deep = len(claims.jobs) >= limit
             if self._start(claims):
                 continue  # took something: look for more straight away
-            if self.burst and self._burst_done(claims.next_due_ms):
+            due_in_s = claims.due_in_s()
+            if self.burst and self._burst_done(due_in_s):
                 # A retry settled since the claim was sent may be about to come due.
                 if self._finisher.busy or self._finisher.batches != settled_before:
                     await self._finisher.flushed()
                     continue
                 return
             wait_s = self.settings.poll_fallback_s
-            if claims.next_due_ms:
-                wait_s = min(wait_s, max((claims.next_due_ms - _ms()) / 1000, 0.0))
+            if due_in_s is not None:
+                wait_s = min(wait_s, due_in_s)
             if self.burst and self.slots.running:
                 await self.slots.one_ends(wait_s)
             elif wait_s > 0.005:
@@ -291,11 +292,11 @@ class Worker:
             for f in (waiter, stopping):
                 f.cancel()
 
-    def _burst_done(self, next_due_ms: int) -> bool:
+    def _burst_done(self, due_in_s: float | None) -> bool:
         """Burst mode ends when nothing runs and nothing comes due within the poll fallback."""
         if self.slots.running:
             return False
-        return not next_due_ms or next_due_ms - _ms() > self.settings.poll_fallback_s * 1000
+        return due_in_s is None or due_in_s > self.settings.poll_fallback_s
 
     # --- running one try -------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
-from redis.exceptions import RedisError
+from redis.exceptions import OutOfMemoryError, RedisError
 
 from jobs.graph import dependencies
 from jobs.layout import keys, scripts
@@ -179,7 +179,8 @@ class Finisher:
                 self._jobs[:0] = jobs
                 self._durations[:0] = durations
                 self._ready.set()
-                resent = True
+                # A script refused for memory wrote nothing; one cut off may have run.
+                resent = resent or not isinstance(exc, OutOfMemoryError)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue

@@ -20,6 +20,7 @@ RAISED: dict[str, Exception] = {
     "timeout": TimeoutError(),
     "read-only": ReadOnlyError("You can't write against a read only replica."),
     "oom": OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
+    "oom-in-script": ResponseError("OOM command not allowed when used memory > 'maxmemory'."),
     "busy": ResponseError("BUSY Redis is busy running a script."),
     "masterdown": ResponseError("MASTERDOWN Link with MASTER is down"),
     "clusterdown": ResponseError("CLUSTERDOWN The cluster is down"),
@@ -57,7 +58,6 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         "refused",
         "timeout",
         "read-only",
-        "oom",
         "busy",
         "masterdown",
         "clusterdown",
@@ -72,6 +72,16 @@ async def test_store_temporarily_unavailable_is_503_with_retry_after(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert response.json()["error"]["code"] == "redis_unavailable"
+
+
+@pytest.mark.parametrize("kind", ["oom", "oom-in-script"])
+async def test_store_out_of_memory_is_503_with_its_own_code(
+    client: httpx.AsyncClient, kind: str
+) -> None:
+    response = await client.get(f"/test-only/raise/{kind}")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["error"]["code"] == "redis_out_of_memory"
 
 
 @pytest.mark.parametrize("kind", ["missing-file", "permission", "script-bug", "busygroup"])

@@ -67,9 +67,10 @@ class Processes:
         self.started.append(process)
         return process
 
-    async def worker(self, **env: str) -> WorkerProcess:
-        """Start `python -m jobs`; return once its first heartbeat is in Redis."""
-        process = self._spawn([sys.executable, "-m", "jobs"], "worker", env)
+    async def worker(self, module: str = "jobs", **env: str) -> WorkerProcess:
+        """Start `python -m jobs` (or another entry `module` that runs it); return once its
+        first heartbeat is in Redis."""
+        process = self._spawn([sys.executable, "-m", module], "worker", env)
         found: list[str] = []
 
         async def beating() -> bool:

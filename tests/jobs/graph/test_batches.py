@@ -5,12 +5,15 @@ import pytest
 from jobs.graph import workflows
 from jobs.graph.batches import create_batch, summarize
 from jobs.graph.workflows import InvalidWorkflow, WorkflowTooLarge, task
+from jobs.layout import keys
 from jobs.layout.connection import RedisClient
+from jobs.layout.records import JobDefinition, LeaseToken
 from jobs.reading.job_record import JobRecord, JobStatus, load_job
+from jobs.worker.attempt import Claimed
 from settings import Settings
 from tests.support.jobs.workflow_jobs import RUNS
 from tests.support.waiting import eventually
-from tests.support.workers import worker_in_background
+from tests.support.workers import RunWorker, worker_in_background
 
 
 async def final(redis: RedisClient, job_id: str) -> JobRecord:
@@ -108,3 +111,26 @@ async def test_invalid_batches_write_nothing(redis: RedisClient, settings: Setti
     with pytest.raises(WorkflowTooLarge):
         await create_batch(redis, small, [task("numbered", {"n": i}) for i in range(3)])
     assert await redis.dbsize() == 0
+
+
+async def test_a_callback_claimed_before_it_was_final_and_started_after_does_not_run(
+    redis: RedisClient, settings: Settings, run_worker: RunWorker
+) -> None:
+    """From a 600 s chaos run: a worker SIGSTOPped just after its pipelined claim took a batch
+    callback; a lease later another worker ran it to `complete`; resumed, the stalled worker
+    started its try and ran the callback again, with no batch figures and no parents (the
+    job's state had gone with its final). A try whose job is final already runs nothing."""
+    created = await create_batch(
+        redis, settings, [task("numbered", {"n": 1})], on_complete=task("batch_callback", {})
+    )
+    callback = created.callbacks["on_complete"]
+    definition = JobDefinition.load(await redis.get(keys.of_job(callback).job(callback)))
+    worker = await run_worker()
+    done = await final(redis, callback)
+    assert done.status is JobStatus.complete and done.result["runs"] == 1
+    worker.ctx["redis"] = redis
+    stale = Claimed(callback, definition, 1, LeaseToken("stalled", 1, "c").encode(), 1)
+    assert await worker._attempts.run(stale) is None  # nothing to settle
+    assert int(await redis.get(RUNS + callback) or 0) == 1  # the body did not run again
+    again = await load_job(redis, callback, {})
+    assert again is not None and again.result == done.result

@@ -1,5 +1,6 @@
 """Every settle is fenced by its lease token; a claim whose reply was lost costs no try."""
 
+import asyncio
 import logging
 
 import pytest
@@ -131,3 +132,43 @@ async def test_a_stale_row_does_not_hide_the_live_row_of_the_same_job_in_one_bat
     q = keys.of_job(live.job_id)
     assert await redis.get(q.result(live.job_id)) is not None  # the live row was stored
     assert await redis.exists(q.lease(live.job_id)) == 0
+
+
+async def test_a_settle_refused_for_memory_then_fenced_off_is_counted_lost_not_complete(
+    redis: RedisClient, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Memory full past the lease (found by the chaos harness): the settle is refused (OOM,
+    nothing written), the lease runs out meanwhile, and once memory frees the settle is fenced
+    off. It is "lease lost", not counted complete as if an earlier attempt
+    had stored it (that holds only when a connection dropped after the script ran)."""
+    await enqueue(redis, "ping", {}, settings=settings)
+    claimer = Claimer(redis, "w", ServedQueues.parse("", settings.queue_name), 5_000, True)
+    [claimed] = (await claimer.claim(1)).jobs
+    finisher = Finisher(redis, legacy=True)
+    running = asyncio.ensure_future(finisher.run())
+    used = int((await redis.info("memory"))["used_memory"])
+    await redis.config_set("maxmemory", str(used // 2))
+    try:
+        with caplog.at_level(logging.WARNING, logger="jobs.worker"):
+            data = b'{"s": "complete"}'
+            finisher.submit(
+                Settle.final("complete", claimed.job_id, claimed.token, data, 60_000, False),
+                "ping",
+                10,
+            )
+
+            async def refused_for_memory() -> bool:
+                return any("could not settle" in r.getMessage() for r in caplog.records)
+
+            await eventually(refused_for_memory)
+            # The lease runs out meanwhile (DEL is allowed over `maxmemory`), then memory frees.
+            await redis.delete(keys.of_job(claimed.job_id).lease(claimed.job_id))
+            await redis.config_set("maxmemory", "0")
+            assert await finisher.flushed(10)
+    finally:
+        await redis.config_set("maxmemory", "0")
+        running.cancel()
+    assert finisher.lost == 1
+    assert finisher.counts["complete"] == 0
+    assert any("lease lost" in r.getMessage() for r in caplog.records)
+    assert await redis.get(keys.of_job(claimed.job_id).result(claimed.job_id)) is None
