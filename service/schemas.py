@@ -143,3 +143,14 @@ ERROR_RESPONSES: Responses = {
     **STORE_ERRORS,
 }
 """What the job routes can answer besides success: every error is `ErrorResponse` JSON."""
+
+BODY_ERRORS: Responses = {
+    status.HTTP_400_BAD_REQUEST: error_response("The body is not JSON (or not UTF-8)."),
+    status.HTTP_413_CONTENT_TOO_LARGE: error_response(
+        "The body is larger than `MAX_REQUEST_BYTES`."
+    ),
+    status.HTTP_422_UNPROCESSABLE_CONTENT: error_response(
+        "The request is invalid; `details` lists each problem."
+    ),
+}
+"""What a route that reads a JSON body may answer about the body itself."""

@@ -16,10 +16,10 @@ from service.declared import known_queue
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.enqueue_options import Rfc3339DateTime
 from service.routes.jobs import known_queues
-from service.schemas import ERROR_RESPONSES
+from service.schemas import BODY_ERRORS, ERROR_RESPONSES
 from service.views import reads_legacy
 
-router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["jobs"], responses={**ERROR_RESPONSES, **BODY_ERRORS})
 
 QueueName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
 Cursor = Annotated[str, StringConstraints(max_length=300, pattern=r"^\d+:[\w:.\-@]+$")]

@@ -11,7 +11,7 @@ from jobs.cron.schedules import Schedule, schedules_for
 from jobs.layout import keys
 from service.deps import CatalogDep, RedisDep
 from service.errors import InvalidInput, InvalidRequest, ScheduleInCode, ScheduleNotFound
-from service.schemas import AUTH_ERRORS, STORE_ERRORS, error_response
+from service.schemas import AUTH_ERRORS, BODY_ERRORS, STORE_ERRORS, error_response
 
 router = APIRouter(tags=["schedules"], responses={**AUTH_ERRORS, **STORE_ERRORS})
 
@@ -101,6 +101,7 @@ async def get_schedule(name: Name, redis: RedisDep, catalog: CatalogDep) -> Sche
     "/schedules/{name}",
     responses={
         **IN_CODE,
+        **BODY_ERRORS,
         status.HTTP_201_CREATED: {"description": "Created.", "model": ScheduleView},
     },
 )

@@ -9,10 +9,10 @@ from jobs.enqueue.signals import SignalTooLarge, send_signal
 from jobs.layout.ids import JOB_ID
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import JobStateConflict, PayloadTooLarge
-from service.schemas import ERROR_RESPONSES, JobView
+from service.schemas import BODY_ERRORS, ERROR_RESPONSES, JobView
 from service.views import load_view
 
-router = APIRouter(tags=["jobs"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["jobs"], responses={**ERROR_RESPONSES, **BODY_ERRORS})
 
 JobId = Annotated[str, Path(min_length=1, max_length=265, pattern=JOB_ID.pattern)]
 SignalName = Annotated[
