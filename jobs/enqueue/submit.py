@@ -30,6 +30,7 @@ from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.layout.records import IdempotencyRecord
 from jobs.layout.script_rows import DUPLICATE, ORPHANED, HeldByEqual, row_answer
+from jobs.layout.serialization import NotSerializable
 from jobs.settings import Settings, get_settings
 from jobs.webhooks.callback import check_callback
 
@@ -62,7 +63,13 @@ class Enqueued:
 
 
 def input_fingerprint(payload: Any) -> str:
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """The hash an `Idempotency-Key` is compared by; `NotSerializable` for what JSON here
+    cannot hold (an integer past 64 bits), as when the input is stored."""
+    try:
+        canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise NotSerializable(f"cannot store this value as JSON: {exc}") from None
+    return hashlib.sha256(canonical).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,3 +52,13 @@ async def test_without_a_key_every_post_is_a_new_job(client: httpx.AsyncClient) 
     first = await client.post("/jobs/ping", json={"message": "x"})
     second = await client.post("/jobs/ping", json={"message": "x"})
     assert second.status_code == 202 and second.json()["id"] != first.json()["id"]
+
+
+async def test_an_integer_past_64_bits_with_a_key_is_a_422_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    """The key's input hash meets the value JSON here cannot hold before the store does."""
+    for headers in ({"Idempotency-Key": "huge"}, {}):
+        response = await client.post("/jobs/numbered", json={"n": 2**64}, headers=headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_input"
