@@ -7,8 +7,6 @@ The app runs in-process with its lifespan (schemathesis' ASGI client starts it; 
 plugin ends it with the test) against the test Redis. No worker runs: enqueued jobs stay queued.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +27,6 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.transport import Response
 from schemathesis.schemas import BaseSchema
 
-from jobs.declare.registry import DECLARED
 from jobs.layout.connection import RedisClient
 from service.main import create_app
 from settings import Settings
@@ -55,27 +52,8 @@ def api_schema(settings: Settings, redis: RedisClient) -> BaseSchema:
     # capped, so the run stays short whatever the generator picks. A bulk body may hold
     # `max_bulk` items, and the coverage phase sends exactly that many and one more: with the
     # default 1000, generating those arrays alone took minutes on two busy cores.
-    fuzzed = settings.model_copy(update={"max_wait_s": 0.2, "max_bulk": FUZZ_MAX_BULK})
-    with _only_the_suites_jobs(fuzzed):
-        app = create_app(fuzzed)
+    app = create_app(settings.model_copy(update={"max_wait_s": 0.2, "max_bulk": FUZZ_MAX_BULK}))
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=FUZZ_CONFIG)
-
-
-@contextmanager
-def _only_the_suites_jobs(settings: Settings) -> Iterator[None]:
-    """The app built with the service's jobs and the settings' modules only. The registry is
-    process-wide: jobs other tests declared before this one (steps, chaos, tracing...) would
-    each add two operations and their cases, and push the run past its timeout."""
-    saved = dict(DECLARED)
-    for name, declared in saved.items():
-        module = declared.function.__module__
-        if not (module.startswith("jobs.") or module in settings.job_modules):
-            del DECLARED[name]
-    try:
-        yield
-    finally:
-        DECLARED.clear()
-        DECLARED.update(saved)
 
 
 @pytest.fixture(autouse=True)
@@ -137,6 +115,12 @@ FUZZ_BUDGET = settings(
 )
 
 
+FUZZ_TIMEOUT = pytest.mark.timeout(600)
+"""The job registry is process-wide: in the whole suite it holds every job the tests declared
+before (steps, chaos, tracing...), each with its enqueue and bulk operations, which takes a
+run past the suite's 120 s on two cores."""
+
+
 def answers_as_documented(case: Case[Any]) -> None:
     excluded: list[CheckFunction] = []
     if case.operation.path == "/ready":
@@ -179,18 +163,21 @@ def answers_as_documented(case: Case[Any]) -> None:
 
 @enqueue_operations.parametrize()
 @FUZZ_BUDGET
+@FUZZ_TIMEOUT
 def test_every_enqueue_operation_answers_as_documented(case: Case[Any]) -> None:
     answers_as_documented(case)
 
 
 @bulk_operations.parametrize()
 @FUZZ_BUDGET
+@FUZZ_TIMEOUT
 def test_every_bulk_operation_answers_as_documented(case: Case[Any]) -> None:
     answers_as_documented(case)
 
 
 @other_operations.parametrize()
 @FUZZ_BUDGET
+@FUZZ_TIMEOUT
 def test_every_other_operation_answers_as_documented(case: Case[Any]) -> None:
     answers_as_documented(case)
 
