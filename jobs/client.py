@@ -31,7 +31,9 @@ from jobs.enqueue.plan import UnknownJobName
 from jobs.enqueue.submit import Enqueued, enqueue, enqueue_many
 from jobs.graph.batches import BatchCreated, create_batch
 from jobs.graph.workflow_commit import enqueue_workflow
+from jobs.graph.workflow_retry import Retried, retry_workflow
 from jobs.graph.workflows import Created, Task, Workflow
+from jobs.graph.workflows import load as load_workflow
 from jobs.layout.connection import RedisClient, is_cluster, pubsub_client
 from jobs.reading import changes
 from jobs.reading.job_record import JobRecord, JobStatus, load_job
@@ -250,6 +252,17 @@ class JobClient:
             self.redis, workflow, self.settings, callback_url=callback_url
         )
 
+    async def retry_workflow(
+        self, workflow_id: str, inputs: dict[str, Any] | None = None
+    ) -> Retried:
+        """Rerun a final workflow's (or batch's) nodes that did not complete, keeping the
+        completed ones (`jobs.graph.workflow_retry`: its refusals and the corrected `inputs`
+        by node key). `JobNotFound` for an unknown or expired workflow."""
+        state = await load_workflow(self.redis, workflow_id, self._max_tries(), legacy=self.legacy)
+        if state is None:
+            raise JobNotFound(f"no workflow {workflow_id!r} (unknown or expired)")
+        return await retry_workflow(self.redis, state, self.settings, inputs=inputs)
+
     async def enqueue_batch(
         self,
         jobs: Sequence[Task],
@@ -317,8 +330,10 @@ class JobClient:
         return JobHandle(self, job_id, output_model)
 
     async def record(self, job_id: str) -> JobRecord | None:
-        max_tries = {name: d.resolve(self.settings).max_tries for name, d in DECLARED.items()}
-        return await load_job(self.redis, job_id, max_tries, legacy=self.legacy)
+        return await load_job(self.redis, job_id, self._max_tries(), legacy=self.legacy)
+
+    def _max_tries(self) -> dict[str, int]:
+        return {name: d.resolve(self.settings).max_tries for name, d in DECLARED.items()}
 
     async def wait_final(self, job_id: str) -> JobRecord:
         """Until the job is final: woken by its events, polling only as a fallback."""

@@ -152,6 +152,15 @@ class BatchNotFound(ServiceError):
     code = "batch_not_found"
 
 
+class WorkflowRetryRefused(ServiceError):
+    """`POST /workflows/{id}/retry` on a workflow that cannot be retried now; `details.reason`
+    says why: `workflow_running` (not final yet), `workflow_complete` (nothing to rerun),
+    `workflow_expired` (a node's record expired), `retry_in_progress` (another retry won)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "workflow_not_retryable"
+
+
 class WorkflowNotCommittedError(ServiceError):
     """Redis Cluster: the workflow's creation lost the race with the sweep (it took longer
     than `DEPENDENCY_SWEEP_S`); none of its jobs runs. Try again."""

@@ -23,6 +23,7 @@ for the gate, so an uncommitted workflow sends nothing.
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jobs.declare.registry import JobSpec
@@ -50,6 +51,17 @@ GATE_JOB = "jobsvc.workflow_gate"
 DONE_JOB = "jobsvc.workflow_done"
 
 
+@dataclass(frozen=True, slots=True)
+class RetryOf:
+    """A retry's nodes go into an existing workflow (`jobs.graph.workflow_retry`): its id and
+    record stay, the rerun nodes' keys get new job ids, and each rerun node also waits for its
+    completed parents (`kept`: node key -> their job ids), so it reads their results."""
+
+    workflow_id: str
+    record: WorkflowRecord
+    kept: Mapping[str, list[str]]
+
+
 async def enqueue_workflow(
     redis: RedisClient,
     flow: Workflow,
@@ -61,11 +73,13 @@ async def enqueue_workflow(
     limit: int | None = None,
     max_edges: int | None = None,
     callback_url: str | None = None,
+    retry_of: RetryOf | None = None,
 ) -> Created:
     """Validate `flow`, then write it by the path the connection allows. `callbacks` (a
     batch's): callback name -> node key; those nodes learn the batch id. `callback_url`: once
     every node is final, `jobsvc.workflow_done` reports the workflow, and its completion
-    webhook posts that report there (checked first: `jobs.webhooks.callback.InvalidCallback`)."""
+    webhook posts that report there (checked first: `jobs.webhooks.callback.InvalidCallback`).
+    `retry_of`: the flow reruns nodes of that workflow (see `RetryOf`)."""
     settings = settings or get_settings()
     planned = validate(flow, settings, catalog=catalog, limit=limit, max_edges=max_edges)
     if callback_url is not None:
@@ -76,7 +90,13 @@ async def enqueue_workflow(
             )
     write = write_gated if is_cluster(settings) else write_transaction
     return await write(
-        redis, settings, planned, kind=kind, callbacks=callbacks, callback_url=callback_url
+        redis,
+        settings,
+        planned,
+        kind=kind,
+        callbacks=callbacks,
+        callback_url=callback_url,
+        retry_of=retry_of,
     )
 
 
@@ -91,12 +111,20 @@ class _Writes:
         callbacks: Mapping[str, str] | None,
         gated: bool,
         callback_url: str | None = None,
+        retry_of: RetryOf | None = None,
     ) -> None:
         self.settings = settings
-        first_root = next(p for p in planned if not p.after)
-        self.id = keys.job_id_for(first_root.queue)
-        unique = self.id.partition("@")[0]
-        self.home = keys.queue(first_root.queue)
+        self.retry_of = retry_of
+        self.kept: Mapping[str, list[str]] = retry_of.kept if retry_of else {}
+        if retry_of is None:
+            first_root = next(p for p in planned if not p.after)
+            self.id = keys.job_id_for(first_root.queue)
+            unique = self.id.partition("@")[0]
+        else:  # the gate of each retry is a new job
+            self.id = retry_of.workflow_id
+            unique = f"{self.id.partition('@')[0]}.r{retry_of.record.retries + 1}"
+        self.home = keys.of_job(self.id)
+        self.callback_url = callback_url
         self.gate = keys.job_id_for(self.home.name, COMMIT_GATE + unique) if gated else None
         self.sentinel = keys.job_id_for(self.home.name, "commit." + unique)
         self.ids = {p.key: keys.job_id_for(p.queue) for p in planned}
@@ -110,8 +138,16 @@ class _Writes:
             delivery_for(self.done, callback_url) if self.done and callback_url else None
         )
 
+    def every_node(self) -> list[str]:
+        """Every node's job id (a retry's: the kept ones too, which its report reads)."""
+        kept = self.retry_of.record.nodes if self.retry_of else {}
+        return list({**kept, **self.ids}.values())
+
     def parents(self, p: Planned) -> list[str]:
-        return [self.ids[a] for a in p.after] + ([self.gate] if self.gate else [])
+        return self._node_parents(p) + ([self.gate] if self.gate else [])
+
+    def _node_parents(self, p: Planned) -> list[str]:
+        return [self.ids[a] for a in p.after] + list(self.kept.get(p.key, ()))
 
     def extras(self) -> list[tuple[Plan, str, Any]]:
         """With a callback URL: the done job (after every node) and its webhook delivery."""
@@ -119,7 +155,7 @@ class _Writes:
             return []
         gate = [self.gate] if self.gate else []
         after_all = EnqueueOptions(
-            queue=self.home.name, after=[*self.ids.values(), *gate], on_parent_failure="ignore"
+            queue=self.home.name, after=[*self.every_node(), *gate], on_parent_failure="ignore"
         )
         done = plan(DONE_JOB, after_all, self.settings)
         after_done = EnqueueOptions(
@@ -178,12 +214,12 @@ class _Writes:
         `enqueue.lua` call needs none: the script links a parent of the same call itself."""
         groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for p in self.planned:
-            if p.after:
-                groups[tuple(self.ids[a] for a in p.after)].append(self.ids[p.key])
+            if parents := self._node_parents(p):
+                groups[tuple(parents)].append(self.ids[p.key])
         out = [(children, list(parents)) for parents, children in groups.items()]
         extra: list[str] = []
         if self.done and self.delivery:
-            out += [([self.done], list(self.ids.values())), ([self.delivery.job_id], [self.done])]
+            out += [([self.done], self.every_node()), ([self.delivery.job_id], [self.done])]
             extra = [self.done, self.delivery.job_id]
         if self.gate:
             out.append(([*self.ids.values(), *extra], [self.gate]))
@@ -199,12 +235,23 @@ class _Writes:
         return call is None or call != self.call_of.get(parent)
 
     def batch_members(self) -> dict[str, str]:
-        """Callback job id -> the batch id (its state field `batch`)."""
-        return {self.ids[key]: self.id for key in self.callbacks.values()}
+        """Callback job id -> the batch id (its state field `batch`): the callbacks written
+        now (a retry writes only those that did not complete)."""
+        return {self.ids[key]: self.id for key in self.callbacks.values() if key in self.ids}
 
     def record(self, now_ms: int) -> tuple[str, bytes, int]:
         s = self.settings
         ttl_ms = (s.dependency_wait_s + max(s.result_ttl_s, s.failed_ttl_s)) * 1000
+        if self.retry_of is not None:  # the same workflow, its rerun nodes' ids replaced
+            old = self.retry_of.record
+            rec = replace(
+                old,
+                nodes={**old.nodes, **self.ids},
+                gate=self.gate,
+                done=self.done,
+                retries=old.retries + 1,
+            )
+            return record_key(self.id), rec.dump(), ttl_ms
         rec = WorkflowRecord(
             kind=self.kind,
             nodes=dict(self.ids),
@@ -213,6 +260,8 @@ class _Writes:
             gate=self.gate,
             callbacks=self.callbacks,
             done=self.done,
+            callback_url=self.callback_url,
+            ignore=frozenset(p.key for p in self.planned if p.on_parent_failure == "ignore"),
         )
         return record_key(self.id), rec.dump(), ttl_ms
 
@@ -225,7 +274,7 @@ class _Writes:
     def waiting_queues(self) -> set[str]:
         """The queues this workflow puts waiting jobs on (the sweep's index)."""
         home = {self.home.name} if self.gate or self.done else set()
-        return {p.queue for p in self.planned if p.after or self.gate} | home
+        return {p.queue for p in self.planned if self._node_parents(p) or self.gate} | home
 
 
 async def write_transaction(
@@ -236,9 +285,10 @@ async def write_transaction(
     kind: str = "workflow",
     callbacks: Mapping[str, str] | None = None,
     callback_url: str | None = None,
+    retry_of: RetryOf | None = None,
 ) -> Created:
     """One Redis: everything in one MULTI/EXEC (see the module doc)."""
-    w = _Writes(settings, planned, kind, callbacks, gated=False, callback_url=callback_url)
+    w = _Writes(settings, planned, kind, callbacks, False, callback_url, retry_of)
     key, value, ttl_ms = w.record(await server_ms(redis))
     enqueue_source, link_source = scripts.script("enqueue").source, scripts.script("link").source
     calls = w.enqueue_calls()
@@ -280,11 +330,12 @@ async def write_gated(
     kind: str = "workflow",
     callbacks: Mapping[str, str] | None = None,
     callback_url: str | None = None,
+    retry_of: RetryOf | None = None,
     commit: bool = True,
 ) -> Created:
     """Redis Cluster: the nodes behind a commit gate, then one commit step (see the module
     doc). `commit=False` stops where a crash before the commit would (for tests)."""
-    w = _Writes(settings, planned, kind, callbacks, gated=True, callback_url=callback_url)
+    w = _Writes(settings, planned, kind, callbacks, True, callback_url, retry_of)
     assert w.gate is not None
     home = w.home
     await note_waiting(redis, w.waiting_queues(), settings)

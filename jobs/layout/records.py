@@ -370,7 +370,9 @@ class WorkflowRecord:
     """A workflow or batch (`jobs.graph.workflows`, `jobs.graph.batches`), kept beside its first
     queue's keys: `{"k": kind, "n": {node key: job id}, "a": {node key: [node keys]}, "t": created
     ms (the server's clock), "g": commit gate id or null, "c": {callback: node key}, "d": the
-    done job's id or null}`."""
+    done job's id or null, "u": the callback URL or null, "i": [node keys whose
+    on_parent_failure is ignore], "r": how many times it was retried}` ("u", "i" and "r" are
+    absent in records older than `POST /workflows/{id}/retry`)."""
 
     kind: str
     """"workflow" or "batch"."""
@@ -384,19 +386,25 @@ class WorkflowRecord:
     done: str | None = None
     """With a `callback_url`: the job (`jobsvc.workflow_done`) that runs once every node is
     final and whose completion webhook reports the workflow."""
+    callback_url: str | None = None
+    """Kept so that a retry reports the workflow again."""
+    ignore: frozenset[str] = frozenset()
+    """Node keys enqueued with `on_parent_failure="ignore"` (a retry enqueues them so again)."""
+    retries: int = 0
+    """Retries so far (`jobs.graph.workflow_retry`): the fence of the next one."""
 
     def dump(self) -> bytes:
-        return orjson.dumps(
-            {
-                "k": self.kind,
-                "n": self.nodes,
-                "a": {k: v for k, v in self.after.items() if v},
-                "t": self.created_ms,
-                "g": self.gate,
-                "c": self.callbacks,
-                "d": self.done,
-            }
-        )
+        record = {
+            "k": self.kind,
+            "n": self.nodes,
+            "a": {k: v for k, v in self.after.items() if v},
+            "t": self.created_ms,
+            "g": self.gate,
+            "c": self.callbacks,
+            "d": self.done,
+        }
+        optional = {"u": self.callback_url, "i": sorted(self.ignore), "r": self.retries}
+        return orjson.dumps(record | {k: v for k, v in optional.items() if v})
 
     @classmethod
     def load(cls, raw: bytes | str) -> "WorkflowRecord | Poison":
@@ -405,7 +413,7 @@ class WorkflowRecord:
             nodes = {str(k): str(v) for k, v in d["n"].items()}
             after = {str(k): [str(p) for p in v] for k, v in d.get("a", {}).items()}
             callbacks = {str(k): str(v) for k, v in (d.get("c") or {}).items()}
-            gate, done = d.get("g"), d.get("d")
+            gate, done, url = d.get("g"), d.get("d"), d.get("u")
             return cls(
                 kind=str(d["k"]),
                 nodes=nodes,
@@ -414,6 +422,9 @@ class WorkflowRecord:
                 gate=None if gate is None else str(gate),
                 callbacks=callbacks,
                 done=None if done is None else str(done),
+                callback_url=None if url is None else str(url),
+                ignore=frozenset(str(k) for k in d.get("i") or ()),
+                retries=int(d.get("r") or 0),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError):
             return Poison(

@@ -22,6 +22,7 @@ from jobs.enqueue.plan import MAX_PRIORITY
 from jobs.graph.dependencies import OnParentFailure
 from jobs.graph.edge_limit import check_edges
 from jobs.graph.workflow_commit import enqueue_workflow
+from jobs.graph.workflow_retry import RetryRefused, retry_workflow
 from jobs.graph.workflows import (
     InvalidWorkflow,
     NodeQueuePinned,
@@ -50,6 +51,7 @@ from service.errors import (
     UnknownQueueError,
     WorkflowNotCommittedError,
     WorkflowNotFound,
+    WorkflowRetryRefused,
 )
 from service.routes.enqueue import item_errors
 from service.schemas import ERROR_RESPONSES, JobView, error_response
@@ -271,4 +273,60 @@ async def get_workflow(
     """A workflow's status and each node's job as it is now (also a batch's, by its id).
     Past 100 nodes the view is compact: each node's id and status (`compact: true`)."""
     state = await load_state(redis, catalog, settings, workflow_id)
+    return workflow_view(state, request.scope.get("root_path", ""))
+
+
+class NodeRetryIn(Model):
+    input: Any = None
+    """The node's corrected input (validated against its job's model), instead of its stored
+    one."""
+
+
+class WorkflowRetryIn(Model):
+    nodes: dict[NodeKey, NodeRetryIn] = Field(default_factory=dict)
+    """Corrected inputs by node key; only nodes that are rerun may be named."""
+
+
+@router.post(
+    "/workflows/{workflow_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        status.HTTP_400_BAD_REQUEST: error_response("The body is not JSON (or not UTF-8)."),
+        status.HTTP_409_CONFLICT: error_response(
+            "Not retryable now (`workflow_not_retryable`, `details.reason`: "
+            "`workflow_running`, `workflow_complete`, `workflow_expired`, `retry_in_progress`)."
+        ),
+    },
+)
+async def retry_workflow_route(
+    workflow_id: WorkflowId,
+    request: Request,
+    response: Response,
+    redis: RedisDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    body: WorkflowRetryIn | None = None,
+) -> WorkflowView:
+    """Rerun a final workflow's (or batch's) failed, aborted and never-started nodes as new
+    jobs; completed nodes keep their results and do not run again, and the rerun nodes read
+    them as parents. A node may get a corrected input (`{"nodes": {"b": {"input": {...}}}}`,
+    checked like an enqueue: 422 names the node). The workflow keeps its id and reads
+    `running`, then `complete` if the reruns do; with a `callback_url` it reports again.
+    409 while it runs, once it completed, when a node's record expired, or when another retry
+    of it won. The answer is the workflow's view."""
+    state = await load_state(redis, catalog, settings, workflow_id)
+    inputs = {key: node.input for key, node in (body.nodes if body else {}).items()}
+    names = {key: state.jobs[key] for key in inputs if key in state.jobs}
+    strict_input_errors(catalog, {k: (j.name, inputs[k]) for k, j in names.items() if j})
+    try:
+        retried = await retry_workflow(redis, state, settings, inputs=inputs, catalog=catalog)
+    except RetryRefused as exc:
+        raise WorkflowRetryRefused(str(exc), {"reason": exc.code}) from None
+    except InvalidWorkflow as exc:
+        raise service_error(exc) from None
+    except WorkflowNotCommitted as exc:
+        raise WorkflowNotCommittedError(str(exc)) from None
+    logger.info("workflow retried", extra={"workflow": retried.id, "count": len(retried.rerun)})
+    response.headers["Location"] = f"{request.scope.get('root_path', '')}/workflows/{retried.id}"
+    state = await load_state(redis, catalog, settings, retried.id)
     return workflow_view(state, request.scope.get("root_path", ""))

@@ -5,6 +5,7 @@ import pytest
 
 from jobs.graph import workflows
 from jobs.graph.workflow_commit import enqueue_workflow, write_gated
+from jobs.graph.workflow_retry import retry_workflow
 from jobs.graph.workflow_validation import validate
 from jobs.graph.workflows import Workflow
 from jobs.layout import keys
@@ -87,3 +88,26 @@ async def test_a_workflow_never_committed_on_a_cluster_never_runs(
         assert job.started_at is None and job.tries == 0
     state = await workflows.load(redis, created.id, {})
     assert state is not None and state.status == "failed"
+
+
+async def test_a_failed_workflow_is_retried_across_slots(
+    processes: ClusterProcesses, redis: RedisClient, wf_settings: Settings
+) -> None:
+    """The retry's nodes go behind a gate of their own; the kept node's result reaches the
+    rerun one on the other primary."""
+    await processes.worker(**WORKER_ENV)
+    flow = Workflow()
+    flow.add("a", "numbered", {"n": 1}, queue=QUEUES[0])
+    flow.add("b", "numbered", {"n": 2, "fail": True}, queue=QUEUES[1], after=["a"])
+    flow.add("c", "gather", {}, queue=QUEUES[0], after=["a", "b"])
+    created = await enqueue_workflow(redis, flow, wf_settings)
+    await final(redis, created.jobs["c"])
+    state = await workflows.load(redis, created.id, {})
+    assert state is not None and state.status == "failed"
+    retried = await retry_workflow(redis, state, wf_settings, inputs={"b": {"n": 2}})
+    c = await final(redis, retried.rerun["c"])
+    assert c.status is JobStatus.complete, c.error
+    assert c.result["parent_results"] == {created.jobs["a"]: {"n": 1}, retried.rerun["b"]: {"n": 2}}
+    after = await workflows.load(redis, created.id, {})
+    assert after is not None and after.status == "complete"
+    assert after.record.gate not in (None, state.record.gate)

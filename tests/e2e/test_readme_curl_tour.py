@@ -1,5 +1,6 @@
 """The README's curl commands, sent as they stand to a real web and worker process: the first
-job ("A first job with curl") and the bulk abort by filter ("HTTP API")."""
+job ("A first job with curl"), the bulk abort by filter ("HTTP API") and a workflow's retry
+("Workflows and batches")."""
 
 import asyncio
 import json
@@ -51,3 +52,32 @@ async def test_the_bulk_abort_by_filter_runs_as_written(processes: Processes) ->
         assert answer == {"count": 3, "skipped": 0, "next_cursor": None}
         listed = await api.client.get("/jobs", params={"name": "send_email"})
         assert {job["status"] for job in listed.json()["jobs"]} == {"deferred"}  # a dry run
+
+
+def _commands(block: str) -> list[str]:
+    """The block's curl commands, each with its continuation lines (comments dropped)."""
+    commands: list[str] = []
+    for line in block.splitlines():
+        if line.startswith("curl "):
+            commands.append(line)
+        elif commands and line and not line.startswith("#"):
+            commands[-1] += "\n" + line
+    return commands
+
+
+async def test_the_workflow_retry_runs_as_written(processes: Processes) -> None:
+    (create, abort, retry) = _commands(code_blocks("Workflows and batches", "bash")[1])
+    url = await processes.web()
+    await processes.worker()
+    created = json.loads(await _bash(create, url))
+    a = created["nodes"]["a"]["job_id"]
+    async with JobsApi(url) as api:
+        await api.wait_status(a, "in_progress")
+        await _bash(abort.replace("<a>", a), url)
+        failed = await api.wait_workflow(created["id"], "failed")
+        assert failed["nodes"]["b"]["job"]["error"]["type"] == "ParentFailed"
+        view = json.loads(await _bash(retry.replace("<id>", created["id"]), url))
+        assert view["id"] == created["id"] and view["status"] == "running", view
+        assert view["nodes"]["a"]["job_id"] != a
+        done = await api.wait_workflow(created["id"], "complete")
+    assert done["nodes"]["a"]["job"]["result"]["message"] == "again"

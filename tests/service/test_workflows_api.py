@@ -193,3 +193,49 @@ async def test_callback_url_on_a_workflow_and_a_batch(
             await service.create_workflow({"a": node("numbered")}, callback_url="ftp://x/")
         assert (refused.value.status, refused.value.code) == (422, "callback_refused")
         assert await redis.dbsize() == before
+
+
+async def test_a_failed_workflow_is_retried_over_http(
+    client: httpx.AsyncClient, redis: RedisClient, settings: Settings
+) -> None:
+    body = {
+        "nodes": {
+            "a": node("numbered", {"n": 1}),
+            "b": node("numbered", {"n": 2, "fail": True}, after=["a"]),
+            "c": node("gather", {}, after=["b"]),
+        }
+    }
+    created = (await client.post("/workflows", json=body)).json()
+    url = f"/workflows/{created['id']}"
+    running = await client.post(f"{url}/retry")
+    assert running.status_code == 409, running.text
+    assert running.json()["error"]["details"] == {"reason": "workflow_running"}
+    async with worker_in_background(settings, redis):
+
+        async def status_is(wanted: str) -> bool:
+            return bool((await client.get(url)).json()["status"] == wanted)
+
+        await eventually(lambda: status_is("failed"))
+        for nodes, code in [
+            ({"a": {"input": {"n": 5}}}, "invalid_request"),  # completed: it does not rerun
+            ({"zz": {"input": {}}}, "invalid_request"),
+            ({"b": {"input": {"n": "2"}}}, "invalid_input"),  # strict, as an enqueue
+        ]:
+            refused = await client.post(f"{url}/retry", json={"nodes": nodes})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"]["code"] == code
+        retried = await client.post(f"{url}/retry", json={"nodes": {"b": {"input": {"n": 2}}}})
+        assert retried.status_code == 202, retried.text
+        view = retried.json()
+        assert retried.headers["Location"] == url
+        assert view["status"] == "running"
+        assert view["nodes"]["a"]["job_id"] == created["nodes"]["a"]["job_id"]
+        assert view["nodes"]["b"]["job_id"] != created["nodes"]["b"]["job_id"]
+        await eventually(lambda: status_is("complete"))
+    done = (await client.get(url)).json()
+    assert done["nodes"]["c"]["job"]["result"]["total"] == 2
+    again = await client.post(f"{url}/retry")
+    assert again.status_code == 409
+    assert again.json()["error"]["details"] == {"reason": "workflow_complete"}
+    missing = await client.post("/workflows/nope@arq:queue/retry")
+    assert missing.status_code == 404

@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.waiting import eventually
+
 
 class JobsApi:
     """Reads JobViews from a running web process."""
@@ -33,6 +35,29 @@ class JobsApi:
         assert response.status_code == 200, (job_id, response.status_code, response.text)
         view: dict[str, Any] = response.json()
         return view
+
+    async def wait_status(self, job_id: str, status: str, timeout_s: float = 30) -> dict[str, Any]:
+        """The job's view once its status is `status`."""
+        return await self._until(f"/jobs/{job_id}", status, timeout_s)
+
+    async def wait_workflow(
+        self, workflow_id: str, status: str, timeout_s: float = 30
+    ) -> dict[str, Any]:
+        """The workflow's view once its status is `status`."""
+        return await self._until(f"/workflows/{workflow_id}", status, timeout_s)
+
+    async def _until(self, path: str, status: str, timeout_s: float) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+
+        async def reached() -> bool:
+            seen.update((await self.client.get(path)).json())
+            return seen.get("status") == status
+
+        try:
+            await eventually(reached, timeout_s=timeout_s, interval_s=0.05)
+        except AssertionError:
+            raise AssertionError(f"{path} is not {status}: {seen}") from None
+        return seen
 
     async def views(self, job_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """`GET /jobs/{id}` for each (a few ms each: for thousands, `listed` is cheaper)."""

@@ -87,6 +87,9 @@ WORKFLOW = WorkflowRecord(
     created_ms=MS,
     callbacks={"on_complete": "on_complete"},
     done="done1",
+    callback_url="https://example.com/hook",
+    ignore=frozenset({"on_complete"}),
+    retries=1,
 )
 ATTEMPT = DeliveryAttempt(
     event_id="evt_0123",

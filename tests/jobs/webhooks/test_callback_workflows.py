@@ -5,8 +5,10 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
+from jobs.graph import workflows
 from jobs.graph.batches import create_batch
 from jobs.graph.workflow_commit import enqueue_workflow, write_gated
+from jobs.graph.workflow_retry import retry_workflow
 from jobs.graph.workflow_validation import validate
 from jobs.graph.workflows import Workflow, task
 from jobs.layout.connection import RedisClient
@@ -106,3 +108,27 @@ async def test_an_uncommitted_workflow_sends_no_webhook(
     for job in (delivery, done):
         assert job.status is JobStatus.failed and job.error and job.error.type == "ParentFailed"
         assert job.started_at is None
+
+
+async def test_a_retried_workflow_reports_again(redis: RedisClient, settings: Settings) -> None:
+    with webhook_receiver() as receiver:
+        settings = receiver.allowed_in(settings)
+        created = await enqueue_workflow(
+            redis, failing_chain(), settings, callback_url=receiver.url()
+        )
+        assert created.done is not None
+        async with worker_in_background(settings, redis):
+            await final_record(redis, delivery_for(created.done, receiver.url()).job_id)
+            state = await workflows.load(redis, created.id, {})
+            assert state is not None and state.status == "failed"
+            await retry_workflow(redis, state, settings, inputs={"b": {"n": 2}})
+            retried = await workflows.load(redis, created.id, {})
+            assert retried is not None and retried.record.done not in (None, created.done)
+            assert retried.record.done is not None
+            delivery = delivery_for(retried.record.done, receiver.url()).job_id
+            await final_record(redis, delivery)
+        first, second = receiver.requests()
+    assert orjson.loads(first.body)["result"]["status"] == "failed"
+    outcome = orjson.loads(second.body)["result"]
+    assert outcome["workflow_id"] == created.id and outcome["status"] == "complete"
+    assert outcome["jobs"] == {"a": "complete", "b": "complete", "c": "complete"}
