@@ -18,7 +18,7 @@ from jobs.enqueue.abort import abort
 from jobs.layout.connection import RedisClient
 from jobs.reading import failed
 from jobs.reading.job_record import JobStatus
-from jobs.reading.listing import FAILED_STATUSES, JobFilter, list_jobs
+from jobs.reading.listing import FAILED_STATUSES, JobFilter, Page, list_jobs
 from jobs.settings import Settings
 
 MAX_PER_CALL = 1000
@@ -55,11 +55,7 @@ async def abort_matching(
 ) -> Acted:
     """Abort the queued, deferred or waiting jobs matching `where` (its statuses narrowed to
     those). One that started meanwhile gets an abort request, as `DELETE /jobs/{id}` would."""
-    where = _narrowed(where, ABORTABLE)
-    page = await list_jobs(
-        redis, queues, {}, where=where, limit=limit, cursor=cursor, legacy=legacy,
-        budget=SCAN_PER_CALL,
-    )  # fmt: skip
+    page = await _matching(redis, queues, _narrowed(where, ABORTABLE), limit, cursor, legacy)
     if dry_run:
         return Acted(len(page.jobs), 0, page.next_cursor)
     count = 0
@@ -84,15 +80,26 @@ async def retry_matching(
     """Retry the failed or aborted jobs matching `where`: each becomes a new job with the same
     input, queue and priority, and leaves the failed registry (a second call does not retry it
     again)."""
-    where = _narrowed(where, RETRYABLE)
-    page = await list_jobs(
-        redis, queues, {}, where=where, limit=limit, cursor=cursor, legacy=legacy,
-        budget=SCAN_PER_CALL,
-    )  # fmt: skip
+    page = await _matching(redis, queues, _narrowed(where, RETRYABLE), limit, cursor, legacy)
     if dry_run:
         return Acted(len(page.jobs), 0, page.next_cursor)
     done = await failed.retry_all(redis, page.jobs, catalog, settings)
     return Acted(done.count, done.skipped, page.next_cursor)
+
+
+async def _matching(
+    redis: RedisClient,
+    queues: list[str],
+    where: JobFilter,
+    limit: int,
+    cursor: str | None,
+    legacy: bool,
+) -> Page:
+    """One call's page of matching jobs, its scan bounded by `SCAN_PER_CALL`."""
+    return await list_jobs(
+        redis, queues, {}, where=where, limit=limit, cursor=cursor, legacy=legacy,
+        budget=SCAN_PER_CALL,
+    )  # fmt: skip
 
 
 def _narrowed(where: JobFilter, allowed: frozenset[JobStatus]) -> JobFilter:
