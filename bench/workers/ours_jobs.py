@@ -44,3 +44,24 @@ def bench_pass_thread(idx: int) -> None:
 )
 def bench_pass_process(idx: int) -> None:
     return None
+
+
+STEPS = 3
+"""Steps per `bench_steps` job."""
+
+
+async def _step_value(i: int) -> dict[str, int]:
+    return {"i": i}
+
+
+@job(name="bench_steps", description="Does nothing in 3 durable steps: what a step costs.")
+async def bench_steps(ctx: JobContext, payload: PassInput) -> NoopOutput:
+    for i in range(STEPS):
+        await ctx.step(f"s{i}", _step_value, i)
+    return NoopOutput()
+
+
+@job(name="bench_sleep", description="One durable sleep of 0 s, then done: what a resume costs.")
+async def bench_sleep(ctx: JobContext, payload: PassInput) -> NoopOutput:
+    await ctx.sleep(0)
+    return NoopOutput()
