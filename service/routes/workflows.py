@@ -283,7 +283,9 @@ class NodeRetryIn(Model):
 
 
 class WorkflowRetryIn(Model):
-    nodes: dict[NodeKey, NodeRetryIn] = Field(default_factory=dict)
+    nodes: dict[NodeKey, NodeRetryIn] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False}
+    )
     """Corrected inputs by node key; only nodes that are rerun may be named."""
 
 
