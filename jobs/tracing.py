@@ -129,7 +129,11 @@ def shutdown() -> None:
     provider, batches = _provider, _batches
     _provider = _batches = _tracer = None
     if batches is not None:
-        batches.shutdown(FLUSH_MS)  # bounded: the provider's own shutdown waits up to 30 s
+        # Bounded: the processor's own shutdown takes no timeout (and the provider's waits up
+        # to 30 s), so the buffer is flushed within FLUSH_MS first and the shutdown finds it
+        # empty.
+        batches.force_flush(FLUSH_MS)
+        batches.shutdown()
     if provider is not None:
         provider.shutdown()
 

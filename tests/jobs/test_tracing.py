@@ -4,8 +4,12 @@ what a try's span says: its enqueue's trace, its outcome, a timeout as an event.
 across real processes and OTLP is `tests/e2e/test_tracing_e2e.py`."""
 
 import logging
+import os
 import queue
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -21,6 +25,7 @@ from jobs.layout.connection import RedisClient
 from jobs.layout.records import JobDefinition
 from jobs.logs import Line, _Handoff, line
 from settings import Settings
+from tests.support.otlp_receiver import otlp_receiver
 from tests.support.workers import RunWorker
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -149,3 +154,25 @@ def test_log_lines_in_a_span_carry_its_ids(exported: InMemorySpanExporter) -> No
     assert isinstance(direct, Line) and direct.fields == {"job": "ping", **ids}
     assert isinstance(record, logging.LogRecord)
     assert {k: vars(record)[k] for k in ids} == ids
+
+
+def test_a_process_that_stops_exports_its_last_spans(tmp_path: Path) -> None:
+    """`tracing.shutdown()` (a worker's last step) flushes within its bound and stops: in a
+    process of its own, since it sets the process's global provider."""
+    script = (
+        "from jobs import tracing\n"
+        "assert tracing.configure_from_environment('stopping')\n"
+        "with tracing.span('last words', {}):\n"
+        "    pass\n"
+        "tracing.shutdown()\n"
+        "print('stopped')\n"
+    )
+    with otlp_receiver() as receiver:
+        env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
+        names = [s.name for s in receiver.received()]
+    assert done.returncode == 0 and done.stdout == "stopped\n", done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert names == ["last words"]
