@@ -7,7 +7,7 @@ import { openJob, startJobPage } from "./job.js";
 import { refreshList, showQueues, startSearch } from "./jobs.js";
 import { refreshOverview } from "./overview.js";
 import { refreshSchedules, startSchedules } from "./schedules.js";
-import { refreshGraph, startGraph } from "./workflows.js";
+import { refreshGraph, showLinked, startGraph } from "./workflows.js";
 import { startEnqueue } from "./enqueue.js";
 
 const POLL_MS = 2000;
@@ -31,11 +31,17 @@ async function start() {
   startSearch();
   startJobPage();
   startSchedules(known.jobTypes);
-  const hash = new URLSearchParams(location.hash.slice(1));
-  startGraph(hash);
+  startGraph();
   poll();
-  const linked = hash.get("job");
-  if (linked) openJob(linked).catch(showConnection); // a link to one job: open it
+  follow();
+  window.addEventListener("hashchange", follow); // a link followed on the page itself
+}
+
+function follow() {
+  // `#job={id}` opens the job; `#workflow={id}`, `#batch={id}` show the graph.
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.get("job")) openJob(hash.get("job")).catch(showConnection);
+  showLinked(hash);
 }
 
 start().catch(showConnection);

@@ -82,9 +82,8 @@ function showJob(job) {
     // The jobs it waits for (or waited for, until it is final): each opens on a click.
     fields.push(["after", el("span", { class: "parents" }, ...job.after.map(jobLink))]);
   }
-  if (job.waiting_on !== null && job.waiting_on !== undefined) {
-    const of = job.after ? ` of ${job.after.length}` : "";
-    fields.push(["waiting on", `${job.waiting_on}${of} not final yet`]);
+  if (job.after && job.waiting_on !== null && job.waiting_on !== undefined) {
+    fields.push(["waiting on", `${job.waiting_on} of ${job.after.length} not final yet`]);
   }
   $("#detail-fields").replaceChildren(...fields.flatMap(([k, v]) =>
     [el("dt", {}, k), el("dd", { "data-field": k }, v)]));

@@ -8,6 +8,7 @@ import { openJob } from "./job.js";
 const HOUSEKEEPING = new Set(["cleanup_job_records", "heartbeat_report"]);
 const MIN_ID_PREFIX = 4; // GET /jobs refuses shorter ones: a prefix scans every queue
 const page = { cursor: null, nextCursor: null }; // the page shown: a null cursor is the newest
+let asked = 0; // requests made: an answer to an older one (a poll racing a new search) is dropped
 
 function duration(job) {
   if (!job.started_at || !job.finished_at) return "–";
@@ -40,13 +41,15 @@ export async function refreshList() {
   }
   const params = new URLSearchParams({ limit: "25", ...where });
   if (page.cursor && !where.id_prefix) params.set("cursor", page.cursor);
+  const mine = ++asked;
   let found;
   try {
     found = await api(`/jobs?${params}`);
   } catch (error) {
-    $("#list-error").textContent = error.message; // a bad filter, not a lost connection
+    if (mine === asked) $("#list-error").textContent = error.message; // a bad filter
     return;
   }
+  if (mine !== asked) return;
   page.nextCursor = found.next_cursor;
   $("#older").disabled = !found.next_cursor;
   $("#newest").disabled = !page.cursor;

@@ -141,9 +141,11 @@ async function lookUp(event) {
 async function retryWorkflow() {
   // Reruns the failed, aborted and never-started nodes; completed ones keep their results.
   const { id } = shown;
-  const failedNodes = $("#graph-nodes").querySelectorAll('tr[data-status="failed"], tr[data-status="aborted"]').length;
-  const question = `Retry workflow ${id}? Its ${failedNodes} failed or aborted nodes and those `
-    + "that never started run again; completed nodes keep their results.";
+  const rows = [...$("#graph-nodes").querySelectorAll("tr[data-node]")];
+  const again = rows.filter((r) => r.dataset.status !== "complete").map((r) => r.dataset.node);
+  const kept = rows.length - again.length;
+  const question = `Retry workflow ${id}? ${again.length} nodes run again (${again.join(", ")}): `
+    + `those that failed, were aborted or never started; the ${kept} completed keep their results.`;
   if (!(await confirmed(question))) return;
   $("#graph-error").textContent = "";
   try {
@@ -158,13 +160,17 @@ export function refreshGraph() {
   return shown ? showGraph(shown.kind, shown.id) : null;
 }
 
-export function startGraph(hash) {
-  $("#graph-lookup").addEventListener("submit", lookUp);
-  $("#workflow-retry").addEventListener("click", retryWorkflow);
+export function showLinked(hash) {
+  // A link to a workflow or batch (`#workflow={id}`, `#batch={id}`): show it.
   for (const [param, kind] of [["workflow", "workflows"], ["batch", "batches"]]) {
-    if (!hash.get(param)) continue; // a link to a workflow or batch: show it
+    if (!hash.get(param)) continue;
     $("#graph-kind").value = kind;
     $("#graph-id").value = hash.get(param);
     $("#graph-show").click();
   }
+}
+
+export function startGraph() {
+  $("#graph-lookup").addEventListener("submit", lookUp);
+  $("#workflow-retry").addEventListener("click", retryWorkflow);
 }
