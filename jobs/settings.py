@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     """An event stream ends after this long (cleanly: `EventSource` reconnects on its own and
     gets the job's current view first), so that no connection is held forever."""
 
+    trace_url_template: str | None = None
+    """`http://jaeger:16686/trace/{trace_id}`: the dashboard links a job's trace id there (a
+    Jaeger or Tempo UI). Unset: the id is shown without a link."""
+
     # --- jobs ------------------------------------------------------------------------------
     queue_name: str = "arq:queue"
     """The queue of jobs that declare none (ARQ's default name: stock ARQ producers feed it)."""
@@ -220,6 +224,17 @@ class Settings(BaseSettings):
     @classmethod
     def _long_api_keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
         return check_api_keys(value, str(info.field_name).upper())
+
+    @field_validator("trace_url_template")
+    @classmethod
+    def _trace_url_template(cls, value: str | None) -> str | None:
+        # A link operators click: a web page, with somewhere to put the id. Empty: unset.
+        if value and not (value.startswith(("http://", "https://")) and "{trace_id}" in value):
+            raise ValueError(
+                "TRACE_URL_TEMPLATE: an http(s) URL with {trace_id} in it, e.g. "
+                "http://jaeger:16686/trace/{trace_id}"
+            )
+        return value or None
 
     @model_validator(mode="after")
     def _one_way_to_check_redis_tls(self) -> "Settings":

@@ -44,6 +44,7 @@ async def abort(
         result=error_info(Aborted("aborted on request")),
         started_ms=None,  # it never started (a running job is settled by its worker instead)
         priority=d.priority if d else 0,
+        trace=d.trace if d else None,
     )
     reply: list[bytes] = await scripts.script("abort")(
         redis,

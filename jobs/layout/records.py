@@ -129,14 +129,16 @@ def result_data(
     worker: str | None = None,
     priority: int = 0,
     steps: list[str] | None = None,
+    trace: str | None = None,
 ) -> bytes:
     """`result:{id}`, the final record of a job: ARQ's result keys, minus what the key already
     says. `t` tries, `f` function, `a` args, `k` kwargs (omitted when empty), `et` enqueued ms,
     `s` success, `r` result or error, `st` started ms (absent: it never started), `status`
     (failed or aborted, which ARQ cannot tell apart; absent when `s` says complete), `w` the
     worker of the last try, `p` priority (when not 0), `sp` the durable steps its last try ran
-    or replayed (when any), `ft` finished ms. The id and the queue are the key's. Every byte
-    counts: one of these is kept per finished job.
+    or replayed (when any), `tp` the `traceparent` of its enqueue (when tracing stored one: the
+    job page links its trace after the end too), `ft` finished ms. The id and the queue are
+    the key's. Every byte counts: one of these is kept per finished job.
 
     Open JSON (`open_json`): the script that stores it appends `ft`, the server's time of the
     settle, so finish times agree with the failed registry's scores."""
@@ -160,6 +162,8 @@ def result_data(
         fields["p"] = priority
     if steps:
         fields["sp"] = steps
+    if trace:
+        fields["tp"] = trace
     return open_json(fields)
 
 

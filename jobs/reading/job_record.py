@@ -4,6 +4,7 @@ A job's status is derived from ARQ's own keys, the same way `arq.jobs.Job.status
 refined with what ARQ cannot tell (failed vs complete vs aborted, tries, progress, last error).
 """
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,6 +94,9 @@ class JobRecord(Model):
     waiting_for_signal: str | None = None
     """While `waiting`: the signal it is parked for (`POST /jobs/{id}/signals/{name}`);
     `scheduled_for` is then when it stops waiting (`SignalTimeout`)."""
+    trace_id: str | None = None
+    """The trace its enqueue began or joined (32 hex digits), when tracing was on then: each
+    of its tries is a span in that trace (`jobs.tracing`)."""
 
 
 def _dt(ms: Any) -> datetime | None:
@@ -146,7 +150,22 @@ def _from_result(job_id: str, raw: bytes, max_tries: dict[str, int]) -> JobRecor
         error=None if success else _as_error(r),
         worker=_str(d.get("w") or d.get("worker")),
         steps=_names(d.get("sp")),
+        trace_id=trace_id(d.get("tp")),
     )
+
+
+TRACE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def trace_id(traceparent: Any) -> str | None:
+    """The trace id of a stored W3C `traceparent` (`00-<trace id>-<span id>-<flags>`); None
+    for anything else (a malformed context costs the link, never the view)."""
+    if not isinstance(traceparent, str):
+        return None
+    parts = traceparent.split("-")
+    if len(parts) != 4 or not TRACE_ID.fullmatch(parts[1]) or parts[1] == "0" * 32:
+        return None
+    return parts[1]
 
 
 def _names(value: Any) -> list[str] | None:
@@ -301,6 +320,7 @@ def _live(
         waiting_on=state.waiting_on if status is JobStatus.waiting else None,
         steps=state.steps or None,
         waiting_for_signal=state.parked if status is JobStatus.waiting else None,
+        trace_id=trace_id(definition.trace),
     )
 
 

@@ -312,6 +312,7 @@ class Attempts:
             worker=self.ctx.get("worker_id") if started else None,
             priority=d.priority if d else 0,
             steps=claimed.steps,
+            trace=d.trace if d else None,
         )
         ttl_ms = max(int(ttl_s * 1000), 1)
         stock = d is not None and d.queue is None  # a stock ARQ producer's definition

@@ -7,13 +7,24 @@ from fastapi import APIRouter, status
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse
 
+from jobs.declare.models import Model
+from service.deps import SettingsDep
 from service.errors import ServiceError
 
 router = APIRouter(include_in_schema=False)
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+SCRIPT = "text/javascript"
 ASSETS = {
-    "app.js": "text/javascript",
+    # The script is ES modules, one per view (`import` needs a JavaScript content type).
+    "app.js": SCRIPT,
+    "common.js": SCRIPT,
+    "overview.js": SCRIPT,
+    "jobs.js": SCRIPT,
+    "job.js": SCRIPT,
+    "workflows.js": SCRIPT,
+    "schedules.js": SCRIPT,
+    "enqueue.js": SCRIPT,
     "style.css": "text/css",
     "screenshot.png": "image/png",
 }
@@ -40,6 +51,17 @@ async def dashboard_slash() -> RedirectResponse:
 async def dashboard() -> FileResponse:
     """The single page; it talks to the API with the browser's credentials."""
     return FileResponse(DASHBOARD_DIR / "index.html", media_type="text/html")
+
+
+class DashboardConfig(Model):
+    trace_url_template: str | None
+    """`TRACE_URL_TEMPLATE`: where a job's trace id links to (None: no link)."""
+
+
+@router.get("/dashboard/config.json")
+async def dashboard_config(settings: SettingsDep) -> DashboardConfig:
+    """What the page needs to know of the service's configuration (nothing secret)."""
+    return DashboardConfig(trace_url_template=settings.trace_url_template)
 
 
 @router.get("/dashboard/{asset}")

@@ -18,6 +18,11 @@ from tests.support.processes import ROOT, Stack, stop_all, wait_ready
 def live_stack(redis_url: str) -> Iterator[Stack]:
     """A web process (with an API key and a read-only one) and a worker, on a flushed
     database."""
+    yield from start_stack(redis_url)
+
+
+def start_stack(redis_url: str, **more_env: str) -> Iterator[Stack]:
+    """`live_stack`'s processes, with `more_env` in their environment (a module's own stack)."""
     sync_redis.Redis.from_url(redis_url).flushdb()
     port, key, read_key = free_port(), "dashboard-test-key", "dashboard-look-only-key"
     env = {
@@ -29,6 +34,7 @@ def live_stack(redis_url: str) -> Iterator[Stack]:
         "EXAMPLES": "true",  # the form enqueues ping; the schedules list shows heartbeat_report
         "HEARTBEAT_S": "1",
         "SHUTDOWN_GRACE_S": "1",
+        **more_env,
     }
     commands = [
         [

@@ -111,12 +111,14 @@ def test_paused_queue_holds_its_jobs_until_resumed_from_the_dashboard(page: Page
 
 
 def test_cron_schedule_is_paused_run_and_resumed_from_the_dashboard(page: Page) -> None:
-    row = page.locator('#cron tr[data-schedule="heartbeat_report"]')
+    row = page.locator('#schedules tr[data-schedule="heartbeat_report"]')
+    expect(row).to_have_attribute("data-source", "code")
     expect(row).to_contain_text("* * * * * UTC")
+    expect(row.locator("button.schedule-edit")).to_have_count(0)  # declared in code: read-only
     row.locator("button.cron-pause").click()
     expect(row).to_contain_text("paused")
     row.locator("button.cron-run").click()  # enqueues the job now, paused or not
-    expect(row.locator("td").nth(4)).not_to_have_text("–")  # last run
+    expect(row.locator("td.last-run")).not_to_have_text("–")
     row.locator("button.cron-resume").click()
     expect(row).not_to_contain_text("paused")
     page.screenshot(path=str(ARTIFACTS / "dashboard-cron.png"), full_page=True)

@@ -14,3 +14,14 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
         await asyncio.sleep(interval_s)
+
+
+def eventually_sync(
+    check: Callable[[], bool], timeout_s: float = 10.0, interval_s: float = 0.05
+) -> None:
+    """`eventually` for synchronous tests (a Playwright page's, which owns its own loop)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        time.sleep(interval_s)
