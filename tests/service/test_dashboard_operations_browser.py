@@ -9,6 +9,7 @@ module) and `TRACE_URL_TEMPLATE` set. Every page records Content Security Policy
 each test ends with none. Screenshots go to tests/artifacts/.
 """
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -288,8 +289,25 @@ def test_a_failed_workflow_offers_its_retry_and_a_batch_shows_its_progress(
     )
     page.click("#confirm-no")
     expect(page.locator("#graph-view")).to_have_attribute("data-status", "failed")
-    graph.locator('g.node[data-node="parse"]').click()  # a node opens its job
-    expect(page.locator("#detail-id")).to_have_text(workflow["nodes"]["parse"]["job_id"])
+    retry.click()  # now for real: parse and store run again as new jobs, fetch is kept
+    page.click("#confirm-yes")
+    first = {key: node["job_id"] for key, node in workflow["nodes"].items()}
+
+    def rerun() -> dict[str, Any]:
+        view: dict[str, Any] = page.request.get(
+            f"/workflows/{workflow['id']}", headers=auth(live_stack)
+        ).json()
+        return view
+
+    eventually_sync(lambda: rerun()["nodes"]["parse"]["job_id"] != first["parse"], timeout_s=30)
+    again = rerun()
+    assert again["nodes"]["fetch"]["job_id"] == first["fetch"]
+    assert again["nodes"]["store"]["job_id"] != first["store"]
+    expect(page.locator("#graph-view")).to_have_attribute(
+        "data-status", re.compile("running|failed")
+    )
+    graph.locator('g.node[data-node="parse"]').click()  # a node opens its job: the rerun one
+    expect(page.locator("#detail-id")).to_have_text(again["nodes"]["parse"]["job_id"])
 
     batch = page.request.post(
         "/batches",
