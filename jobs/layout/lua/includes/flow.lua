@@ -21,7 +21,8 @@
 --                 admission, or the earliest lease end of a full concurrency gate (its worker
 --                 may have died: its slot frees with its lease)
 --   gates         set of gates that have running or held jobs (for /metrics)
--- A held job keeps `wait` in its state hash (JSON: on, gate, member, until) for the JobView.
+-- A held job keeps `wait` in its state hash (JSON: on, gate, member, until) for the JobView;
+-- a job a concurrency gate released keeps `rsv` there until its claim (see flow_expire).
 -- A job counted by a rate limit keeps `admitted` there: the server µs of its admission (a
 -- job released by a gate's timer is admitted then, and may be claimed later; the proofs
 -- check the limiter's own times, tests/e2e/test_flow_limits.py).
@@ -59,6 +60,20 @@ local function flow_gates(P, now, now_us, reserve, due)
     redis.call('SADD', P .. KEY.gates, gate)
   end
 
+  -- Slots whose lease or reservation ran out go; but a job released and not claimed yet
+  -- (`rsv`: a paused queue, Redis restarting, every worker busy) keeps its reservation, however
+  -- late its claim comes: else the gate's timer would free its slot for the job held behind
+  -- it, which would start first (found by the chaos harness: tests/jobs/flow/test_held_order.py).
+  local function flow_expire(running)
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', running, '-inf', now)) do
+      if redis.call('HEXISTS', P .. KEY.state .. id, 'rsv') == 1 then
+        redis.call('ZADD', running, now + reserve, id)
+      else
+        redis.call('ZREM', running, id)
+      end
+    end
+  end
+
   -- May this job start now? True when it has no gates or passes them (its slot is taken and its
   -- rate admission counted); otherwise it is held at the gate (the caller has already taken it
   -- out of the due or ready set it was in). `score` is its due score, its rank when held;
@@ -89,7 +104,7 @@ local function flow_gates(P, now, now_us, reserve, due)
       if not redis.call('ZSCORE', running, id) then  -- else a slot reserved for it (or its own)
         local used = redis.call('ZCARD', running)
         if used >= spec.n then
-          redis.call('ZREMRANGEBYSCORE', running, '-inf', now)  -- slots of leases that ran out
+          flow_expire(running)
           used = redis.call('ZCARD', running)
         end
         if used >= spec.n or redis.call('EXISTS', P .. KEY.held .. spec.c) == 1 then
@@ -101,6 +116,7 @@ local function flow_gates(P, now, now_us, reserve, due)
         if used == 0 then redis.call('SADD', P .. KEY.gates, spec.c) end
       end
       redis.call('ZADD', running, now + reserve, id)
+      redis.call('HDEL', state, 'rsv')  -- claimed: its slot is its lease's from now on
     end
     if spec.r then redis.call('HDEL', state, 'pass') end
     return true
@@ -141,13 +157,14 @@ local function flow_gates(P, now, now_us, reserve, due)
     local released = 0
     if gate:sub(1, 1) == 'c' then
       local running = P .. KEY.running .. gate
-      redis.call('ZREMRANGEBYSCORE', running, '-inf', now)
+      flow_expire(running)
       local free = spec.n - redis.call('ZCARD', running)
       if free > 0 then
         local popped = redis.call('ZPOPMIN', held, free)
         for i = 1, #popped, 2 do
           local id = flow_unhold(popped[i], popped[i + 1])
           redis.call('ZADD', running, now + reserve, id)
+          redis.call('HSET', P .. KEY.state .. id, 'rsv', '1')
           released = released + 1
         end
       end
