@@ -89,8 +89,12 @@ SUFFIXES: Final[Mapping[str, str]] = MappingProxyType(
         "waiting": "waiting",
         "sweep_fence": "sweeping",
         "unknown": "unknown",
+        "fair": "fair",
+        "fair_weights": "fairw",
         # One of many (a job's, a gate's, a lock's, ...): its prefix + the suffix + the name.
         "ready": "ready:",
+        "fair_keys": "fairkeys:",
+        "lane": "lane:",
         "running": "running:",
         "held": "held:",
         "rate_tat": "tat:",
@@ -149,7 +153,8 @@ class QueueKeys:
 
     @property
     def levels(self) -> str:
-        """zset priority -> priority: the priorities above 0 that have ready jobs."""
+        """zset priority -> priority: the priorities above 0 that have ready jobs (and 0 when
+        it has fair ones: `fair_keys`)."""
         return self.prefix + SUFFIXES["levels"]
 
     def ready(self, priority: int) -> str:
@@ -160,6 +165,30 @@ class QueueKeys:
     def priorities(self) -> str:
         """hash id -> priority, for the live jobs whose priority is not 0."""
         return self.prefix + SUFFIXES["priorities"]
+
+    # --- fair shares (lua/includes/fair.lua): within a level, ready jobs of different fair
+    # keys are served in turn (stride scheduling); plain ready jobs of the level are key ''.
+
+    @property
+    def fair(self) -> str:
+        """hash id -> fair key value, for the live jobs that have one (goes when final)."""
+        return self.prefix + SUFFIXES["fair"]
+
+    def fair_keys(self, priority: int) -> str:
+        """zset fair key -> pass: the keys of one level with ready jobs, next served lowest."""
+        return f"{self.prefix}{SUFFIXES['fair_keys']}{priority}"
+
+    def lane(self, priority: int, fair_key: str) -> str:
+        """zset id -> due score: one fair key's ready jobs of one level, oldest due first
+        (key '' is the level's `ready` set)."""
+        if fair_key == "":
+            return self.ready(priority)
+        return f"{self.prefix}{SUFFIXES['lane']}{priority}:{fair_key}"
+
+    @property
+    def fair_weights(self) -> str:
+        """hash fair key -> weight (absent: 1): a key of weight w is served w times per round."""
+        return self.prefix + SUFFIXES["fair_weights"]
 
     @property
     def sequence(self) -> str:

@@ -16,7 +16,7 @@
 --   gates (records.encode_gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
 --   'debounce', expiry ('' none, '+{ms}' after now, or absolute ms), the parents it waits
 --   for (ids, space-separated, or ''), and what a parent that did not complete means to it
---   ('fail' or 'ignore')
+--   ('fail' or 'ignore'), and its fair key value ('' none: includes/fair.lua)
 -- Returns {'existing', idempotency value} when the idempotency key is taken; otherwise
 --         {now ms, 1 if this queue had no jobs' bookkeeping yet (a new queue, or one whose
 --         data was lost: the caller registers its name), then per job: due ms, or -1 when a
@@ -40,6 +40,8 @@
 -- costliest step per row) and Lua's own number-to-string keeps only 14 digits. Only `now`
 -- (13 digits) is concatenated, once per call.
 local P = ARGV[1]
+--@include fair
+local fair = fair_shares(P)
 if ARGV[2] ~= '' then
   local existing = redis.call('GET', KEYS[5])
   if existing then return {'existing', existing} end
@@ -94,6 +96,8 @@ local function debounce(holder, data, due, score)
   end
   local priority = redis.call('HGET', P .. KEY.priorities, holder)
   if priority then redis.call('ZREM', P .. KEY.ready .. priority, holder) end
+  local key = redis.call('HGET', P .. KEY.fair, holder)
+  if key then redis.call('ZREM', fair.lane(priority or 0, key), holder) end
   redis.call('SET', P .. KEY.job .. holder, data .. stamped,
     'PX', due - now + tonumber(ARGV[3]))
   redis.call('ZADD', KEYS[1], score, holder)
@@ -104,7 +108,7 @@ for i = 11, #ARGV, W do
     ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
   local gates, lock, lock_ttl, mode, expires =
     ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7]), ARGV[i + 8], ARGV[i + 9]
-  local after, on_failure = ARGV[i + 10], ARGV[i + 11]
+  local after, on_failure, key = ARGV[i + 10], ARGV[i + 11], ARGV[i + 12]
   seq = seq + 1
   local holder = lock ~= '' and lock_holder(lock)
   -- Parents that are rows of this call: `in_call[id]` is the definition ttl of a row created
@@ -151,6 +155,7 @@ for i = 11, #ARGV, W do
     in_call[id] = ttl
     redis.call('SET', P .. KEY.job .. id, data .. stamped, 'PX', ttl)
     if priority ~= 0 then redis.call('HSET', P .. KEY.priorities, id, priority) end
+    if key ~= '' then redis.call('HSET', P .. KEY.fair, id, key) end
     if after ~= '' then
       for start = 1, #parents, 1000 do
         redis.call('SADD', P .. KEY.deps .. id, unpack(parents, start, math.min(start + 999, #parents)))
@@ -172,6 +177,8 @@ for i = 11, #ARGV, W do
           redis.call('PEXPIRE', P .. KEY.parents, wait_ms)
         end
       end
+    elseif key ~= '' and due <= now then
+      fair.enter(id, priority, score, key)
     elseif priority == 0 and due <= now then
       ready_now[#ready_now + 1] = score  -- added in one call below
       ready_now[#ready_now + 1] = id

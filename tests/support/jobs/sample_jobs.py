@@ -127,3 +127,21 @@ class KeepsExtras(BaseModel):
 async def keeps_extras(ctx: JobContext, payload: KeepsExtras) -> Done:
     """Its model says `extra="allow"` itself: an enqueue keeps unknown fields."""
     return Done()
+
+
+class TenantRecord(Record):
+    tenant: str
+
+
+@job(max_tries=3, fair_key="tenant")
+async def record_tenant(ctx: JobContext, payload: TenantRecord) -> Done:
+    """`record_start` with a fair share per tenant: tenants' jobs take turns."""
+    await ctx.redis.rpush(payload.key, payload.label)  # type: ignore[misc]
+    return Done()
+
+
+@job(max_tries=3, fair_key="tenant", concurrency=1, concurrency_key="label")
+async def record_tenant_limited(ctx: JobContext, payload: TenantRecord) -> Done:
+    """`record_tenant` with one try at a time per label (fair shares and a concurrency gate)."""
+    await ctx.redis.rpush(payload.key, payload.label)  # type: ignore[misc]
+    return Done()
