@@ -11,6 +11,7 @@ Weights are per queue and key value, kept until reset to 1 (a key without a weig
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from jobs.flow.limits import key_text
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 
@@ -32,6 +33,7 @@ async def set_weight(redis: RedisClient, queue: str, key: str, weight: int) -> N
     if isinstance(weight, bool) or not 1 <= weight <= MAX_WEIGHT:
         raise InvalidWeight(f"weight must be an integer in 1..{MAX_WEIGHT}, not {weight!r}")
     q = keys.queue(queue)
+    key = key_text(key)  # as the job's key is stored: a long one by its hash
     if weight == 1:
         await redis.hdel(q.fair_weights, key)  # type: ignore[misc]
     else:
