@@ -8,9 +8,10 @@ every try appends its label to a Redis list as it starts.
 from collections import Counter
 
 from jobs.enqueue.submit import enqueue, enqueue_many
-from jobs.layout.connection import RedisClient
+from jobs.layout.connection import RedisClient, server_ms
 from jobs.layout.keys import DEFAULT_QUEUE
 from settings import Settings
+from tests.support.waiting import eventually
 from tests.support.workers import RunWorker, starts
 
 ONE_AT_A_TIME = {"worker_concurrency": 1, "claim_batch": 1}
@@ -26,6 +27,15 @@ async def _tenant(
         settings=settings,
         **options,  # type: ignore[arg-type]
     )
+
+
+async def _until_due(redis: RedisClient, due_ms: int) -> None:
+    """Wait (on a condition, not a fixed sleep) until the server's clock passes `due_ms`."""
+
+    async def due() -> bool:
+        return await server_ms(redis) > due_ms
+
+    await eventually(due)
 
 
 async def test_a_new_tenant_waits_one_round_not_the_backlog(
@@ -84,3 +94,41 @@ async def test_fair_key_given_per_enqueue(
     await enqueue(redis, "record_start", {"label": "y0"}, fair_key="y", settings=settings)
     await run_worker(**ONE_AT_A_TIME)
     assert (await starts(redis)).index("y0") <= 2
+
+
+async def test_a_deferred_and_a_retried_job_come_due_into_their_lane(
+    redis: RedisClient, settings: Settings, run_worker: RunWorker
+) -> None:
+    await _tenant(redis, settings, "A", 100)
+    deferred = await enqueue(
+        redis,
+        "record_tenant",
+        {"label": "late", "tenant": "B", "retry_first_s": 0.05},
+        defer_by=0.05,
+        settings=settings,
+    )
+    await _until_due(redis, deferred.scheduled_ms + 60)
+    await run_worker(**ONE_AT_A_TIME)
+    order = await starts(redis)
+    assert len(order) == 102
+    # Due: it waits one turn, not A's backlog; its retry (due 50 ms later) comes back to its
+    # lane and waits about one turn again.
+    assert order.index("late") <= 2
+    assert order.index("late", order.index("late") + 1) < 90
+
+
+async def test_fair_shares_compose_with_a_concurrency_limit_per_tenant(
+    redis: RedisClient, settings: Settings, run_worker: RunWorker
+) -> None:
+    for tenant, count in (("A", 30), ("B", 5)):
+        await enqueue_many(
+            redis,
+            "record_tenant_limited",
+            [{"label": f"{tenant}{n}", "tenant": tenant} for n in range(count)],
+            settings=settings,
+        )
+    await run_worker(worker_concurrency=2, claim_batch=2)
+    order = await starts(redis)
+    assert [x for x in order if x.startswith("A")] == [f"A{n}" for n in range(30)]
+    assert [x for x in order if x.startswith("B")] == [f"B{n}" for n in range(5)]
+    assert max(order.index(f"B{n}") for n in range(5)) < 15

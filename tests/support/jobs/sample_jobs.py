@@ -136,12 +136,10 @@ class TenantRecord(Record):
 @job(max_tries=3, fair_key="tenant")
 async def record_tenant(ctx: JobContext, payload: TenantRecord) -> Done:
     """`record_start` with a fair share per tenant: tenants' jobs take turns."""
-    await ctx.redis.rpush(payload.key, payload.label)  # type: ignore[misc]
-    return Done()
+    return await record_start(ctx, payload)
 
 
-@job(max_tries=3, fair_key="tenant", concurrency=1, concurrency_key="label")
+@job(max_tries=3, fair_key="tenant", concurrency=1, concurrency_key="tenant")
 async def record_tenant_limited(ctx: JobContext, payload: TenantRecord) -> Done:
-    """`record_tenant` with one try at a time per label (fair shares and a concurrency gate)."""
-    await ctx.redis.rpush(payload.key, payload.label)  # type: ignore[misc]
-    return Done()
+    """`record_tenant` with one try at a time per tenant (fair shares and a concurrency gate)."""
+    return await record_start(ctx, payload)
