@@ -42,6 +42,7 @@
 local P = ARGV[1]
 --@include fair
 local fair = fair_shares(P)
+local entering = fair.batch()  -- fair jobs: their keys, and the lanes of those due now
 if ARGV[2] ~= '' then
   local existing = redis.call('GET', KEYS[5])
   if existing then return {'existing', existing} end
@@ -87,6 +88,7 @@ end
 
 -- Debounce: the waiting job takes the new input and waits again from now.
 local function debounce(holder, data, due, score)
+  entering.flush()  -- the holder may be a row of this call, not in its lane yet
   local state = P .. KEY.state .. holder
   local wait = redis.call('HGET', state, 'wait')
   if wait then  -- held at a gate: it waits for its new due time instead
@@ -155,7 +157,7 @@ for i = 11, #ARGV, W do
     in_call[id] = ttl
     redis.call('SET', P .. KEY.job .. id, data .. stamped, 'PX', ttl)
     if priority ~= 0 then redis.call('HSET', P .. KEY.priorities, id, priority) end
-    if key ~= '' then redis.call('HSET', P .. KEY.fair, id, key) end
+    if key ~= '' then entering.add(id, priority, score, key, after == '' and due <= now) end
     if after ~= '' then
       for start = 1, #parents, 1000 do
         redis.call('SADD', P .. KEY.deps .. id, unpack(parents, start, math.min(start + 999, #parents)))
@@ -178,7 +180,7 @@ for i = 11, #ARGV, W do
         end
       end
     elseif key ~= '' and due <= now then
-      fair.enter(id, priority, score, key)
+      -- in its key's lane (entering.flush, below)
     elseif priority == 0 and due <= now then
       ready_now[#ready_now + 1] = score  -- added in one call below
       ready_now[#ready_now + 1] = id
@@ -210,6 +212,7 @@ for i = 11, #ARGV, W do
   end
 end
 if #ready_now > 0 then redis.call('ZADD', KEYS[1], unpack(ready_now)) end
+entering.flush()
 if #listed > 0 then redis.call('ZADD', KEYS[4], unpack(listed)) end
 if ARGV[2] ~= '' and created > 0 then
   redis.call('SET', KEYS[5], ARGV[2], 'PX', last_due - now + tonumber(ARGV[4]))

@@ -2,7 +2,7 @@
 -- ready jobs of different key values are served in turn. Not a script of its own: enqueue.lua
 -- and claim.lua include it (`--@include fair`) and make its functions for the call:
 --   local fair = fair_shares(P)
--- then fair.enter(id, level, score, key), fair.serve(level, want).
+-- then fair.enter(id, level, score, key), fair.serve(level, want), fair.batch().
 -- Stride scheduling: each key has a pass; the lowest pass is served next and its pass grows by
 -- 1/weight, so a key of weight w gets w turns per round. A key enters at the current minimum
 -- pass: it waits about one round, not the backlog, and cannot starve the others either.
@@ -34,6 +34,44 @@ local function fair_shares(P)
     join(P .. KEY.fair_keys .. level, key)
     redis.call('ZADD', lane(level, key), score, id)
     redis.call('ZADD', P .. KEY.levels, level, level)
+  end
+
+  -- Many jobs entering at once (enqueue.lua): one ZADD per lane, one join per key, one
+  -- HSET for their keys; `flush` makes them (and may be called again: it starts over).
+  local function fair_batch()
+    local lanes, order, keyed = {}, {}, {}
+    local function add(id, level, score, key, due_now)
+      keyed[#keyed + 1], keyed[#keyed + 2] = id, key
+      if not due_now then return end
+      local name = lane(level, key)
+      local members = lanes[name]
+      if not members then
+        members = {}
+        lanes[name] = members
+        order[#order + 1] = {name, level, key}
+      end
+      members[#members + 1], members[#members + 2] = score, id
+    end
+    local function flush()
+      local levels = {}
+      for start = 1, #keyed, 1000 do
+        redis.call('HSET', P .. KEY.fair, unpack(keyed, start, math.min(start + 999, #keyed)))
+      end
+      for _, entry in ipairs(order) do
+        local name, level, key = entry[1], entry[2], entry[3]
+        join(P .. KEY.fair_keys .. level, key)
+        local members = lanes[name]
+        for start = 1, #members, 1000 do
+          redis.call('ZADD', name, unpack(members, start, math.min(start + 999, #members)))
+        end
+        if not levels[level] then
+          levels[level] = true
+          redis.call('ZADD', P .. KEY.levels, level, level)
+        end
+      end
+      lanes, order, keyed = {}, {}, {}
+    end
+    return {add = add, flush = flush}
   end
 
   -- Take up to `want` ready jobs of `level` in turn: returns {id, due score, ...}. Only the
@@ -92,5 +130,5 @@ local function fair_shares(P)
     return got
   end
 
-  return {enter = fair_enter, serve = fair_serve, lane = lane}
+  return {enter = fair_enter, serve = fair_serve, lane = lane, batch = fair_batch}
 end
