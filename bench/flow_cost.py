@@ -65,9 +65,7 @@ class FlowCost:
         await self.r.aclose()
         await self.tally.aclose()
 
-    async def drain(
-        self, job: str, n: int, key: str, tenants: int | None = None
-    ) -> dict[str, Any]:
+    async def drain(self, job: str, n: int, key: str, tenants: int | None = None) -> dict[str, Any]:
         """`tenants`: each payload also gets `tenant` = idx % tenants (`bench.fair_cost`)."""
         await self.r.flushdb()
         await self.tally.flushdb()

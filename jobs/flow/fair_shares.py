@@ -45,7 +45,7 @@ async def weights(redis: RedisClient, queue: str) -> dict[str, int]:
     out: dict[str, int] = {}
     cursor = 0
     while True:
-        cursor, page = await redis.hscan(keys.queue(queue).fair_weights, cursor, count=200)  # type: ignore[misc]
+        cursor, page = await redis.hscan(keys.queue(queue).fair_weights, cursor, count=200)
         for key, value in page.items():
             out[key.decode(errors="replace")] = int(value)
         if not cursor or len(out) >= MAX_WEIGHTS_LISTED:

@@ -28,7 +28,9 @@ async def test_weights_are_set_listed_reset_and_checked(client: httpx.AsyncClien
     for bad in ({"weight": 0}, {"weight": 1001}, {"weight": "x"}, {}):
         answer = await client.put(f"{base}/acme", json=bad)
         assert answer.status_code == 422, (bad, answer.text)
-    assert (await client.put("/queues/nowhere/fair-weights/a", json={"weight": 2})).status_code == 404
+    assert (
+        await client.put("/queues/nowhere/fair-weights/a", json={"weight": 2})
+    ).status_code == 404
     assert (await client.get("/queues/nowhere/fair-weights")).status_code == 404
 
 
