@@ -96,7 +96,7 @@ async def fair_backlog(
         for _ in lanes[name]:
             jobs += next(answers)
             first = next(answers)
-            if first and (oldest is None or first[0][1] < oldest):
-                oldest = first[0][1]
+            if first and (oldest is None or keys.lane_due(first[0][1]) < oldest):
+                oldest = keys.lane_due(first[0][1])
         out[name] = FairBacklog(counts[name], jobs, oldest)
     return out

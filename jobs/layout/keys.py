@@ -179,8 +179,8 @@ class QueueKeys:
         return f"{self.prefix}{SUFFIXES['fair_keys']}{priority}"
 
     def lane(self, priority: int, fair_key: str) -> str:
-        """zset id -> due score: one fair key's ready jobs of one level, oldest due first
-        (key '' is the level's `ready` set)."""
+        """zset id -> `lane_rank` of its due score: one fair key's ready jobs of one level,
+        oldest due first (key '' is the level's `ready` set, scored by due score)."""
         if fair_key == "":
             return self.ready(priority)
         return f"{self.prefix}{SUFFIXES['lane']}{priority}:{fair_key}"
@@ -336,6 +336,21 @@ class QueueKeys:
     def cron_tick(self, schedule: str, tick_ms: int) -> str:
         """the id enqueued for one tick of a cron schedule."""
         return f"{self.prefix}{SUFFIXES['cron_tick']}{schedule}:{tick_ms}"
+
+
+LANE_EPOCH_MS = 1_700_000_000_000
+"""A lane's score is `lane_rank(due score)`: (due ms - this) * 4096 + the sub-ms place, an
+integer (exact below 2**53: until about 2093). Redis keeps a small sorted set as a listpack,
+where an integer score compares without parsing a decimal string at every entry."""
+
+
+def lane_rank(due_score: float) -> int:
+    return round((due_score - LANE_EPOCH_MS) * 4096)
+
+
+def lane_due(rank: float) -> float:
+    """The due score (ms) a lane's score stands for."""
+    return rank / 4096 + LANE_EPOCH_MS
 
 
 QUEUE_CACHE_SIZE = 1024

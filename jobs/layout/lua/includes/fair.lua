@@ -4,19 +4,31 @@
 --   local fair = fair_shares(P)
 -- then fair.enter(id, level, score, key), fair.serve(level, want), fair.batch().
 -- Stride scheduling: each key has a pass; the lowest pass is served next and its pass grows by
--- 1/weight, so a key of weight w gets w turns per round. A key enters at the current minimum
+-- STRIDE/weight, so a key of weight w gets w turns per round (STRIDE, the least common
+-- multiple of 1..16, keeps passes integers, as ranks are, below). A key enters at the current minimum
 -- pass: it waits about one round, not the backlog, and cannot starve the others either.
 -- Keys, all in the queue's slot (built here from P, as every per-job key is):
 --   fair             hash id -> key value: live jobs with a fair key (goes when final)
 --   fairkeys:{p}     zset key -> pass: level p's keys with ready jobs (a key whose lane ran
 --                    empty is dropped at its next turn)
---   lane:{p}:{key}   zset id -> due score: one key's ready jobs of level p; key '' (the
---                    level's plain jobs, FIFO among themselves) is `ready:{p}`
+--   lane:{p}:{key}   zset id -> rank: one key's ready jobs of level p, in due order; key ''
+--                    (the level's plain jobs, FIFO among themselves) is `ready:{p}`, scored
+--                    by due score. A rank is an integer, (due ms - epoch) * 4096 + the sub-ms
+--                    place (keys.LANE_EPOCH_MS): a small sorted set is a listpack, and there
+--                    an insert compares the scores of all the entries before it, which costs
+--                    a decimal parse each for a fractional score, nothing for an integer.
 --   fairw            hash key -> weight (absent: 1)
 -- A level with fair keys is noted in `levels` (level 0 too); claim.lua then moves priority-0
 -- plain jobs to `ready:0`, so they take turns as key '' instead of going first.
 
 local function fair_shares(P)
+  local EPOCH = @LANE_EPOCH_MS@
+  local STRIDE = 720720
+  local function rank(key, score)
+    if key == '' then return score end
+    return (tonumber(score) - EPOCH) * 4096
+  end
+
   local function lane(level, key)
     if key == '' then return P .. KEY.ready .. level end
     return P .. KEY.lane .. level .. ':' .. key
@@ -32,7 +44,7 @@ local function fair_shares(P)
   -- A ready job of `level` with fair key `key` waits in its key's lane.
   local function fair_enter(id, level, score, key)
     join(P .. KEY.fair_keys .. level, key)
-    redis.call('ZADD', lane(level, key), score, id)
+    redis.call('ZADD', lane(level, key), rank(key, score), id)
     redis.call('ZADD', P .. KEY.levels, level, level)
   end
 
@@ -50,7 +62,7 @@ local function fair_shares(P)
         lanes[name] = members
         order[#order + 1] = {name, level, key}
       end
-      members[#members + 1], members[#members + 2] = score, id
+      members[#members + 1], members[#members + 2] = rank(key, score), id
     end
     local function flush()
       local levels = {}
@@ -93,11 +105,11 @@ local function fair_shares(P)
       end
       local names, pass, step = {}, {}, {}
       for i = 1, n do
-        names[i], pass[i], step[i] = heads[2 * i - 1], tonumber(heads[2 * i]), 1
+        names[i], pass[i], step[i] = heads[2 * i - 1], tonumber(heads[2 * i]), STRIDE
       end
       if weighted then
         local w = redis.call('HMGET', P .. KEY.fair_weights, unpack(names))
-        for i = 1, n do step[i] = 1 / (tonumber(w[i]) or 1) end
+        for i = 1, n do step[i] = math.floor(STRIDE / (tonumber(w[i]) or 1)) end
       end
       local live, moved, drops = n, {}, {}
       while live > 0 and #got < 2 * want do
@@ -108,7 +120,9 @@ local function fair_shares(P)
         if bound and pass[best] > bound then break end  -- others' turn: read the ring again
         local popped = redis.call('ZPOPMIN', lane(level, names[best]))
         if popped[1] then
-          got[#got + 1], got[#got + 2] = popped[1], popped[2]
+          local due = popped[2]
+          if names[best] ~= '' then due = tonumber(due) / 4096 + EPOCH end
+          got[#got + 1], got[#got + 2] = popped[1], due
           pass[best] = pass[best] + step[best]
           moved[best] = true
         else  -- its lane ran empty: it leaves the round
