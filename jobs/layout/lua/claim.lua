@@ -69,8 +69,9 @@ local fair = fair_shares(P)
 local shared0 = fairly and redis.call('EXISTS', P .. KEY.fair_keys .. 0) == 1
 local take, seen, kept = {}, 0, 0  -- kept: taken ones still in the due range
 while #take < limit and seen < SCAN do
+  local asked = limit - #take
   local batch = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now + 1), 'WITHSCORES',
-    'LIMIT', kept, limit - #take)
+    'LIMIT', kept, asked)
   if #batch == 0 then break end
   for i = 1, #batch, 2 do
     local id, score = batch[i], batch[i + 1]
@@ -100,7 +101,8 @@ while #take < limit and seen < SCAN do
       kept = kept + 1
     end
   end
-  if not (ranked or gated or fairly) then break end
+  -- Fewer than asked: nothing more is due.
+  if #batch < 2 * asked or not (ranked or gated or fairly) then break end
 end
 for _, id in ipairs(take) do claim(id) end
 
@@ -110,7 +112,9 @@ while #claimed < limit do
   if not level then break end
   local ready = P .. KEY.ready .. level
   local batch
-  if fairly and redis.call('EXISTS', P .. KEY.fair_keys .. level) == 1 then
+  local shared = fairly and ((level == '0' and shared0)
+    or redis.call('EXISTS', P .. KEY.fair_keys .. level) == 1)
+  if shared then
     batch = fair.serve(level, limit - #claimed)  -- taken out of their lanes already
   else
     batch = redis.call('ZRANGE', ready, 0, limit - #claimed - 1, 'WITHSCORES')
