@@ -99,7 +99,11 @@ local function debounce(holder, data, due, score)
   local priority = redis.call('HGET', P .. KEY.priorities, holder)
   if priority then redis.call('ZREM', P .. KEY.ready .. priority, holder) end
   local key = redis.call('HGET', P .. KEY.fair, holder)
-  if key then redis.call('ZREM', fair.lane(priority or 0, key), holder) end
+  if key then
+    redis.call('ZREM', fair.lane(priority or 0, key), holder)
+  elseif not priority then  -- a plain job taking turns with fair ones waits in `ready:0`
+    redis.call('ZREM', P .. KEY.ready .. 0, holder)
+  end
   redis.call('SET', P .. KEY.job .. holder, data .. stamped,
     'PX', due - now + tonumber(ARGV[3]))
   redis.call('ZADD', KEYS[1], score, holder)

@@ -9,7 +9,10 @@ from collections import Counter
 
 from jobs.enqueue.submit import enqueue, enqueue_many
 from jobs.layout.connection import RedisClient, server_ms
+from jobs.layout import keys
 from jobs.layout.keys import DEFAULT_QUEUE
+from jobs.worker.claim import Claimer
+from jobs.worker.queue_order import ServedQueues
 from settings import Settings
 from tests.support.waiting import eventually
 from tests.support.workers import RunWorker, starts
@@ -132,3 +135,25 @@ async def test_fair_shares_compose_with_a_concurrency_limit_per_tenant(
     assert [x for x in order if x.startswith("A")] == [f"A{n}" for n in range(30)]
     assert [x for x in order if x.startswith("B")] == [f"B{n}" for n in range(5)]
     assert max(order.index(f"B{n}") for n in range(5)) < 15
+
+
+async def test_a_debounced_job_waiting_in_its_lane_leaves_it_when_debounced_again(
+    redis: RedisClient, settings: Settings
+) -> None:
+    q = keys.queue(DEFAULT_QUEUE)
+    a = await enqueue(redis, "record_tenant", {"label": "A0", "tenant": "A"}, settings=settings)
+    first = await enqueue(
+        redis, "debounced_tenant", {"label": "v1", "tenant": "T"}, settings=settings
+    )
+    await _until_due(redis, first.scheduled_ms + 1)
+    # One claim of one job: A's (first in turn); the claim's scan moved T's due job to its lane.
+    claimer = Claimer(redis, "w-test", ServedQueues.parse("", DEFAULT_QUEUE), 5000, legacy=False)
+    claims = await claimer.claim(1)
+    assert [c.job_id for c in claims.jobs] == [a.job_id]
+    assert await redis.zscore(q.lane(0, "T"), first.job_id) is not None
+    again = await enqueue(
+        redis, "debounced_tenant", {"label": "v2", "tenant": "T"}, settings=settings
+    )
+    assert (again.outcome, again.job_id) == ("debounced", first.job_id)
+    assert await redis.zscore(q.lane(0, "T"), first.job_id) is None
+    assert (await redis.zscore(q.due, first.job_id) or 0) > first.scheduled_ms

@@ -143,3 +143,9 @@ async def record_tenant(ctx: JobContext, payload: TenantRecord) -> Done:
 async def record_tenant_limited(ctx: JobContext, payload: TenantRecord) -> Done:
     """`record_tenant` with one try at a time per tenant (fair shares and a concurrency gate)."""
     return await record_start(ctx, payload)
+
+
+@job(max_tries=3, fair_key="tenant", debounce=0.05, unique_key="tenant")
+async def debounced_tenant(ctx: JobContext, payload: TenantRecord) -> Done:
+    """Debounced per tenant, with a fair share per tenant."""
+    return await record_start(ctx, payload)
