@@ -8,8 +8,8 @@ every try appends its label to a Redis list as it starts.
 from collections import Counter
 
 from jobs.enqueue.submit import enqueue, enqueue_many
-from jobs.layout.connection import RedisClient, server_ms
 from jobs.layout import keys
+from jobs.layout.connection import RedisClient, server_ms
 from jobs.layout.keys import DEFAULT_QUEUE
 from jobs.worker.claim import Claimer
 from jobs.worker.queue_order import ServedQueues
@@ -150,7 +150,10 @@ async def test_a_debounced_job_waiting_in_its_lane_leaves_it_when_debounced_agai
     claimer = Claimer(redis, "w-test", ServedQueues.parse("", DEFAULT_QUEUE), 5000, legacy=False)
     claims = await claimer.claim(1)
     assert [c.job_id for c in claims.jobs] == [a.job_id]
-    assert await redis.zscore(q.lane(0, "T"), first.job_id) is not None
+    rank = await redis.zscore(q.lane(0, "T"), first.job_id)
+    assert rank is not None and rank == int(rank)  # an integer rank (keys.LANE_EPOCH_MS)
+    assert int(keys.lane_due(rank)) == first.scheduled_ms
+    assert keys.lane_rank(keys.lane_due(rank)) == rank
     again = await enqueue(
         redis, "debounced_tenant", {"label": "v2", "tenant": "T"}, settings=settings
     )
