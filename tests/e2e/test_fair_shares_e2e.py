@@ -1,10 +1,11 @@
 """Fair shares end to end: a real web process and a real worker process, over HTTP. The
-README's "Fair shares" commands run as written; two tenants' jobs complete interleaved, not
-one backlog after the other."""
+README's "Fair shares" module and commands run as written; two tenants' jobs complete
+interleaved, not one backlog after the other."""
 
 import asyncio
 import json
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -85,3 +86,36 @@ async def test_two_tenants_complete_interleaved_with_a_real_worker(
     # Served in turn: A, B, A, B, ... until B's ten are done, then A's backlog.
     assert order[:20] == [x for n in range(10) for x in (f"A{n}", f"B{n}")]
     assert order[20:] == [f"A{n}" for n in range(10, 40)]
+
+
+async def test_the_readme_fair_share_module_serves_a_small_tenant_within_a_round(
+    processes: Processes, tmp_path: Path
+) -> None:
+    (module,) = code_blocks("Fair shares", "python")
+    (tmp_path / "readme_fair.py").write_text(module)
+    env = {**ENV, "JOB_MODULES": "readme_fair", "PYTHONPATH": str(tmp_path)}
+    url = await processes.web(**env)
+    await processes.worker(**env)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        assert (await client.post(f"/queues/{QUEUE}/pause")).status_code == 204
+        big = await client.post(
+            "/jobs/monthly_report/bulk",
+            json=[{"tenant": "big", "month": f"2026-{m:02}"} for m in range(1, 13)],
+        )
+        small = await client.post("/jobs/monthly_report", json={"tenant": "small", "month": "x"})
+        assert big.status_code == 202 and small.status_code == 202, (big.text, small.text)
+        assert (await client.post(f"/queues/{QUEUE}/resume")).status_code == 204
+        ids = [*big.json()["ids"], small.json()["id"]]
+
+        async def views() -> list[dict[str, object]]:
+            return [(await client.get(f"/jobs/{i}")).json() for i in ids]
+
+        async def all_complete() -> bool:
+            return all(v["status"] == "complete" for v in await views())
+
+        await eventually(all_complete, timeout_s=60)
+        done = await views()
+    assert done[-1]["result"] == "small: x"
+    finished = sorted(str(v["finished_at"]) for v in done[:-1])
+    # The small tenant's one job waited one turn, not the big tenant's twelve.
+    assert str(done[-1]["finished_at"]) <= finished[1]
