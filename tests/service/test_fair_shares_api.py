@@ -47,6 +47,9 @@ async def test_fair_keys_waiting_show_in_queues_and_metrics_and_lanes_abort(
             ids.append(answer.json()["id"])
     figures = await _queue(client, keys.DEFAULT_QUEUE)
     assert (figures["queued"], figures["fair_keys"]) == (6, 3)
+    assert (await client.get(f"/jobs/{ids[1]}")).json()["status"] == "queued"
+    listed = (await client.get("/jobs", params={"status": "queued"})).json()
+    assert {j["id"] for j in listed["jobs"]} == set(ids)
     metrics = (await client.get("/metrics")).text
     assert f'jobsvc_queue_fair_keys{{queue="{keys.DEFAULT_QUEUE}"}} 3.0' in metrics
     assert (await client.delete(f"/jobs/{ids[0]}")).status_code == 202
