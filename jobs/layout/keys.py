@@ -194,7 +194,8 @@ class QueueKeys:
     def sequence(self) -> str:
         """hash {ms, n, t}: jobs enqueued so far in the current millisecond (the sub-millisecond
         fraction of due scores: FIFO within a millisecond), and enqueue calls since the listing
-        was last trimmed."""
+        was last trimmed; {tm, tn}: turns given to fair jobs at gates in the current
+        millisecond (their rank there, claim.lua)."""
         return self.prefix + SUFFIXES["sequence"]
 
     @property

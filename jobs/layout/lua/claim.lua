@@ -121,10 +121,21 @@ while #claimed < limit do
     for i = 1, #batch, 2 do redis.call('ZREM', ready, batch[i]) end
     if redis.call('ZCARD', ready) == 0 then redis.call('ZREM', KEYS[2], level) end
   end
+  -- A gate holds jobs in the order of their rank: for jobs served in turn, the order of their
+  -- turns (a gate shared by tenants would else release them in due order, unfairly): now plus
+  -- n/4096 for the n-th turn given in this millisecond (by any claim: `sequence` counts them).
+  local turn = nil
+  if shared and gated and #batch > 0 then
+    local last = redis.call('HMGET', P .. KEY.sequence, 'tm', 'tn')
+    turn = tonumber(last[1]) == now and tonumber(last[2]) or 0
+    redis.call('HSET', P .. KEY.sequence, 'tm', now, 'tn', turn + #batch / 2)
+  end
   for i = 1, #batch, 2 do
     local id = batch[i]
     due_of[id] = batch[i + 1]
-    if not gated or flow.admit(id, batch[i + 1], level) then claim(id) end
+    local rank = batch[i + 1]
+    if turn then rank = now + math.min(turn + (i - 1) / 2, 4095) / 4096 end
+    if not gated or flow.admit(id, rank, level) then claim(id) end
   end
 end
 

@@ -160,3 +160,20 @@ async def test_a_debounced_job_waiting_in_its_lane_leaves_it_when_debounced_agai
     assert (again.outcome, again.job_id) == ("debounced", first.job_id)
     assert await redis.zscore(q.lane(0, "T"), first.job_id) is None
     assert (await redis.zscore(q.due, first.job_id) or 0) > first.scheduled_ms
+
+
+async def test_fair_shares_compose_with_a_rate_limit(
+    redis: RedisClient, settings: Settings, run_worker: RunWorker
+) -> None:
+    for tenant, count in (("A", 8), ("B", 3)):
+        await enqueue_many(
+            redis,
+            "record_tenant_rated",
+            [{"label": f"{tenant}{n}", "tenant": tenant} for n in range(count)],
+            settings=settings,
+        )
+    await run_worker(worker_concurrency=4, claim_batch=4)
+    order = await starts(redis)
+    assert [x for x in order if x.startswith("A")] == [f"A{n}" for n in range(8)]
+    assert [x for x in order if x.startswith("B")] == [f"B{n}" for n in range(3)]
+    assert max(order.index(f"B{n}") for n in range(3)) < 7, order

@@ -149,3 +149,9 @@ async def record_tenant_limited(ctx: JobContext, payload: TenantRecord) -> Done:
 async def debounced_tenant(ctx: JobContext, payload: TenantRecord) -> Done:
     """Debounced per tenant, with a fair share per tenant."""
     return await record_start(ctx, payload)
+
+
+@job(max_tries=3, fair_key="tenant", rate_limit="50/s")
+async def record_tenant_rated(ctx: JobContext, payload: TenantRecord) -> Done:
+    """`record_tenant` behind a rate limit (fair shares and a rate gate)."""
+    return await record_start(ctx, payload)
