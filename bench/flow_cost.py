@@ -43,9 +43,12 @@ PLAIN, LIMITED, GATED = "bench_noop", "bench_noop_limited", "bench_one_at_a_time
 
 
 class FlowCost:
-    def __init__(self, redis_url: str, tally_url: str, log_dir: Path) -> None:
+    def __init__(
+        self, redis_url: str, tally_url: str, log_dir: Path, modules: str = MODULES
+    ) -> None:
         self.redis_url, self.tally_url, self.log_dir = redis_url, tally_url, log_dir
-        self.settings = Settings(redis_url=redis_url, job_modules=MODULES.split(","))
+        self.modules = modules
+        self.settings = Settings(redis_url=redis_url, job_modules=modules.split(","))
         self.r = create_redis(self.settings)
         self.tally = aioredis.Redis.from_url(tally_url)
 
@@ -53,7 +56,7 @@ class FlowCost:
         env = {
             "REDIS_URL": self.redis_url,
             "BENCH_TALLY_URL": self.tally_url,
-            "JOB_MODULES": MODULES,
+            "JOB_MODULES": self.modules,
             "LOG_LEVEL": "WARNING",
         }
         return Workers([sys.executable, "-m", "jobs"], env, 1, self.log_dir, f"flow-{tag}")
@@ -62,10 +65,14 @@ class FlowCost:
         await self.r.aclose()
         await self.tally.aclose()
 
-    async def drain(self, job: str, n: int, key: str) -> dict[str, Any]:
+    async def drain(self, job: str, n: int, key: str, tenants: int | None = None) -> dict[str, Any]:
+        """`tenants`: each payload also gets `tenant` = idx % tenants (`bench.fair_cost`)."""
         await self.r.flushdb()
         await self.tally.flushdb()
-        payloads = [{"idx": i, "key": key, "stamp": True} for i in range(n)]
+        payloads: list[dict[str, Any]] = [{"idx": i, "key": key, "stamp": True} for i in range(n)]
+        if tenants:
+            for p in payloads:
+                p["tenant"] = p["idx"] % tenants
         before = await redis_cost.snapshot(self.r)
         await self.r.config_resetstat()
         await enqueue_many(self.r, job, payloads, settings=self.settings)

@@ -117,6 +117,17 @@ CallbackUrl = Annotated[
     ),
 ]
 
+FairKey = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=1000,
+        description="Its fair share's key (e.g. a tenant), instead of the value of the job's "
+        "declared `fair_key` field: within a queue and a priority, ready jobs of different "
+        "keys are served in turn (weights: `PUT /queues/{queue}/fair-weights/{key}`).",
+    ),
+]
+
 
 def refuse_unknown_parameters(request: Request, known: frozenset[str]) -> None:
     """A query parameter no option declares is a 422 naming it: `?delay=5` (for `defer_by`)
@@ -147,6 +158,7 @@ async def enqueue_options(
     after: After = None,
     on_parent_failure: ParentFailure = "fail",
     callback_url: CallbackUrl = None,
+    fair_key: FairKey = None,
 ) -> EnqueueOptions:
     """An async dependency: a class one would run in the thread pool on every request."""
     refuse_unknown_parameters(request, OPTION_NAMES)
@@ -165,6 +177,7 @@ async def enqueue_options(
         after=tuple(after or ()),
         on_parent_failure=on_parent_failure,
         callback_url=callback_url,
+        fair_key=fair_key,
     )
     try:
         check_horizon(options)

@@ -104,6 +104,11 @@ class ReadingCollector(Collector):
             "1 while the queue is paused (it starts no job).",
             labels=["queue"],
         )
+        fair = GaugeMetricFamily(
+            "jobsvc_queue_fair_keys",
+            "Fair keys with ready jobs, served in turn (one series per queue, none per key).",
+            labels=["queue"],
+        )
         running = GaugeMetricFamily(
             "jobsvc_oldest_running_seconds",
             "How long the longest-running try has run (0 when none runs).",
@@ -114,8 +119,9 @@ class ReadingCollector(Collector):
                 depth.add_metric([q.name, state], getattr(q, state))
             oldest.add_metric([q.name], q.oldest_waiting_s or 0.0)
             paused.add_metric([q.name], 1.0 if q.paused else 0.0)
+            fair.add_metric([q.name], q.fair_keys)
             running.add_metric([q.name], self.reading.oldest_running_s(q.name))
-        yield from (depth, oldest, paused, running)
+        yield from (depth, oldest, paused, fair, running)
 
     def _worker_metrics(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(

@@ -56,6 +56,9 @@ class JobLimits(Model):
     the wait."""
     expires_s: float | None = None
     """Not started within this many seconds of its enqueue, it never starts (`Expired`)."""
+    fair_key: str | None = None
+    """The input field whose value is its fair share's key: within a queue and a priority,
+    ready jobs of different values are served in turn."""
 
 
 class JobType(Model):

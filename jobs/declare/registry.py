@@ -182,6 +182,7 @@ def job(
     unique_key: str | None = None,
     debounce: float | None = None,
     expires: float | None = None,
+    fair_key: str | None = None,
     internal: bool = False,
     run_in: RunIn | None = None,
     extra_fields: ExtraFields | None = None,
@@ -206,7 +207,9 @@ def job(
       field value) returns the waiting job instead of a new one;
     - `debounce`: seconds; the job waits that long, and an equal enqueue meanwhile replaces
       its input and starts the wait again;
-    - `expires`: seconds after enqueue; a job not started by then fails as `Expired`."""
+    - `expires`: seconds after enqueue; a job not started by then fails as `Expired`;
+    - `fair_key` (an input field): within a queue and a priority, ready jobs of different
+      values of that field are served in turn (weights: `PUT /queues/{q}/fair-weights/{v}`)."""
     if queue is not None:
         check_queue_name(queue)
     if keep_result is not None and keep_result < 0:
@@ -231,6 +234,7 @@ def job(
             unique_key=unique_key,
             debounce=debounce,
             expires=expires,
+            fair_key=fair_key,
         )
         _add(
             JobDeclaration(

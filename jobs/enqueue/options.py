@@ -28,6 +28,7 @@ class EnqueueKwargs(TypedDict, total=False):
     after: Sequence[str]
     on_parent_failure: OnParentFailure
     callback_url: str | None
+    fair_key: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +54,9 @@ class EnqueueOptions:
     on_parent_failure: OnParentFailure = "fail"
     callback_url: str | None = None
     """Once final, its JobView is POSTed there, signed (`jobs.webhooks.callback`)."""
+    fair_key: str | None = None
+    """Its fair share's key value, instead of its `@job(fair_key=...)` field's: within a
+    queue and a priority, ready jobs of different values are served in turn."""
 
     @classmethod
     def of(cls, options: "EnqueueOptions | None", kwargs: EnqueueKwargs) -> "EnqueueOptions":
@@ -77,6 +81,7 @@ class EnqueueOptions:
             ("after", list(self.after) or None),  # repeated: ?after=a&after=b
             ("on_parent_failure", None if self.on_parent_failure == "fail" else "ignore"),
             ("callback_url", self.callback_url),
+            ("fair_key", self.fair_key),
         ):
             if value is not None:
                 params[name] = value

@@ -19,7 +19,7 @@ from jobs import tracing
 from jobs.declare.queues import check_declared
 from jobs.declare.registry import DECLARED, JobSpec, load_catalog
 from jobs.enqueue.options import EnqueueOptions
-from jobs.flow.limits import FlowControl
+from jobs.flow.limits import FlowControl, key_text
 from jobs.graph.dependencies import MAX_PARENTS, OnParentFailure
 from jobs.layout import keys
 from jobs.layout.records import IdempotencyRecord, JobDefinition, encode_gates
@@ -100,6 +100,11 @@ def check_priority(priority: int) -> int:
     return priority
 
 
+def check_fair_key(value: str | None) -> str | None:
+    """A fair key value as stored: a long one is named by its hash, as a gate's key is."""
+    return None if value is None else key_text(value)
+
+
 def _seconds(value: float | timedelta) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else value
 
@@ -122,6 +127,8 @@ class Plan:
     """The parents it waits for (`jobs.graph.dependencies`)."""
     on_parent_failure: OnParentFailure = "fail"
     trace: str | None = None
+    fair_key: str | None = None
+    """The enqueue's fair key value, for every row (None: each row's declared field's)."""
     """The enqueue's `traceparent` (`jobs.tracing`), stored with each job; None: tracing off."""
 
     def expires_ms(self, now: int) -> int | None:
@@ -167,6 +174,7 @@ class Plan:
             self.expires,
             " ".join(self.after),
             self.on_parent_failure,
+            flow.fair_value(data) if self.fair_key is None else self.fair_key,
         )
 
 
@@ -201,6 +209,7 @@ def plan(job: JobSpec | str, options: EnqueueOptions, settings: Settings) -> Pla
         after=parents,
         on_parent_failure=o.on_parent_failure,
         trace=tracing.traceparent(),
+        fair_key=check_fair_key(o.fair_key),
     )
 
 

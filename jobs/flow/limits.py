@@ -78,6 +78,8 @@ class FlowControl:
     unique_key: str | None = None
     debounce_s: float | None = None
     expires_s: float | None = None
+    fair_key: str | None = None
+    """The input field whose value names the job's fair share (`fair_value`)."""
 
     @property
     def gated(self) -> bool:
@@ -101,11 +103,18 @@ class FlowControl:
             spec["b"] = self.rate_burst
         return spec
 
+    def fair_value(self, payload: Any) -> str:
+        """The fair key value of a job with this input ('' none): within a queue and a
+        priority, ready jobs of different values are served in turn (lua/includes/fair.lua)."""
+        if self.fair_key is None:
+            return ""
+        return key_text(_field(payload, self.fair_key))
+
     def unique_lock(self, job: str, payload: Any) -> str:
         """What makes two enqueues "equal": the `unique_key` field's value, or else the whole
         input (for debounce without a key: the job type itself)."""
         if self.unique_key is not None:
-            return f"{job}:{_key_text(_field(payload, self.unique_key))}"
+            return f"{job}:{key_text(_field(payload, self.unique_key))}"
         if self.debounce_s is not None and self.unique_for_s is None:
             return job
         digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
@@ -131,6 +140,8 @@ class FlowControl:
             out["unique_key"] = self.unique_key
         if self.expires_s is not None:
             out["expires_s"] = self.expires_s
+        if self.fair_key is not None:
+            out["fair_key"] = self.fair_key
         return out
 
 
@@ -147,6 +158,7 @@ def declare(
     unique_key: str | None,
     debounce: float | None,
     expires: float | None,
+    fair_key: str | None = None,
 ) -> FlowControl:
     """Check the options against the input model; errors name the job."""
 
@@ -182,6 +194,7 @@ def declare(
     if unique_key is not None and unique_for is None and debounce is None:
         raise fail("unique_key needs unique_for=SECONDS or debounce=SECONDS")
     field_of_input("unique_key", unique_key)
+    field_of_input("fair_key", fair_key)
     if expires is not None and not expires > 0:
         raise fail(f"expires must be > 0 seconds, not {expires!r}")
     return FlowControl(
@@ -194,6 +207,7 @@ def declare(
         unique_key=unique_key,
         debounce_s=debounce,
         expires_s=expires,
+        fair_key=fair_key,
     )
 
 
@@ -203,7 +217,7 @@ def _field(payload: Any, name: str) -> Any:
     return payload.get(name) if isinstance(payload, dict) else None
 
 
-def _key_text(value: Any) -> str:
+def key_text(value: Any) -> str:
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     if len(text) > KEY_VALUE_MAX:
         return "#" + hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -211,4 +225,4 @@ def _key_text(value: Any) -> str:
 
 
 def _gate(kind: Literal["c", "r"], job: str, key: str | None, payload: Any) -> str:
-    return gate_name(kind, job, None if key is None else _key_text(_field(payload, key)))
+    return gate_name(kind, job, None if key is None else key_text(_field(payload, key)))

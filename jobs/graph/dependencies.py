@@ -152,6 +152,7 @@ async def _forget(redis: RedisClient, q: keys.QueueKeys, child: str) -> None:
         pipe.zrem(q.waiting, child)
         pipe.delete(q.deps(child), q.state(child))
         pipe.hdel(q.priorities, child)
+        pipe.hdel(q.fair, child)
         pipe.hdel(q.flow, child)
         await pipe.execute()
 

@@ -89,8 +89,12 @@ SUFFIXES: Final[Mapping[str, str]] = MappingProxyType(
         "waiting": "waiting",
         "sweep_fence": "sweeping",
         "unknown": "unknown",
+        "fair": "fair",
+        "fair_weights": "fairw",
         # One of many (a job's, a gate's, a lock's, ...): its prefix + the suffix + the name.
         "ready": "ready:",
+        "fair_keys": "fairkeys:",
+        "lane": "lane:",
         "running": "running:",
         "held": "held:",
         "rate_tat": "tat:",
@@ -149,7 +153,8 @@ class QueueKeys:
 
     @property
     def levels(self) -> str:
-        """zset priority -> priority: the priorities above 0 that have ready jobs."""
+        """zset priority -> priority: the priorities above 0 that have ready jobs (and 0 when
+        it has fair ones: `fair_keys`)."""
         return self.prefix + SUFFIXES["levels"]
 
     def ready(self, priority: int) -> str:
@@ -161,11 +166,36 @@ class QueueKeys:
         """hash id -> priority, for the live jobs whose priority is not 0."""
         return self.prefix + SUFFIXES["priorities"]
 
+    # --- fair shares (lua/includes/fair.lua): within a level, ready jobs of different fair
+    # keys are served in turn (stride scheduling); plain ready jobs of the level are key ''.
+
+    @property
+    def fair(self) -> str:
+        """hash id -> fair key value, for the live jobs that have one (goes when final)."""
+        return self.prefix + SUFFIXES["fair"]
+
+    def fair_keys(self, priority: int) -> str:
+        """zset fair key -> pass: the keys of one level with ready jobs, next served lowest."""
+        return f"{self.prefix}{SUFFIXES['fair_keys']}{priority}"
+
+    def lane(self, priority: int, fair_key: str) -> str:
+        """zset id -> `lane_rank` of its due score: one fair key's ready jobs of one level,
+        oldest due first (key '' is the level's `ready` set, scored by due score)."""
+        if fair_key == "":
+            return self.ready(priority)
+        return f"{self.prefix}{SUFFIXES['lane']}{priority}:{fair_key}"
+
+    @property
+    def fair_weights(self) -> str:
+        """hash fair key -> weight (absent: 1): a key of weight w is served w times per round."""
+        return self.prefix + SUFFIXES["fair_weights"]
+
     @property
     def sequence(self) -> str:
         """hash {ms, n, t}: jobs enqueued so far in the current millisecond (the sub-millisecond
         fraction of due scores: FIFO within a millisecond), and enqueue calls since the listing
-        was last trimmed."""
+        was last trimmed; {tm, tn}: turns given to fair jobs at gates in the current
+        millisecond (their rank there, claim.lua)."""
         return self.prefix + SUFFIXES["sequence"]
 
     @property
@@ -307,6 +337,21 @@ class QueueKeys:
     def cron_tick(self, schedule: str, tick_ms: int) -> str:
         """the id enqueued for one tick of a cron schedule."""
         return f"{self.prefix}{SUFFIXES['cron_tick']}{schedule}:{tick_ms}"
+
+
+LANE_EPOCH_MS = 1_700_000_000_000
+"""A lane's score is `lane_rank(due score)`: (due ms - this) * 4096 + the sub-ms place, an
+integer (exact below 2**53: until about 2093). Redis keeps a small sorted set as a listpack,
+where an integer score compares without parsing a decimal string at every entry."""
+
+
+def lane_rank(due_score: float) -> int:
+    return round((due_score - LANE_EPOCH_MS) * 4096)
+
+
+def lane_due(rank: float) -> float:
+    """The due score (ms) a lane's score stands for."""
+    return rank / 4096 + LANE_EPOCH_MS
 
 
 QUEUE_CACHE_SIZE = 1024

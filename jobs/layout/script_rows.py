@@ -29,6 +29,8 @@ class EnqueueRow(NamedTuple):
     after: str
     """The parents it waits for: ids separated by spaces, or ''."""
     on_parent_failure: Literal["fail", "ignore"]
+    fair_key: str
+    """Its fair key value ('' none): served in turn with other values (lua/includes/fair.lua)."""
 
 
 ENQUEUE_ROW_WIDTH = len(EnqueueRow._fields)

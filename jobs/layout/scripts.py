@@ -50,6 +50,7 @@ class Script:
 PLACEHOLDERS = {
     "@DEFINITION_TTL_MS@": str(expires_extra_ms),
     "@ENQUEUE_ROW_WIDTH@": str(ENQUEUE_ROW_WIDTH),
+    "@LANE_EPOCH_MS@": str(keys.LANE_EPOCH_MS),
 }
 
 NAME = re.compile(r"\bKEY\.(\w+)")

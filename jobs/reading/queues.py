@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from jobs.declare.models import Model
-from jobs.flow import gate_state
+from jobs.flow import fair_shares, gate_state
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.worker import heartbeat
@@ -47,6 +47,9 @@ class QueueFigures(Model):
     their enqueue they fail `UnknownJob`). Also counted in `deferred` or `queued`."""
     unknown_job_names: list[str]
     """The names of those jobs, sorted."""
+    fair_keys: int = 0
+    """Fair keys (`@job(fair_key=...)`) with ready jobs, over all priorities: they are served
+    in turn (a level's plain jobs, while they take turns with fair ones, count as one)."""
 
 
 async def queue_names(
@@ -86,7 +89,9 @@ async def queue_figures(
 ) -> list[QueueFigures]:
     """Figures of each named queue that holds jobs, is paused or has a live worker."""
     now_ms = int(time.time() * 1000)
-    ready = await _ready_levels(redis, names)
+    levels = await _levels(redis, names)
+    ready = await _ready_levels(redis, names, levels)
+    fair = await fair_shares.fair_backlog(redis, names, levels)
     held = await gate_state.held_jobs(redis, names)
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
@@ -106,32 +111,42 @@ async def queue_figures(
         running = sum(int(w.get("running_by_queue", {}).get(name, 0)) for w in serving)
         figures = QueueFigures(
             name=name,
-            queued=due_now + ready[name][0],
+            queued=due_now + ready[name][0] + fair[name].jobs,
             held=held[name],
             # Running jobs sit in the due set scored by their lease's end: count them apart.
             deferred=max(later - running, 0),
             in_progress=running,
             failed=failed,
             paused=bool(paused),
-            oldest_waiting_s=_age_s(now_ms, oldest[0][1] if oldest else None, ready[name][1]),
+            oldest_waiting_s=_age_s(
+                now_ms, oldest[0][1] if oldest else None, ready[name][1], fair[name].oldest_due
+            ),
             workers=len(serving),
             unknown_jobs=len(unknown),
             unknown_job_names=sorted({n.decode(errors="replace") for n in unknown}),
+            fair_keys=fair[name].keys,
         )
         if figures.queued or figures.held or later or failed or paused or serving:
             out.append(figures)
     return out
 
 
-async def _ready_levels(
-    redis: RedisClient, names: list[str]
-) -> dict[str, tuple[int, float | None]]:
-    """Per queue: the ready jobs of priorities above 0 (one sorted set per level, scored by
-    due time), and the earliest due time among them."""
+async def _levels(redis: RedisClient, names: list[str]) -> dict[str, list[int]]:
+    """Per queue: the priorities that have ready jobs outside the due set."""
     async with redis.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.zrange(keys.queue(name).levels, 0, -1)
-        levels = await pipe.execute()
+        replies = await pipe.execute()
+    return {name: [int(x) for x in r] for name, r in zip(names, replies, strict=True)}
+
+
+async def _ready_levels(
+    redis: RedisClient, names: list[str], by_name: dict[str, list[int]]
+) -> dict[str, tuple[int, float | None]]:
+    """Per queue: the ready jobs of priorities above 0 (one sorted set per level, scored by
+    due time; and those of priority 0 while fair ones wait), and the earliest due time among
+    them."""
+    levels = [by_name[name] for name in names]
     async with redis.pipeline(transaction=False) as pipe:
         for name, queue_levels in zip(names, levels, strict=True):
             for level in queue_levels:

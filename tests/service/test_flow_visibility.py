@@ -27,7 +27,9 @@ async def test_job_types_show_each_jobs_limits(client: httpx.AsyncClient) -> Non
         "unique_key": None,
         "debounce_s": None,
         "expires_s": None,
+        "fair_key": None,
     }
+    assert types["record_tenant"]["limits"]["fair_key"] == "tenant"
     assert types["twenty_a_second"]["limits"]["rate_limit"] == "20/s"
     assert types["twenty_a_second"]["limits"]["rate_burst"] == 1
     assert types["debounced"]["limits"]["debounce_s"] == 0.3

@@ -48,6 +48,17 @@ if priority then
   if redis.call('ZCARD', ready) == 0 then redis.call('ZREM', KEYS[2], priority) end
   redis.call('HDEL', P .. KEY.priorities, id)
 end
+-- Fair shares (fair.lua): out of its key's lane (the key leaves the round at its next turn),
+-- or out of `ready:0`, where priority-0 plain jobs wait while fair ones do.
+local key = redis.call('HGET', P .. KEY.fair, id)
+if key then
+  local lane = P .. KEY.lane .. (priority or 0) .. ':' .. key
+  if key == '' then lane = P .. KEY.ready .. (priority or 0) end
+  redis.call('ZREM', lane, id)
+  redis.call('HDEL', P .. KEY.fair, id)
+elseif not priority then
+  redis.call('ZREM', P .. KEY.ready .. 0, id)
+end
 redis.call('ZADD', KEYS[3], string.format('%.0f', now * 1000), id)  -- like finish.lua's
 redis.call('PUBLISH', KEY.EVENTS, 'finished ' .. id)
 local relay, released = {'aborted'}, {}

@@ -21,10 +21,14 @@
 -- The claim record ("{token} {id} {id} ...", kept for one lease) lets a worker whose reply
 -- was lost (connection dropped after the script ran) find what it holds and run it at once,
 -- instead of waiting out the lease and losing a try (see reclaim.lua).
+-- Fair shares (fair.lua): a due job with a fair key moves to its key's lane at its level; a
+-- level with fair keys is served in turn, its plain jobs being one more key (at priority 0 too,
+-- once a fair job waits there: priority-0 plain jobs then wait in `ready:0`).
 local P = ARGV[1]
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 --@include flow
+--@include fair
 local now_us = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local flow = flow_gates(P, now, now_us, tonumber(ARGV[2]), KEYS[1])
 if ARGV[7] and ARGV[7] ~= '' then redis.call('DEL', P .. KEY.claim .. ARGV[7]) end
@@ -59,16 +63,31 @@ end
 -- ones (each leaves the due set: the next page starts after the ones taken).
 local SCAN = 1000
 local ranked = redis.call('EXISTS', P .. KEY.priorities) == 1
+local fairly = redis.call('EXISTS', P .. KEY.fair) == 1
+local fair = fair_shares(P)
+-- Priority-0 plain jobs take turns with fair ones while any of those is ready.
+local shared0 = fairly and redis.call('EXISTS', P .. KEY.fair_keys .. 0) == 1
 local take, seen, kept = {}, 0, 0  -- kept: taken ones still in the due range
 while #take < limit and seen < SCAN do
+  local asked = limit - #take
   local batch = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now + 1), 'WITHSCORES',
-    'LIMIT', kept, limit - #take)
+    'LIMIT', kept, asked)
   if #batch == 0 then break end
   for i = 1, #batch, 2 do
     local id, score = batch[i], batch[i + 1]
     local priority = ranked and redis.call('HGET', P .. KEY.priorities, id)
-    local gates = not priority and gated and flow.spec(id)
-    if priority then
+    local key = fairly and redis.call('HGET', P .. KEY.fair, id)
+    local gates = not priority and not key and not shared0 and gated and flow.spec(id)
+    if key then
+      redis.call('ZREM', KEYS[1], id)
+      fair.enter(id, priority or 0, score, key)
+      shared0 = shared0 or not priority
+      seen = seen + 1
+    elseif shared0 and not priority then
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('ZADD', P .. KEY.ready .. 0, score, id)
+      seen = seen + 1
+    elseif priority then
       redis.call('ZREM', KEYS[1], id)
       redis.call('ZADD', P .. KEY.ready .. priority, score, id)
       redis.call('ZADD', KEYS[2], priority, priority)
@@ -82,7 +101,8 @@ while #take < limit and seen < SCAN do
       kept = kept + 1
     end
   end
-  if not (ranked or gated) then break end
+  -- Fewer than asked: nothing more is due.
+  if #batch < 2 * asked or not (ranked or gated or fairly) then break end
 end
 for _, id in ipairs(take) do claim(id) end
 
@@ -91,14 +111,32 @@ while #claimed < limit do
   local level = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
   if not level then break end
   local ready = P .. KEY.ready .. level
-  local batch = redis.call('ZRANGE', ready, 0, limit - #claimed - 1, 'WITHSCORES')
+  local batch
+  local shared = fairly and ((level == '0' and shared0)
+    or redis.call('EXISTS', P .. KEY.fair_keys .. level) == 1)
+  if shared then
+    batch = fair.serve(level, limit - #claimed)  -- taken out of their lanes already
+  else
+    batch = redis.call('ZRANGE', ready, 0, limit - #claimed - 1, 'WITHSCORES')
+    for i = 1, #batch, 2 do redis.call('ZREM', ready, batch[i]) end
+    if redis.call('ZCARD', ready) == 0 then redis.call('ZREM', KEYS[2], level) end
+  end
+  -- A gate holds jobs in the order of their rank: for jobs served in turn, the order of their
+  -- turns (a gate shared by tenants would else release them in due order, unfairly): now plus
+  -- n/4096 for the n-th turn given in this millisecond (by any claim: `sequence` counts them).
+  local turn = nil
+  if shared and gated and #batch > 0 then
+    local last = redis.call('HMGET', P .. KEY.sequence, 'tm', 'tn')
+    turn = tonumber(last[1]) == now and tonumber(last[2]) or 0
+    redis.call('HSET', P .. KEY.sequence, 'tm', now, 'tn', turn + #batch / 2)
+  end
   for i = 1, #batch, 2 do
     local id = batch[i]
     due_of[id] = batch[i + 1]
-    redis.call('ZREM', ready, id)
-    if not gated or flow.admit(id, batch[i + 1], level) then claim(id) end
+    local rank = batch[i + 1]
+    if turn then rank = now + math.min(turn + (i - 1) / 2, 4095) / 4096 end
+    if not gated or flow.admit(id, rank, level) then claim(id) end
   end
-  if redis.call('ZCARD', ready) == 0 then redis.call('ZREM', KEYS[2], level) end
 end
 
 if #claimed > 0 then

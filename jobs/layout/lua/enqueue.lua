@@ -16,7 +16,7 @@
 --   gates (records.encode_gates JSON, or ''), unique lock ('' none), its ttl ms, 'unique' or
 --   'debounce', expiry ('' none, '+{ms}' after now, or absolute ms), the parents it waits
 --   for (ids, space-separated, or ''), and what a parent that did not complete means to it
---   ('fail' or 'ignore')
+--   ('fail' or 'ignore'), and its fair key value ('' none: includes/fair.lua)
 -- Returns {'existing', idempotency value} when the idempotency key is taken; otherwise
 --         {now ms, 1 if this queue had no jobs' bookkeeping yet (a new queue, or one whose
 --         data was lost: the caller registers its name), then per job: due ms, or -1 when a
@@ -40,6 +40,9 @@
 -- costliest step per row) and Lua's own number-to-string keeps only 14 digits. Only `now`
 -- (13 digits) is concatenated, once per call.
 local P = ARGV[1]
+--@include fair
+local fair = fair_shares(P)
+local entering = fair.batch()  -- fair jobs: their keys, and the lanes of those due now
 if ARGV[2] ~= '' then
   local existing = redis.call('GET', KEYS[5])
   if existing then return {'existing', existing} end
@@ -85,6 +88,7 @@ end
 
 -- Debounce: the waiting job takes the new input and waits again from now.
 local function debounce(holder, data, due, score)
+  entering.flush()  -- the holder may be a row of this call, not in its lane yet
   local state = P .. KEY.state .. holder
   local wait = redis.call('HGET', state, 'wait')
   if wait then  -- held at a gate: it waits for its new due time instead
@@ -94,6 +98,12 @@ local function debounce(holder, data, due, score)
   end
   local priority = redis.call('HGET', P .. KEY.priorities, holder)
   if priority then redis.call('ZREM', P .. KEY.ready .. priority, holder) end
+  local key = redis.call('HGET', P .. KEY.fair, holder)
+  if key then
+    redis.call('ZREM', fair.lane(priority or 0, key), holder)
+  elseif not priority then  -- a plain job taking turns with fair ones waits in `ready:0`
+    redis.call('ZREM', P .. KEY.ready .. 0, holder)
+  end
   redis.call('SET', P .. KEY.job .. holder, data .. stamped,
     'PX', due - now + tonumber(ARGV[3]))
   redis.call('ZADD', KEYS[1], score, holder)
@@ -104,7 +114,7 @@ for i = 11, #ARGV, W do
     ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], tonumber(ARGV[i + 4])
   local gates, lock, lock_ttl, mode, expires =
     ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7]), ARGV[i + 8], ARGV[i + 9]
-  local after, on_failure = ARGV[i + 10], ARGV[i + 11]
+  local after, on_failure, key = ARGV[i + 10], ARGV[i + 11], ARGV[i + 12]
   seq = seq + 1
   local holder = lock ~= '' and lock_holder(lock)
   -- Parents that are rows of this call: `in_call[id]` is the definition ttl of a row created
@@ -151,6 +161,7 @@ for i = 11, #ARGV, W do
     in_call[id] = ttl
     redis.call('SET', P .. KEY.job .. id, data .. stamped, 'PX', ttl)
     if priority ~= 0 then redis.call('HSET', P .. KEY.priorities, id, priority) end
+    if key ~= '' then entering.add(id, priority, score, key, after == '' and due <= now) end
     if after ~= '' then
       for start = 1, #parents, 1000 do
         redis.call('SADD', P .. KEY.deps .. id, unpack(parents, start, math.min(start + 999, #parents)))
@@ -172,6 +183,8 @@ for i = 11, #ARGV, W do
           redis.call('PEXPIRE', P .. KEY.parents, wait_ms)
         end
       end
+    elseif key ~= '' and due <= now then
+      -- in its key's lane (entering.flush, below)
     elseif priority == 0 and due <= now then
       ready_now[#ready_now + 1] = score  -- added in one call below
       ready_now[#ready_now + 1] = id
@@ -203,6 +216,7 @@ for i = 11, #ARGV, W do
   end
 end
 if #ready_now > 0 then redis.call('ZADD', KEYS[1], unpack(ready_now)) end
+entering.flush()
 if #listed > 0 then redis.call('ZADD', KEYS[4], unpack(listed)) end
 if ARGV[2] ~= '' and created > 0 then
   redis.call('SET', KEYS[5], ARGV[2], 'PX', last_due - now + tonumber(ARGV[4]))

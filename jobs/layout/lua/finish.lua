@@ -42,6 +42,7 @@ local relay, released = {}, {}
 local finished, requeued, lost = {}, {}, {}
 -- Most queues have no priorities and no abort requests: skip those deletes then.
 local ranked = redis.call('EXISTS', P .. KEY.priorities) == 1
+local fairly = redis.call('EXISTS', P .. KEY.fair) == 1  -- fair keys (fair.lua)
 local aborts = redis.call('EXISTS', P .. KEY.abort) == 1
 -- A stock ARQ client reads outcomes at ARQ's keys (`Job.result()`, `Job.status()`); on a
 -- cluster those keys are in other slots, and no stock ARQ client reads there. Only a stock
@@ -124,6 +125,7 @@ if #finished > 0 then
   each('DEL', nil, gone)
   each('ZREM', KEYS[1], finished)
   if ranked then each('HDEL', P .. KEY.priorities, finished) end
+  if fairly then each('HDEL', P .. KEY.fair, finished) end
   if aborts then each('ZREM', P .. KEY.abort, finished) end
   if #failed > 0 then each('ZADD', KEYS[2], failed) end
   if #unlisted > 0 then each('ZREM', KEYS[3], unlisted) end

@@ -18,6 +18,8 @@ def every_key(q: keys.QueueKeys) -> dict[str, str]:
     """Each key `q` names, by member, with sample arguments (a new member must be named here)."""
     args: dict[str, tuple[object, ...]] = {
         "ready": (5,),
+        "fair_keys": (5,),
+        "lane": (5, "tenant-{x}"),
         "running": ("c:job",),
         "held": ("c:job",),
         "rate_tat": ("r:job",),

@@ -127,3 +127,31 @@ class KeepsExtras(BaseModel):
 async def keeps_extras(ctx: JobContext, payload: KeepsExtras) -> Done:
     """Its model says `extra="allow"` itself: an enqueue keeps unknown fields."""
     return Done()
+
+
+class TenantRecord(Record):
+    tenant: str
+
+
+@job(max_tries=3, fair_key="tenant")
+async def record_tenant(ctx: JobContext, payload: TenantRecord) -> Done:
+    """`record_start` with a fair share per tenant: tenants' jobs take turns."""
+    return await record_start(ctx, payload)
+
+
+@job(max_tries=3, fair_key="tenant", concurrency=1, concurrency_key="tenant")
+async def record_tenant_limited(ctx: JobContext, payload: TenantRecord) -> Done:
+    """`record_tenant` with one try at a time per tenant (fair shares and a concurrency gate)."""
+    return await record_start(ctx, payload)
+
+
+@job(max_tries=3, fair_key="tenant", debounce=0.05, unique_key="tenant")
+async def debounced_tenant(ctx: JobContext, payload: TenantRecord) -> Done:
+    """Debounced per tenant, with a fair share per tenant."""
+    return await record_start(ctx, payload)
+
+
+@job(max_tries=3, fair_key="tenant", rate_limit="50/s")
+async def record_tenant_rated(ctx: JobContext, payload: TenantRecord) -> Done:
+    """`record_tenant` behind a rate limit (fair shares and a rate gate)."""
+    return await record_start(ctx, payload)

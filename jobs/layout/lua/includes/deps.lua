@@ -36,7 +36,8 @@ local function dependencies(P, now, due, definition_ttl)
     redis.call('PERSIST', state)
     redis.call('ZREM', P .. KEY.waiting, child)
     local priority = redis.call('HGET', P .. KEY.priorities, child)
-    if priority then
+    -- A job with a fair key goes through the due set to its lane (claim.lua, fair.lua).
+    if priority and redis.call('HEXISTS', P .. KEY.fair, child) == 0 then
       redis.call('ZADD', P .. KEY.ready .. priority, now, child)
       redis.call('ZADD', P .. KEY.levels, priority, priority)
     else

@@ -122,11 +122,12 @@ local function flow_gates(P, now, now_us, reserve, due)
     return true
   end
 
-  -- Back where ready jobs of its priority wait, with its old rank.
+  -- Back where ready jobs of its priority wait, with its old rank (a job with a fair key: in
+  -- the due set, from where the next claim moves it to its lane, fair.lua).
   local function flow_unhold(member, priority)
     local score, id = string.match(member, '^([^|]+)|(.*)$')
     local p = tonumber(priority)
-    if p == 0 then
+    if p == 0 or redis.call('HEXISTS', P .. KEY.fair, id) == 1 then
       redis.call('ZADD', due, score, id)
     else
       redis.call('ZADD', P .. KEY.ready .. p, score, id)
