@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field, ValidationError
 from jobs.declare.models import Model
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from jobs.layout.records import JobDefinition, JobState, LeaseToken, Poison
+from jobs.layout.encryption import EncryptionError
+from jobs.layout.records import JobDefinition, JobState, LeaseToken, Poison, open_result
 from jobs.layout.serialization import deserialize
 from jobs.webhooks.url_policy import redact_url
 
@@ -122,6 +123,10 @@ def _from_result(job_id: str, raw: bytes, max_tries: dict[str, int]) -> JobRecor
     if not isinstance(d, dict):
         poison = Poison("UndecodableResult", "the stored result is not JSON this service wrote")
         return _poisoned(job_id, poison, JobStatus.failed, keys.queue_of(job_id))
+    try:
+        d = open_result(d)
+    except EncryptionError as exc:  # its input and outcome stay unread: say which key it needs
+        d.update(r=Poison(exc.kind, exc.message).error(), s=False)
     success = bool(d.get("s"))
     r = d.get("r")
     status = d.get("status") or ("complete" if success else "failed")

@@ -26,6 +26,7 @@ from jobs.declare.registry import JobSpec
 from jobs.declare.steps import Suspend
 from jobs.graph import dependencies
 from jobs.graph.dependencies import ParentOutcomes
+from jobs.layout import encryption
 from jobs.layout.records import JobDefinition, Poison, result_data
 from jobs.layout.serialization import error_info, serialize
 from jobs.logs import line
@@ -39,6 +40,8 @@ from jobs.worker.threads import ThreadRunner
 logger = logging.getLogger("jobs.worker")
 
 UNKNOWN_JOB_DELAY_MS = 5000
+SEALED_ELSEWHERE_DELAY_MS = 30_000
+"""A job sealed with a key this worker lacks is claimed again this much later (by any worker)."""
 """How long a job this worker does not know is put back for (`Attempts._unknown`): long enough
 that a worker that knows it most likely claims it next, short enough not to delay it much."""
 
@@ -167,6 +170,8 @@ class Attempts:
         if d is None:
             return self._rejected(claimed, None, Poison("JobExpired", "job definition expired"))
         if isinstance(d, Poison):
+            if d.type == "UnknownEncryptionKey":
+                return self._sealed_elsewhere(claimed, d)
             return self._rejected(claimed, None, d)
         spec = self.catalog.get(d.function)
         if spec is None:
@@ -205,6 +210,20 @@ class Attempts:
             extra={**_log_fields(claimed, None), "retry_in_s": delay_ms / 1000},
         )
         return Settle.defer(claimed.job_id, claimed.token, delay_ms, d.function)
+
+    def _sealed_elsewhere(self, claimed: Claimed, poison: Poison) -> Settle:
+        """A job sealed with a key this worker lacks (ENCRYPTION_KEYS misses it, or is unset):
+        failing it would lose it for good, so it goes back, the try not counted, for a worker
+        that holds the key; the log names the key id, and nothing of the job is rewritten."""
+        self._wake_later(claimed.job_id, SEALED_ELSEWHERE_DELAY_MS / 1000)
+        logger.error(
+            "job put back: %s",
+            poison.message,
+            extra={**_log_fields(claimed, None), "retry_in_s": SEALED_ELSEWHERE_DELAY_MS / 1000},
+        )
+        return Settle.defer(
+            claimed.job_id, claimed.token, SEALED_ELSEWHERE_DELAY_MS, "(encryption key missing)"
+        )
 
     async def _parents(self, claimed: Claimed, spec: JobSpec) -> ParentOutcomes | Settle | None:
         """The outcomes of the parents a job waited for, or how it settles: failed, when one
@@ -260,7 +279,8 @@ class Attempts:
                 )
             self._wake_later(claimed.job_id, delay_ms / 1000)
             logger.info("job retrying", extra={**fields, "retry_in_s": delay_ms / 1000})
-            return Settle.retry(claimed.job_id, claimed.token, delay_ms, serialize(info))
+            sealed = encryption.seal_bytes(serialize(info))
+            return Settle.retry(claimed.job_id, claimed.token, delay_ms, sealed)
         logger.warning("job failed", extra=fields)
         # Final: the stored error says no retry will follow, whatever the exception's kind.
         return self._final(claimed, "failed", {**info, "retryable": False})
@@ -333,5 +353,7 @@ def _log_fields(
     if duration:
         fields["duration_s"] = round((time.time() * 1000 - claimed.started_ms) / 1000, 3)
     if error is not None:
-        fields["error"] = error
+        # With encryption on, a message may quote the job's data: the log keeps the type.
+        sealed = encryption.active() is not None and isinstance(error, dict)
+        fields["error"] = {**error, "message": "(encrypted)"} if sealed else error
     return fields
