@@ -1,0 +1,195 @@
+"""The encryption codec (`jobs.layout.encryption`) and the records it seals."""
+
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
+
+from jobs.layout import encryption
+from jobs.layout.encryption import Keyring, Undecryptable, UnknownEncryptionKey
+from jobs.layout.records import JobDefinition, JobState, Poison, open_result, result_data
+from jobs.settings import Settings
+
+KEY_A, KEY_B = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+MARKER = "pii-marker-0c6f"
+
+
+@pytest.fixture
+def keys_a() -> Iterator[Keyring]:
+    ring = Keyring.parse(KEY_A)
+    encryption.install(ring)
+    try:
+        yield ring
+    finally:
+        encryption.install(None)
+
+
+def _with(text: str | None) -> None:
+    encryption.install(None if text is None else Keyring.parse(text))
+
+
+def test_a_sealed_value_names_its_key_and_opens_with_any_key_of_the_ring() -> None:
+    old = Keyring.parse(KEY_A)
+    token = old.seal(MARKER.encode())
+    assert token.startswith(f"$e1:{old.primary}:") and MARKER not in token
+    rotated = Keyring.parse(f"{KEY_B},{KEY_A}")
+    assert rotated.primary != old.primary
+    assert rotated.open(token) == MARKER.encode()
+    assert rotated.seal(b"x").startswith(f"$e1:{rotated.primary}:")
+
+
+def test_a_value_sealed_with_a_key_not_held_names_that_key_id() -> None:
+    token = Keyring.parse(KEY_A).seal(b"secret")
+    with pytest.raises(UnknownEncryptionKey) as caught:
+        Keyring.parse(KEY_B).open(token)
+    assert caught.value.key_id == Keyring.parse(KEY_A).primary
+    assert caught.value.key_id in str(caught.value)
+
+
+def test_an_altered_value_fails_authentication() -> None:
+    ring = Keyring.parse(KEY_A)
+    token = ring.seal(b"secret")
+    body = token.rsplit(":", 1)[1]
+    flipped = body[:-3] + ("A" if body[-3] != "A" else "B") + body[-2:]
+    with pytest.raises(Undecryptable):
+        ring.open(token.rsplit(":", 1)[0] + ":" + flipped)
+
+
+def test_same_plaintext_seals_differently_each_time() -> None:
+    ring = Keyring.parse(KEY_A)
+    assert ring.seal(b"same") != ring.seal(b"same")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("not-a-key", "item 1 of 1 is not a urlsafe base64 32-byte key"),
+        (f"{KEY_A},short", "item 2 of 2 is not a urlsafe base64 32-byte key"),
+        (" , ", "names no key"),
+        (f"{KEY_A},{KEY_A}", "the same key twice"),
+    ],
+)
+def test_a_malformed_setting_stops_the_start_naming_the_setting(value: str, problem: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(encryption_keys=value)
+    message = str(caught.value)
+    assert "ENCRYPTION_KEYS" in message and problem in message
+    assert KEY_A not in message  # a key never reaches a log line
+
+
+def test_unset_or_empty_means_encryption_off() -> None:
+    assert Settings().keyring() is None
+    assert Settings(encryption_keys="").keyring() is None
+
+
+def test_the_keyring_never_shows_its_keys() -> None:
+    ring = Keyring.parse(KEY_A)
+    assert KEY_A not in repr(ring) and "hash_key" not in repr(ring)
+
+
+def test_hashes_follow_the_oldest_key_so_prepending_a_key_keeps_them() -> None:
+    a, rotated, b = Keyring.parse(KEY_A), Keyring.parse(f"{KEY_B},{KEY_A}"), Keyring.parse(KEY_B)
+    assert a.hash("acme") == rotated.hash("acme") != b.hash("acme")
+    assert MARKER not in a.hash(MARKER)
+
+
+def _definition() -> JobDefinition:
+    return JobDefinition("echo", [{"text": MARKER}], {}, queue="q-0")
+
+
+def _stored(definition: JobDefinition) -> bytes:
+    return definition.dump_open() + b',"et":1}'
+
+
+def test_a_definition_is_sealed_and_reads_back(keys_a: Keyring) -> None:
+    raw = _stored(_definition())
+    assert MARKER.encode() not in raw
+    stored = orjson.loads(raw)
+    assert stored["f"] == "echo" and "a" not in stored and stored["e"].startswith("$e1:")
+    loaded = JobDefinition.load(raw)
+    assert isinstance(loaded, JobDefinition) and loaded.payload == {"text": MARKER}
+
+
+def test_a_definition_written_in_clear_reads_with_encryption_on() -> None:
+    raw = _stored(_definition())
+    assert MARKER.encode() in raw
+    _with(KEY_A)
+    try:
+        loaded = JobDefinition.load(raw)
+    finally:
+        _with(None)
+    assert isinstance(loaded, JobDefinition) and loaded.payload == {"text": MARKER}
+
+
+def test_a_sealed_definition_without_its_key_is_a_poison_naming_the_key(keys_a: Keyring) -> None:
+    raw = _stored(_definition())
+    for elsewhere in (None, KEY_B):
+        _with(elsewhere)
+        loaded = JobDefinition.load(raw)
+        assert isinstance(loaded, Poison) and loaded.type == "UnknownEncryptionKey"
+        assert keys_a.primary in loaded.message
+        assert ("not set" in loaded.message) is (elsewhere is None)
+
+
+def _result() -> bytes:
+    return result_data(
+        name="echo",
+        args=[{"text": MARKER}],
+        kwargs={},
+        tries=1,
+        enqueued_ms=1,
+        status="failed",
+        result={"type": "JobFailed", "message": MARKER, "retryable": False},
+        started_ms=2,
+    )
+
+
+def test_a_final_record_seals_input_and_outcome_but_not_its_status(keys_a: Keyring) -> None:
+    raw = _result() + b',"ft":3}'
+    assert MARKER.encode() not in raw
+    stored = orjson.loads(raw)
+    assert stored["s"] is False and stored["status"] == "failed"  # link.lua reads these
+    opened = open_result(stored)
+    assert opened["a"] == [{"text": MARKER}] and opened["r"]["message"] == MARKER
+
+
+def test_a_sealed_state_field_without_its_key_reads_as_an_error_naming_the_key(
+    keys_a: Keyring,
+) -> None:
+    sealed = encryption.seal_bytes(b'{"type":"ValueError","message":"x","retryable":true}')
+    state = JobState.parse({b"error": sealed, b"tries": b"1"})
+    assert state.error is not None and orjson.loads(state.error)["type"] == "ValueError"
+    _with(KEY_B)
+    state = JobState.parse({b"error": sealed})
+    assert state.error is not None
+    error = orjson.loads(state.error)
+    assert error["type"] == "UnknownEncryptionKey" and keys_a.primary in error["message"]
+
+
+def test_flow_keys_and_fingerprints_are_keyed_hashes(keys_a: Keyring) -> None:
+    from jobs.enqueue.submit import input_fingerprint
+    from jobs.flow.limits import declare
+    from jobs.layout.keys import queue
+    from tests.support.jobs.secret_jobs import Secret
+
+    flow = declare(
+        "secret_echo",
+        Secret,
+        concurrency=1,
+        concurrency_key="tenant",
+        rate_limit="10/s",
+        rate_key="tenant",
+        rate_burst=1,
+        unique_for=10,
+        unique_key=None,
+        debounce=None,
+        expires=None,
+    )
+    payload = {"text": MARKER, "tenant": MARKER}
+    spec = flow.gates("secret_echo", payload)
+    texts = [spec["c"], spec["r"], flow.unique_lock("secret_echo", payload)]
+    texts += [input_fingerprint(payload), queue("q-0").idempotency("echo", MARKER)]
+    assert all(MARKER not in text for text in texts), texts
+    assert spec["c"] == f"c:secret_echo:#{keys_a.hash(MARKER)}"
