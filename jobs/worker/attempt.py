@@ -40,8 +40,6 @@ from jobs.worker.threads import ThreadRunner
 logger = logging.getLogger("jobs.worker")
 
 UNKNOWN_JOB_DELAY_MS = 5000
-SEALED_ELSEWHERE_DELAY_MS = 30_000
-"""A job sealed with a key this worker lacks is claimed again this much later (by any worker)."""
 """How long a job this worker does not know is put back for (`Attempts._unknown`): long enough
 that a worker that knows it most likely claims it next, short enough not to delay it much."""
 
@@ -215,14 +213,14 @@ class Attempts:
         """A job sealed with a key this worker lacks (ENCRYPTION_KEYS misses it, or is unset):
         failing it would lose it for good, so it goes back, the try not counted, for a worker
         that holds the key; the log names the key id, and nothing of the job is rewritten."""
-        self._wake_later(claimed.job_id, SEALED_ELSEWHERE_DELAY_MS / 1000)
+        self._wake_later(claimed.job_id, UNKNOWN_JOB_DELAY_MS / 1000)
         logger.error(
             "job put back: %s",
             poison.message,
-            extra={**_log_fields(claimed, None), "retry_in_s": SEALED_ELSEWHERE_DELAY_MS / 1000},
+            extra={**_log_fields(claimed, None), "retry_in_s": UNKNOWN_JOB_DELAY_MS / 1000},
         )
         return Settle.defer(
-            claimed.job_id, claimed.token, SEALED_ELSEWHERE_DELAY_MS, "(encryption key missing)"
+            claimed.job_id, claimed.token, UNKNOWN_JOB_DELAY_MS, "(encryption key missing)"
         )
 
     async def _parents(self, claimed: Claimed, spec: JobSpec) -> ParentOutcomes | Settle | None:

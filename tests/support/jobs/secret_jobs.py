@@ -53,3 +53,10 @@ async def secret_wait(ctx: JobContext, payload: Secret) -> Echoed:
     """Waits for the signal `go`; returns its body."""
     body = await ctx.wait_for_signal("go", timeout=60)
     return Echoed(text=payload.text, signal=body)
+
+
+@job(max_tries=2, backoff_base=3600, backoff_max=3600)
+async def secret_retry_later(ctx: JobContext, payload: Secret) -> Echoed:
+    """Fails its first try quoting the text, and waits an hour for the next: its error stays
+    in its state meanwhile."""
+    raise ValueError(f"try failed on {payload.text}")
