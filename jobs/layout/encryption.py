@@ -127,6 +127,13 @@ class Keyring:
                 kid,
             ) from None
 
+    def reseal(self, token: str | bytes) -> str | None:
+        """`token` sealed again with the first key; None if it is sealed with it already.
+        `EncryptionError` if no key here opens it."""
+        if _split(token)[0] == self.primary:
+            return None
+        return self.seal(self.open(token))
+
     def hash(self, text: str) -> str:
         """A keyed hash standing for a user value in a key name or a stored fingerprint."""
         return hmac.new(self.hash_key, text.encode(), hashlib.sha256).hexdigest()[:32]

@@ -2,6 +2,9 @@
 metrics in clear; a key rotation keeps every record readable; a worker without the key names
 it and rewrites nothing; a malformed ENCRYPTION_KEYS stops the start."""
 
+import asyncio
+import json
+import os
 import sys
 from typing import Any
 
@@ -13,7 +16,7 @@ from jobs.layout import keys
 from jobs.layout.connection import RedisClient
 from jobs.layout.encryption import Keyring
 from tests.support.jobs_api import JobsApi
-from tests.support.processes import BASE_ENV, Processes, exit_code
+from tests.support.processes import BASE_ENV, ROOT, Processes, exit_code
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -158,8 +161,24 @@ async def test_a_rotation_keeps_old_records_readable_and_seals_new_ones_with_the
         fresh = await _enqueue(api, "secret_echo", {"text": "under B"})
         assert (await _final(api, fresh, "complete"))["result"]["text"] == "kept under B"
     assert await _stored_key_id(redis, q.result(under_a)) == ID_B
-    assert await _stored_key_id(redis, q.result(plain)) == ID_A  # until it expires
+    assert await _stored_key_id(redis, q.result(plain)) == ID_A  # until it expires, or:
     assert await _stored_key_id(redis, q.result(fresh)) == ID_B
+
+    # Re-sealed with B (the README's rotation), A can go: every record still reads.
+    rekey = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "jobs.layout.rekey"),
+        env={**os.environ, "REDIS_URL": processes.redis_url, "ENCRYPTION_KEYS": f"{KEY_B},{KEY_A}"},
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(rekey.communicate(), timeout=60)
+    assert rekey.returncode == 0
+    counted = json.loads(out)
+    assert counted["resealed"] >= 1 and counted["unreadable"] == 0, counted
+    assert await _stored_key_id(redis, q.result(plain)) == ID_B
+    async with JobsApi(await processes.web(**env(KEY_B))) as api:
+        assert (await api.view(plain))["result"]["text"] == "kept plain"
+        assert (await api.view(under_a))["input"]["text"] == "under A"
 
 
 async def test_a_worker_without_the_key_names_it_and_rewrites_nothing(

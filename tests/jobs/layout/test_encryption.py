@@ -10,10 +10,11 @@ from pydantic import ValidationError
 
 from jobs.cron import stored
 from jobs.cron.stored import ScheduleDefinition
-from jobs.layout import encryption, keys
+from jobs.layout import encryption, keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.layout.encryption import Keyring, Undecryptable, UnknownEncryptionKey
 from jobs.layout.records import JobDefinition, JobState, Poison, open_result, result_data
+from jobs.layout.rekey import rekey
 from jobs.settings import Settings
 
 KEY_A, KEY_B = Fernet.generate_key().decode(), Fernet.generate_key().decode()
@@ -209,3 +210,36 @@ async def test_a_runtime_schedule_is_stored_sealed(keys_a: Keyring, redis: Redis
     assert loaded is not None and loaded.input == {"text": MARKER}
     _with(KEY_B)  # a worker without the key leaves it out (and logs why), never crashes
     assert await stored.load(redis, "nightly") is None
+
+
+async def test_rekey_reseals_old_values_with_the_first_key_and_keeps_ttls(
+    keys_a: Keyring, redis: RedisClient
+) -> None:
+    q = keys.queue("q-0")
+    definition = _stored(_definition())
+    await redis.set(q.job("j1"), definition, ex=600)
+    await redis.set(q.result("j2"), _result() + b',"ft":3}', ex=600)
+    await redis.hset(q.state("j1"), mapping={"error": encryption.seal_bytes(b"{}"), "tries": 1})  # type: ignore[misc]
+    await redis.set(q.job("plain"), b'{"f":"echo","a":[1],"k":{}}')
+    _with(f"{KEY_B},{KEY_A}")
+    rotated = Keyring.parse(f"{KEY_B},{KEY_A}")
+    counted = await rekey(redis, rotated)
+    assert (counted.resealed, counted.current, counted.unreadable) == (3, 0, 0)
+    assert 590 < await redis.ttl(q.job("j1")) <= 600  # KEEPTTL
+    assert (await rekey(redis, rotated)).resealed == 0  # nothing left under A
+    _with(KEY_B)  # A dropped: everything still reads
+    loaded = JobDefinition.load(await redis.get(q.job("j1")) or b"")
+    assert isinstance(loaded, JobDefinition) and loaded.payload == {"text": MARKER}
+    result = open_result(orjson.loads(await redis.get(q.result("j2")) or b""))
+    assert result["r"]["message"] == MARKER
+    assert JobState.parse(await redis.hgetall(q.state("j1"))).error == b"{}"  # type: ignore[misc]
+    assert await redis.get(q.job("plain")) == b'{"f":"echo","a":[1],"k":{}}'  # in clear: as it was
+
+
+async def test_rekey_leaves_a_value_changed_since_it_was_read(
+    keys_a: Keyring, redis: RedisClient
+) -> None:
+    key = keys.queue("q-0").job("j1")
+    await redis.set(key, b"now")
+    replaced = await scripts.script("rekey")(redis, [key], ["", b"before", b"after"])
+    assert replaced == 0 and await redis.get(key) == b"now"
