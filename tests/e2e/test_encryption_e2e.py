@@ -31,8 +31,9 @@ def env(keys_: str | None) -> dict[str, str]:
     return {**JOBS, "ENCRYPTION_KEYS": keys_ or ""}
 
 
-async def _values(redis: RedisClient, key: bytes) -> list[bytes]:
+async def _values(redis: RedisClient, raw_key: bytes) -> list[bytes]:
     """Every value stored under `key`, whatever its type (hash fields and zset members too)."""
+    key = raw_key.decode()
     kind = (await redis.type(key)).decode()
     if kind == "string":
         return [await redis.get(key) or b""]
