@@ -4,7 +4,7 @@ bodies before they reach Redis, and hashes the user values that would otherwise 
     ENCRYPTION_KEYS=<new key>,<old key>    # each as `Fernet.generate_key()` makes one
 
 AES-256-GCM (`cryptography`), not Fernet: a sealed value names the id of its key
-(`$e1:{key id}:{base64url(nonce | ciphertext | tag)}`), so a reader without that key says which
+(`$e1:{key id}:{base64(nonce | ciphertext | tag)}`), so a reader without that key says which
 one it lacks instead of trying every key and failing blind (`MultiFernet` would); it adds 28
 bytes where Fernet adds 57 and a timestamp, and skips the separate HMAC pass. The first key
 seals, every key opens: rotation is prepending a new key, and dropping an old one once nothing
@@ -106,7 +106,10 @@ class Keyring:
     def seal(self, plaintext: bytes) -> str:
         nonce = os.urandom(_NONCE)
         sealed = self.ciphers[self.primary].encrypt(nonce, plaintext, None)
-        return f"{PREFIX}{self.primary}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
+        # Standard base64 through binascii: no `urlsafe` translation pass (a JSON string holds
+        # `+` and `/` as they are).
+        text = binascii.b2a_base64(nonce + sealed, newline=False).decode()
+        return f"{PREFIX}{self.primary}:{text}"
 
     def open(self, token: str | bytes) -> bytes:
         kid, body = _split(token)
@@ -118,7 +121,7 @@ class Keyring:
                 kid,
             )
         try:
-            data = base64.urlsafe_b64decode(body)
+            data = binascii.a2b_base64(body)
             return cipher.decrypt(data[:_NONCE], data[_NONCE:], None)
         except Exception:  # InvalidTag, or a truncated value
             raise Undecryptable(

@@ -27,6 +27,7 @@ from jobs.declare.steps import Suspend
 from jobs.graph import dependencies
 from jobs.graph.dependencies import ParentOutcomes
 from jobs.layout import encryption
+from jobs.layout.encryption import EncryptionError
 from jobs.layout.records import JobDefinition, Poison, result_data
 from jobs.layout.serialization import error_info, serialize
 from jobs.logs import line
@@ -231,7 +232,7 @@ class Attempts:
             parents = await dependencies.parent_outcomes(
                 self.ctx["redis"], claimed.job_id, results=True
             )
-        except RedisError as unreadable:  # try again shortly, like any failed try
+        except (RedisError, EncryptionError) as unreadable:  # a failed try, retried shortly
             return self._failed_try(claimed, spec, unreadable)
         if parents.gone:
             logger.warning(
