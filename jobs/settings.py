@@ -13,6 +13,9 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from jobs.layout import encryption
+from jobs.layout.encryption import Keyring
+
 MIN_API_KEY_LENGTH = 16
 
 
@@ -203,6 +206,13 @@ class Settings(BaseSettings):
     """Between attempts: full jitter over `base * 2**(attempt-1)`, capped (8 attempts span ~21 min
     at most with the defaults)."""
 
+    # --- encryption at rest (jobs/layout/encryption.py) ------------------------------------
+    encryption_keys: SecretStr | None = None
+    """`new,old,...`: urlsafe base64 32-byte keys (`Fernet.generate_key()`). Set, inputs,
+    results, errors, step results and signal bodies are stored sealed with the first (AES-GCM);
+    every key opens what it sealed (rotation). Unset or empty: stored in clear. A malformed
+    value stops the start with a message naming the setting."""
+
     # --- logs ------------------------------------------------------------------------------
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -236,6 +246,19 @@ class Settings(BaseSettings):
             )
         return value or None
 
+    @field_validator("encryption_keys")
+    @classmethod
+    def _parse_encryption_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        Keyring.parse(value.get_secret_value())  # raises, naming the setting, never a key
+        return value
+
+    def keyring(self) -> Keyring | None:
+        """The keys of `encryption_keys`, or None: encryption off."""
+        keys = self.encryption_keys
+        return None if keys is None else Keyring.parse(keys.get_secret_value())
+
     @model_validator(mode="after")
     def _one_way_to_check_redis_tls(self) -> "Settings":
         if self.redis_tls_ca_file and not self.redis_tls_verify:
@@ -263,4 +286,8 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    # The process seals with the settings it runs with (`create_app` and `Worker` install
+    # the keyring of settings they are given).
+    encryption.install(settings.keyring())
+    return settings

@@ -35,6 +35,8 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from jobs.layout import encryption
+
 logger = logging.getLogger("jobs.tracing")
 
 TRACER_NAME = "jobservice"
@@ -247,6 +249,10 @@ _CANCEL_EVENTS = {
 def job_error(exc: BaseException) -> None:
     """Record a try's exception on the current span (its try's)."""
     if _tracer is None:
+        return
+    if encryption.active() is not None:  # its message may quote the job's data: the type only
+        attributes = {"exception.type": type(exc).__name__, "exception.message": "(encrypted)"}
+        trace.get_current_span().add_event("exception", attributes)
         return
     trace.get_current_span().record_exception(exc)
 

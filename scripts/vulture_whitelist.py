@@ -58,3 +58,4 @@ pytest_configure  # jobs/testing/plugin.py: a pytest hook
 updated_at  # a schedule's audit field (jobs/cron/stored.py, service/routes/schedules.py)
 last_job_id  # service/routes/schedules.py: the API's field
 waiting_for_signal  # jobs/reading/job_record.py: the JobView's field
+tenant  # tests/support/jobs/secret_jobs.py: the concurrency and rate key, named as a string

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from jobs.cron.schedules import schedules_for
 from jobs.declare.registry import load_catalog
+from jobs.layout import encryption
 from jobs.logs import setup_logging
 from jobs.settings import Settings, check_api_keys, get_settings
 from service.auth import ApiKeyMiddleware
@@ -44,6 +45,7 @@ from service.telemetry import fastapi_telemetry
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    encryption.install(settings.keyring())  # the API reads what this process's keys sealed
     catalog = load_catalog(settings)
     schedules_for(catalog)  # a cron schedule naming an undeclared job stops the web at start
     app = FastAPI(

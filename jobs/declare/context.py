@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast, overload
 import orjson
 
 from jobs.declare import steps
-from jobs.layout import keys, scripts
+from jobs.layout import encryption, keys, scripts
 from jobs.layout.connection import RedisClient
 from jobs.settings import Settings, get_settings
 
@@ -96,7 +96,7 @@ class JobContext(JobFacts):
 
         False if this try no longer holds the job's lease (another worker runs it now)."""
         fraction = min(max(float(fraction), 0.0), 1.0)
-        value = orjson.dumps({"fraction": fraction, "message": message})
+        value = encryption.seal_bytes(orjson.dumps({"fraction": fraction, "message": message}))
         return await self._record("progress", value)
 
     @overload
@@ -159,7 +159,7 @@ class JobContext(JobFacts):
             raise ValueError(f"timeout: up to {steps.MAX_SUSPEND_S:g} s, not {timeout!r}")
         body, deadline_raw = await self._fields(steps.SIGNAL + name, steps.SIGNAL_DEADLINE + name)
         if body is not None:
-            return orjson.loads(body)
+            return orjson.loads(encryption.open_bytes(body))
         now = await self._server_ms()
         if deadline_raw is None:
             deadline = now + round(timeout * 1000)

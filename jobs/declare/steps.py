@@ -12,6 +12,8 @@ work and before its record runs that step again on the next try (only that step:
 recorded before it replay). Make the step's effect idempotent where that matters (a payment
 provider's idempotency key, e.g. the job id and the step's name).
 
+With `ENCRYPTION_KEYS` set, the stored result is sealed (`jobs.layout.encryption`).
+
 The record lives as long as the job's state: until the job is final; the names of the steps
 its last try ran or replayed are kept in its final record (`JobView.steps`).
 """
@@ -26,6 +28,7 @@ from typing import Any, TypeVar, get_type_hints
 from pydantic import TypeAdapter, ValidationError
 
 from jobs.declare.job_errors import JobFailed
+from jobs.layout import encryption
 
 T = TypeVar("T")
 
@@ -105,12 +108,13 @@ def encode(name: str, function: Callable[..., Any], result: Any) -> bytes:
             f"step {name!r} returned {len(data):,} bytes of JSON; at most {MAX_RESULT_BYTES:,} "
             "are stored: store the data elsewhere and return a reference"
         )
-    return data
+    return encryption.seal_bytes(data)
 
 
 def decode(name: str, function: Callable[..., Any], raw: bytes) -> Any:
+    """A stored result read back; `EncryptionError` if sealed with a key not held here."""
     try:
-        return adapter_for(function).validate_json(raw)
+        return adapter_for(function).validate_json(encryption.open_bytes(raw))
     except ValidationError as exc:
         raise StepResultUnreadable(
             f"step {name!r}: its stored result no longer fits the step's return type: {exc}"

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import orjson
 
-from jobs.layout import keys, scripts
+from jobs.layout import encryption, keys, scripts
 from jobs.layout.connection import RedisClient
 
 MAX_BODY_BYTES = 64 * 1024
@@ -31,6 +31,7 @@ async def send_signal(
     data = orjson.dumps(body)
     if len(data) > MAX_BODY_BYTES:
         raise SignalTooLarge(f"a signal's body is at most {MAX_BODY_BYTES:,} bytes of JSON")
+    data = encryption.seal_bytes(data)  # `signal.lua` stores it as given, never reads it
     q = keys.of_job(job_id)
     reply: list[bytes] = await scripts.script("signal")(
         redis, [q.due, q.wake], [q.prefix, job_id, name, data]

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel
 
+from jobs.layout import encryption
 from jobs.layout.records import gate_name
 
 _RATE = re.compile(r"\s*([1-9][0-9]{0,8})\s*/\s*([1-9][0-9]{0,5})?\s*(s|m|h|d)\s*")
@@ -117,8 +118,11 @@ class FlowControl:
             return f"{job}:{key_text(_field(payload, self.unique_key))}"
         if self.debounce_s is not None and self.unique_for_s is None:
             return job
-        digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
-        return f"{job}:#{digest.hexdigest()[:32]}"
+        canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+        ring = encryption.active()
+        if ring is not None:  # keyed: a plain hash of a guessable input gives the input away
+            return f"{job}:#{ring.hash(canonical.decode())}"
+        return f"{job}:#{hashlib.sha256(canonical).hexdigest()[:32]}"
 
     def describe(self) -> dict[str, Any]:
         """For `/job-types` and `/docs`: the limits as declared."""
@@ -218,7 +222,11 @@ def _field(payload: Any, name: str) -> Any:
 
 
 def key_text(value: Any) -> str:
+    """A key value as it names a gate or a lock: itself, or with encryption on its keyed hash
+    (a tenant's or a customer's id is the user's data)."""
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    if encryption.active() is not None:
+        return encryption.hashed(text)
     if len(text) > KEY_VALUE_MAX:
         return "#" + hashlib.sha256(text.encode()).hexdigest()[:32]
     return text

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient, server_ms
-from jobs.layout.records import JobState
+from jobs.layout.records import JobState, open_result
 from jobs.layout.serialization import deserialize
 
 logger = logging.getLogger("jobs.worker")
@@ -239,4 +239,5 @@ def _record(raw: bytes | None) -> dict[str, Any]:
         d = deserialize(raw)
     except ValueError:
         return {}
-    return d if isinstance(d, dict) else {}
+    # A parent sealed with a key not held here: the child's try fails naming the key.
+    return open_result(d) if isinstance(d, dict) else {}

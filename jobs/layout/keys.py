@@ -21,6 +21,7 @@ from typing import Final
 
 from arq import constants as arq
 
+from jobs.layout import encryption
 from jobs.layout.ids import (
     DEFAULT_QUEUE,
     JOB_ID,
@@ -326,8 +327,9 @@ class QueueKeys:
         return f"{self.prefix}{SUFFIXES['claim']}{claim_id}"
 
     def idempotency(self, job: str, key: str) -> str:
-        """ "{id} {input hash}" of the job an `Idempotency-Key` created."""
-        return f"{self.prefix}{SUFFIXES['idempotency']}{job}:{key}"
+        """ "{id} {input hash}" of the job an `Idempotency-Key` created (the key hashed with
+        encryption on: a client's key may be made of its own data)."""
+        return f"{self.prefix}{SUFFIXES['idempotency']}{job}:{encryption.hashed(key)}"
 
     def deliveries(self, job_id: str) -> str:
         """list of the job's webhook delivery attempts (`jobs.webhooks.attempts.DeliveryAttempt`

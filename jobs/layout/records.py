@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Literal
 
 import orjson
 
+from jobs.layout import encryption
+from jobs.layout.encryption import EncryptionError
 from jobs.layout.serialization import serialize
 
 
@@ -65,8 +67,13 @@ class JobDefinition:
     its tries continue that trace."""
 
     def dump_open(self) -> bytes:
-        """Everything but `et`, for `enqueue.lua` to close with the server's time."""
-        data: dict[str, Any] = {"t": None, "f": self.function, "a": self.args, "k": self.kwargs}
+        """Everything but `et`, for `enqueue.lua` to close with the server's time. With
+        encryption on, `a` and `k` are sealed together as `e` (`jobs.layout.encryption`)."""
+        data: dict[str, Any] = {"t": None, "f": self.function}
+        if encryption.active() is None:
+            data["a"], data["k"] = self.args, self.kwargs
+        else:
+            data["e"] = encryption.seal_json([self.args, self.kwargs])
         if self.queue is not None:
             data["q"] = self.queue
         if self.priority:
@@ -86,6 +93,13 @@ class JobDefinition:
             return Poison("UndecodableJob", f"job definition is not JSON{hint}: {exc}")
         if not isinstance(d, dict):
             return Poison("UndecodableJob", f"job definition is a JSON {type(d).__name__}")
+        if "e" in d:
+            try:
+                d["a"], d["k"] = encryption.open_json(d["e"])
+            except EncryptionError as exc:
+                return Poison(exc.kind, exc.message)
+            except (ValueError, TypeError):
+                return Poison("UndecodableJob", "the sealed job arguments are not [a, k]")
         function, args, kwargs = d.get("f"), d.get("a", []), d.get("k", {})
         queue, enqueued, priority = d.get("q"), d.get("et") or 0, d.get("p") or 0
         expires = d.get("x")
@@ -137,8 +151,10 @@ def result_data(
     (failed or aborted, which ARQ cannot tell apart; absent when `s` says complete), `w` the
     worker of the last try, `p` priority (when not 0), `sp` the durable steps its last try ran
     or replayed (when any), `tp` the `traceparent` of its enqueue (when tracing stored one: the
-    job page links its trace after the end too), `ft` finished ms. The id and the queue are
-    the key's. Every byte counts: one of these is kept per finished job.
+    job page links its trace after the end too), `ft` finished ms. With encryption on, `a`, `k`
+    and `r` are sealed together as `e` (`open_result`); `s` and `status` stay readable
+    (`link.lua` reads them). The id and the queue are the key's. Every byte counts: one of these
+    is kept per finished job.
 
     Open JSON (`open_json`): the script that stores it appends `ft`, the server's time of the
     settle, so finish times agree with the failed registry's scores."""
@@ -164,7 +180,25 @@ def result_data(
         fields["sp"] = steps
     if trace:
         fields["tp"] = trace
+    if encryption.active() is not None:  # what the job got and gave, sealed together as `e`
+        fields["e"] = encryption.seal_json([fields.pop("a"), fields.pop("k", {}), result])
+        del fields["r"]
     return open_json(fields)
+
+
+def open_result(d: dict[str, Any]) -> dict[str, Any]:
+    """A final record (`result_data`) with its sealed `e` opened back into `a`, `k` and `r`;
+    `EncryptionError` names the key it needs. A record written in clear comes back as it is."""
+    if "e" not in d:
+        return d
+    try:
+        args, kwargs, result = encryption.open_json(d.pop("e"))
+    except (ValueError, TypeError):
+        raise encryption.Undecryptable("the sealed result is not [a, k, r]") from None
+    d["a"], d["r"] = args, result
+    if kwargs:
+        d["k"] = kwargs
+    return d
 
 
 def _pickled(raw: bytes | str) -> bool:
@@ -246,7 +280,8 @@ class JobState:
     (its batch's id, jobs.graph.workflow_commit), `step:{name}` (a durable step's result JSON,
     progress.lua), `sleep:{name}` and `sigwait:{name}` (when a durable sleep or a signal wait
     ends), `sig:{name}` (a signal's body, signal.lua), `parked` (the signal it waits for).
-    Bytes we did not write read as absent."""
+    Bytes we did not write read as absent. With encryption on, `progress`, `error`,
+    `step:{name}` and `sig:{name}` are sealed (`jobs.layout.encryption.seal_bytes`)."""
 
     tries: int = 0
     progress: bytes | None = None
@@ -272,8 +307,8 @@ class JobState:
         after, wait, batch = raw.get(b"after"), raw.get(b"wait"), raw.get(b"batch")
         return cls(
             tries=_int(raw.get(b"tries")),
-            progress=raw.get(b"progress"),
-            error=raw.get(b"error"),
+            progress=_opened(raw.get(b"progress")),
+            error=_opened(raw.get(b"error")),
             wait=WaitingAt.parse(wait) if wait is not None else None,
             waiting=b"deps" in raw,
             waiting_on=_int(raw.get(b"deps")),
@@ -290,6 +325,18 @@ class JobState:
                 k[len(b"step:") :].decode(errors="replace") for k in raw if k.startswith(b"step:")
             ),
         )
+
+
+def _opened(raw: bytes | None) -> bytes | None:
+    """A sealed state field (`jobs.layout.encryption.seal_bytes`) opened; one that cannot be
+    reads as the error saying which key it needs, in the stored error's shape."""
+    if raw is None or not encryption.is_sealed(raw):
+        return raw
+    try:
+        opened = encryption.open_bytes(raw)
+    except EncryptionError as exc:
+        return serialize(Poison(exc.kind, exc.message).error())
+    return opened if isinstance(opened, bytes) else opened.encode()
 
 
 HELD_SEPARATOR = "|"

@@ -12,6 +12,8 @@ from typing import Any, TypedDict
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from jobs.layout import encryption
+
 
 class ErrorInfo(TypedDict):
     """An error as stored (a try's last error in the state hash, a failed job's result):
@@ -95,8 +97,12 @@ def arq_deserialize(data: bytes | str) -> Any:
     record (the worker copies a stock ARQ producer's job's to `arq:result:{id}`) gets what
     `arq.jobs.deserialize_result` needs and ours leaves out (`k` when empty, `st` when the job
     never started: its finish time then), and a failed one's error becomes an exception
-    (`_raised`), which `Job.result()` raises as stock ARQ raises the job's own."""
+    (`_raised`), which `Job.result()` raises as stock ARQ raises the job's own. A record sealed
+    with `ENCRYPTION_KEYS` opens only in a process whose settings hold the key."""
     value = orjson.loads(data)
+    if isinstance(value, dict) and "e" in value and "ft" in value:
+        # Sealed (`ENCRYPTION_KEYS`): opened with this process's keys, or `EncryptionError`.
+        value["a"], value["k"], value["r"] = encryption.open_json(value.pop("e"))
     if isinstance(value, dict) and "s" in value and "r" in value and "ft" in value:
         value.setdefault("k", {})
         value.setdefault("st", value["ft"])

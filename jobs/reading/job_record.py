@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field, ValidationError
 from jobs.declare.models import Model
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
-from jobs.layout.records import JobDefinition, JobState, LeaseToken, Poison
+from jobs.layout.encryption import EncryptionError
+from jobs.layout.records import JobDefinition, JobState, LeaseToken, Poison, open_result
 from jobs.layout.serialization import deserialize
 from jobs.webhooks.url_policy import redact_url
 
@@ -126,6 +127,11 @@ def _from_result(job_id: str, raw: bytes, max_tries: dict[str, int]) -> JobRecor
     if not isinstance(d, dict):
         poison = Poison("UndecodableResult", "the stored result is not JSON this service wrote")
         return _poisoned(job_id, poison, JobStatus.failed, keys.queue_of(job_id))
+    sealed: JobError | None = None
+    try:
+        d = open_result(d)
+    except EncryptionError as exc:  # its status stands; input and outcome say which key
+        sealed = JobError.model_validate(Poison(exc.kind, exc.message).error())
     success = bool(d.get("s"))
     r = d.get("r")
     status = d.get("status") or ("complete" if success else "failed")
@@ -147,7 +153,7 @@ def _from_result(job_id: str, raw: bytes, max_tries: dict[str, int]) -> JobRecor
         progress=Progress(fraction=1.0) if success else None,
         input=args[0] if isinstance(args, list) and args else d.get("k") or None,
         result=r if success else None,
-        error=None if success else _as_error(r),
+        error=sealed or (None if success else _as_error(r)),
         worker=_str(d.get("w") or d.get("worker")),
         steps=_names(d.get("sp")),
         trace_id=trace_id(d.get("tp")),

@@ -26,6 +26,8 @@ from jobs.declare.registry import JobSpec
 from jobs.declare.steps import Suspend
 from jobs.graph import dependencies
 from jobs.graph.dependencies import ParentOutcomes
+from jobs.layout import encryption
+from jobs.layout.encryption import EncryptionError
 from jobs.layout.records import JobDefinition, Poison, result_data
 from jobs.layout.serialization import error_info, serialize
 from jobs.logs import line
@@ -167,6 +169,8 @@ class Attempts:
         if d is None:
             return self._rejected(claimed, None, Poison("JobExpired", "job definition expired"))
         if isinstance(d, Poison):
+            if d.type == "UnknownEncryptionKey":
+                return self._sealed_elsewhere(claimed, d)
             return self._rejected(claimed, None, d)
         spec = self.catalog.get(d.function)
         if spec is None:
@@ -206,6 +210,20 @@ class Attempts:
         )
         return Settle.defer(claimed.job_id, claimed.token, delay_ms, d.function)
 
+    def _sealed_elsewhere(self, claimed: Claimed, poison: Poison) -> Settle:
+        """A job sealed with a key this worker lacks (ENCRYPTION_KEYS misses it, or is unset):
+        failing it would lose it for good, so it goes back, the try not counted, for a worker
+        that holds the key; the log names the key id, and nothing of the job is rewritten."""
+        self._wake_later(claimed.job_id, UNKNOWN_JOB_DELAY_MS / 1000)
+        logger.error(
+            "job put back: %s",
+            poison.message,
+            extra={**_log_fields(claimed, None), "retry_in_s": UNKNOWN_JOB_DELAY_MS / 1000},
+        )
+        return Settle.defer(
+            claimed.job_id, claimed.token, UNKNOWN_JOB_DELAY_MS, "(encryption key missing)"
+        )
+
     async def _parents(self, claimed: Claimed, spec: JobSpec) -> ParentOutcomes | Settle | None:
         """The outcomes of the parents a job waited for, or how it settles: failed, when one
         did not complete and it asked for `fail`; a failed try, when they cannot be read; not
@@ -214,7 +232,7 @@ class Attempts:
             parents = await dependencies.parent_outcomes(
                 self.ctx["redis"], claimed.job_id, results=True
             )
-        except RedisError as unreadable:  # try again shortly, like any failed try
+        except (RedisError, EncryptionError) as unreadable:  # a failed try, retried shortly
             return self._failed_try(claimed, spec, unreadable)
         if parents.gone:
             logger.warning(
@@ -260,7 +278,8 @@ class Attempts:
                 )
             self._wake_later(claimed.job_id, delay_ms / 1000)
             logger.info("job retrying", extra={**fields, "retry_in_s": delay_ms / 1000})
-            return Settle.retry(claimed.job_id, claimed.token, delay_ms, serialize(info))
+            sealed = encryption.seal_bytes(serialize(info))
+            return Settle.retry(claimed.job_id, claimed.token, delay_ms, sealed)
         logger.warning("job failed", extra=fields)
         # Final: the stored error says no retry will follow, whatever the exception's kind.
         return self._final(claimed, "failed", {**info, "retryable": False})
@@ -334,5 +353,7 @@ def _log_fields(
     if duration:
         fields["duration_s"] = round((time.time() * 1000 - claimed.started_ms) / 1000, 3)
     if error is not None:
-        fields["error"] = error
+        # With encryption on, a message may quote the job's data: the log keeps the type.
+        sealed = encryption.active() is not None and isinstance(error, dict)
+        fields["error"] = {**error, "message": "(encrypted)"} if sealed else error
     return fields

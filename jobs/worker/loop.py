@@ -34,6 +34,7 @@ from jobs.cron.schedules import enabled, schedules_for
 from jobs.declare.registry import load_catalog
 from jobs.declare.worker_lifespan import LIFESPANS
 from jobs.graph.waiting_queues import sweep_every_queue
+from jobs.layout import encryption
 from jobs.layout.connection import RedisClient, create_redis, is_cluster
 from jobs.layout.eviction import warn_unless_safe
 from jobs.layout.keys import DEFAULT_QUEUE, QueueKeys, of_job
@@ -78,6 +79,7 @@ class Worker:
         handle_signals: bool = True,
     ) -> None:
         self.settings = settings = settings or get_settings()
+        encryption.install(settings.keyring())  # what it writes is sealed with these keys
         # Every declared job: a job may be enqueued on any queue (an override, or a stock ARQ
         # producer), and the worker must run it, not fail it as unknown.
         self.catalog = load_catalog(settings)

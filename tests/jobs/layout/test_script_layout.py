@@ -96,6 +96,7 @@ EXPECTED_KEYS = {
     "migrate": 3,
     "progress": 2,
     "reclaim": 1,
+    "rekey": 1,
     "release": 1,
     "renew": 1,
     "signal": 2,
