@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jobs.cron import stored
 from jobs.cron.runner import catch_up, claim_and_enqueue, run_schedules
 from jobs.cron.schedules import SCHEDULES, Schedule, UnknownScheduledJob, schedule
 from jobs.declare.registry import load_catalog
 from jobs.layout import keys
 from jobs.layout.connection import RedisClient
+from jobs.reading.job_record import load_job
 from jobs.worker.loop import Worker
 from settings import Settings
 from tests.support.waiting import eventually
@@ -98,3 +100,25 @@ async def test_a_missed_tick_runs_once_when_a_worker_comes_back(
     await catch_up(redis, [catching_up, skipping], catalog, settings, now)
     ids = [m.decode() for m in await redis.zrange("arq:queue", 0, -1)]
     assert ids == [f"cron:ping.catch-up:{TICK_MS}"]  # TICK, the latest missed tick, once
+
+
+async def test_a_schedule_changed_while_its_tick_is_enqueued_enqueues_that_tick_once(
+    redis: RedisClient, settings: Settings
+) -> None:
+    """A worker holding the schedule as it was and one holding it as changed over the API both
+    reach the same tick: one job for it, from whichever claimed it first."""
+    catalog = load_catalog(settings)
+    definition = stored.ScheduleDefinition(job="ping", input={"message": "before"}, every=60)
+    before, _ = await stored.put(redis, "report", definition)
+    changed = definition.model_copy(update={"input": {"message": "after"}})
+    after, _ = await stored.put(redis, "report", changed)
+    assert (before.revision, after.revision) == (1, 2)
+    spec = catalog["ping"]
+    claims = await asyncio.gather(
+        claim_and_enqueue(redis, before.schedule("report"), spec, TICK, settings),
+        claim_and_enqueue(redis, after.schedule("report"), spec, TICK, settings),
+    )
+    assert sorted(claims) == [False, True]
+    [job_id] = await redis.zrange("arq:queue", 0, -1)
+    record = await load_job(redis, job_id.decode(), {})
+    assert record is not None and record.input["message"] in ("before", "after")
