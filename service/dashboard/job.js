@@ -102,8 +102,9 @@ async function act(request) {
   try {
     const job = await request();
     jobsChanged();
-    if (job && job.id !== open.job.id) await openJob(job.id);
-    else if (job) showJob(job);
+    // Opened afresh (read again, its stream restarted): the action's answer may be older than
+    // what the closing stream showed meanwhile (a signalled job completes within milliseconds).
+    if (job) await openJob(job.id);
   } catch (error) {
     $("#detail-error").textContent = error.message;
   }
