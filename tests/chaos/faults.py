@@ -6,6 +6,7 @@ A step injects its fault, holds it, heals it, and writes down what proves that i
 
 import asyncio
 import os
+import resource
 import signal
 import time
 from collections import Counter
@@ -226,6 +227,45 @@ async def starved(stack: "Stack", step: FaultStep, hold_s: float) -> None:
     step.happened = cycles > 0 and late_ms > 1500
 
 
+async def memory_pressure(stack: "Stack", step: FaultStep, hold_s: float) -> None:
+    """One worker may map no more memory than it has (`RLIMIT_AS` set to its present size, as a
+    container's memory limit reached): whatever it allocates anew fails (`MemoryError`), until
+    the limit is lifted; a worker that died of it is replaced."""
+    slot = stack.next_slot()
+    worker = stack.workers[slot]
+    step.target = worker.worker_id
+    log = stack.processes.log_of(worker)
+    errors_before = _memory_errors(log)
+    size = _vm_size(worker.pid)
+    _, hard = resource.prlimit(worker.pid, resource.RLIMIT_AS)
+    resource.prlimit(worker.pid, resource.RLIMIT_AS, (size, hard))
+    try:
+        await asyncio.sleep(max(hold_s, stack.lease_s * 2 + 1))
+    finally:
+        if worker.process.poll() is None:
+            resource.prlimit(worker.pid, resource.RLIMIT_AS, (hard, hard))
+    died = worker.process.poll() is not None
+    errors = _memory_errors(log) - errors_before
+    if died:
+        await stack.respawn(slot)
+    step.evidence = {"limit_mb": size >> 20, "memory_errors": errors, "died": died}
+    step.happened = died or errors > 0
+
+
+def _memory_errors(log: Path) -> int:
+    """Allocations refused, as the worker's log tells them (Python's, or a mapping's ENOMEM)."""
+    text = log.read_bytes()
+    return text.count(b"MemoryError") + text.count(b"Cannot allocate memory")
+
+
+def _vm_size(pid: int) -> int:
+    """A process's mapped memory in bytes (`VmSize`)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    raise LookupError(f"no VmSize for {pid}")
+
+
 async def streams(stack: "Stack", step: FaultStep, hold_s: float) -> None:
     """`STREAMS` event streams and long polls at once on the web process, past its cap
     (`MAX_STREAMS_PER_PROCESS`, 200): those past it get 503 `too_many_streams`; health checks
@@ -331,6 +371,7 @@ FAULTS: dict[str, Fault] = {
     "clock_skew": clock_skew,
     "memory_full": memory_full,
     "starved": starved,
+    "memory_pressure": memory_pressure,
     "streams": streams,
 }
 """In the order the schedule runs them (and again, for runs long enough)."""

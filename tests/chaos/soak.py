@@ -48,7 +48,9 @@ MINUTES = "jobsvc:minute:*"
 """Per-minute stats buckets (`jobs.reading.stats`): bounded by time (kept 2 h), not by jobs, so
 not counted as the jobs' keys."""
 PRIME_JOBS = 100
-SENDERS = 4
+SENDERS = 16
+"""Senders, each at rate / SENDERS: a call may take up to SENDERS / rate (0.5 s at 30/s) on a
+loaded machine before the rate drops."""
 
 
 class SoakRun(BaseSettings):
