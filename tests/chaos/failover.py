@@ -6,9 +6,16 @@ then every acknowledged job looked up on the new primary.
 Without `ENQUEUE_WAIT_REPLICAS` an acknowledgement means the primary had the job: the ones its
 replica had not received are lost. With `ENQUEUE_WAIT_REPLICAS=1` an acknowledgement waits for
 the replica (`WAIT`): none is lost, at the price of the replica's round trip per enqueue.
+
+`python -m tests.chaos.failover` runs both (`FAILOVER_JOBS`, 200, per burst) and prints their
+figures. Not a step of the harness's schedule: its stack is one Valkey that other steps stop
+and fill; a failover needs a group of its own (`tests.support.sentinel_group`).
 """
 
 import asyncio
+import os
+import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -106,3 +113,20 @@ async def _found(client: httpx.AsyncClient, job_id: str) -> bool:
         if time.monotonic() > deadline:
             raise TimeoutError(f"GET /jobs/{job_id} did not answer after the failover")
         await asyncio.sleep(0.2)
+
+
+def main() -> int:
+    jobs = int(os.environ.get("FAILOVER_JOBS", "200"))
+    directory = Path(tempfile.mkdtemp(prefix="failover-"))
+    lost = []
+    for wait_replicas in (0, 1):
+        figures = asyncio.run(
+            burst_then_failover(directory / str(wait_replicas), wait_replicas, jobs)
+        )
+        print(figures.row(), flush=True)
+        lost.append(figures.lost)
+    return 1 if lost[1] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
