@@ -277,6 +277,7 @@ class Soak:
             "refusals": dict(self.refusals),
             "drain_s": drained_s,
             "samples": len(self.samples),
+            "sampled_s": [s.at_s for s in self.samples[:: max(1, len(self.samples) - 1)]],
             "redis_memory_baseline": base_memory,
             "redis_memory_peak": peak,
             "redis_memory_final": final_memory,
