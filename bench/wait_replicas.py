@@ -118,9 +118,7 @@ async def run(rounds: int, n_seq: int, n_conc: int, n_bulk: int) -> dict[str, di
                 runs[w].append(await _one_mode(settings[w], n_seq, n_conc, n_bulk))
                 print(f"[wait_replicas] round {r + 1} WAIT={w}: {runs[w][-1]}", flush=True)
         return {
-            f"wait_replicas={w}": {
-                k: round(statistics.median(x[k] for x in rs), 2) for k in rs[0]
-            }
+            f"wait_replicas={w}": {k: round(statistics.median(x[k] for x in rs), 2) for k in rs[0]}
             for w, rs in runs.items()
         }
     finally:
