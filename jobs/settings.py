@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     """With `redis_max_connections`: how long a command waits for a free connection before it
     fails as a connection error (an outage to every retry loop; 503 on the web)."""
 
+    enqueue_wait_replicas: int = Field(default=0, ge=0)
+    """An enqueue is acknowledged only once this many replicas have its write (Redis `WAIT`
+    after the enqueue script, on the same connection): a failover to a replica then loses no
+    acknowledged job. Fewer within `enqueue_wait_timeout_ms`: 503 `enqueue_not_replicated`
+    (the job is on the primary, not known durable; send it again with its `Idempotency-Key`).
+    0: acknowledged once the primary has it (asynchronous replication; `WAIT` costs a
+    replica's round trip per call). Not on a Redis Cluster."""
+    enqueue_wait_timeout_ms: int = Field(default=1000, ge=1)
+    """How long an enqueue waits for `enqueue_wait_replicas` replicas."""
+
     # --- web -------------------------------------------------------------------------------
     port: int = 8000
     web_concurrency: int = 1

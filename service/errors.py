@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from jobs.declare.queues import UnknownQueue
 from jobs.enqueue.plan import InvalidDependency, InvalidSchedule, QueuePinned
+from jobs.enqueue.replicas import NotReplicated
 from jobs.graph.dependencies import UnknownParent
 from jobs.graph.edge_limit import TooManyEdges
 from jobs.layout.serialization import NotSerializable
@@ -195,6 +196,15 @@ class RedisOutOfMemory(ServiceError):
     code = "redis_out_of_memory"
 
 
+class EnqueueNotReplicated(ServiceError):
+    """`ENQUEUE_WAIT_REPLICAS`: the job is on the primary but fewer replicas than asked for have
+    it, so a failover could lose it: not acknowledged. Sent again with its `Idempotency-Key`,
+    it is not enqueued twice."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "enqueue_not_replicated"
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -362,6 +372,15 @@ async def _too_many_edges(request: Request, exc: Exception) -> JSONResponse:
     return _json(TooManyEdgesError.status_code, TooManyEdgesError.code, str(exc), details)
 
 
+async def _not_replicated(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotReplicated)
+    logger.warning("enqueue not replicated: %s", exc)
+    details = {"replicas": exc.acknowledged, "wanted": exc.wanted}
+    retry_after = {"Retry-After": str(REDIS_RETRY_AFTER_S)}
+    code = EnqueueNotReplicated.code
+    return _json(EnqueueNotReplicated.status_code, code, str(exc), details, headers=retry_after)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(status.HTTP_500_INTERNAL_SERVER_ERROR, "internal", "internal error")
@@ -374,6 +393,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for mistake in _CALLER_MISTAKES:
         app.add_exception_handler(mistake, _caller_mistake)
     app.add_exception_handler(TooManyEdges, _too_many_edges)
+    app.add_exception_handler(NotReplicated, _not_replicated)
     # Handled here rather than by the `Exception` handler, which re-raises after answering.
     app.add_exception_handler(RedisError, _store_error)
     app.add_exception_handler(OSError, _store_error)

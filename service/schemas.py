@@ -120,8 +120,9 @@ AUTH_ERRORS: Responses = {
 STORE_ERRORS: Responses = {
     status.HTTP_503_SERVICE_UNAVAILABLE: error_response(
         "The job store is unreachable, or this process holds `MAX_STREAMS_PER_PROCESS` "
-        "event streams and long-polls (`too_many_streams`): try again after `Retry-After` "
-        "seconds.",
+        "event streams and long-polls (`too_many_streams`), or an enqueue reached fewer "
+        "replicas than `ENQUEUE_WAIT_REPLICAS` (`enqueue_not_replicated`): try again after "
+        "`Retry-After` seconds.",
         headers={
             "Retry-After": {
                 "description": "Seconds to wait before trying again.",

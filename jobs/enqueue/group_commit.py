@@ -20,6 +20,7 @@ from collections import deque
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from jobs.enqueue import replicas
 from jobs.enqueue.plan import script_header
 from jobs.layout import keys, scripts
 from jobs.layout.connection import RedisClient
@@ -86,7 +87,10 @@ async def enqueue_row(
         if not fresh:
             header = script_header(q, settings, fresh=False)
         try:
-            reply = await scripts.script("enqueue")(redis, lane.script_keys(), [*header, *row])
+            script = scripts.script("enqueue")
+            reply = await replicas.call(
+                script, redis, lane.script_keys(), [*header, *row], settings
+            )
         finally:
             _next(redis, lane)
         return int(reply[0]), reply[1], reply[2]
@@ -120,7 +124,8 @@ async def _send(redis: RedisClient, lane: _Lane, batch: _Batch) -> None:
         for i in live:
             args += batch.rows[i]
         try:
-            reply = await scripts.script("enqueue")(redis, lane.script_keys(), args)
+            script = scripts.script("enqueue")
+            reply = await replicas.call(script, redis, lane.script_keys(), args, lane.settings)
         except Exception as exc:  # each caller gets what its call alone would have raised
             for i in live:
                 if not batch.waiters[i].done():

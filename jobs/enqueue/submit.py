@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from redis.asyncio.cluster import RedisCluster
 
 from jobs.declare.registry import JobSpec
+from jobs.enqueue import replicas
 from jobs.enqueue.group_commit import enqueue_row
 from jobs.enqueue.options import EnqueueKwargs, EnqueueOptions
 from jobs.enqueue.plan import Plan, dump_input, plan, script_args
@@ -105,9 +106,8 @@ async def _call(
     args = script_args(o, rows, settings, record, fresh=fresh, callback_url=callback_url)
     if o.after or callback_url is not None:  # it writes waiting jobs: the sweep must see them
         await note_waiting(redis, [q.name], settings)
-    reply: list[Any] = await scripts.script("enqueue")(
-        redis, [q.due, q.levels, q.wake, q.index, key], args
-    )
+    keys_ = [q.due, q.levels, q.wake, q.index, key]
+    reply: list[Any] = await replicas.call(scripts.script("enqueue"), redis, keys_, args, settings)
     if reply[0] != b"existing":
         await _register(redis, q.name, new=reply[1] == 1)
     return reply
@@ -325,6 +325,10 @@ async def _stream_chunks(
             reply = await conn.read_response()
             new_queue |= reply[1] == 1
             out += _chunk_outcomes(rows, reply, o)
+        if settings.enqueue_wait_replicas:  # every chunk's write, on this connection
+            wanted, timeout_ms = settings.enqueue_wait_replicas, settings.enqueue_wait_timeout_ms
+            await conn.send_command("WAIT", wanted, timeout_ms)
+            acknowledged = int(await conn.read_response())
     except BaseException:
         await conn.disconnect()  # replies may be pending: the connection is not reusable
         raise
@@ -332,6 +336,8 @@ async def _stream_chunks(
         await pool.release(conn)
     if out:
         await _register(redis, q.name, new=new_queue)
+    if settings.enqueue_wait_replicas:
+        replicas.check(acknowledged, settings)
     return out
 
 

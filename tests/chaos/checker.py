@@ -282,7 +282,8 @@ def _batch(h: History) -> list[Violation]:
 
 def _refusals(h: History) -> list[Violation]:
     out: list[Violation] = []
-    refused_oom = {r.n for r in h.refusals if r.code == "redis_out_of_memory"}
+    # Plain jobs' numbers (the other kinds, and the fault steps' own jobs, carry n=0).
+    refused_oom = {r.n for r in h.refusals if r.code == "redis_out_of_memory" and r.kind == "work"}
     for r in h.refusals:
         if (r.status >= 500 and r.status != 503) or (r.status and r.code == "not JSON"):
             out.append(Violation("bad refusal", set(), r.at_ms, f"{r.status} {r.body[:200]}"))

@@ -79,7 +79,8 @@ class Producers:
     async def _work(self) -> None:
         while await self._pause(0.05):
             n = next(self._numbers)
-            view = await self._post("work", "/jobs/chaos_work", {"n": n}, n)
+            body = {"n": n, "alloc_mb": 4} if n % 4 == 0 else {"n": n}  # see memory_pressure
+            view = await self._post("work", "/jobs/chaos_work", body, n)
             if view:
                 self._ack("work", view, n=n)
 

@@ -151,6 +151,15 @@ def test_a_refused_enqueue_written_anyway_or_a_500_is_reported() -> None:
     assert checks(h) == ["bad refusal", "half-written"]
 
 
+def test_a_refusal_of_another_kind_does_not_match_a_plain_job_by_its_number() -> None:
+    """A serial enqueue refused for memory carries n=0, as do the fault steps' own plain jobs
+    (`streams`): not the same job (a 300 s run reported four such "half-written" jobs)."""
+    h = clean()
+    h.refusals.append(Refusal("serial", 1000, 503, "redis_out_of_memory"))
+    h.listed = {"X": {"name": "chaos_work", "input": {"n": 0}, "status": "complete"}}
+    assert checks(h) == []
+
+
 def test_a_violation_is_charged_to_the_fault_on_or_just_over() -> None:
     h = clean()
     h.faults = [FaultStep("sigstop", "w1", 1000, 6000), FaultStep("kill9", "w2", 20_000, 21_000)]

@@ -8,6 +8,7 @@ which try wrote it.
 """
 
 import asyncio
+import mmap
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -50,6 +51,9 @@ async def history_client(resources: dict[str, Any]) -> AsyncIterator[None]:
 class Work(BaseModel):
     n: int
     sleep_s: float = 0.0
+    alloc_mb: int = 0
+    """Memory the try allocates anew (and frees): under `memory_pressure` it fails for want
+    of it, and is tried again."""
 
 
 class Serial(BaseModel):
@@ -99,6 +103,11 @@ async def _run(ctx: JobContext, sleep_s: float, **fields: str | int) -> Done:
 async def chaos_work(ctx: JobContext, payload: Work) -> Done:
     """A plain job (also the nodes of workflows and the members of batches)."""
     parents = " ".join(f"{i}={s}" for i, s in sorted(ctx.parent_statuses.items()))
+    if payload.alloc_mb:
+        # A mapping of its own, each time (malloc would reuse what it freed): the pages a
+        # try needs anew, touched, then given back.
+        with mmap.mmap(-1, payload.alloc_mb << 20) as pages:
+            pages[:: mmap.PAGESIZE] = b"x" * (len(pages) // mmap.PAGESIZE)
     return await _run(ctx, payload.sleep_s, parents=parents)
 
 
