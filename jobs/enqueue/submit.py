@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Unpack
 
-import orjson
 from pydantic import BaseModel
 from redis.asyncio.cluster import RedisCluster
 
@@ -27,11 +26,10 @@ from jobs.enqueue.plan import Plan, dump_input, plan, script_args
 from jobs.graph.dependencies import UnknownParent, link, missing_parents
 from jobs.graph.edge_limit import check_edges
 from jobs.graph.waiting_queues import note_waiting
-from jobs.layout import encryption, keys, scripts
+from jobs.layout import encryption, keys, scripts, serialization
 from jobs.layout.connection import RedisClient
 from jobs.layout.records import IdempotencyRecord
 from jobs.layout.script_rows import DUPLICATE, ORPHANED, HeldByEqual, row_answer
-from jobs.layout.serialization import NotSerializable
 from jobs.settings import Settings, get_settings
 from jobs.webhooks.callback import check_callback
 
@@ -66,10 +64,7 @@ class Enqueued:
 def input_fingerprint(payload: Any) -> str:
     """The hash an `Idempotency-Key` is compared by; `NotSerializable` for what JSON here
     cannot hold (an integer past 64 bits), as when the input is stored."""
-    try:
-        canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError as exc:
-        raise NotSerializable(f"cannot store this value as JSON: {exc}") from None
+    canonical = serialization.canonical(payload)
     ring = encryption.active()
     if ring is not None:  # keyed: a plain hash of a guessable input gives the input away
         return ring.hash(canonical.decode())

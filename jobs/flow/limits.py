@@ -25,10 +25,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel
 
-from jobs.layout import encryption
+from jobs.layout import encryption, serialization
 from jobs.layout.records import gate_name
 
 _RATE = re.compile(r"\s*([1-9][0-9]{0,8})\s*/\s*([1-9][0-9]{0,5})?\s*(s|m|h|d)\s*")
@@ -118,7 +117,7 @@ class FlowControl:
             return f"{job}:{key_text(_field(payload, self.unique_key))}"
         if self.debounce_s is not None and self.unique_for_s is None:
             return job
-        canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+        canonical = serialization.canonical(payload)  # an int past 64 bits: NotSerializable
         ring = encryption.active()
         if ring is not None:  # keyed: a plain hash of a guessable input gives the input away
             return f"{job}:#{ring.hash(canonical.decode())}"
@@ -224,7 +223,7 @@ def _field(payload: Any, name: str) -> Any:
 def key_text(value: Any) -> str:
     """A key value as it names a gate or a lock: itself, or with encryption on its keyed hash
     (a tenant's or a customer's id is the user's data)."""
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    text = value if isinstance(value, str) else serialization.serialize(value).decode()
     if encryption.active() is not None:
         return encryption.hashed(text)
     if len(text) > KEY_VALUE_MAX:

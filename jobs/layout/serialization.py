@@ -57,6 +57,15 @@ class NotSerializable(ValueError):
     """A value JSON here cannot hold exactly (e.g. an integer past 64 bits)."""
 
 
+def canonical(obj: Any) -> bytes:
+    """`obj` as JSON with sorted keys: equal values, equal bytes (what inputs and key values are
+    hashed or compared by). `NotSerializable` as `serialize`."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise NotSerializable(f"cannot store this value as JSON: {exc}") from None
+
+
 def serialize(obj: Any) -> bytes:
     try:
         return orjson.dumps(obj, default=_default)

@@ -138,15 +138,20 @@ class Attempts:
         log = logger.isEnabledFor(logging.INFO)
         if log:  # two lines per job: the cheap way (`jobs.logs.line`)
             line(logger, logging.INFO, "job started", _log_fields(claimed, spec))
-        self._deadlines.watch(claimed.job_id, spec.timeout_s)
+        run_in = spec.run_in
+
+        def deadline_from_now() -> None:
+            self._deadlines.watch(claimed.job_id, spec.timeout_s)
+
+        if run_in != "process":
+            deadline_from_now()
         try:
-            run_in = spec.run_in
             if run_in == "loop":
                 output = await spec.call(ctx, payload)
             elif run_in == "thread":
                 output = await self._threads.run(spec, ctx, payload)
-            else:
-                output = await self._processes.run(spec, ctx, payload)
+            else:  # its timeout counts from its child's readiness, not the child's start-up
+                output = await self._processes.run(spec, ctx, payload, deadline_from_now)
         except Suspend as suspended:  # ctx.sleep / ctx.wait_for_signal: back later, no try
             if log:
                 fields = {**_log_fields(claimed, spec), "resume_in_s": suspended.delay_ms / 1000}

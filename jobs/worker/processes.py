@@ -2,7 +2,8 @@
 
 CPU-bound work in a child leaves the worker's event loop free: leases renew, other jobs run.
 Each child (`jobs.worker.child`) runs one try at a time; the try's input and output cross as
-JSON frames, never pickled. Children start on first use and are reused. A try cut off (its
+JSON frames, never pickled. Children start on first use and are reused; a try's timeout counts
+from when its child is ready, not from a new child's start-up. A try cut off (its
 timeout, an abort, shutdown, a lost lease) kills its child, and the next try starts a new one;
 a child that dies (a segfault, `os._exit`, the OOM killer) fails its try with
 `ChildProcessDied` and the worker lives on. `close()` kills them all.
@@ -14,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -87,8 +89,16 @@ class ChildPool:
         self.started = 0
         """Children started so far (a replaced one counts again)."""
 
-    async def run(self, spec: JobSpec, ctx: dict[str, Any], payload: BaseModel) -> Any:
-        """Run one try of `spec` in a child; its output's JSON."""
+    async def run(
+        self,
+        spec: JobSpec,
+        ctx: dict[str, Any],
+        payload: BaseModel,
+        ready: Callable[[], None] = lambda: None,
+    ) -> Any:
+        """Run one try of `spec` in a child; its output's JSON. `ready` is called once a child
+        is there to take it: a new child's start-up (importing the catalog, seconds on a busy
+        machine, bounded by `START_TIMEOUT_S`) is not the job's time."""
         context = JobContext.from_arq(ctx, spec.name, spec.max_tries)
         request = {
             "job": spec.name,
@@ -99,6 +109,7 @@ class ChildPool:
         child: Child | None = None
         try:
             child = self._idle_child() or await self._start()
+            ready()
             await child.send(request)
             while "progress" in (reply := await child.receive()):
                 await context.progress(*reply["progress"])
