@@ -16,12 +16,11 @@ from pydantic import Field, StringConstraints
 from jobs.declare.models import Model
 from jobs.enqueue.plan import MAX_PRIORITY
 from jobs.graph.batches import create_batch, summarize
-from jobs.graph.workflows import InvalidWorkflow, Task, WorkflowNotCommitted, WorkflowStatus, task
+from jobs.graph.workflows import Task, WorkflowStatus, task
 from service.deps import CatalogDep, RedisDep, SettingsDep
 from service.errors import (
     BatchNotFound,
     PayloadTooLarge,
-    WorkflowNotCommittedError,
     WorkflowNotFound,
 )
 from service.routes.workflows import (
@@ -29,8 +28,8 @@ from service.routes.workflows import (
     QUEUE_PATTERN,
     CallbackUrl,
     WorkflowId,
+    graph_errors,
     load_state,
-    service_error,
     strict_input_errors,
 )
 from service.schemas import ERROR_RESPONSES, JobView, error_response
@@ -134,7 +133,7 @@ async def create_batch_route(
         if callback is not None:
             named[name] = callback
     strict_input_errors(catalog, {k: (j.job, j.input) for k, j in named.items()})
-    try:
+    with graph_errors():
         created = await create_batch(
             redis,
             settings,
@@ -144,10 +143,6 @@ async def create_batch_route(
             catalog=catalog,
             callback_url=body.callback_url,
         )
-    except InvalidWorkflow as exc:
-        raise service_error(exc) from None
-    except WorkflowNotCommitted as exc:
-        raise WorkflowNotCommittedError(str(exc)) from None
     logger.info("batch enqueued", extra={"batch": created.id, "count": len(created.jobs)})
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/batches/{created.id}"
     return await _view(redis, catalog, settings, created.id)

@@ -7,9 +7,10 @@ written in one transaction (one Redis), or behind a commit gate released in one 
 Cluster): see `jobs.graph.workflow_commit`.
 """
 
+import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -146,6 +147,18 @@ def service_error(exc: InvalidWorkflow) -> ServiceError:
     return InvalidRequest(str(exc), details)
 
 
+@contextlib.contextmanager
+def graph_errors() -> Iterator[None]:
+    """The API's errors for a graph the jobs layer refused (nothing was written) or, on a
+    Cluster, could not commit in time (nothing runs)."""
+    try:
+        yield
+    except InvalidWorkflow as exc:
+        raise service_error(exc) from None
+    except WorkflowNotCommitted as exc:
+        raise WorkflowNotCommittedError(str(exc)) from None
+
+
 def strict_input_errors(
     catalog: Mapping[str, JobSpec], nodes: Mapping[str, tuple[str, Any]]
 ) -> None:
@@ -234,7 +247,7 @@ async def create_workflow(
     check_edges(edges, settings.max_edges_per_request, f"a workflow of {len(body.nodes)} nodes")
     strict_input_errors(catalog, {k: (n.job, n.input) for k, n in body.nodes.items()})
     flow = Workflow()
-    try:
+    with graph_errors():
         for key, node in body.nodes.items():
             flow.add_task(
                 key,
@@ -250,10 +263,6 @@ async def create_workflow(
         created = await enqueue_workflow(
             redis, flow, settings, catalog=catalog, callback_url=body.callback_url
         )
-    except InvalidWorkflow as exc:
-        raise service_error(exc) from None
-    except WorkflowNotCommitted as exc:
-        raise WorkflowNotCommittedError(str(exc)) from None
     logger.info("workflow enqueued", extra={"workflow": created.id, "count": len(created.jobs)})
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/workflows/{created.id}"
     state = await load_state(redis, catalog, settings, created.id)
@@ -321,13 +330,10 @@ async def retry_workflow_route(
     names = {key: state.jobs[key] for key in inputs if key in state.jobs}
     strict_input_errors(catalog, {k: (j.name, inputs[k]) for k, j in names.items() if j})
     try:
-        retried = await retry_workflow(redis, state, settings, inputs=inputs, catalog=catalog)
+        with graph_errors():
+            retried = await retry_workflow(redis, state, settings, inputs=inputs, catalog=catalog)
     except RetryRefused as exc:
         raise WorkflowRetryRefused(str(exc), {"reason": exc.code}) from None
-    except InvalidWorkflow as exc:
-        raise service_error(exc) from None
-    except WorkflowNotCommitted as exc:
-        raise WorkflowNotCommittedError(str(exc)) from None
     logger.info("workflow retried", extra={"workflow": retried.id, "count": len(retried.rerun)})
     response.headers["Location"] = f"{request.scope.get('root_path', '')}/workflows/{retried.id}"
     state = await load_state(redis, catalog, settings, retried.id)
