@@ -306,6 +306,9 @@ def test_a_failed_workflow_offers_its_retry_and_a_batch_shows_its_progress(
     expect(page.locator("#graph-view")).to_have_attribute(
         "data-status", re.compile("running|failed")
     )
+    # The page shows the rerun graph (its retry re-reads it) before a node is clicked.
+    rerun_row = page.locator('#graph-nodes tr[data-node="parse"]')
+    expect(rerun_row).to_contain_text(again["nodes"]["parse"]["job_id"])
     graph.locator('g.node[data-node="parse"]').click()  # a node opens its job: the rerun one
     expect(page.locator("#detail-id")).to_have_text(again["nodes"]["parse"]["job_id"])
 
